@@ -1,0 +1,34 @@
+#ifndef CRVFLOCK_SHIMS_H
+#define CRVFLOCK_SHIMS_H
+
+// What Swift's Glibc module does not import: macros defined only under
+// _GNU_SOURCE and variadic C functions. Each shim is a plain function so that
+// Swift sees a fixed signature.
+
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// O_TMPFILE | O_RDWR, or -1 where the platform has no O_TMPFILE.
+int rvf_o_tmpfile_rdwr(void);
+
+/// prctl(PR_SET_PDEATHSIG, signal); returns prctl's result (-1 and errno on failure,
+/// or where the platform has no parent-death signal).
+int rvf_set_parent_death_signal(int signal);
+
+/// flock(2); a plain function because Swift sees `flock` as the struct of fcntl(2) locks.
+int rvf_flock(int descriptor, int operation);
+
+/// A pipe whose ends are close-on-exec and non-blocking (pipe2 where it exists).
+int rvf_pipe_cloexec_nonblock(int descriptors[2]);
+
+/// The kernel's PID limit (one above the largest PID), or 0 if unknown.
+long rvf_pid_max(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

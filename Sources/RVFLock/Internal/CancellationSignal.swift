@@ -1,0 +1,37 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRVFLockShims
+import Synchronization
+import SystemPackage
+
+/// A descriptor that becomes readable once `fire()` is called, so that a
+/// thread blocked in `poll(2)` can be woken by Task cancellation.
+final class CancellationSignal: Sendable {
+    let readable: CInt
+    private let writable: CInt
+    private let fired = Atomic<Bool>(false)
+
+    init() throws(SystemCallError) {
+        var descriptors: [CInt] = [-1, -1]
+        let result = rvf_pipe_cloexec_nonblock(&descriptors)
+        if result == -1 { throw SystemCallError(name: "pipe2", errno: .init(rawValue: errno)) }
+        readable = descriptors[0]
+        writable = descriptors[1]
+    }
+
+    deinit {
+        Syscalls.close(readable)
+        Syscalls.close(writable)
+    }
+
+    var isFired: Bool { fired.load(ordering: .acquiring) }
+
+    func fire() {
+        guard !fired.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var byte: UInt8 = 1
+        _ = write(writable, &byte, 1)
+    }
+}

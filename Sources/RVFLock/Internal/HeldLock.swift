@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Logging
+import Synchronization
+import SystemPackage
+
+/// The state behind a ``LockHandle``: the descriptor whose `flock()` proves this
+/// process alive, the heartbeat that keeps the record's timestamp fresh, and
+/// the watch that notices at once when the lock file is removed or replaced.
+final class HeldLock: Sendable {
+    let lockFile: FilePath
+    let dataFile: FilePath
+    let identity: FileIdentity
+    let writerID: WriterID
+    private let examiner: LockFileExaminer
+    private let logger: Logger?
+    private let lost = Atomic<Bool>(false)
+    private let state: Mutex<State>
+    private let queue = DispatchQueue(label: "RVFLock.heartbeat")
+
+    private struct State: ~Copyable {
+        var descriptor: CInt
+        var record: LockRecord
+        var released = false
+        var lossHandlers: [UInt64: @Sendable () -> Void] = [:]
+        var nextHandlerID: UInt64 = 0
+    }
+
+    /// The heartbeat timer and the loss watch.
+    ///
+    /// `@unchecked Sendable` is safe here: libdispatch sources are internally
+    /// synchronized, and only their thread-safe `resume`, `cancel` and handler
+    /// setters are called, each once, from `init` and `release`.
+    private final class Monitor: @unchecked Sendable {
+        let heartbeat: any DispatchSourceTimer
+        var watch: (any DispatchSourceRead)?
+
+        init(heartbeat: any DispatchSourceTimer) { self.heartbeat = heartbeat }
+    }
+
+    private let monitor: Monitor
+
+    init(
+        descriptor: CInt, record: LockRecord, identity: FileIdentity,
+        lockFile: FilePath, dataFile: FilePath, examiner: LockFileExaminer, options: LockOptions
+    ) {
+        self.lockFile = lockFile
+        self.dataFile = dataFile
+        self.identity = identity
+        self.writerID = record.writerID
+        self.examiner = examiner
+        self.logger = options.logger
+        self.state = Mutex(State(descriptor: descriptor, record: record))
+        self.monitor = Monitor(heartbeat: DispatchSource.makeTimerSource(queue: queue))
+        startMonitoring(descriptor: descriptor, interval: options.effectiveHeartbeatInterval)
+    }
+
+    deinit { releaseQuietly() }
+
+    var isHeld: Bool {
+        !lost.load(ordering: .acquiring) && !state.withLock { $0.released }
+    }
+
+    var record: LockRecord { state.withLock { $0.record } }
+
+    private func startMonitoring(descriptor: CInt, interval: Duration) {
+        let timer = monitor.heartbeat
+        let nanoseconds = Int(clamping: max(interval.nanoseconds, 1_000_000))
+        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds),
+                       leeway: .nanoseconds(nanoseconds / 20))
+        timer.setEventHandler { [weak self] in self?.beat() }
+        var watch: (any DispatchSourceRead)?
+        #if os(Linux)
+        let notifier = inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC))
+        if notifier >= 0 {
+            // Through /proc, the watch is on this very inode, whatever the lock path names by now.
+            let mask = UInt32(IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+            if inotify_add_watch(notifier, "/proc/self/fd/\(descriptor)", mask) >= 0 {
+                let source = DispatchSource.makeReadSource(fileDescriptor: notifier, queue: queue)
+                source.setEventHandler { [weak self] in
+                    Syscalls.drain(notifier)
+                    self?.verify()
+                }
+                source.setCancelHandler { Syscalls.close(notifier) }
+                watch = source
+            } else {
+                Syscalls.close(notifier)
+            }
+        }
+        #endif
+        monitor.watch = watch
+        timer.resume()
+        watch?.resume()
+        // The path may have changed between link and the watch: look once now.
+        queue.async { [weak self] in self?.verify() }
+    }
+
+    /// Whether the lock path still names this holder's file.
+    private func pathStillNamesOurFile() -> Bool {
+        guard let current = try? Syscalls.lstat(lockFile) else { return false }
+        return FileIdentity(current) == identity
+    }
+
+    private func verify() {
+        guard !lost.load(ordering: .acquiring), !state.withLock({ $0.released }) else { return }
+        if !pathStillNamesOurFile() { markLost() }
+    }
+
+    private func beat() {
+        verify()
+        let failure: SystemCallError? = state.withLock { state in
+            guard !state.released, !lost.load(ordering: .acquiring) else { return nil }
+            state.record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
+            do throws(SystemCallError) {
+                try Syscalls.pwriteAll(state.descriptor, state.record.encoded(), at: 0)
+                // Synced so that other hosts of a network file system see it.
+                try Syscalls.fdatasync(state.descriptor)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure {
+            logger?.error("heartbeat of \(lockFile) failed: \(failure.name): \(failure.errno); retrying")
+        }
+    }
+
+    private func markLost() {
+        guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let handlers = state.withLock { state in
+            defer { state.lossHandlers = [:] }
+            return Array(state.lossHandlers.values)
+        }
+        let now = (try? examiner.examine(.inspect)).map(describe) ?? "unknown"
+        logger?.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
+        for handler in handlers { handler() }
+    }
+
+    private func describe(_ outcome: LockFileExaminer.Outcome) -> String {
+        switch outcome {
+        case .absent: "gone"
+        case .present(let status, _), .removed(let status): "\(status)"
+        case .changed: "changing"
+        }
+    }
+
+    /// Runs `handler` once when the lock is found lost (at once if it already is).
+    @discardableResult
+    func onLoss(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
+        let id: UInt64? = state.withLock { state in
+            guard !lost.load(ordering: .acquiring) else { return nil }
+            let id = state.nextHandlerID
+            state.nextHandlerID += 1
+            state.lossHandlers[id] = handler
+            return id
+        }
+        if id == nil { handler() }
+        return id
+    }
+
+    func removeLossHandler(_ id: UInt64?) {
+        guard let id else { return }
+        _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
+    }
+
+    /// Checks now, synchronously, that the lock is still this holder's.
+    func checkHeld() throws(LockError) {
+        let released = state.withLock { $0.released }
+        if released {
+            throw LockError(.lockLost, lockFile: lockFile, message: "the lock \(lockFile) was already released by this process")
+        }
+        if !lost.load(ordering: .acquiring) && pathStillNamesOurFile() { return }
+        markLost()
+        throw .lost(lockFile, status: currentStatus())
+    }
+
+    private func currentStatus() -> LockStatus? {
+        switch try? examiner.examine(.inspect) {
+        case .absent: .free
+        case .present(let status, _), .removed(let status): status
+        case .changed, nil: nil
+        }
+    }
+
+    /// Stops the heartbeat, then removes the lock file if it is still ours.
+    ///
+    /// No check-then-act gap: this process holds `flock()` on its file until the
+    /// end, and every RVFLock process must take that kernel lock before it may
+    /// remove the file, so between the identity check and the unlink nobody else
+    /// can remove ours and put theirs in its place.
+    func release() throws(LockError) {
+        guard let descriptor = stopMonitoring() else { return }
+        defer { Syscalls.close(descriptor) }
+        guard pathStillNamesOurFile() else {
+            throw .takenOver(lockFile, status: currentStatus())
+        }
+        do throws(SystemCallError) {
+            try Syscalls.unlink(lockFile)
+        } catch where error.errno == .noSuchFileOrDirectory {
+            throw .takenOver(lockFile, status: currentStatus())
+        } catch {
+            throw .system(error, lockFile: lockFile, doing: "removing the lock file")
+        }
+    }
+
+    func releaseQuietly() {
+        do throws(LockError) {
+            try release()
+        } catch {
+            logger?.error("releasing \(lockFile) on drop: \(error)")
+        }
+    }
+
+    /// Marks the lock released and stops the heartbeat; returns the descriptor to
+    /// close, or nil if already released.
+    private func stopMonitoring() -> CInt? {
+        state.withLock { state in
+            guard !state.released else { return nil }
+            state.released = true
+            monitor.heartbeat.cancel()
+            monitor.watch?.cancel()
+            state.lossHandlers = [:]
+            return state.descriptor
+        }
+    }
+}

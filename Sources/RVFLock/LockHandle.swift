@@ -1,0 +1,72 @@
+public import SystemPackage
+
+/// A held writer lock.
+///
+/// While it exists, a heartbeat keeps the lock file's timestamp fresh and a watch
+/// notices at once if the lock file is removed or replaced (``isHeld`` turns
+/// false). Release it with ``release()``, which reports a lock found taken over;
+/// dropping the handle releases it too, reporting nothing.
+///
+/// Most callers use ``WriterLock/withLock(timeout:onProgress:_:)-(_,_,(LockScope)throws->R)``
+/// instead, which releases on every exit path.
+public struct LockHandle: ~Copyable, Sendable {
+    let held: HeldLock
+
+    init(_ held: HeldLock) { self.held = held }
+
+    deinit { held.releaseQuietly() }
+
+    /// The lock file (`data.rvf.lock`).
+    public var lockFile: FilePath { held.lockFile }
+    /// The data file the lock protects (`data.rvf`).
+    public var dataFile: FilePath { held.dataFile }
+    /// The identity of this acquisition, as written in the lock file.
+    public var writerID: WriterID { held.writerID }
+    /// The record as last written by this holder (the timestamp moves with each heartbeat).
+    public var record: LockRecord { held.record }
+
+    /// False once the lock file was found removed or replaced, or after release.
+    ///
+    /// Kept current by a file system watch on Linux, and by the heartbeat's check
+    /// elsewhere; ``checkHeld()`` asks the file system directly.
+    public var isHeld: Bool { held.isHeld }
+
+    /// Verifies, with a system call, that the lock file is still this holder's.
+    ///
+    /// Call it before a write that must not happen without the lock.
+    /// - Throws: ``LockError/Code/lockLost`` naming the lock file's current state.
+    public func checkHeld() throws(LockError) { try held.checkHeld() }
+
+    /// A copyable view of this lock, for code that cannot borrow the handle.
+    public var scope: LockScope { LockScope(held) }
+
+    /// Removes the lock file if it is still this holder's.
+    ///
+    /// - Throws: ``LockError/Code/takenOver`` when the lock file was removed or
+    ///   replaced by another writer meanwhile; it is left as it is.
+    public consuming func release() throws(LockError) {
+        try held.release()
+    }
+}
+
+/// A copyable, sendable view of a held lock, given to the body of `withLock`.
+///
+/// It cannot release the lock; `withLock` does that when the body returns.
+public struct LockScope: Sendable {
+    let held: HeldLock
+
+    init(_ held: HeldLock) { self.held = held }
+
+    /// The lock file (`data.rvf.lock`).
+    public var lockFile: FilePath { held.lockFile }
+    /// The data file the lock protects.
+    public var dataFile: FilePath { held.dataFile }
+    /// The identity of this acquisition.
+    public var writerID: WriterID { held.writerID }
+    /// The record as last written by this holder.
+    public var record: LockRecord { held.record }
+    /// False once the lock was found lost, or after release.
+    public var isHeld: Bool { held.isHeld }
+    /// Verifies, with a system call, that the lock file is still this holder's.
+    public func checkHeld() throws(LockError) { try held.checkHeld() }
+}

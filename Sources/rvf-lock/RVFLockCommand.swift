@@ -1,0 +1,6 @@
+import ArgumentParser
+
+@main
+struct RVFLockCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rvf-lock", abstract: "RVF writer lock tool (in progress).")
+}
