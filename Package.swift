@@ -57,6 +57,27 @@ let package = Package(
             path: "Sources/RVFLockProbe",
             swiftSettings: strictSettings
         ),
+        // The torture harness: many worker processes, injected faults, and a
+        // verdict on whether two writers ever overlapped. Not a product.
+        .executableTarget(
+            name: "rvflock-torture",
+            dependencies: [
+                "RVFLock",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/RVFLockTorture",
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "RVFLockCLITests",
+            dependencies: [
+                "rvf-lock",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RVFLockTests",
             dependencies: [

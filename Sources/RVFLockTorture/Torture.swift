@@ -1,0 +1,6 @@
+@main
+struct Torture {
+    static func main() {
+        print("rvflock-torture: not yet written")
+    }
+}
