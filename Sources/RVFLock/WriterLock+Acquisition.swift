@@ -95,13 +95,14 @@ extension WriterLock {
     ) throws(LockError) -> Value {
         let clock = ContinuousClock()
         let start = clock.now
-        let watcher = LockChangeWatcher(lockFile: lockFile)
+        // Created at the first busy look only: an uncontended acquisition needs no watch.
+        var watcher: LockChangeWatcher?
         var poll = Duration.milliseconds(20)
         var attempts = 0
         var unarmedTurns = 0
         while true {
             // Watch first, then look: a change after the look cannot go unseen.
-            let watched = watcher.watchCurrentLockFile()
+            let watched = watcher?.watchCurrentLockFile()
             let result = try step()
             attempts += 1
             guard case .busy(let status, let identity) = result else {
@@ -112,6 +113,10 @@ extension WriterLock {
             if cancellation?.isFired == true { throw .cancelled(lockFile, status: status) }
             if let timeout, waited >= timeout {
                 throw .busy(lockFile, dataFile: dataFile, status: status, waited: waited)
+            }
+            guard let watcher else {
+                watcher = LockChangeWatcher(lockFile: lockFile)
+                continue
             }
             // The file judged is not the one watched: it changed in between; look again at once, a few times.
             if watcher.deliversEvents && (identity == nil || watched != identity) && unarmedTurns < 3 {

@@ -7,8 +7,9 @@ import CRVFLockShims
 import Synchronization
 import SystemPackage
 
-/// A descriptor that becomes readable once `fire()` is called, so that a
-/// thread blocked in `poll(2)` can be woken by Task cancellation.
+/// A descriptor that becomes readable when signalled, so that a thread blocked
+/// in `poll(2)` can be woken: once and for good by Task cancellation (`fire`),
+/// or again and again by file events (`signal`, then `reset`).
 final class CancellationSignal: Sendable {
     let readable: CInt
     private let writable: CInt
@@ -31,7 +32,17 @@ final class CancellationSignal: Sendable {
 
     func fire() {
         guard !fired.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        signal()
+    }
+
+    /// Makes the descriptor readable; a full pipe is already readable, so a failed write loses nothing.
+    func signal() {
         var byte: UInt8 = 1
         _ = write(writable, &byte, 1)
+    }
+
+    /// Empties the pipe after a wake-up.
+    func reset() {
+        Syscalls.drain(readable)
     }
 }

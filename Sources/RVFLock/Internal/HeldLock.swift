@@ -37,7 +37,7 @@ final class HeldLock: Sendable {
     /// setters are called, each once, from `init` and `release`.
     private final class Monitor: @unchecked Sendable {
         let heartbeat: any DispatchSourceTimer
-        var watch: (any DispatchSourceRead)?
+        var watch: FileEventHub.Subscription?
 
         init(heartbeat: any DispatchSourceTimer) { self.heartbeat = heartbeat }
     }
@@ -73,28 +73,14 @@ final class HeldLock: Sendable {
         timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds),
                        leeway: .nanoseconds(nanoseconds / 20))
         timer.setEventHandler { [weak self] in self?.beat() }
-        var watch: (any DispatchSourceRead)?
-        #if os(Linux)
-        let notifier = inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC))
-        if notifier >= 0 {
-            // Through /proc, the watch is on this very inode, whatever the lock path names by now.
-            let mask = UInt32(IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
-            if inotify_add_watch(notifier, "/proc/self/fd/\(descriptor)", mask) >= 0 {
-                let source = DispatchSource.makeReadSource(fileDescriptor: notifier, queue: queue)
-                source.setEventHandler { [weak self] in
-                    Syscalls.drain(notifier)
-                    self?.verify()
-                }
-                source.setCancelHandler { Syscalls.close(notifier) }
-                watch = source
-            } else {
-                Syscalls.close(notifier)
-            }
+        // Through /proc, the watch is on this very inode, whatever the lock path names by now.
+        let watch = FileEventHub.shared?.subscribe("/proc/self/fd/\(descriptor)", events: FileEventHub.fileEvents) {
+            [weak self] in
+            guard let self else { return }
+            self.queue.async { self.verify() }
         }
-        #endif
         monitor.watch = watch
         timer.resume()
-        watch?.resume()
         // The path may have changed between link and the watch: look once now.
         queue.async { [weak self] in self?.verify() }
     }
@@ -222,7 +208,7 @@ final class HeldLock: Sendable {
             guard !state.released else { return nil }
             state.released = true
             monitor.heartbeat.cancel()
-            monitor.watch?.cancel()
+            FileEventHub.shared?.unsubscribe(monitor.watch)
             state.lossHandlers = [:]
             return state.descriptor
         }

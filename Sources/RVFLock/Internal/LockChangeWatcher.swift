@@ -15,116 +15,71 @@ import SystemPackage
 /// events for other machines' changes are covered by a bounded sleep with backoff.
 final class LockChangeWatcher {
     private let lockFile: FilePath
-    private let lockName: [UInt8]
-    private var notifier: CInt = -1
-    private var directoryWatch: CInt = -1
-    private var fileWatch: CInt = -1
+    private let hub: FileEventHub?
+    private let wake: CancellationSignal?
+    private var directorySubscription: FileEventHub.Subscription?
+    private var fileSubscription: FileEventHub.Subscription?
+    private var watchedFile: FileIdentity?
 
     init(lockFile: FilePath) {
         self.lockFile = lockFile
-        self.lockName = Array((lockFile.lastComponent?.string ?? "").utf8)
-        #if os(Linux)
-        notifier = inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC))
-        if notifier >= 0 {
+        let wake = try? CancellationSignal()
+        self.wake = wake
+        self.hub = wake == nil ? nil : FileEventHub.shared
+        if let hub, let wake {
             let directory = lockFile.removingLastComponent().isEmpty ? FilePath(".") : lockFile.removingLastComponent()
-            let mask = UInt32(IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-            directoryWatch = directory.withPlatformString { inotify_add_watch(notifier, $0, mask) }
+            let name = Array((lockFile.lastComponent?.string ?? "").utf8)
+            directorySubscription = hub.subscribe(directory.string, events: FileEventHub.directoryEvents, name: name) {
+                wake.signal()
+            }
         }
-        #endif
     }
 
     deinit {
-        if notifier >= 0 { Syscalls.close(notifier) }
+        hub?.unsubscribe(directorySubscription)
+        hub?.unsubscribe(fileSubscription)
     }
 
     /// Whether events arrive at all; without them the waiter polls.
-    var deliversEvents: Bool { notifier >= 0 && directoryWatch >= 0 }
+    var deliversEvents: Bool { directorySubscription != nil }
 
     /// Starts watching the file now at the lock path; returns which file that is,
     /// or nil when the path names nothing or the file could not be pinned down.
     func watchCurrentLockFile() -> FileIdentity? {
         guard let before = try? Syscalls.lstat(lockFile) else { return nil }
-        #if os(Linux)
-        guard deliversEvents else { return FileIdentity(before) }
-        let mask = UInt32(IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | IN_DONT_FOLLOW)
-        let watch = lockFile.withPlatformString { inotify_add_watch(notifier, $0, mask) }
-        if watch >= 0 && watch != fileWatch {
-            if fileWatch >= 0 && fileWatch != directoryWatch { _ = inotify_rm_watch(notifier, fileWatch) }
-            fileWatch = watch
+        let identity = FileIdentity(before)
+        guard let hub, let wake, deliversEvents else { return identity }
+        if identity != watchedFile {
+            hub.unsubscribe(fileSubscription)
+            fileSubscription = hub.subscribe(lockFile.string, events: FileEventHub.fileEvents | UInt32(IN_DONT_FOLLOW)) {
+                wake.signal()
+            }
+            watchedFile = fileSubscription == nil ? nil : identity
         }
-        guard watch >= 0, let after = try? Syscalls.lstat(lockFile), FileIdentity(after) == FileIdentity(before) else {
+        // The watch was added by path: make sure the path still named the same file after it.
+        guard fileSubscription != nil, let after = try? Syscalls.lstat(lockFile), FileIdentity(after) == identity else {
+            watchedFile = nil
             return nil
         }
-        #endif
-        return FileIdentity(before)
+        return identity
     }
 
     /// Sleeps until a relevant event, `cancellation` becoming readable, or `timeout`.
     ///
-    /// - Returns: false when the timeout passed with no relevant event.
+    /// - Returns: false when the timeout passed with no event.
     func wait(timeout: Duration, cancellation: CInt?) throws(SystemCallError) -> Bool {
-        let clock = ContinuousClock()
-        let deadline = clock.now + timeout
-        while true {
-            let remaining = deadline - clock.now
-            guard remaining > .zero else { return false }
-            var descriptors: [CInt] = []
-            if deliversEvents { descriptors.append(notifier) }
-            if let cancellation { descriptors.append(cancellation) }
-            if descriptors.isEmpty {
-                var request = timespec(tv_sec: Int(remaining.components.seconds),
-                                       tv_nsec: Int(remaining.components.attoseconds / 1_000_000_000))
-                var left = timespec()
-                while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
-                return false
-            }
-            guard try Syscalls.pollReadable(descriptors, timeoutMilliseconds: remaining.pollMilliseconds) else {
-                return false
-            }
-            if let cancellation, try Syscalls.pollReadable([cancellation], timeoutMilliseconds: 0) { return true }
-            if drainRelevantEvents() { return true }
+        var descriptors: [CInt] = []
+        if let wake, deliversEvents { descriptors.append(wake.readable) }
+        if let cancellation { descriptors.append(cancellation) }
+        guard !descriptors.isEmpty else {
+            var request = timespec(tv_sec: Int(timeout.components.seconds),
+                                   tv_nsec: Int(timeout.components.attoseconds / 1_000_000_000))
+            var left = timespec()
+            while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
+            return false
         }
-    }
-
-    /// Reads pending events; true if any concerns the lock file.
-    private func drainRelevantEvents() -> Bool {
-        #if os(Linux)
-        var relevant = false
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { read(notifier, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            var offset = 0
-            while offset + 16 <= count {
-                let watch = LittleEndianHost.int32(buffer, at: offset)
-                let mask = LittleEndianHost.uint32(buffer, at: offset + 4)
-                let nameLength = Int(LittleEndianHost.uint32(buffer, at: offset + 12))
-                let nameBytes = buffer[(offset + 16)..<(offset + 16 + nameLength)].prefix { $0 != 0 }
-                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                    relevant = true
-                } else if watch == directoryWatch {
-                    let selfGone = mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF) != 0
-                    if selfGone || Array(nameBytes) == lockName { relevant = true }
-                } else if watch == fileWatch, mask & UInt32(IN_IGNORED) == 0 {
-                    relevant = true
-                }
-                offset += 16 + nameLength
-            }
-        }
-        return relevant
-        #else
-        return true
-        #endif
-    }
-}
-
-/// Native-endian reads of `struct inotify_event` fields from a byte buffer.
-private enum LittleEndianHost {
-    static func uint32(_ bytes: [UInt8], at offset: Int) -> UInt32 {
-        bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
-    }
-
-    static func int32(_ bytes: [UInt8], at offset: Int) -> Int32 {
-        bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int32.self) }
+        let woken = try Syscalls.pollReadable(descriptors, timeoutMilliseconds: timeout.pollMilliseconds)
+        wake?.reset()
+        return woken
     }
 }
