@@ -76,15 +76,22 @@ struct LockFileExaminer: Sendable {
         let kernelLockTaken = try Syscalls.flockNonBlocking(descriptor, operation)
         let bytes = try Syscalls.preadPrefix(descriptor, count: LockRecord.size + 1)
         let now = Syscalls.wallClockNanoseconds()
+        let identity = FileIdentity(info)
         let status: LockStatus
         do {
             let record = try LockRecord(decoding: bytes)
-            status = judge.judge(record, kernelLockHeld: !kernelLockTaken, nowNanoseconds: now)
+            let unchanged = UnchangedSince.shared.duration(
+                of: .init(file: identity, contentStamp: record.timestampNanoseconds, writer: record.writerID))
+            status = judge.judge(record, kernelLockHeld: !kernelLockTaken, nowNanoseconds: now, unchangedFor: unchanged)
         } catch {
-            let fileAge = FileIdentity.modificationAge(of: try Syscalls.fstat(descriptor), nowNanoseconds: now)
-            status = judge.judgeInvalid(.record(error), fileAge: fileAge, kernelLockHeld: !kernelLockTaken)
+            let current = try Syscalls.fstat(descriptor)
+            let fileAge = FileIdentity.modificationAge(of: current, nowNanoseconds: now)
+            let stamp = UInt64(bitPattern: Int64(current.st_mtim.tv_sec)) &* 1_000_000_007
+                &+ UInt64(bitPattern: Int64(current.st_mtim.tv_nsec)) &+ UInt64(bitPattern: Int64(current.st_size))
+            let unchanged = UnchangedSince.shared.duration(of: .init(file: identity, contentStamp: stamp, writer: nil))
+            status = judge.judgeInvalid(
+                .record(error), fileAge: fileAge, unchangedFor: unchanged, kernelLockHeld: !kernelLockTaken)
         }
-        let identity = FileIdentity(info)
         switch mode {
         case .inspect:
             return .present(status, identity)

@@ -12,8 +12,14 @@ struct StalenessJudge: Sendable {
     let identity: HostIdentity
     let options: LockOptions
 
-    func judge(_ record: LockRecord, kernelLockHeld: Bool, nowNanoseconds: UInt64) -> LockStatus {
-        let age = Duration.nanoseconds(Int64(clamping: nowNanoseconds &- min(nowNanoseconds, record.timestampNanoseconds)))
+    /// - Parameter unchangedFor: how long this process has seen this very record unchanged
+    ///   (monotonic clock); the age used is the larger of that and the wall-clock age.
+    func judge(
+        _ record: LockRecord, kernelLockHeld: Bool, nowNanoseconds: UInt64, unchangedFor: Duration = .zero
+    ) -> LockStatus {
+        let wallClockAge = Duration.nanoseconds(
+            Int64(clamping: nowNanoseconds &- min(nowNanoseconds, record.timestampNanoseconds)))
+        let age = max(wallClockAge, unchangedFor)
         let isSameHost = identity.isSameHost(record.hostnameBytes)
         func holder(_ liveness: LockHolder.Liveness) -> LockHolder {
             LockHolder(record: record, age: age, isSameHost: isSameHost, liveness: liveness)
@@ -37,7 +43,10 @@ struct StalenessJudge: Sendable {
         return .held(sameHostHolder)
     }
 
-    func judgeInvalid(_ problem: InvalidLockFile.Problem, fileAge: Duration, kernelLockHeld: Bool) -> LockStatus {
+    func judgeInvalid(
+        _ problem: InvalidLockFile.Problem, fileAge: Duration, unchangedFor: Duration = .zero, kernelLockHeld: Bool
+    ) -> LockStatus {
+        let fileAge = max(fileAge, unchangedFor)
         let breakable = !kernelLockHeld && fileAge > options.sameHostStaleAfter
         return .invalid(InvalidLockFile(problem: problem, fileAge: fileAge, isBreakable: breakable))
     }
