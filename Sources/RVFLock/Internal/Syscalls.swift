@@ -34,7 +34,7 @@ enum Syscalls {
     /// platform or the filesystem has none, so that the caller falls back to a named temporary.
     static func openUnnamedTemporary(in directory: FilePath) throws(SystemCallError) -> CInt? {
         let flags = rvf_o_tmpfile_rdwr()
-        guard flags != -1 else { return nil }
+        guard flags != -1, canLinkDescriptors else { return nil }
         do {
             return try open(directory, flags: flags, mode: 0o644)
         } catch {
@@ -44,6 +44,13 @@ enum Syscalls {
             }
         }
     }
+
+    /// Whether an unnamed file can be given a name: through `/proc/self/fd`, which
+    /// a container without `/proc` lacks.
+    private static let canLinkDescriptors: Bool = {
+        var info = stat()
+        return LibC.lstat("/proc/self/fd", &info) == 0
+    }()
 
     static func close(_ descriptor: CInt) {
         // Not retried: on Linux the descriptor is released even when close reports EINTR.
