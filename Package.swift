@@ -73,6 +73,7 @@ let package = Package(
             name: "RVFLockCLITests",
             dependencies: [
                 "rvf-lock",
+                "RVFLock",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

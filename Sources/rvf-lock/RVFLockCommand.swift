@@ -1,6 +1,33 @@
 import ArgumentParser
 
+/// `rvf-lock`: the RVF writer lock of a data file, from the shell.
+///
+/// Each subcommand lives in its own file; ``ExitStatus`` lists every exit code,
+/// and `Documentation/rvf-lock.md` documents them for users.
 @main
 struct RVFLockCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rvf-lock", abstract: "RVF writer lock tool (in progress).")
+    static let configuration = CommandConfiguration(
+        commandName: "rvf-lock",
+        abstract: "Take, inspect, wait for and break the RVF writer lock of a data file.",
+        discussion: """
+            FILE is always the data file (data.rvf); its lock is the file FILE.lock \
+            beside it (data.rvf.lock). At most one writer holds the lock at a time; \
+            readers never take it. Messages go to standard error; standard output \
+            belongs to the command run by `exec` and to `status`.
+
+            Examples:
+              rvf-lock exec data.rvf -- ./append-records data.rvf
+              rvf-lock status data.rvf
+              rvf-lock wait -w 30 data.rvf
+              rvf-lock break data.rvf
+            """,
+        version: "0.1.0",
+        subcommands: [
+            ExecCommand.self,
+            StatusCommand.self,
+            WaitCommand.self,
+            BreakCommand.self,
+            TrampolineCommand.self,
+        ]
+    )
 }

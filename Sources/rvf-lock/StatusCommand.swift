@@ -1,0 +1,70 @@
+import ArgumentParser
+import RVFLock
+import SystemPackage
+
+/// `rvf-lock status`: the state of each lock, without taking it.
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show the state of the lock of each FILE, without taking it.",
+        discussion: """
+            Prints one line per FILE on standard output: free; held (pid, host, age, \
+            writer id, whether on this host, whether alive); stale (and why); or \
+            invalid (and why). A lock path that is a directory or a symbolic link \
+            shows as invalid.
+
+            Exit status: 0 when every lock is free, 1 if any is held, 2 if any is \
+            stale or invalid (the worst wins); 64, 66 or 77 if a FILE cannot be \
+            examined (that FILE's line says why, and its status wins over the others).
+
+            With --json, prints one JSON object per FILE, each on its own line, with \
+            the fields file, lock, state (free, held, stale, invalid, error), pid, \
+            hostname, timestamp_ns, age_seconds, writer_id, same_host, pid_alive and \
+            reason; null where a field does not apply.
+
+            Examples:
+              rvf-lock status data.rvf
+              rvf-lock status --json *.rvf | jq 'select(.state != "free")'
+            """
+    )
+
+    @Flag(help: "Print one JSON object per FILE, each on its own line.")
+    var json = false
+
+    @Argument(help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"))
+    var files: [String]
+
+    func validate() throws {
+        guard !files.isEmpty else { throw ValidationError("name at least one FILE, e.g. rvf-lock status data.rvf") }
+    }
+
+    func run() throws {
+        var worst = ExitStatus.success
+        for file in files {
+            let report = Self.report(for: file)
+            if report.state == "error" { StandardError.line(report.reason ?? "") }
+            if json {
+                StandardOutput.line(report.json)
+            } else if report.state != "error" {
+                StandardOutput.line(report.line)
+            }
+            // Errors (64 and up) outrank every lock state; among states, stale/invalid outranks held.
+            worst = max(worst, report.exitStatus)
+        }
+        if worst != ExitStatus.success { throw ExitCode(worst) }
+    }
+
+    private static func report(for file: String) -> LockReport {
+        let lockFile = file + ".lock"
+        do throws(CommandFailure) {
+            let target = try LockTarget(file, lockPathRule: .reportAsInvalid)
+            do throws(LockError) {
+                return LockReport(file: file, lock: target.lock.lockFile.string, status: try target.lock.status())
+            } catch {
+                throw CommandFailure(error)
+            }
+        } catch {
+            return LockReport(file: file, lock: lockFile, failure: error)
+        }
+    }
+}

@@ -1,0 +1,172 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+/// A command line that must fail, what the sandbox holds first, and the status it must fail with.
+struct BadInput: Sendable, CustomTestStringConvertible {
+    enum Setup: Sendable {
+        case nothing
+        case dataFileIsDirectory
+        case lockPathIsDirectory
+        case lockPathIsSymlinkToFile
+        case lockPathIsDanglingSymlink
+    }
+
+    let arguments: [String]
+    let setup: Setup
+    let status: Int32
+
+    init(_ arguments: [String], _ setup: Setup, _ status: Int32) {
+        self.arguments = arguments
+        self.setup = setup
+        self.status = status
+    }
+
+    init(_ arguments: [String], _ status: Int32) {
+        self.init(arguments, .nothing, status)
+    }
+
+    var testDescription: String { "\(setup): rvf-lock \(arguments.joined(separator: " ")) → \(status)" }
+
+    /// Every bad input the issue lists, for each command it applies to. `DIR` is the sandbox.
+    static let all: [BadInput] = {
+        var cases: [BadInput] = [
+            // Usage: 64.
+            BadInput(["exec", "DIR/data.rvf"], 64),
+            BadInput(["exec", "DIR/data.rvf", "--"], 64),
+            BadInput(["exec", "--bogus", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-w", "soon", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-w=-1", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-w", "1", "-n", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-E", "300", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "", "--", "true"], 64),
+            BadInput(["status"], 64),
+            BadInput(["status", "--bogus", "DIR/data.rvf"], 64),
+            BadInput(["wait"], 64),
+            BadInput(["break", "--bogus", "DIR/data.rvf"], 64),
+            BadInput(["frobnicate", "DIR/data.rvf"], 64),
+        ]
+        let commands: [[String]] = [["exec", "DIR/data.rvf", "--", "touch", "DIR/ran"], ["wait", "DIR/data.rvf"], ["break", "DIR/data.rvf"]]
+        for command in commands {
+            cases.append(BadInput(command, .dataFileIsDirectory, 66))
+            cases.append(BadInput(command, .lockPathIsDirectory, 66))
+            cases.append(BadInput(command, .lockPathIsSymlinkToFile, 66))
+            cases.append(BadInput(command, .lockPathIsDanglingSymlink, 66))
+            cases.append(BadInput(command.map { $0.replacingOccurrences(of: "DIR/data.rvf", with: "DIR/missing/data.rvf") }, 66))
+        }
+        cases.append(BadInput(["status", "DIR/data.rvf"], .dataFileIsDirectory, 66))
+        cases.append(BadInput(["status", "DIR/missing/data.rvf"], 66))
+        // status reports an odd lock path as an invalid lock rather than refusing it.
+        cases.append(BadInput(["status", "DIR/data.rvf"], .lockPathIsDirectory, 2))
+        cases.append(BadInput(["status", "DIR/data.rvf"], .lockPathIsSymlinkToFile, 2))
+        return cases
+    }()
+}
+
+/// Whether this test process can run `rvf-lock` as a user who cannot write a directory:
+/// as root only through `setpriv` (root writes everywhere), otherwise directly.
+private let canRunWithoutWritePermission = getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
+/// Whether a read-only file system can be mounted in a private mount namespace (root with `unshare`).
+private let canMountReadOnlyFileSystem: Bool = {
+    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+    process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"]
+    guard (try? process.run()) != nil else { return false }
+    process.waitUntilExit()
+    return process.terminationStatus == 0
+}()
+
+extension CLITests {
+    /// Bad command lines and paths: a clear message, a sysexits status, and no file created, changed or removed.
+    @Suite struct BadInputs {
+        @Test(arguments: BadInput.all)
+        func failsCleanlyAndTouchesNothing(_ input: BadInput) async throws {
+            try await withSandbox { dir in
+                let manager = FileManager.default
+                switch input.setup {
+                case .nothing:
+                    break
+                case .dataFileIsDirectory:
+                    try manager.createDirectory(atPath: "\(dir)/data.rvf", withIntermediateDirectories: false)
+                case .lockPathIsDirectory:
+                    try manager.createDirectory(atPath: "\(dir)/data.rvf.lock", withIntermediateDirectories: false)
+                case .lockPathIsSymlinkToFile:
+                    try "precious\n".write(toFile: "\(dir)/target", atomically: false, encoding: .utf8)
+                    try manager.createSymbolicLink(atPath: "\(dir)/data.rvf.lock", withDestinationPath: "target")
+                case .lockPathIsDanglingSymlink:
+                    try manager.createSymbolicLink(atPath: "\(dir)/data.rvf.lock", withDestinationPath: "nowhere")
+                }
+                let before = listing(of: dir)
+
+                let arguments = input.arguments.map { $0.replacingOccurrences(of: "DIR", with: dir) }
+                let result = try await rvfLock(arguments)
+
+                #expect(result.status == input.status, "stderr: \(result.standardError)")
+                #expect(listing(of: dir) == before)
+                if input.status == 66 {
+                    // Path errors: one line, naming the path.
+                    #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+                    #expect(result.standardError.contains(dir))
+                } else if input.status == 64 {
+                    #expect(!result.standardError.isEmpty)
+                }
+                if input.setup == .lockPathIsSymlinkToFile {
+                    #expect(try String(contentsOfFile: "\(dir)/target", encoding: .utf8) == "precious\n")
+                }
+            }
+        }
+
+        @Test(.enabled(if: canRunWithoutWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
+        func anUnwritableDirectoryExits77AndChangesNothing() async throws {
+            try await withSandbox { dir in
+                #expect(chmod(dir, 0o755) == 0)
+                let locked = "\(dir)/locked"
+                try FileManager.default.createDirectory(atPath: locked, withIntermediateDirectories: false)
+                let deadPID = try await pidOfExitedProcess(in: dir)
+                _ = try writeStaleLock(for: "\(locked)/stale.rvf", deadPID: deadPID)
+                let asUser: [String]
+                let launcher: String
+                if getuid() == 0 {
+                    launcher = "/usr/bin/setpriv"
+                    asUser = ["--reuid=65534", "--regid=65534", "--clear-groups", Tool.rvfLock]
+                } else {
+                    #expect(chmod(locked, 0o555) == 0)
+                    launcher = Tool.rvfLock
+                    asUser = []
+                }
+                defer { chmod(locked, 0o755) }
+                let before = listing(of: dir)
+
+                let exec = try await runToCompletion(launcher, asUser + ["exec", "\(locked)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(exec.status == 77, "\(exec.standardError)")
+                #expect(exec.standardError.contains("\(locked)/data.rvf.lock"))
+                #expect(exec.standardError.split(separator: "\n").count == 1)
+
+                let breaking = try await runToCompletion(launcher, asUser + ["break", "\(locked)/stale.rvf"])
+                #expect(breaking.status == 77, "\(breaking.standardError)")
+
+                // Reading needs no write permission.
+                let status = try await runToCompletion(launcher, asUser + ["status", "\(locked)/stale.rvf"])
+                #expect(status.status == 2)
+
+                #expect(listing(of: dir) == before)
+            }
+        }
+
+        @Test(.enabled(if: canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
+        func aReadOnlyFileSystemExits73() async throws {
+            try await withSandbox { dir in
+                let mountPoint = "\(dir)/readonly"
+                try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+                let script = "mount -t tmpfs -o ro tmpfs \"$1\" || exit 99; exec \"$2\" exec \"$1/data.rvf\" -- true"
+                let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                #expect(result.status == 73, "\(result.standardError)")
+                #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Subprocess
+import SystemPackage
+import Testing
+
+/// Every suite that starts processes, one test at a time: they share two cores
+/// and several wait on timing (a held lock, a timeout), so running them side by
+/// side would only make them slower and noisier.
+@Suite(.serialized, .timeLimit(.minutes(2)))
+struct CLITests {}
+
+/// The built `rvf-lock`, found beside the test bundle.
+enum Tool {
+    /// The folder holding the test bundle and the package's executables.
+    static let binDirectory: String = {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        if FileManager.default.isExecutableFile(atPath: bundleDirectory + "/rvf-lock") { return bundleDirectory }
+        // Some runners start the tests from elsewhere: ask SwiftPM where it builds.
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["swift", "build", "--show-bin-path"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try? process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }()
+
+    static var rvfLock: String { binDirectory + "/rvf-lock" }
+}
+
+/// How a finished process ended, and what it printed.
+struct Finished {
+    /// The exit status as a shell shows it: the exit code, or 128 + the signal number.
+    let status: Int32
+    let standardOutput: String
+    let standardError: String
+}
+
+/// Runs `rvf-lock ARGUMENTS` to completion.
+func rvfLock(_ arguments: [String], workingDirectory: String? = nil) async throws -> Finished {
+    try await runToCompletion(Tool.rvfLock, arguments, workingDirectory: workingDirectory)
+}
+
+/// Runs a program to completion, collecting its output.
+func runToCompletion(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) async throws -> Finished {
+    let result = try await run(
+        .path(FilePath(executable)),
+        arguments: Arguments(arguments),
+        workingDirectory: workingDirectory.map { FilePath($0) },
+        output: .string(limit: 1 << 20),
+        error: .string(limit: 1 << 20))
+    let status: Int32
+    switch result.terminationStatus {
+    case .exited(let code): status = code
+    case .signaled(let signal): status = 128 + signal
+    }
+    return Finished(status: status, standardOutput: result.standardOutput, standardError: result.standardError)
+}
+
+/// A process started in the background, whose pid the test needs: to signal it,
+/// or to find its descendants. Output goes to files, so that it never blocks.
+final class BackgroundProcess {
+    let pid: pid_t
+    let standardErrorPath: String
+    private var exitStatus: Int32?
+
+    /// Starts `executable ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err.
+    init(_ executable: String, _ arguments: [String], outputPrefix: String) throws {
+        standardErrorPath = outputPrefix + ".err"
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPrefix + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, standardErrorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard result == 0 else { throw Errno(rawValue: result) }
+        self.pid = pid
+    }
+
+    /// Starts `rvf-lock ARGUMENTS` in the background.
+    static func rvfLock(_ arguments: [String], outputPrefix: String) throws -> BackgroundProcess {
+        try BackgroundProcess(Tool.rvfLock, arguments, outputPrefix: outputPrefix)
+    }
+
+    func send(_ signal: CInt) { kill(pid, signal) }
+
+    /// Waits for the process to end; its status as a shell shows it, or nil if it outlives `timeout`.
+    func wait(timeout: Duration = .seconds(20)) async -> Int32? {
+        if let exitStatus { return exitStatus }
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            var status: CInt = 0
+            if waitpid(pid, &status, WNOHANG) == pid {
+                let signal = status & 0x7F
+                exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+                return exitStatus
+            }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        return nil
+    }
+
+    var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
+
+    deinit {
+        // A test that failed half-way must not leave its holder running.
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            var status: CInt = 0
+            waitpid(pid, &status, 0)
+        }
+    }
+}
+
+/// Runs `body` with a fresh directory under /tmp, removed afterwards.
+func withSandbox<R>(_ body: (String) async throws -> R) async throws -> R {
+    var template = Array("/tmp/rvf-lock-cli-XXXXXX".utf8CString)
+    let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+    let path = String(cString: try #require(created))
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try await body(path)
+}
+
+/// Waits until `path` holds a complete line (a pid written by `echo $$ > path`), and returns it.
+func waitForLine(in path: String, timeout: Duration = .seconds(20)) async throws -> String {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") {
+            return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+    throw WaitTimedOut(what: "a line in \(path)")
+}
+
+struct WaitTimedOut: Error, CustomStringConvertible {
+    let what: String
+    var description: String { "timed out waiting for \(what)" }
+}
+
+/// Whether `pid` is gone: no such process, or a zombie nobody has reaped yet
+/// (orphans go to an init that may reap late).
+func processIsGone(_ pid: pid_t) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+    // The state follows the parenthesised command name, which may itself contain ") ".
+    guard let end = stat.range(of: ") ", options: .backwards) else { return false }
+    return stat[end.upperBound...].hasPrefix("Z")
+}
+
+/// Waits until `pid` is gone; false if it is still there after `timeout`.
+func waitUntilGone(_ pid: pid_t, timeout: Duration = .seconds(5)) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if processIsGone(pid) { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return processIsGone(pid)
+}
+
+/// Everything about a directory tree that a command could change: names, kinds,
+/// sizes, contents' modification times, link targets.
+func listing(of directory: String) -> [String] {
+    let manager = FileManager.default
+    var entries: [String] = []
+    guard let enumerator = manager.enumerator(atPath: directory) else { return ["<unreadable>"] }
+    for case let name as String in enumerator {
+        let path = directory + "/" + name
+        var info = stat()
+        guard lstat(path, &info) == 0 else { entries.append("\(name) <gone>"); continue }
+        let target = (try? manager.destinationOfSymbolicLink(atPath: path)).map { " -> \($0)" } ?? ""
+        entries.append("\(name) mode=\(String(info.st_mode, radix: 8)) size=\(info.st_size) "
+                       + "mtime=\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\(target)")
+    }
+    return entries.sorted()
+}
+
+/// This machine's hostname, as the library writes it.
+var thisHostname: String {
+    var buffer = [CChar](repeating: 0, count: 256)
+    gethostname(&buffer, buffer.count)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+/// The pid of a process that has just exited (and been reaped), for records of dead holders.
+func pidOfExitedProcess(in sandbox: String) async throws -> pid_t {
+    let process = try BackgroundProcess("/bin/true", [], outputPrefix: sandbox + "/true")
+    _ = await process.wait()
+    return process.pid
+}
+
+/// The device and inode of `path`, following symbolic links (and /proc/PID/fd links).
+func fileIdentity(_ path: String) -> (dev_t, ino_t)? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return (info.st_dev, info.st_ino)
+}
+
+/// Descriptors of `pid` that refer to the same file as `path`.
+func descriptors(of pid: pid_t, referringTo path: String) throws -> [String] {
+    guard let target = fileIdentity(path) else { return [] }
+    let directory = "/proc/\(pid)/fd"
+    return try FileManager.default.contentsOfDirectory(atPath: directory).filter { name in
+        guard let identity = fileIdentity(directory + "/" + name) else { return false }
+        return identity == target
+    }
+}
+
+/// Parses `status --json` output: one object per line.
+func jsonObjects(_ text: String) throws -> [[String: Any]] {
+    try text.split(separator: "\n").map { line in
+        let object = try JSONSerialization.jsonObject(with: Data(line.utf8), options: [.fragmentsAllowed])
+        return try #require(object as? [String: Any], "not a JSON object: \(line)")
+    }
+}
+
+/// The fields every `status --json` object has, in order.
+let statusJSONFields = [
+    "file", "lock", "state", "pid", "hostname", "timestamp_ns", "age_seconds",
+    "writer_id", "same_host", "pid_alive", "reason",
+]

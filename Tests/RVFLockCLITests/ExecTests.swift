@@ -1,0 +1,207 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+extension CLITests {
+    /// `rvf-lock exec`, run as a user runs it.
+    @Suite struct Exec {
+        @Test func passesOnTheCommandsExitStatusAndReleasesTheLock() async throws {
+            try await withSandbox { dir in
+                let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo out; exit 7"])
+                #expect(result.status == 7)
+                #expect(result.standardOutput == "out\n")
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
+            }
+        }
+
+        @Test func reportsDeathBySignalAs128PlusTheSignal() async throws {
+            try await withSandbox { dir in
+                let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", "kill -TERM $$"])
+                #expect(result.status == 128 + SIGTERM)
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
+            }
+        }
+
+        @Test func runsTheCommandWhileTheLockIsHeld() async throws {
+            try await withSandbox { dir in
+                let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", "cat \(dir)/data.rvf.lock | wc -c"])
+                #expect(result.status == 0)
+                #expect(result.standardOutput.trimmingCharacters(in: .whitespaces) == "104\n")
+            }
+        }
+
+        @Test func forwardsSIGTERMToTheCommand() async throws {
+            try await withSandbox { dir in
+                let script = "trap 'echo got-term > \(dir)/marker; exit 3' TERM; echo $$ > \(dir)/pid; "
+                    + "while :; do sleep 0.05; done"
+                let holder = try BackgroundProcess.rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", script],
+                                                           outputPrefix: "\(dir)/holder")
+                _ = try await waitForLine(in: "\(dir)/pid")
+                holder.send(SIGTERM)
+                #expect(await holder.wait() == 3)
+                #expect((try? String(contentsOfFile: "\(dir)/marker", encoding: .utf8)) == "got-term\n")
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
+            }
+        }
+
+        @Test func twoExecsNeverHoldTheLockAtOnce() async throws {
+            try await withSandbox { dir in
+                let log = "\(dir)/log"
+                let workers = try ["a", "b", "c"].map { id in
+                    let body = "echo +\(id) >> \(log); sleep 0.05; echo -\(id) >> \(log)"
+                    let loop = "for i in 1 2 3 4 5; do \"$0\" exec -q \(dir)/data.rvf -- sh -c '\(body)' || exit 1; done"
+                    return try BackgroundProcess("/bin/sh", ["-c", loop, Tool.rvfLock], outputPrefix: "\(dir)/worker-\(id)")
+                }
+                for worker in workers {
+                    #expect(await worker.wait(timeout: .seconds(60)) == 0, "\(worker.standardError)")
+                }
+                let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+                #expect(lines.count == 30)
+                for pair in stride(from: 0, to: lines.count - 1, by: 2) {
+                    let entry = lines[pair], exit = lines[pair + 1]
+                    #expect(entry.hasPrefix("+") && exit == "-" + entry.dropFirst(),
+                            "overlap at line \(pair + 1): \(lines[pair...].prefix(4))")
+                }
+            }
+        }
+
+        @Test func failsAtOnceWithNoWaitWhenTheLockIsHeld() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                _ = try await waitForLine(in: "\(dir)/pid")
+
+                let busy = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(busy.status == 75)
+                #expect(busy.standardError.contains("pid \(holder.pid)"))
+                let custom = try await rvfLock(["exec", "-n", "-E", "9", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(custom.status == 9)
+                let quiet = try await rvfLock(["exec", "-n", "-q", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(quiet.status == 75)
+                #expect(quiet.standardError.isEmpty)
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
+
+                holder.send(SIGTERM)
+                #expect(await holder.wait() == 128 + SIGTERM)
+            }
+        }
+
+        @Test func givesUpAfterTheWaitTimeout() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                _ = try await waitForLine(in: "\(dir)/pid")
+
+                let started = ContinuousClock.now
+                let result = try await rvfLock(["exec", "-w", "0.3", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                let waited = ContinuousClock.now - started
+                #expect(result.status == 75)
+                #expect(waited >= .milliseconds(300))
+                // Not a terminal: exactly one line announces the wait, then the failure.
+                #expect(result.standardError.contains("waiting for \(dir)/data.rvf.lock: held by pid \(holder.pid)"))
+                #expect(result.standardError.components(separatedBy: "waiting for").count == 2)
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
+
+                holder.send(SIGTERM)
+                #expect(await holder.wait() == 128 + SIGTERM)
+            }
+        }
+
+        @Test func waitsForTheHolderThenRuns() async throws {
+            try await withSandbox { dir in
+                let holder = try BackgroundProcess.rvfLock(
+                    ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; sleep 0.5"],
+                    outputPrefix: "\(dir)/holder")
+                _ = try await waitForLine(in: "\(dir)/pid")
+                let result = try await rvfLock(["exec", "-w", "20", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(result.status == 0)
+                #expect(FileManager.default.fileExists(atPath: "\(dir)/ran"))
+                #expect(await holder.wait() == 0)
+            }
+        }
+
+        @Test func theCommandDiesWhenRvfLockIsKilled() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
+                #expect(!processIsGone(commandPID))
+
+                holder.send(SIGKILL)
+                #expect(await holder.wait() == 128 + SIGKILL)
+                #expect(await waitUntilGone(commandPID), "COMMAND (pid \(commandPID)) outlived rvf-lock")
+
+                // The kernel dropped the dead holder's flock: the lock is stale at once, and breakable.
+                let status = try await rvfLock(["status", "\(dir)/data.rvf"])
+                #expect(status.status == 2)
+                #expect(try await rvfLock(["break", "\(dir)/data.rvf"]).status == 0)
+            }
+        }
+
+        @Test func theCommandInheritsNoDescriptorOfTheLock() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
+                let lockFile = "\(dir)/data.rvf.lock"
+
+                // The check can see a lock descriptor: rvf-lock itself has one.
+                #expect(try !descriptors(of: holder.pid, referringTo: lockFile).isEmpty)
+                #expect(try descriptors(of: commandPID, referringTo: lockFile).isEmpty)
+
+                holder.send(SIGTERM)
+                #expect(await holder.wait() == 128 + SIGTERM)
+            }
+        }
+
+        @Test func stopsTheCommandAndExits70WhenTheLockIsLost() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
+
+                let broken = try await rvfLock(["break", "--force", "\(dir)/data.rvf"])
+                #expect(broken.status == 0)
+                #expect(broken.standardError.contains("pid \(holder.pid)"))
+
+                #expect(await holder.wait() == 70)
+                #expect(holder.standardError.contains("removed or replaced"))
+                #expect(await waitUntilGone(commandPID))
+            }
+        }
+
+        @Test func exits127WhenTheCommandIsNotFound() async throws {
+            try await withSandbox { dir in
+                let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "\(dir)/no-such-command"])
+                #expect(result.status == 127)
+                #expect(result.standardError.contains("no-such-command"))
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
+            }
+        }
+
+        @Test func exits126WhenTheCommandIsNotExecutable() async throws {
+            try await withSandbox { dir in
+                let script = "\(dir)/script"
+                try "#!/bin/sh\nexit 0\n".write(toFile: script, atomically: false, encoding: .utf8)
+                let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", script])
+                #expect(result.status == 126)
+                #expect(result.standardError.contains("script"))
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
+            }
+        }
+
+        @Test func theTrampolineRefusesToRunWhenItsParentIsNotTheHolder() async throws {
+            try await withSandbox { dir in
+                // Pid 1 is never this test's pid: the trampoline must see that its parent is not the holder.
+                let result = try await rvfLock(["_trampoline", "1", "--", "touch", "\(dir)/ran"])
+                #expect(result.status == 70)
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
+            }
+        }
+
+        /// `rvf-lock exec FILE -- sh -c 'echo $$ > pid; exec sleep 30'`: holds the lock
+        /// until signalled, and tells the command's pid through `pid`.
+        private func startHolder(in dir: String) throws -> BackgroundProcess {
+            try BackgroundProcess.rvfLock(
+                ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
+                outputPrefix: "\(dir)/holder")
+        }
+    }
+}
