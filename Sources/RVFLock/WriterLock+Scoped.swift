@@ -45,7 +45,13 @@ extension WriterLock {
     /// because what the body wrote may have overlapped another writer.
     private func finish(_ handle: consuming LockHandle, lost: Bool) throws(LockError) {
         let lockFile = handle.lockFile
-        try handle.release()
+        do {
+            try handle.release()
+        } catch {
+            // Lost while the body ran: report the loss the body saw, not the release's view of it.
+            guard lost, error.code == .takenOver else { throw error }
+            throw .lost(lockFile, status: error.status)
+        }
         if lost { throw .lost(lockFile, status: try? status()) }
     }
 }

@@ -1,0 +1,31 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+
+/// Tests that start worker processes (the `rvflock-probe` executable, the
+/// reference harness). They run one at a time, so that their timing does not
+/// suffer from each other's load on a small machine.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CrossProcessTests {
+    /// Starts `rvflock-probe MODE FILE key=value...`.
+    static func probe(
+        _ mode: String, _ dataFile: String, _ settings: [String] = [],
+        in sandbox: LockSandbox, keepsStandardInputOpen: Bool = false, name: String? = nil
+    ) throws -> ChildProcess {
+        try ChildProcess(TestResources.probe, [mode, dataFile] + settings,
+                         keepsStandardInputOpen: keepsStandardInputOpen,
+                         outputIn: sandbox.directory.path, name: name ?? "probe-\(mode)")
+    }
+
+    /// Runs `rvflock-probe MODE FILE key=value...` to its end.
+    static func runProbe(_ mode: String, _ dataFile: String, _ settings: [String] = []) async throws -> CompletedProcess {
+        try await CompletedProcess.run(TestResources.probe, [mode, dataFile] + settings)
+    }
+
+    /// Kills `process` with SIGKILL, as a crash would, and waits until it is gone.
+    static func crash(_ process: ChildProcess) async {
+        process.send(SIGKILL)
+        _ = await process.waitForExit(timeout: .seconds(10))
+    }
+}

@@ -1,0 +1,79 @@
+// Drives the reference implementation's WriterLock from the command line, for
+// RVFLock's interoperability tests. The tests copy this file to a temporary
+// folder as main.rs, with @LOCKING_RS@ replaced by the absolute path of the
+// reference's locking.rs, and build it with rustc.
+//
+//   refharness hold PATH MS   acquire, print "acquired PID", sleep MS, release, print "released"
+//   refharness try PATH       acquire and release at once: print "acquired" (exit 0) or "busy" (exit 3)
+//
+// The reference takes its hostname from $HOSTNAME: the tests set it.
+
+#[path = "@LOCKING_RS@"]
+#[allow(dead_code)]
+mod locking;
+
+use std::io::{ErrorKind, Write};
+use std::path::Path;
+use std::process::exit;
+use std::thread::sleep;
+use std::time::Duration;
+
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{}", line);
+    let _ = out.flush();
+}
+
+fn is_contention(kind: ErrorKind) -> bool {
+    // WouldBlock: a live holder; AlreadyExists: another process re-created the
+    // lock between the reference breaking a stale one and creating its own.
+    kind == ErrorKind::WouldBlock || kind == ErrorKind::AlreadyExists
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args.len() < 3 {
+        eprintln!("usage: refharness hold PATH MS | try PATH");
+        exit(64);
+    }
+    let data_path = Path::new(&args[2]);
+    match args[1].as_str() {
+        "hold" => {
+            let milliseconds: u64 = args.get(3).and_then(|text| text.parse().ok()).unwrap_or(1000);
+            match locking::WriterLock::acquire(data_path) {
+                Ok(lock) => {
+                    say(&format!("acquired {}", std::process::id()));
+                    sleep(Duration::from_millis(milliseconds));
+                    let _ = lock.release();
+                    say("released");
+                }
+                Err(error) if is_contention(error.kind()) => {
+                    say("busy");
+                    exit(3);
+                }
+                Err(error) => {
+                    say(&format!("error {}", error));
+                    exit(1);
+                }
+            }
+        }
+        "try" => match locking::WriterLock::acquire(data_path) {
+            Ok(lock) => {
+                say("acquired");
+                let _ = lock.release();
+            }
+            Err(error) if is_contention(error.kind()) => {
+                say("busy");
+                exit(3);
+            }
+            Err(error) => {
+                say(&format!("error {}", error));
+                exit(1);
+            }
+        },
+        mode => {
+            eprintln!("refharness: unknown mode {}", mode);
+            exit(64);
+        }
+    }
+}

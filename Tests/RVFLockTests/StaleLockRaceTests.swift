@@ -1,0 +1,71 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RVFLock
+import Testing
+
+extension CrossProcessTests {
+    /// Several processes racing to break the same stale lock.
+    @Suite struct StaleLockRaceTests {
+        /// How the stale lock of a trial was left behind.
+        enum StaleLockOrigin: CaseIterable {
+            /// A reference-format record (IEEE CRC32) with a dead pid and an old timestamp.
+            case referenceRecordOfDeadProcess
+            /// An RVFLock holder killed with SIGKILL: its record is fresh, its kernel lock released.
+            case killedRVFLockHolder
+        }
+
+        func leaveStaleLock(_ origin: StaleLockOrigin, in sandbox: LockSandbox) async throws {
+            switch origin {
+            case .referenceRecordOfDeadProcess:
+                let dead = try Host.deadPID(scratch: sandbox.directory)
+                sandbox.plant(LockRecord(pid: dead, hostname: Host.name,
+                                         timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                                         writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            case .killedRVFLockHolder:
+                let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, in: sandbox)
+                _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
+                await CrossProcessTests.crash(holder)
+            }
+            #expect(try sandbox.lock().status().isBreakable, "\(origin): the planted lock is not stale")
+        }
+
+        @Test func exactlyOneOfSixRacingProcessesTakesAStaleLock() async throws {
+            let trials = 20
+            let racers = 6
+            var failures = 0
+            for trial in 0..<trials {
+                let origin: StaleLockOrigin = trial.isMultiple(of: 2) ? .referenceRecordOfDeadProcess : .killedRVFLockHolder
+                let sandbox = LockSandbox()
+                try await leaveStaleLock(origin, in: sandbox)
+                let log = sandbox.directory.file("holders.log")
+                // Far enough ahead that every racer is asleep before the start even on a loaded
+                // machine: a racer starting late, after the winner released, would take a free lock.
+                let start = LockFiles.nowNanoseconds() + 800_000_000
+                let workers = try (0..<racers).map { id in
+                    try CrossProcessTests.probe(
+                        "race", sandbox.dataFile, ["start-ns=\(start)", "id=\(id)", "log=\(log)", "hold-ms=200"],
+                        in: sandbox, name: "race-\(id)")
+                }
+                var winners = 0
+                var losers = 0
+                for worker in workers {
+                    let code = await worker.waitForExit(timeout: .seconds(30))
+                    switch code {
+                    case 0 where worker.outputLines == ["acquired"]: winners += 1
+                    case 3 where worker.outputLines == ["busy"]: losers += 1
+                    default: Issue.record("trial \(trial): racer exit \(String(describing: code)): \(worker.output) \(worker.errorOutput)")
+                    }
+                }
+                let holders = HolderLog(contentsOf: log)
+                #expect(winners == 1, "trial \(trial) (\(origin)): \(winners) processes took the lock")
+                #expect(losers == racers - 1, "trial \(trial) (\(origin))")
+                #expect(holders.overlaps == 0, "trial \(trial) (\(origin))")
+                #expect(holders.total == 1, "trial \(trial) (\(origin))")
+                #expect(!sandbox.lockExists)
+                if winners != 1 || holders.overlaps != 0 { failures += 1 }
+            }
+            print("stale-lock race: \(trials) trials of \(racers) racers, \(failures) with other than exactly one holder")
+        }
+    }
+}

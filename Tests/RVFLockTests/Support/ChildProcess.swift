@@ -1,0 +1,178 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Synchronization
+
+/// A process started with `posix_spawn`, whose standard output and error go to
+/// files that the test can read while it runs, and which the test can signal.
+///
+/// The process is killed and reaped when the object goes away, so that a failed
+/// test leaves no worker behind holding a lock.
+final class ChildProcess: Sendable {
+    let pid: pid_t
+    let outputPath: String
+    let errorPath: String
+    private let standardInput: Mutex<CInt>
+    private let exitCode: Mutex<Int32?>
+
+    /// Starts `executable` with `arguments`.
+    ///
+    /// - Parameters:
+    ///   - environment: variables to set or override on top of this process's environment.
+    ///   - keepsStandardInputOpen: give the child a pipe as standard input, closed by ``closeStandardInput()``.
+    ///   - directory: where the output files go; `name` names them.
+    init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        keepsStandardInputOpen: Bool = false,
+        outputIn directory: String,
+        name: String
+    ) throws {
+        let unique = "\(name).\(UInt32.random(in: 0...UInt32.max))"
+        outputPath = directory + "/" + unique + ".out"
+        errorPath = directory + "/" + unique + ".err"
+
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        var pipeEnds: [CInt] = [-1, -1]
+        if keepsStandardInputOpen {
+            guard pipe(&pipeEnds) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
+            // Neither end may leak into other children: only dup2 gives this child its copy.
+            _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
+            _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
+            posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+
+        // Signals blocked or ignored in the test runner must not carry over into the worker.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var emptyMask = sigset_t()
+        sigemptyset(&emptyMask)
+        posix_spawnattr_setsigmask(&attributes, &emptyMask)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGPIPE)
+        sigaddset(&defaults, SIGTERM)
+        sigaddset(&defaults, SIGINT)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+        var variables = ProcessInfo.processInfo.environment
+        for (key, value) in environment { variables[key] = value }
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var childPID: pid_t = 0
+        let result = posix_spawn(&childPID, executable, &actions, &attributes, argv, envp)
+        if keepsStandardInputOpen { close(pipeEnds[0]) }
+        guard result == 0 else {
+            if keepsStandardInputOpen { close(pipeEnds[1]) }
+            throw ChildProcessError.spawnFailed(executable, result)
+        }
+        pid = childPID
+        standardInput = Mutex(pipeEnds[1])
+        exitCode = Mutex(nil)
+    }
+
+    deinit {
+        closeStandardInput()
+        if exitStatusIfExited() == nil {
+            kill(pid, SIGKILL)
+            var status: CInt = 0
+            _ = waitpid(pid, &status, 0)
+        }
+    }
+
+    /// Everything the process wrote to standard output so far.
+    var output: String { Self.contents(of: outputPath) }
+    /// Everything the process wrote to standard error so far.
+    var errorOutput: String { Self.contents(of: errorPath) }
+    /// Standard output, line by line.
+    var outputLines: [String] { output.split(separator: "\n").map(String.init) }
+
+    /// Closes the pipe of standard input, which tells a `stdin=1` holder to release.
+    func closeStandardInput() {
+        standardInput.withLock { descriptor in
+            if descriptor >= 0 { close(descriptor) }
+            descriptor = -1
+        }
+    }
+
+    func send(_ signal: CInt) {
+        if exitStatusIfExited() == nil { kill(pid, signal) }
+    }
+
+    /// The exit code (128 + signal number when killed by a signal), or nil while it runs.
+    func exitStatusIfExited() -> Int32? {
+        exitCode.withLock { code in
+            if let code { return code }
+            var status: CInt = 0
+            let reaped = waitpid(pid, &status, WNOHANG)
+            guard reaped == pid else { return nil }
+            let value = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+            code = value
+            return value
+        }
+    }
+
+    /// Waits for the process to end; kills it and returns nil when `timeout` passes first.
+    func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            if let code = exitStatusIfExited() { return code }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        send(SIGKILL)
+        return nil
+    }
+
+    /// Waits until standard output has a line starting with `prefix`, and returns it;
+    /// nil when `timeout` passes or the process ends without printing it.
+    func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async -> String? {
+        let clock = ContinuousClock()
+        let deadline = clock.now + timeout
+        while clock.now < deadline {
+            let exited = exitStatusIfExited() != nil
+            if let line = outputLines.first(where: { $0.hasPrefix(prefix) }) { return line }
+            if exited { return nil }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return nil
+    }
+
+    /// Runs a process to its end, blocking the calling thread; for quick helpers only.
+    static func runBlocking(_ executable: String, _ arguments: [String], outputIn directory: String) throws -> (pid: pid_t, code: Int32, output: String) {
+        let child = try ChildProcess(executable, arguments, outputIn: directory, name: "helper")
+        var status: CInt = 0
+        _ = waitpid(child.pid, &status, 0)
+        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        child.exitCode.withLock { $0 = code }
+        return (child.pid, code, child.output)
+    }
+
+    private static func contents(of path: String) -> String {
+        (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+    }
+}
+
+enum ChildProcessError: Error, CustomStringConvertible {
+    case spawnFailed(String, CInt)
+
+    var description: String {
+        switch self {
+        case .spawnFailed(let executable, let code): "posix_spawn \(executable) failed: errno \(code)"
+        }
+    }
+}

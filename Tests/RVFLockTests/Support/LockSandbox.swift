@@ -1,0 +1,41 @@
+import RVFLock
+import SystemPackage
+
+/// A data file path in a fresh directory, and its writer lock.
+struct LockSandbox: Sendable {
+    let directory: TemporaryDirectory
+    let dataFile: String
+    var lockFile: String { dataFile + ".lock" }
+
+    init() {
+        directory = TemporaryDirectory()
+        dataFile = directory.file("data.rvf")
+    }
+
+    func lock(_ configure: (inout LockOptions) -> Void = { _ in }) -> WriterLock {
+        var options = LockOptions()
+        configure(&options)
+        return WriterLock(dataFile: FilePath(dataFile), options: options)
+    }
+
+    /// Plants `record` as the lock file.
+    func plant(_ record: LockRecord) {
+        LockFiles.write(record.encoded(), to: lockFile)
+    }
+
+    var lockBytes: [UInt8]? { LockFiles.read(lockFile) }
+    var lockRecord: LockRecord? { LockFiles.record(at: lockFile) }
+    var lockExists: Bool { LockFiles.exists(lockFile) }
+}
+
+extension LockError {
+    /// Runs `body` and returns the LockError it throws, or nil if it throws none.
+    static func caught<T: ~Copyable>(_ body: () throws(LockError) -> T) -> LockError? {
+        do throws(LockError) {
+            _ = try body()
+            return nil
+        } catch {
+            return error
+        }
+    }
+}
