@@ -1,7 +1,14 @@
 /*
  * rvflock.pml -- Promela model of the RVF writer lock AS IMPLEMENTED in
- * Swift (Sources/RVFLock/: Acquisition*.swift, StaleLockBreaker*.swift,
- * Heartbeat*.swift, LockHandle*.swift). See Verification/README.md.
+ * Swift. See Verification/README.md. Where the steps live (Sources/RVFLock/):
+ *   A1-A3  Internal/PreparedLockFile.swift (init), WriterLock+Acquisition.swift prepare()
+ *   A4     PreparedLockFile.link(to:), called from WriterLock+Acquisition.swift attempt()
+ *   A5     Internal/LockFileExaminer.swift examine(.breakIfStale) + Internal/StalenessJudge.swift
+ *          (the implementation checks st_nlink before the flock and re-reads the
+ *          record bytes before the unlink: both only add early "changed" exits)
+ *   H, R   Internal/HeldLock.swift (beat/verify, release())
+ *   Not modelled: examine(.breakEvenIfHeld) (operator's forced break, which by
+ *   design ignores the flock) and examine(.inspect) (LOCK_SH, never unlinks).
  *
  * World
  *   L          the lock path: 0 = names no inode, i = names inode i.
@@ -61,6 +68,14 @@
  *   dead_holder_taken  [] (dh -> <> (incs > 0)): dh is set when a process
  *                      crashes while its inode is linked at L (dead holder);
  *                      checked with weak fairness (pan -a -f).
+ *
+ * Compile-time switches (spin -D...; see check-models.sh)
+ *   N, MAXCRASH          processes (3), total crashes (2)
+ *   JUDGE_MAY_REFUSE     a judge holding the flock may still say "not stale"
+ *   TRY_GIVE_UP          a busy contender may give up (try-lock) and restart
+ *   LIVENESS             ghost dh + the ltl claim
+ *   MUTANT_NO_RECHECK, MUTANT_CLOSE_BEFORE_UNLINK   broken variants that
+ *                        spin must refute (negative controls of the model)
  */
 
 #ifndef N
@@ -86,6 +101,14 @@ bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-a
 #define SET_DH(v)  skip      /* ghost only needed for the liveness property */
 #endif
 
+/* "removes exactly the inode judged/owned" -- a diagnostic assertion; off in
+   the mutant runs so that a mutant must break mutual exclusion itself */
+#if defined(MUTANT_NO_RECHECK) || defined(MUTANT_CLOSE_BEFORE_UNLINK)
+#define EXACT(c)  skip
+#else
+#define EXACT(c)  assert(c)
+#endif
+
 /* is inode i referenced by any descriptor? (k: scratch) */
 inline inode_free(i, k, res) {
   res = (L != i);
@@ -102,11 +125,10 @@ proctype Proc(byte p) {
 
   do
   :: {
-    skip;
+    skip;                                          /* (a label may not open an unless body) */
 start:
-    skip;
     /* A1-A3: O_TMPFILE, flock(T) (always succeeds), write record, fsync */
-    d_step {
+    atomic {
       i = 1;
       do
       :: i > NI -> assert(false)     /* inode pool too small: model bug */
@@ -125,11 +147,15 @@ start:
     :: atomic { L != 0 -> J[p] = L };              /* A4 EEXIST + A5a open(L) */
        if
        :: atomic { flk[J[p]] == 0 -> flk[J[p]] = p + 1 };  /* A5b flock ok: judged stale */
+#ifndef MUTANT_NO_RECHECK
           same = (L == J[p]);                      /* A5c lstat(L) ino == J ino */
           same = same && (L == J[p]);              /* A5d fstat(J) nlink > 0 */
+#else
+          same = true;                             /* mutant: unlink without re-check */
+#endif
           if
           :: atomic { same ->                      /* A5e unlink(L): exactly the judged inode */
-               assert(L == J[p]); L = 0; same = false }
+               EXACT(L == J[p]); L = 0; same = false }
           :: else -> skip
           fi;
           atomic { flk[J[p]] = 0; J[p] = 0 }       /* A5f close(J) */
@@ -156,8 +182,13 @@ busy:
 
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
              assert(L == T[p]) };                  /*     never "taken over" */
-    atomic { assert(L == T[p]); L = 0 };           /* R2 unlink(L) */
+#ifndef MUTANT_CLOSE_BEFORE_UNLINK
+    atomic { EXACT(L == T[p]); L = 0 };            /* R2 unlink(L) */
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
+#else
+    atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */
+    atomic { L = 0; T[p] = 0 }                     /* ... then R2 unlink(L) */
+#endif
   } unless {
     atomic { crashreq[p] ->                        /* CRASH: descriptors close */
       if :: T[p] != 0 && L == T[p] -> SET_DH(true) :: else -> skip fi;

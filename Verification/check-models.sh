@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# Model-check the RVF writer lock protocol with spin.
+#
+#   Verification/check-models.sh
+#
+# Checks (see Verification/README.md):
+#   rvflock.pml   mutual-exclusion        exhaustive safety search, must verify
+#   rvflock.pml   dead-holder-taken       LTL + weak fairness, must verify
+#   reference.pml mutual-exclusion (x2)   negative controls: must be VIOLATED
+#   rvflock.pml   mutants (x3)            negative controls: must be VIOLATED
+# Exit 0 iff every check gave its expected result.
+#
+# Knobs (environment): SAFETY_CRASHES (default 2), LIVENESS_CRASHES (default 1),
+# NPROC (default 3), MEMLIM_MB (default 8192), KEEP_TMP=1 (keep the work dir).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+models="$here/models"
+
+SAFETY_CRASHES="${SAFETY_CRASHES:-2}"
+LIVENESS_CRASHES="${LIVENESS_CRASHES:-1}"
+NPROC="${NPROC:-3}"
+MEMLIM_MB="${MEMLIM_MB:-8192}"
+DEPTH=3000000
+
+if ! command -v spin >/dev/null 2>&1; then
+  echo "check-models: 'spin' not found on PATH (install it: apt-get install -y spin)" >&2
+  exit 1
+fi
+if ! command -v gcc >/dev/null 2>&1; then
+  echo "check-models: 'gcc' not found on PATH (needed to compile spin's pan verifier)" >&2
+  exit 1
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/rvf-models.XXXXXX")"
+cleanup() { if [[ "${KEEP_TMP:-0}" != 1 ]]; then rm -rf "$work"; else echo "kept $work"; fi; }
+trap cleanup EXIT
+
+passed=0
+failed=0
+
+# field extraction from pan's report
+states_of()  { awk '/states, stored/ {print $1; exit}' "$1"; }
+time_of()    { awk '/pan: elapsed time/ {print $4; exit}' "$1"; }
+depth_of()   { sed -n 's/.*depth reached \([0-9]*\),.*/\1/p' "$1" | head -n1; }
+errors_of()  { sed -n 's/.*errors: \([0-9]*\).*/\1/p' "$1" | head -n1; }
+first_err()  { grep -m1 -E '^pan:[0-9]+: ' "$1" | sed -E 's/^pan:[0-9]+: //; s/ \(at depth [0-9]+\)//' || true; }
+err_depth()  { grep -m1 -E '^pan:[0-9]+: ' "$1" | sed -nE 's/.*\(at depth ([0-9]+)\).*/\1/p' || true; }
+
+# not_exhaustive FILE: prints why the search was not a complete exhaustive one
+not_exhaustive() {
+  local f="$1"
+  if grep -q 'max search depth too small' "$f"; then echo "search depth too small"; return 0; fi
+  if grep -q 'reached -DMEMLIM bound' "$f";  then echo "memory limit reached"; return 0; fi
+  if grep -qi 'out of memory' "$f";          then echo "out of memory"; return 0; fi
+  if grep -q 'Search not completed' "$f";    then echo "search not completed"; return 0; fi
+  if ! grep -q 'Full statespace search' "$f"; then echo "not a full state-space search"; return 0; fi
+  return 1
+}
+
+# run_check NAME MODEL EXPECT SPINFLAGS GCCFLAGS PANFLAGS
+#   EXPECT = verify | violate
+run_check() {
+  local name="$1" model="$2" expect="$3" sflags="$4" gflags="$5" pflags="$6"
+  local dir="$work/$(echo "$model-$name" | tr -c 'A-Za-z0-9.-' '_')"
+  mkdir -p "$dir"
+  cp "$models/$model" "$dir/"
+  local out="$dir/pan.out" why="" result=""
+  # shellcheck disable=SC2086
+  if ! (cd "$dir" && spin -DN=$NPROC $sflags -a "$model" >spin.out 2>&1); then
+    why="spin -a failed: $(tail -n 3 "$dir/spin.out" | tr '\n' ' ')"
+  # shellcheck disable=SC2086
+  elif ! (cd "$dir" && gcc -O2 -DMEMLIM=$MEMLIM_MB $gflags -o pan pan.c >gcc.out 2>&1); then
+    why="gcc failed: $(grep -m3 -i error "$dir/gcc.out" | tr '\n' ' ')"
+  else
+    # pan exits 0 even when it finds errors; a non-zero exit is a crash
+    # shellcheck disable=SC2086
+    if ! (cd "$dir" && ./pan -m$DEPTH $pflags >"$out" 2>&1); then
+      why="pan exited abnormally: $(tail -n 3 "$out" | tr '\n' ' ')"
+    fi
+  fi
+
+  if [[ -z "$why" ]]; then
+    local errs states secs depth err
+    errs="$(errors_of "$out")"; states="$(states_of "$out")"; secs="$(time_of "$out")"
+    depth="$(depth_of "$out")"; err="$(first_err "$out")"
+    if [[ -z "$errs" ]]; then
+      why="could not parse pan output"
+    elif [[ "$expect" == verify ]]; then
+      if [[ "$errs" != 0 || -n "$err" ]]; then
+        why="${err:-$errs error(s)} (depth $depth)"
+      elif trunc="$(not_exhaustive "$out")"; then
+        why="not exhaustive: $trunc"
+      else
+        result="verified (${states} states, ${secs} s)"
+      fi
+    else
+      if [[ "$errs" != 0 && -n "$err" ]]; then
+        result="violation found as expected: ${err} (at depth $(err_depth "$out"), ${states} states, ${secs} s)"
+      elif trunc="$(not_exhaustive "$out")"; then
+        why="expected a violation, search incomplete: $trunc"
+      else
+        why="expected a violation, none found (${states} states)"
+      fi
+    fi
+  fi
+
+  if [[ -n "$result" ]]; then
+    echo "model $model $name: $result"
+    passed=$((passed + 1))
+  else
+    echo "model $model $name: FAILED: $why"
+    if [[ -f "$out" ]]; then sed 's/^/    | /' "$out" | tail -n 25 >&2; fi
+    failed=$((failed + 1))
+  fi
+}
+
+# 1. our protocol: safety (assertions: mutual exclusion, holder never loses
+#    L, release never finds a takeover, breakers unlink exactly the judged
+#    inode; plus no deadlock). Judges may also refuse; try-lock may give up.
+run_check "mutual-exclusion" rvflock.pml verify \
+  "-DMAXCRASH=$SAFETY_CRASHES -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP" \
+  "-DSAFETY -DNOCLAIM" "-w26"
+
+# 2. our protocol: a dead holder's lock is eventually taken (weak fairness).
+run_check "dead-holder-taken" rvflock.pml verify \
+  "-DMAXCRASH=$LIVENESS_CRASHES -DLIVENESS -DTRY_GIVE_UP" \
+  "-DNOREDUCE" "-a -f -N dead_holder_taken -w25"
+
+# 3. reference, defect 1: empty file between O_EXCL create and write; no crash.
+run_check "mutual-exclusion [defect 1: empty lock file, no crash]" reference.pml violate \
+  "-DMAXCRASH=0" "-DSAFETY" ""
+
+# 4. reference, defect 2: create+write made atomic, one crash: racing breakers.
+run_check "mutual-exclusion [defect 2: racing stale-lock breakers]" reference.pml violate \
+  "-DMAXCRASH=1 -DATOMIC_CREATE" "-DSAFETY" ""
+
+# 5. mutant of our protocol: breaker unlinks without the lstat/nlink re-check.
+run_check "mutant-no-recheck" rvflock.pml violate \
+  "-DMAXCRASH=1 -DMUTANT_NO_RECHECK" "-DSAFETY -DNOCLAIM" ""
+
+# 6. mutant of our protocol: release closes T (drops the flock) before unlink.
+run_check "mutant-close-before-unlink" rvflock.pml violate \
+  "-DMAXCRASH=0 -DMUTANT_CLOSE_BEFORE_UNLINK" "-DSAFETY -DNOCLAIM" ""
+
+# 7. mutant for the liveness check: a judge may refuse forever -> cycle.
+run_check "mutant-judge-refuses-forever" rvflock.pml violate \
+  "-DMAXCRASH=1 -DLIVENESS -DJUDGE_MAY_REFUSE" "-DNOREDUCE" "-a -f -N dead_holder_taken"
+
+echo "$passed passed, $failed failed"
+[[ "$failed" == 0 ]]
