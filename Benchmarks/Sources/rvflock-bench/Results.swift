@@ -1,0 +1,102 @@
+/// Everything one run measured, as written to JSON and rendered to markdown.
+struct Results: Codable {
+    struct Machine: Codable {
+        var system: String
+        var cores: Int
+        var loadAverageAtStart: String
+        var loadAverageAtEnd: String
+        var lockDirectory: String
+        var fileSystem: String
+        var startedAt: String
+        var secondsTaken: Double
+    }
+
+    /// A line of the goals table: a measurement read against the goal. Nothing asserts it.
+    struct Goal: Codable {
+        var measurement: String
+        var result: String
+        var goal: String
+        /// Nil when the measurement could not be made.
+        var met: Bool?
+    }
+
+    struct Uncontended: Codable {
+        struct Row: Codable {
+            var name: String
+            var what: String
+            /// Mean ns per acquire + release of each run.
+            var runNanosecondsPerOperation: [Double]
+            var medianNanosecondsPerOperation: Double
+            /// Over every single operation of every run.
+            var perOperation: Summary
+            var ratioToLinkFloor: Double?
+        }
+        var runs: Int
+        var operationsPerRun: Int
+        /// Where the lock files were, with the file system's type.
+        var fileSystem: String = ""
+        var rows: [Row]
+    }
+
+    struct Handoff: Codable {
+        var waiters: Int
+        var processes: Int
+        var seconds: Double
+        var holdMicroseconds: UInt64
+        var latencyNanoseconds: Summary
+    }
+
+    struct Contention: Codable {
+        var implementation: String
+        var processes: Int
+        var holdMicroseconds: UInt64
+        var seconds: Double
+        var acquisitions: Int
+        var acquisitionsPerSecond: Double
+        var fewestByOneProcess: Int
+        var mostByOneProcess: Int
+        var overlaps: Int
+    }
+
+    struct Waiting: Codable {
+        var seconds: Double
+        var cpuNanoseconds: UInt64
+        var fractionOfCore: Double
+    }
+
+    struct Recovery: Codable {
+        var trials: Int
+        var nanoseconds: Summary
+        var referenceNanoseconds: Double?
+        var referenceNote: String
+    }
+
+    struct Heartbeat: Codable {
+        var label: String
+        var intervalMilliseconds: Int?
+        var seconds: Double
+        var cpuNanoseconds: UInt64
+        var writeCalls: UInt64
+        var writtenCharacters: UInt64
+        var storageBytes: UInt64
+        var stillHeld: Bool
+        /// Net of the idle control, extrapolated from `seconds` to one hour.
+        var cpuMillisecondsPerHour: Double
+        var writeCallsPerHour: Double
+        var storageBytesPerHour: Double
+    }
+
+    var profile: Profile
+    var command: String
+    var machine: Machine
+    var goals: [Goal] = []
+    var uncontended: Uncontended?
+    /// Item 1 again on tmpfs, where fsync costs nothing: what the code costs besides the disk.
+    var uncontendedInMemory: Uncontended?
+    var handoff: [Handoff] = []
+    var contention: [Contention] = []
+    var waiting: Waiting?
+    var recovery: Recovery?
+    var heartbeat: [Heartbeat] = []
+    var notes: [String] = []
+}

@@ -1,0 +1,141 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RVFLock
+import SystemPackage
+
+/// Item 1: one process, nobody else near the lock: ns per acquire + release.
+///
+/// The variants run interleaved, in a rotating order, run after run, so that
+/// load from other users of the machine falls on all of them alike.
+struct UncontendedBenchmark {
+    let context: BenchContext
+
+    /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Glibc does not import into Swift.
+    private static let openTemporaryFile: CInt = 0o20_200_000
+    /// Operations each variant runs before the next variant's turn.
+    static let blockSize = 10
+
+    private struct Variant {
+        let name: String
+        let what: String
+        /// Runs `count` operations, returning each one's duration in ns.
+        let measure: (_ count: Int) throws -> [Double]
+    }
+
+    func run() throws -> Results.Uncontended {
+        let data = try context.dataFile(for: "uncontended")
+        let directory = String(data.dropLast("/data.rvf".count))
+        let record = [UInt8](repeating: 0x5A, count: 104)
+        var variants: [Variant] = [
+            Variant(name: "RVFLock", what: "tryAcquire() + release(), default options") { count in
+                let lock = WriterLock(dataFile: FilePath(data))
+                return try timed(count) {
+                    let handle = try lock.tryAcquire()
+                    try handle.release()
+                }
+            },
+            Variant(name: "floor: temp+fsync+link",
+                    what: "open temp O_EXCL, write 104 B, fsync, link to lock, unlink temp, close, unlink lock") { count in
+                let temporary = directory + "/.floor.rvf.lock.tmp"
+                let lockPath = directory + "/floor.rvf.lock"
+                return try timed(count) {
+                    let descriptor = try check(open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644), "open")
+                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try check(fsync(descriptor), "fsync")
+                    try check(link(temporary, lockPath), "link")
+                    try check(unlink(temporary), "unlink temp")
+                    close(descriptor)
+                    try check(unlink(lockPath), "unlink lock")
+                }
+            },
+            Variant(name: "floor: O_TMPFILE+flock+fsync+linkat",
+                    what: "RVFLock's own system calls without the library: O_TMPFILE, flock, write, fsync, linkat; lstat, unlink, close") { count in
+                let lockPath = directory + "/tmpfile.rvf.lock"
+                return try timed(count) {
+                    let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+                    try check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
+                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try check(fsync(descriptor), "fsync")
+                    try check(linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
+                    var info = stat()
+                    try check(lstat(lockPath, &info), "lstat")
+                    try check(unlink(lockPath), "unlink lock")
+                    close(descriptor)
+                }
+            },
+            Variant(name: "floor: flock", what: "flock(LOCK_EX) + flock(LOCK_UN) on an open descriptor") { count in
+                let descriptor = try check(open(directory + "/flock.rvf.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644), "open")
+                defer { close(descriptor) }
+                return try timed(count) {
+                    try check(flock(descriptor, LOCK_EX), "flock")
+                    try check(flock(descriptor, LOCK_UN), "flock unlock")
+                }
+            },
+        ]
+        // One reference process serves every block, so it stays as warm as the in-process variants.
+        let server = try context.reference.map { _ throws(BenchFailure) in
+            try context.referenceWorker(["serve", directory + "/reference.rvf"], label: "reference uncontended", takesInput: true)
+        }
+        if let server {
+            variants.append(Variant(name: "reference (locking.rs)",
+                                    what: "WriterLock::acquire + release, rustc -O, in a process of its own") { count in
+                try server.send("\(count)")
+                let line = try server.expectLine()
+                guard line.hasPrefix("samples") else { throw BenchFailure("the reference harness said: \(line)") }
+                return line.split(separator: " ").dropFirst().compactMap { Double($0) }
+            })
+        }
+
+        let runs = context.profile.uncontendedRuns
+        let operations = context.profile.uncontendedOperations
+        let block = Self.blockSize
+        for variant in variants { _ = try variant.measure(context.profile.uncontendedWarmup) }
+        var perRun = [[Double]](repeating: [], count: variants.count)
+        var all = [[Double]](repeating: [], count: variants.count)
+        for run in 0..<runs {
+            var samples = [[Double]](repeating: [], count: variants.count)
+            // Small blocks in a rotating order: a burst of I/O from other users of
+            // the machine lands on every variant of the run, not on one.
+            for turn in 0..<(operations + block - 1) / block {
+                for offset in 0..<variants.count {
+                    let index = (run + turn + offset) % variants.count
+                    samples[index] += try variants[index].measure(min(block, operations - turn * block))
+                }
+            }
+            for index in variants.indices {
+                perRun[index].append(samples[index].reduce(0, +) / Double(samples[index].count))
+                all[index] += samples[index]
+            }
+            progress("  uncontended run \(run + 1)/\(runs) done")
+        }
+        _ = try server?.finish()
+        let floorMedian = Summary(perRun[1]).median
+        let rows = variants.indices.map { index in
+            let median = Summary(perRun[index]).median
+            return Results.Uncontended.Row(
+                name: variants[index].name, what: variants[index].what,
+                runNanosecondsPerOperation: perRun[index], medianNanosecondsPerOperation: median,
+                perOperation: Summary(all[index]), ratioToLinkFloor: median / floorMedian)
+        }
+        return Results.Uncontended(runs: runs, operationsPerRun: operations, rows: rows)
+    }
+}
+
+/// Runs `operation` `count` times, timing each run.
+private func timed(_ count: Int, _ operation: () throws -> Void) throws -> [Double] {
+    var samples: [Double] = []
+    samples.reserveCapacity(count)
+    for _ in 0..<count {
+        let start = Monotonic.now()
+        try operation()
+        samples.append(Double(Monotonic.now() - start))
+    }
+    return samples
+}
+
+@discardableResult
+private func check(_ result: CInt, _ call: String) throws(BenchFailure) -> CInt {
+    guard result >= 0 else { throw BenchFailure("\(call) failed in a floor benchmark: errno \(errno)") }
+    return result
+}
