@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import Dispatch
 import Logging
 import Synchronization
 import SystemPackage
@@ -20,7 +19,6 @@ final class HeldLock: Sendable {
     private let logger: Logger?
     private let lost = Atomic<Bool>(false)
     private let state: Mutex<State>
-    private let queue = DispatchQueue(label: "RVFLock.heartbeat")
 
     private struct State: ~Copyable {
         var descriptor: CInt
@@ -28,21 +26,9 @@ final class HeldLock: Sendable {
         var released = false
         var lossHandlers: [UInt64: @Sendable () -> Void] = [:]
         var nextHandlerID: UInt64 = 0
+        var heartbeat: MonitorThread.TimerID?
+        var watch: MonitorThread.Subscription?
     }
-
-    /// The heartbeat timer and the loss watch.
-    ///
-    /// `@unchecked Sendable` is safe here: libdispatch sources are internally
-    /// synchronized, and only their thread-safe `resume`, `cancel` and handler
-    /// setters are called, each once, from `init` and `release`.
-    private final class Monitor: @unchecked Sendable {
-        let heartbeat: any DispatchSourceTimer
-        var watch: FileEventHub.Subscription?
-
-        init(heartbeat: any DispatchSourceTimer) { self.heartbeat = heartbeat }
-    }
-
-    private let monitor: Monitor
 
     init(
         descriptor: CInt, record: LockRecord, identity: FileIdentity,
@@ -55,7 +41,6 @@ final class HeldLock: Sendable {
         self.examiner = examiner
         self.logger = options.logger
         self.state = Mutex(State(descriptor: descriptor, record: record))
-        self.monitor = Monitor(heartbeat: DispatchSource.makeTimerSource(queue: queue))
         startMonitoring(descriptor: descriptor, interval: options.effectiveHeartbeatInterval)
     }
 
@@ -68,21 +53,18 @@ final class HeldLock: Sendable {
     var record: LockRecord { state.withLock { $0.record } }
 
     private func startMonitoring(descriptor: CInt, interval: Duration) {
-        let timer = monitor.heartbeat
-        let nanoseconds = Int(clamping: max(interval.nanoseconds, 1_000_000))
-        timer.schedule(deadline: .now() + .nanoseconds(nanoseconds), repeating: .nanoseconds(nanoseconds),
-                       leeway: .nanoseconds(nanoseconds / 20))
-        timer.setEventHandler { [weak self] in self?.beat() }
+        let monitor = MonitorThread.shared
+        let heartbeat = monitor.repeating(every: max(interval, .milliseconds(1))) { [weak self] in self?.beat() }
         // Through /proc, the watch is on this very inode, whatever the lock path names by now.
-        let watch = FileEventHub.shared?.subscribe("/proc/self/fd/\(descriptor)", events: FileEventHub.fileEvents) {
-            [weak self] in
-            guard let self else { return }
-            self.queue.async { self.verify() }
+        let watch = monitor.subscribe("/proc/self/fd/\(descriptor)", events: MonitorThread.fileEvents) {
+            [weak self] in self?.verify()
         }
-        monitor.watch = watch
-        timer.resume()
-        // The path may have changed between link and the watch: look once now.
-        queue.async { [weak self] in self?.verify() }
+        state.withLock {
+            $0.heartbeat = heartbeat
+            $0.watch = watch
+        }
+        // The path may have changed between the link and the watch: look once now.
+        verify()
     }
 
     /// Whether the lock path still names this holder's file.
@@ -207,8 +189,9 @@ final class HeldLock: Sendable {
         state.withLock { state in
             guard !state.released else { return nil }
             state.released = true
-            monitor.heartbeat.cancel()
-            FileEventHub.shared?.unsubscribe(monitor.watch)
+            if let heartbeat = state.heartbeat { MonitorThread.shared.cancel(heartbeat) }
+            // Before the unlink, so that releasing wakes no monitor for this holder's own change.
+            MonitorThread.shared.unsubscribe(state.watch)
             state.lossHandlers = [:]
             return state.descriptor
         }

@@ -15,21 +15,21 @@ import SystemPackage
 /// events for other machines' changes are covered by a bounded sleep with backoff.
 final class LockChangeWatcher {
     private let lockFile: FilePath
-    private let hub: FileEventHub?
+    private let hub: MonitorThread?
     private let wake: CancellationSignal?
-    private var directorySubscription: FileEventHub.Subscription?
-    private var fileSubscription: FileEventHub.Subscription?
+    private var directorySubscription: MonitorThread.Subscription?
+    private var fileSubscription: MonitorThread.Subscription?
     private var watchedFile: FileIdentity?
 
     init(lockFile: FilePath) {
         self.lockFile = lockFile
         let wake = try? CancellationSignal()
         self.wake = wake
-        self.hub = wake == nil ? nil : FileEventHub.shared
+        self.hub = wake == nil || !MonitorThread.shared.deliversFileEvents ? nil : MonitorThread.shared
         if let hub, let wake {
             let directory = lockFile.removingLastComponent().isEmpty ? FilePath(".") : lockFile.removingLastComponent()
             let name = Array((lockFile.lastComponent?.string ?? "").utf8)
-            directorySubscription = hub.subscribe(directory.string, events: FileEventHub.directoryEvents, name: name) {
+            directorySubscription = hub.subscribe(directory.string, events: MonitorThread.directoryEvents, name: name) {
                 wake.signal()
             }
         }
@@ -51,7 +51,7 @@ final class LockChangeWatcher {
         guard let hub, let wake, deliversEvents else { return identity }
         if identity != watchedFile {
             hub.unsubscribe(fileSubscription)
-            fileSubscription = hub.subscribe(lockFile.string, events: FileEventHub.fileEvents | UInt32(IN_DONT_FOLLOW)) {
+            fileSubscription = hub.subscribe(lockFile.string, events: MonitorThread.fileEvents | UInt32(IN_DONT_FOLLOW)) {
                 wake.signal()
             }
             watchedFile = fileSubscription == nil ? nil : identity
