@@ -35,13 +35,28 @@ extension WriterLock {
     }
 
     /// One try: link the prepared file to the lock path, removing a stale lock in the way.
-    func attempt(_ prepared: PreparedLockFile) throws(LockError) -> AttemptResult {
+    ///
+    /// - Parameters:
+    ///   - judgeFirst: look at the lock file before linking; for a waiter woken while
+    ///     most likely another waiter has won, that skips a doomed link.
+    ///   - refresh: rewrite the prepared record's timestamp before linking it.
+    func attempt(_ prepared: PreparedLockFile, judgeFirst: Bool = false, refresh: Bool = false) throws(LockError)
+        -> AttemptResult
+    {
         var lastStatus = LockStatus.free
+        var judgeFirst = judgeFirst
         // Bounded: each turn either links, finds a holder, or saw the path change under it.
         for _ in 0..<32 {
             let linked: Bool
             do throws(SystemCallError) {
-                linked = try prepared.link(to: lockFile)
+                if judgeFirst {
+                    linked = false
+                    judgeFirst = false
+                } else {
+                    // The record must say when the lock was taken, not when the wait began.
+                    if refresh { try prepared.refreshTimestamp() }
+                    linked = try prepared.link(to: lockFile)
+                }
             } catch {
                 throw .system(error, lockFile: lockFile, doing: "creating")
             }
@@ -71,14 +86,10 @@ extension WriterLock {
         let prepared = try prepare()
         var first = true
         return try waitLoop(timeout: timeout, cancellation: cancellation, onProgress: onProgress) { () throws(LockError) in
-            if !first {
-                // The record must say when the lock was taken, not when the wait began.
-                do throws(SystemCallError) { try prepared.refreshTimestamp() } catch {
-                    throw .system(error, lockFile: lockFile, doing: "creating")
-                }
-            }
+            let retry = !first
             first = false
-            switch try attempt(prepared) {
+            let taken = retry && (try? Syscalls.lstat(lockFile)) != nil
+            switch try attempt(prepared, judgeFirst: taken, refresh: retry) {
             case .acquired(let held): return .done(held)
             case .busy(let status, let identity): return .busy(status, identity)
             }
@@ -100,35 +111,52 @@ extension WriterLock {
         var poll = Duration.milliseconds(20)
         var attempts = 0
         var unarmedTurns = 0
+        var woken = false
+        var lastStatus = LockStatus.free
+        var lastJudged: FileIdentity?
         while true {
             // Watch first, then look: a change after the look cannot go unseen.
             let watched = watcher?.watchCurrentLockFile()
-            let result = try step()
-            attempts += 1
-            guard case .busy(let status, let identity) = result else {
-                if case .done(let value) = result { return value }
-                preconditionFailure("unreachable")
+            let skipLook = woken && watched != nil && lastJudged != nil && watched != lastJudged
+            if skipLook {
+                // Woken, and the lock path names a file newer than the one judged: another
+                // waiter won the race for the lock just released, a moment ago, and holds it.
+                // Its release or death will wake this waiter again; judging it now would cost
+                // every loser of every handoff a look for nothing. The poll interval still
+                // bounds how long a file from another implementation goes unjudged.
+                lastJudged = watched
+            } else {
+                let result = try step()
+                attempts += 1
+                switch result {
+                case .done(let value):
+                    return value
+                case .busy(let status, let identity):
+                    lastStatus = status
+                    lastJudged = identity
+                }
             }
             let waited = clock.now - start
-            if cancellation?.isFired == true { throw .cancelled(lockFile, status: status) }
+            if cancellation?.isFired == true { throw .cancelled(lockFile, status: lastStatus) }
             if let timeout, waited >= timeout {
-                throw .busy(lockFile, dataFile: dataFile, status: status, waited: waited)
+                throw .busy(lockFile, dataFile: dataFile, status: lastStatus, waited: waited)
             }
             guard let watcher else {
                 watcher = LockChangeWatcher(lockFile: lockFile)
                 continue
             }
             // The file judged is not the one watched: it changed in between; look again at once, a few times.
-            if watcher.deliversEvents && (identity == nil || watched != identity) && unarmedTurns < 3 {
+            if !skipLook && watcher.deliversEvents && (lastJudged == nil || watched != lastJudged) && unarmedTurns < 3 {
                 unarmedTurns += 1
+                woken = false
                 continue
             }
             unarmedTurns = 0
-            onProgress?(WaitProgress(status: status, waited: waited, attempts: attempts))
+            if !skipLook { onProgress?(WaitProgress(status: lastStatus, waited: waited, attempts: attempts)) }
             var sleep = min(poll, options.maximumPollInterval)
             if let timeout { sleep = min(sleep, timeout - waited) }
             do throws(SystemCallError) {
-                _ = try watcher.wait(timeout: sleep, cancellation: cancellation?.readable)
+                woken = try watcher.wait(timeout: sleep, cancellation: cancellation?.readable)
             } catch {
                 throw .system(error, lockFile: lockFile, doing: "waiting for")
             }
