@@ -7,8 +7,13 @@ public import SystemPackage
 /// false). Release it with ``release()``, which reports a lock found taken over;
 /// dropping the handle releases it too, reporting nothing.
 ///
-/// Most callers use ``WriterLock/withLock(timeout:onProgress:_:)-(_,_,(LockScope)throws->R)``
-/// instead, which releases on every exit path.
+/// Most callers use `withLock` instead, which releases on every exit path.
+///
+/// - Important: Swift may end a value's lifetime right after its last use, not
+///   at the end of its scope, and dropping the handle releases the lock. Code that
+///   takes the lock with `let handle = try lock.acquire()` and then writes without
+///   touching `handle` again can lose the lock before writing. End such code with
+///   `try handle.release()`, or use `withLock`.
 public struct LockHandle: ~Copyable, Sendable {
     let held: HeldLock
 
