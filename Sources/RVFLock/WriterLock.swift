@@ -64,7 +64,9 @@ public struct WriterLock: Sendable {
     /// The waiting thread sleeps until the file system reports a change to the
     /// lock file, or until a bounded poll interval passes.
     ///
-    /// - Parameter onProgress: called each time the lock is found still taken.
+    /// - Parameters:
+    ///   - timeout: how long to wait at most; nil waits until the lock is had.
+    ///   - onProgress: called each time the lock is found still taken.
     /// - Throws: ``LockError/Code/timedOut`` naming the holder when the timeout passes.
     public func acquire(
         timeout: Duration? = nil,

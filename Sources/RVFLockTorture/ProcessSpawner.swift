@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// Starts child processes with `posix_spawn`, standard output and error going to a file.
+enum ProcessSpawner {
+    /// The running executable, so that workers and readers are this same program.
+    static let currentExecutable: String = {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        precondition(count > 0, "cannot read /proc/self/exe")
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
+
+    struct SpawnError: Error, CustomStringConvertible {
+        let arguments: [String]
+        let code: CInt
+        var description: String { "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(code)))" }
+    }
+
+    /// Starts `arguments[0]` (an absolute path) and returns its pid.
+    static func spawn(_ arguments: [String], output: String) throws(SpawnError) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = arguments.map { strdup($0) } + [nil]
+        let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            environment.forEach { free($0) }
+        }
+        var pid: pid_t = 0
+        let code = posix_spawn(&pid, arguments[0], &actions, nil, argv, environment)
+        guard code == 0 else { throw SpawnError(arguments: arguments, code: code) }
+        return pid
+    }
+
+    /// Runs a command to completion and returns its exit status (nil if it did not start or was signalled).
+    static func run(_ arguments: [String], output: String = "/dev/null") -> CInt? {
+        guard let pid = try? spawn(arguments, output: output) else { return nil }
+        var status: CInt = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status & 0x7F == 0 ? (status >> 8) & 0xFF : nil
+    }
+
+    /// The first child of `pid`, from `/proc/PID/task/PID/children`: the real worker
+    /// behind an `unshare --fork` wrapper, which is the process to stop or kill.
+    static func firstChild(of pid: pid_t) -> pid_t? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Waits (at most a second) until `/proc` shows `pid` stopped by a signal.
+    static func waitUntilStopped(_ pid: pid_t) {
+        let end = Monotonic.now() + 1_000_000_000
+        while Monotonic.now() < end {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { return }
+            let state = stat[close...].dropFirst(2).first
+            if state == "T" || state == "t" { return }
+            Monotonic.sleep(nanoseconds: 200_000)
+        }
+    }
+
+    /// The absolute path of a program found on `PATH`.
+    static func which(_ name: String) -> String? {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+        for directory in path.split(separator: ":") where access("\(directory)/\(name)", X_OK) == 0 {
+            return "\(directory)/\(name)"
+        }
+        return nil
+    }
+}

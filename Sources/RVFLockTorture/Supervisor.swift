@@ -1,0 +1,377 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+
+/// The parent of a torture run: starts the workers and readers, injects faults,
+/// follows the event log to know who holds the lock, and collects what happened.
+/// Single-threaded: everything happens in ``run()``'s loop.
+final class Supervisor {
+    struct Configuration: Sendable {
+        var workers: Int
+        var seconds: Double
+        var files: TortureFiles
+        var seed: UInt64
+        var faults: FaultSet
+        var staleMilliseconds = 1500
+        var otherHostMilliseconds = 3000
+        var heartbeatMilliseconds = 250
+        var readers = 2
+        /// Workers write without the lock: the verifier must then find overlaps (`--self-check-without-lock`).
+        var workersSkipLock = false
+    }
+
+    /// Where a worker runs.
+    enum Placement: String, Sendable {
+        case plain
+        /// Its own UTS namespace with another hostname: a contender "on another host" sharing the file system.
+        case otherHost
+        /// Its own PID namespace (and /proc): its pid means nothing to the others.
+        case pidNamespace
+    }
+
+    struct Slot {
+        let index: Int
+        var incarnation = 0
+        let placement: Placement
+        let namedTemporaries: Bool
+        /// The process the parent waits for (for namespaced workers, the `unshare` wrapper).
+        var pid: pid_t = 0
+        var running = false
+    }
+
+    let configuration: Configuration
+    private(set) var slots: [Slot] = []
+    private var random: SeededGenerator
+    private var tail: FileTail
+    private(set) var events: [TortureEvent] = []
+    /// Who holds the lock according to the log: writer index -> holding.
+    private var holders: [Int: HoldingKey] = [:]
+    private(set) var kills: [KillRecord] = []
+    private(set) var pauses: [PauseRecord] = []
+    private(set) var plants: [PlantRecord] = []
+    private(set) var plantsSkippedBusy = 0
+    private(set) var unexpectedExits: [String] = []
+    private(set) var hungWorkers = 0
+    private(set) var respawns = 0
+    private(set) var namespaceSkipReason: String?
+    private var unshare: String?
+    private var readerPids: [pid_t] = []
+    private let log: AppendLog
+    private let startedAt = Monotonic.now()
+    private(set) var deadline: UInt64 = 0
+    private var plantCycle: [PlantKind] = []
+
+    private enum ActiveFault {
+        case none
+        case huntingHolder(kill: Bool, until: UInt64)
+        case paused(PauseRecord, signalPID: pid_t, resumeAt: UInt64)
+        case planting(PlantKind, until: UInt64)
+        case planted(PlantKind, PlantedIdentity, at: UInt64, operatorAt: UInt64)
+    }
+    private var fault = ActiveFault.none
+    private var nextFaultAt: UInt64 = 0
+
+    init(_ configuration: Configuration) {
+        self.configuration = configuration
+        random = SeededGenerator(seed: configuration.seed, stream: 0xFA17)
+        tail = FileTail(path: configuration.files.eventLog)
+        log = AppendLog(path: configuration.files.eventLog)
+    }
+
+    var elapsedSeconds: Double { Double(Monotonic.now() - startedAt) / 1e9 }
+
+    // MARK: Running
+
+    func run() throws {
+        checkNamespaces()
+        deadline = Monotonic.now() + UInt64(configuration.seconds * 1e9)
+        for index in 0..<configuration.workers {
+            let placement: Placement =
+                unshare == nil ? .plain : index % 8 == 2 ? .otherHost : index % 8 == 5 ? .pidNamespace : .plain
+            let named = configuration.faults.contains(.temporaries) && index % 4 == 1
+            slots.append(Slot(index: index, placement: placement, namedTemporaries: named))
+            try start(index)
+        }
+        for index in 0..<configuration.readers {
+            readerPids.append(
+                try ProcessSpawner.spawn(
+                    [ProcessSpawner.currentExecutable, "reader", "--index", "\(index)", "--dir", configuration.files.directory,
+                     "--until", "\(deadline + 1_500_000_000)"],
+                    output: configuration.files.directory + "/reader-\(index).out"))
+        }
+        scheduleNextFault()
+        while Monotonic.now() < deadline {
+            followLog()
+            try reapExited()
+            try advanceFault()
+            let hunting: Bool
+            if case .huntingHolder = fault { hunting = true } else { hunting = false }
+            Monotonic.sleep(nanoseconds: hunting ? 1_000_000 : 20_000_000)
+        }
+        try shutDown()
+        followLog()
+    }
+
+    private func checkNamespaces() {
+        guard configuration.faults.contains(.namespaces) else { return }
+        guard getuid() == 0 else {
+            namespaceSkipReason = "not root: cannot create UTS and PID namespaces"
+            return
+        }
+        guard let unshare = ProcessSpawner.which("unshare") else {
+            namespaceSkipReason = "no unshare(1) on PATH"
+            return
+        }
+        guard ProcessSpawner.run([unshare, "--uts", "--pid", "--fork", "--mount-proc", "--kill-child", "/bin/true"]) == 0 else {
+            namespaceSkipReason = "unshare --uts --pid --fork --mount-proc failed (no namespace support here?)"
+            return
+        }
+        self.unshare = unshare
+    }
+
+    private func start(_ index: Int) throws {
+        let slot = slots[index]
+        var arguments = [
+            ProcessSpawner.currentExecutable, "worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
+            "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
+            "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(configuration.otherHostMilliseconds)",
+            "--heartbeat-ms", "\(configuration.heartbeatMilliseconds)",
+        ]
+        if slot.namedTemporaries { arguments.append("--named-temp") }
+        if configuration.workersSkipLock { arguments.append("--unlocked") }
+        switch slot.placement {
+        case .plain:
+            break
+        case .otherHost:
+            arguments = [unshare!, "--uts"] + arguments + ["--hostname", "torture-other-\(index)"]
+        case .pidNamespace:
+            arguments = [unshare!, "--pid", "--fork", "--mount-proc", "--kill-child"] + arguments
+        }
+        slots[index].pid = try ProcessSpawner.spawn(arguments, output: configuration.files.workerOutput(index, slot.incarnation))
+        slots[index].running = true
+    }
+
+    private func respawn(_ index: Int) throws {
+        holders[index] = nil
+        slots[index].running = false
+        guard Monotonic.now() + 500_000_000 < deadline else { return }
+        slots[index].incarnation += 1
+        respawns += 1
+        try start(index)
+    }
+
+    /// The process to signal for a worker: the worker itself, also behind an `unshare --fork` wrapper.
+    private func signalTarget(_ index: Int) -> pid_t? {
+        let slot = slots[index]
+        guard slot.running else { return nil }
+        return slot.placement == .pidNamespace ? ProcessSpawner.firstChild(of: slot.pid) : slot.pid
+    }
+
+    private func followLog() {
+        for line in tail.readNewLines() {
+            guard let event = TortureEvent(line: line) else { continue }
+            events.append(event)
+            switch event {
+            case .acquired(_, let key, _, _, _): holders[key.writer] = key
+            case .releasing(_, let key) where holders[key.writer] == key: holders[key.writer] = nil
+            default: break
+            }
+        }
+    }
+
+    private func reapExited() throws {
+        var status: CInt = 0
+        while true {
+            let pid = waitpid(-1, &status, WNOHANG)
+            guard pid > 0 else { return }
+            guard let index = slots.firstIndex(where: { $0.pid == pid && $0.running }) else { continue }
+            let exitedNormally = status & 0x7F == 0 && (status >> 8) & 0xFF == 0
+            if exitedNormally && Monotonic.now() + 1_000_000_000 >= deadline {
+                slots[index].running = false
+                continue
+            }
+            let output = (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8)) ?? ""
+            unexpectedExits.append("worker \(index).\(slots[index].incarnation) (\(slots[index].placement.rawValue)) exited with status \(status): \(output.suffix(300))")
+            try respawn(index)
+        }
+    }
+
+    // MARK: Faults
+
+    private func scheduleNextFault() {
+        nextFaultAt = Monotonic.now() + 500_000_000 + random.next() % 1_500_000_000
+    }
+
+    private func advanceFault() throws {
+        let now = Monotonic.now()
+        switch fault {
+        case .none:
+            guard now >= nextFaultAt else { return }
+            var choices: [String] = []
+            if configuration.faults.contains(.kill) { choices += ["kill-holder", "kill-holder", "kill-any"] }
+            if configuration.faults.contains(.stop) { choices.append("stop") }
+            if configuration.faults.contains(.plant) { choices += ["plant", "plant"] }
+            guard !choices.isEmpty else {
+                nextFaultAt = UInt64.max
+                return
+            }
+            switch choices[Int(random.next() % UInt64(choices.count))] {
+            case "kill-holder": fault = .huntingHolder(kill: true, until: now + 3_000_000_000)
+            case "stop": fault = .huntingHolder(kill: false, until: now + 3_000_000_000)
+            case "kill-any":
+                try killContender()
+                scheduleNextFault()
+            default:
+                if plantCycle.isEmpty { plantCycle = PlantKind.allCases.shuffled(using: &random) }
+                fault = .planting(plantCycle.removeLast(), until: now + 3_000_000_000)
+            }
+        case .huntingHolder(let kill, let until):
+            let candidates = holders.keys.sorted().filter { slots[$0].running }
+            guard let writer = candidates.randomElement(using: &random), let target = signalTarget(writer) else {
+                if now >= until {
+                    fault = .none
+                    scheduleNextFault()
+                }
+                return
+            }
+            let holding = holders[writer]
+            if kill {
+                try killWorker(writer, target: target, holding: holding)
+                fault = .none
+                scheduleNextFault()
+            } else if let holding {
+                Glibc.kill(target, SIGSTOP)
+                // kill() returns before a worker running on another CPU has stopped; the pause
+                // starts when /proc shows it stopped.
+                ProcessSpawner.waitUntilStopped(target)
+                let pause = PauseRecord(writer: writer, holding: holding, stoppedAt: Monotonic.now(), resumedAt: 0)
+                log.append("# STOP \(pause.stoppedAt) w\(writer) \(holding)\n")
+                let pausedFor = UInt64(configuration.staleMilliseconds + 1000) * 1_000_000
+                fault = .paused(pause, signalPID: target, resumeAt: now + pausedFor)
+            }
+        case .paused(var pause, let target, let resumeAt):
+            guard now >= resumeAt else { return }
+            resume(&pause, target)
+            fault = .none
+            scheduleNextFault()
+        case .planting(let kind, let until):
+            // Under contention the lock path is free only between a release and the next
+            // link(), so keep trying for a while within this tick.
+            let scratch = configuration.files.directory + "/plant-scratch"
+            var planted: PlantedIdentity?
+            let tickEnd = now + 50_000_000
+            while planted == nil && Monotonic.now() < tickEnd {
+                planted = kind.plant(at: configuration.files.lockFile, scratch: scratch, random: &random)
+                if planted == nil { Monotonic.sleep(nanoseconds: 100_000) }
+            }
+            if let identity = planted {
+                let plantedAt = Monotonic.now()
+                log.append("# PLANT \(plantedAt) \(kind.rawValue)\n")
+                let operatorDelay: UInt64 =
+                    switch kind.expectation {
+                    case .brokenAfterThreshold, .brokenOnceWatchedPastThreshold:
+                        UInt64(configuration.staleMilliseconds) * 1_000_000 + 5_000_000_000
+                    case .brokenAtOnce: 5_000_000_000
+                    case .notARegularFile: 1_000_000_000
+                    }
+                fault = .planted(kind, identity, at: plantedAt, operatorAt: plantedAt + operatorDelay)
+            } else if now >= until {
+                plantsSkippedBusy += 1
+                fault = .none
+                scheduleNextFault()
+            }
+        case .planted(let kind, let identity, let plantedAt, let operatorAt):
+            if PlantedIdentity(path: configuration.files.lockFile) != identity {
+                plants.append(PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: now, neededOperator: false, removedAtEnd: false))
+                log.append("# PLANT-BROKEN \(now) \(kind.rawValue)\n")
+            } else if now >= operatorAt {
+                removePlanted(kind)
+                plants.append(PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: Monotonic.now(), neededOperator: true, removedAtEnd: false))
+                log.append("# PLANT-REMOVED-BY-OPERATOR \(now) \(kind.rawValue)\n")
+            } else {
+                return
+            }
+            fault = .none
+            scheduleNextFault()
+        }
+    }
+
+    private func removePlanted(_ kind: PlantKind) {
+        let path = configuration.files.lockFile
+        if kind == .directory { rmdir(path) } else { unlink(path) }
+    }
+
+    private func resume(_ pause: inout PauseRecord, _ target: pid_t) {
+        // Before SIGCONT: the resumed worker may run (and release) before this process runs again.
+        pause.resumedAt = Monotonic.now()
+        Glibc.kill(target, SIGCONT)
+        log.append("# CONT \(pause.resumedAt) w\(pause.writer)\n")
+        pauses.append(pause)
+    }
+
+    /// Kills a worker that is not holding (as far as the log says), preferring one that uses
+    /// named temporaries, which it may be in the middle of creating.
+    private func killContender() throws {
+        let idle = slots.filter { $0.running && holders[$0.index] == nil }
+        let preferred = idle.filter(\.namedTemporaries)
+        let pool = !preferred.isEmpty && random.chance(2, in: 3) ? preferred : idle
+        guard let slot = pool.randomElement(using: &random), let target = signalTarget(slot.index) else { return }
+        try killWorker(slot.index, target: target, holding: holders[slot.index])
+    }
+
+    private func killWorker(_ index: Int, target: pid_t, holding: HoldingKey?) throws {
+        let time = Monotonic.now()
+        Glibc.kill(target, SIGKILL)
+        log.append("# KILL \(time) w\(index) \(holding.map(\.description) ?? "-")\n")
+        var status: CInt = 0
+        while waitpid(slots[index].pid, &status, 0) < 0 && errno == EINTR {}
+        kills.append(KillRecord(time: time, writer: index, holding: holding))
+        try respawn(index)
+    }
+
+    // MARK: Ending
+
+    private func shutDown() throws {
+        switch fault {
+        case .paused(var pause, let target, _):
+            resume(&pause, target)
+        case .planted(let kind, let identity, let plantedAt, _):
+            let now = Monotonic.now()
+            let stillThere = PlantedIdentity(path: configuration.files.lockFile) == identity
+            if stillThere { removePlanted(kind) }
+            plants.append(PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: now, neededOperator: false, removedAtEnd: stillThere))
+        default:
+            break
+        }
+        fault = .none
+        let graceEnd = Monotonic.now() + 20_000_000_000
+        var waiting = Set(slots.filter(\.running).map(\.pid)).union(readerPids)
+        var status: CInt = 0
+        while !waiting.isEmpty && Monotonic.now() < graceEnd {
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 {
+                waiting.remove(pid)
+                if let index = slots.firstIndex(where: { $0.pid == pid && $0.running }) {
+                    slots[index].running = false
+                    if !(status & 0x7F == 0 && (status >> 8) & 0xFF == 0) {
+                        unexpectedExits.append("worker \(index).\(slots[index].incarnation) ended with status \(status)")
+                    }
+                }
+            } else {
+                Monotonic.sleep(nanoseconds: 20_000_000)
+            }
+        }
+        for pid in waiting {
+            if slots.contains(where: { $0.pid == pid }) { hungWorkers += 1 }
+            Glibc.kill(pid, SIGKILL)
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+    }
+
+    /// Named temporaries (`.data.rvf.lock.PID.HEX.tmp`) still in the directory.
+    func leftoverTemporaries() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: configuration.files.directory)) ?? []
+        return names.filter { $0.hasPrefix(configuration.files.temporaryPrefix) && $0.hasSuffix(".tmp") }.sorted()
+    }
+}
