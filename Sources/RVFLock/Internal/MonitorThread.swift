@@ -49,6 +49,9 @@ final class MonitorThread: Sendable {
         var timers: [UInt64: Timer] = [:]
         var nextID: UInt64 = 0
         var sleepingUntil: ContinuousClock.Instant? = nil
+        /// How long the thread sleeps with no timer: the last interval seen, so that
+        /// a lock taken right after another was released wakes nobody.
+        var idleSleep = Duration.seconds(60)
     }
 
     private let notifier: CInt
@@ -113,6 +116,7 @@ final class MonitorThread: Sendable {
             let id = state.nextID
             state.nextID += 1
             state.timers[id] = Timer(interval: interval, due: due, action: action)
+            state.idleSleep = interval
             return (id, state.sleepingUntil.map { due < $0 } ?? false)
         }
         if wakeNeeded { wake?.signal() }
@@ -124,34 +128,45 @@ final class MonitorThread: Sendable {
     }
 
     private func run() {
+        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         while true {
-            waitForWork()
-            wake?.reset()
-            deliverFileEvents()
+            let ready = waitForWork()
+            if ready.contains(.wake) { wake?.reset() }
+            if ready.contains(.fileEvents) { deliverFileEvents(buffer: &buffer) }
             runDueTimers()
         }
     }
 
+    private struct Ready: OptionSet {
+        let rawValue: Int
+        static let fileEvents = Ready(rawValue: 1)
+        static let wake = Ready(rawValue: 2)
+    }
+
     /// Sleeps until a file event, a wake-up, or the next heartbeat due.
-    private func waitForWork() {
+    private func waitForWork() -> Ready {
         let timeout = millisecondsUntilNextTimer()
-        var descriptors: [CInt] = []
-        if notifier >= 0 { descriptors.append(notifier) }
-        if let wake { descriptors.append(wake.readable) }
-        if descriptors.isEmpty {
+        var entries: [pollfd] = []
+        if notifier >= 0 { entries.append(pollfd(fd: notifier, events: Int16(POLLIN), revents: 0)) }
+        if let wake { entries.append(pollfd(fd: wake.readable, events: Int16(POLLIN), revents: 0)) }
+        if entries.isEmpty {
             usleep(UInt32(timeout) * 1000)
-        } else {
-            _ = try? Syscalls.pollReadable(descriptors, timeoutMilliseconds: timeout)
+            return []
         }
+        guard poll(&entries, nfds_t(entries.count), timeout) > 0 else { return [] }
+        var ready: Ready = []
+        for entry in entries where entry.revents != 0 {
+            ready.insert(entry.fd == notifier ? .fileEvents : .wake)
+        }
+        return ready
     }
 
     /// Also records the deadline, so that a timer due earlier wakes the thread.
     private func millisecondsUntilNextTimer() -> CInt {
         let now = ContinuousClock.now
         // With no timer the thread still wakes now and then, which costs nothing worth measuring.
-        let idleDeadline = now.advanced(by: .seconds(60))
         let deadline = state.withLock { state in
-            var next = idleDeadline
+            var next = now.advanced(by: state.idleSleep)
             for timer in state.timers.values where timer.due < next { next = timer.due }
             state.sleepingUntil = next
             return next
@@ -176,14 +191,16 @@ final class MonitorThread: Sendable {
         for action in actions { action() }
     }
 
-    private func deliverFileEvents() {
+    private func deliverFileEvents(buffer: inout [UInt8]) {
         #if os(Linux)
         guard notifier >= 0 else { return }
-        var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         var callbacks: [@Sendable () -> Void] = []
-        while true {
+        var more = true
+        while more {
             let count = buffer.withUnsafeMutableBytes { read(notifier, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
+            // A read that left room for the largest event took every event pending then.
+            more = count > buffer.count - 512
             state.withLock { state in
                 var offset = 0
                 while offset + 16 <= count {
