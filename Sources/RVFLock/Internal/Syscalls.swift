@@ -26,7 +26,7 @@ enum Syscalls {
 
     static func open(_ path: FilePath, flags: CInt, mode: mode_t = 0o644) throws(SystemCallError) -> CInt {
         try retrying("open") {
-            path.withPlatformString { LibC.open($0, flags | O_CLOEXEC, mode) }
+            path.withPlatformString { c_open($0, flags | O_CLOEXEC, mode) }
         }
     }
 
@@ -49,12 +49,12 @@ enum Syscalls {
     /// a container without `/proc` lacks.
     private static let canLinkDescriptors: Bool = {
         var info = stat()
-        return LibC.lstat("/proc/self/fd", &info) == 0
+        return c_lstat("/proc/self/fd", &info) == 0
     }()
 
     static func close(_ descriptor: CInt) {
         // Not retried: on Linux the descriptor is released even when close reports EINTR.
-        _ = LibC.close(descriptor)
+        _ = c_close(descriptor)
     }
 
     /// Takes or releases a `flock(2)` lock without blocking; false when another
@@ -71,14 +71,14 @@ enum Syscalls {
     }
 
     static func fsync(_ descriptor: CInt) throws(SystemCallError) {
-        _ = try retrying("fsync") { LibC.fsync(descriptor) }
+        _ = try retrying("fsync") { c_fsync(descriptor) }
     }
 
     static func fdatasync(_ descriptor: CInt) throws(SystemCallError) {
         #if os(Linux)
-        _ = try retrying("fdatasync") { LibC.fdatasync(descriptor) }
+        _ = try retrying("fdatasync") { c_fdatasync(descriptor) }
         #else
-        _ = try retrying("fsync") { LibC.fsync(descriptor) }
+        _ = try retrying("fsync") { c_fsync(descriptor) }
         #endif
     }
 
@@ -86,7 +86,7 @@ enum Syscalls {
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { buffer in
-                LibC.pwrite(descriptor, buffer.baseAddress! + written, bytes.count - written, off_t(offset + written))
+                c_pwrite(descriptor, buffer.baseAddress! + written, bytes.count - written, off_t(offset + written))
             }
             if result == -1 {
                 if errno == EINTR { continue }
@@ -102,7 +102,7 @@ enum Syscalls {
         var filled = 0
         while filled < count {
             let result = buffer.withUnsafeMutableBytes { raw in
-                LibC.pread(descriptor, raw.baseAddress! + filled, count - filled, off_t(filled))
+                c_pread(descriptor, raw.baseAddress! + filled, count - filled, off_t(filled))
             }
             if result == -1 {
                 if errno == EINTR { continue }
@@ -116,14 +116,14 @@ enum Syscalls {
 
     static func fstat(_ descriptor: CInt) throws(SystemCallError) -> stat {
         var info = stat()
-        _ = try retrying("fstat") { LibC.fstat(descriptor, &info) }
+        _ = try retrying("fstat") { c_fstat(descriptor, &info) }
         return info
     }
 
     /// `lstat(2)`, or nil when nothing is at `path`.
     static func lstat(_ path: FilePath) throws(SystemCallError) -> stat? {
         var info = stat()
-        let result = path.withPlatformString { LibC.lstat($0, &info) }
+        let result = path.withPlatformString { c_lstat($0, &info) }
         if result == 0 { return info }
         if errno == ENOENT { return nil }
         throw SystemCallError(name: "lstat", errno: Errno(rawValue: errno))
@@ -135,27 +135,27 @@ enum Syscalls {
         // kernels; the /proc path works for every user.
         let source = "/proc/self/fd/\(descriptor)"
         let result = path.withPlatformString { target in
-            LibC.linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)
+            c_linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)
         }
         try check("linkat", result)
     }
 
     static func link(_ source: FilePath, to target: FilePath) throws(SystemCallError) {
         let result = source.withPlatformString { cSource in
-            target.withPlatformString { cTarget in LibC.link(cSource, cTarget) }
+            target.withPlatformString { cTarget in c_link(cSource, cTarget) }
         }
         try check("link", result)
     }
 
     static func unlink(_ path: FilePath) throws(SystemCallError) {
-        try check("unlink", path.withPlatformString { LibC.unlink($0) })
+        try check("unlink", path.withPlatformString { c_unlink($0) })
     }
 
     /// The result of probing a PID with signal 0.
     enum ProcessProbe { case exists, noSuchProcess }
 
     static func probeProcess(_ pid: pid_t) throws(SystemCallError) -> ProcessProbe {
-        if LibC.kill(pid, 0) == 0 { return .exists }
+        if c_kill(pid, 0) == 0 { return .exists }
         switch errno {
         case EPERM: return .exists
         case ESRCH: return .noSuchProcess
@@ -165,7 +165,7 @@ enum Syscalls {
 
     static func hostname() throws(SystemCallError) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
-        try check("gethostname", LibC.gethostname(&buffer, buffer.count - 1))
+        try check("gethostname", c_gethostname(&buffer, buffer.count - 1))
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
@@ -181,7 +181,7 @@ enum Syscalls {
     /// Waits for any of `descriptors` to become readable; true if one did before the timeout.
     static func pollReadable(_ descriptors: [CInt], timeoutMilliseconds: CInt) throws(SystemCallError) -> Bool {
         var entries = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-        let result = LibC.poll(&entries, nfds_t(entries.count), timeoutMilliseconds)
+        let result = c_poll(&entries, nfds_t(entries.count), timeoutMilliseconds)
         if result == -1 {
             if errno == EINTR { return true }
             throw SystemCallError(name: "poll", errno: Errno(rawValue: errno))
@@ -192,7 +192,7 @@ enum Syscalls {
     /// Reads and discards what is pending on a non-blocking descriptor.
     static func drain(_ descriptor: CInt) {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while buffer.withUnsafeMutableBytes({ LibC.read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+        while buffer.withUnsafeMutableBytes({ c_read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
     }
 
     static func randomUInt64() -> UInt64 {
@@ -217,36 +217,9 @@ extension Syscalls {
     }
 }
 
-/// The C library's functions under names that `Syscalls`' own methods do not shadow.
-private enum LibC {
-    static func open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { c_open(path, flags, mode) }
-    static func close(_ descriptor: CInt) -> CInt { c_close(descriptor) }
-    static func fsync(_ descriptor: CInt) -> CInt { c_fsync(descriptor) }
-    #if os(Linux)
-    static func fdatasync(_ descriptor: CInt) -> CInt { c_fdatasync(descriptor) }
-    #endif
-    static func fstat(_ descriptor: CInt, _ info: inout stat) -> CInt { c_fstat(descriptor, &info) }
-    static func lstat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { c_lstat(path, &info) }
-    static func gethostname(_ buffer: inout [CChar], _ length: Int) -> CInt { c_gethostname(&buffer, length) }
-    static func kill(_ pid: pid_t, _ signal: CInt) -> CInt { c_kill(pid, signal) }
-    static func link(_ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>) -> CInt { c_link(source, target) }
-    static func linkat(_ fromDirectory: CInt, _ source: String, _ toDirectory: CInt, _ target: UnsafePointer<CChar>, _ flags: CInt) -> CInt {
-        c_linkat(fromDirectory, source, toDirectory, target, flags)
-    }
-    static func unlink(_ path: UnsafePointer<CChar>) -> CInt { c_unlink(path) }
-    static func poll(_ entries: inout [pollfd], _ count: nfds_t, _ timeout: CInt) -> CInt { c_poll(&entries, count, timeout) }
-    static func pread(_ descriptor: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int, _ offset: off_t) -> Int {
-        c_pread(descriptor, buffer, count, offset)
-    }
-    static func pwrite(_ descriptor: CInt, _ buffer: UnsafeRawPointer?, _ count: Int, _ offset: off_t) -> Int {
-        c_pwrite(descriptor, buffer, count, offset)
-    }
-    static func read(_ descriptor: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int) -> Int {
-        c_read(descriptor, buffer, count)
-    }
-}
-
-// File-scope forwarders: here the unqualified names are the C library's, on Glibc and Darwin alike.
+// File-scope forwarders, because inside `Syscalls` its own methods (`open`, `close`,
+// `fstat`...) shadow the C library's; here the unqualified names are the C library's,
+// on Glibc and Darwin alike.
 private func c_open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
 private func c_close(_ descriptor: CInt) -> CInt { close(descriptor) }
 private func c_fsync(_ descriptor: CInt) -> CInt { fsync(descriptor) }
