@@ -80,7 +80,7 @@ extension WriterLock {
 
     func blockingAcquire(
         timeout: Duration?,
-        cancellation: CancellationSignal?,
+        cancellation: WakeSignal?,
         onProgress: ((WaitProgress) -> Void)?
     ) throws(LockError) -> HeldLock {
         let prepared = try prepare()
@@ -100,7 +100,7 @@ extension WriterLock {
     /// changes, a poll interval passes, the timeout passes, or `cancellation` fires.
     func waitLoop<Value>(
         timeout: Duration?,
-        cancellation: CancellationSignal?,
+        cancellation: WakeSignal?,
         onProgress: ((WaitProgress) -> Void)?,
         step: () throws(LockError) -> StepResult<Value>
     ) throws(LockError) -> Value {
@@ -166,10 +166,10 @@ extension WriterLock {
 
     /// Runs a blocking wait on a thread of its own, cancelled with the calling task.
     func inBackground<Value: Sendable>(
-        _ work: @escaping @Sendable (CancellationSignal) throws(LockError) -> Value
+        _ work: @escaping @Sendable (WakeSignal) throws(LockError) -> Value
     ) async throws(LockError) -> Value {
-        let signal: CancellationSignal
-        do throws(SystemCallError) { signal = try CancellationSignal() } catch {
+        let signal: WakeSignal
+        do throws(SystemCallError) { signal = try WakeSignal() } catch {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
         if Task.isCancelled { throw .cancelled(lockFile, status: nil) }

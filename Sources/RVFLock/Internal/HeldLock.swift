@@ -103,8 +103,10 @@ final class HeldLock: Sendable {
             defer { state.lossHandlers = [:] }
             return Array(state.lossHandlers.values)
         }
-        let now = (try? examiner.examine(.inspect)).map(describe) ?? "unknown"
-        logger?.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
+        if let logger {
+            let now = (try? examiner.examine(.inspect)).map(describe) ?? "unknown"
+            logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
+        }
         for handler in handlers { handler() }
     }
 

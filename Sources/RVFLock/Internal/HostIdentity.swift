@@ -16,6 +16,8 @@ import SystemPackage
 struct HostIdentity: Sendable {
     let hostname: String
     let hostnameBytes: [UInt8]
+    /// This hostname as the reference would write it: cut at 62 raw bytes.
+    let referenceHostnameBytes: [UInt8]
     /// Identifies the running kernel, or nil where the platform has no boot id.
     let bootID: [UInt8]?
     /// One above the largest PID this kernel hands out; PIDs at or above it are never probed.
@@ -36,6 +38,7 @@ struct HostIdentity: Sendable {
     init(hostname: String, hostnameBytes: [UInt8], bootID: [UInt8]?, pidLimit: Int64) {
         self.hostname = hostname
         self.hostnameBytes = hostnameBytes
+        self.referenceHostnameBytes = Array(hostname.utf8.prefix(62))
         self.bootID = bootID
         self.pidLimit = pidLimit
     }
@@ -58,8 +61,7 @@ struct HostIdentity: Sendable {
     /// habit of cutting hostnames at 62 raw bytes.
     func isSameHost(_ recordHostname: [UInt8]) -> Bool {
         if recordHostname == hostnameBytes { return true }
-        let referenceCut = Array(hostname.utf8.prefix(62))
-        return !recordHostname.isEmpty && recordHostname == referenceCut
+        return !recordHostname.isEmpty && recordHostname == referenceHostnameBytes
     }
 
     /// A writer id whose second half binds its first half to this kernel boot.

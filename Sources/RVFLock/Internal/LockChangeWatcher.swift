@@ -16,14 +16,14 @@ import SystemPackage
 final class LockChangeWatcher {
     private let lockFile: FilePath
     private let hub: MonitorThread?
-    private let wake: CancellationSignal?
+    private let wake: WakeSignal?
     private var directorySubscription: MonitorThread.Subscription?
     private var fileSubscription: MonitorThread.Subscription?
     private var watchedFile: FileIdentity?
 
     init(lockFile: FilePath) {
         self.lockFile = lockFile
-        let wake = try? CancellationSignal()
+        let wake = try? WakeSignal()
         self.wake = wake
         self.hub = wake == nil || !MonitorThread.shared.deliversFileEvents ? nil : MonitorThread.shared
         if let hub, let wake {

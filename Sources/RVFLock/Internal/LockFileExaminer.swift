@@ -84,6 +84,7 @@ struct LockFileExaminer: Sendable {
                 of: .init(file: identity, contentStamp: record.timestampNanoseconds, writer: record.writerID))
             status = judge.judge(record, kernelLockHeld: !kernelLockTaken, nowNanoseconds: now, unchangedFor: unchanged)
         } catch {
+            // Read again, after the bytes: a file being written must look as young as it is.
             let current = try Syscalls.fstat(descriptor)
             let fileAge = FileIdentity.modificationAge(of: current, nowNanoseconds: now)
             let stamp = UInt64(bitPattern: Int64(current.st_mtim.tv_sec)) &* 1_000_000_007

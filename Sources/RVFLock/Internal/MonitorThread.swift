@@ -55,7 +55,7 @@ final class MonitorThread: Sendable {
     }
 
     private let notifier: CInt
-    private let wake: CancellationSignal?
+    private let wake: WakeSignal?
     private let state = Mutex(State())
 
     private init() {
@@ -64,7 +64,7 @@ final class MonitorThread: Sendable {
         #else
         notifier = -1
         #endif
-        wake = try? CancellationSignal()
+        wake = try? WakeSignal()
         // A queue of its own gets a thread of its own, kept for the life of the process.
         DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
     }

@@ -191,8 +191,9 @@ enum Syscalls {
 
     /// Reads and discards what is pending on a non-blocking descriptor.
     static func drain(_ descriptor: CInt) {
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while buffer.withUnsafeMutableBytes({ c_read(descriptor, $0.baseAddress, $0.count) }) > 0 {}
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
+            while c_read(descriptor, buffer.baseAddress, buffer.count) > 0 {}
+        }
     }
 
     static func randomUInt64() -> UInt64 {

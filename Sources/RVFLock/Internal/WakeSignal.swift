@@ -10,7 +10,7 @@ import SystemPackage
 /// A descriptor that becomes readable when signalled, so that a thread blocked
 /// in `poll(2)` can be woken: once and for good by Task cancellation (`fire`),
 /// or again and again by file events (`signal`, then `reset`).
-final class CancellationSignal: Sendable {
+final class WakeSignal: Sendable {
     let readable: CInt
     private let writable: CInt
     private let fired = Atomic<Bool>(false)
