@@ -8,6 +8,7 @@
 #include <unistd.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
+#include <sys/vfs.h>
 #endif
 
 int rvf_o_tmpfile_rdwr(void) {
@@ -61,5 +62,24 @@ int rvf_pipe_cloexec_nonblock(int descriptors[2]) {
         fcntl(descriptors[index], F_SETFL, fcntl(descriptors[index], F_GETFL) | O_NONBLOCK);
     }
     return 0;
+#endif
+}
+
+int rvf_fstatfs_type(int descriptor, unsigned long long *type) {
+#if defined(__linux__)
+    struct statfs info;
+    int result;
+    do {
+        result = fstatfs(descriptor, &info);
+    } while (result == -1 && errno == EINTR);
+    if (result == 0) {
+        *type = (unsigned long long)info.f_type;
+    }
+    return result;
+#else
+    (void)descriptor;
+    (void)type;
+    errno = ENOSYS;
+    return -1;
 #endif
 }

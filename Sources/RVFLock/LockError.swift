@@ -31,6 +31,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static let invalidPath = Code("invalidPath")
         /// A system call failed; ``LockError/systemCall`` and ``LockError/errno`` say which and why.
         public static let systemCallFailed = Code("systemCallFailed")
+        /// The file system holding the lock cannot support the protocol (no hard links,
+        /// no working `flock()`); the message names the file system and what is missing.
+        public static let unsupportedFileSystem = Code("unsupportedFileSystem")
 
         public var description: String { rawValue }
     }
@@ -131,6 +134,16 @@ extension LockError {
         }
         return LockError(.systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
                          message: "\(action) \(lockFile) failed: \(error.name): \(error.errno)\(advice)")
+    }
+
+    static func unsupportedFileSystem(
+        _ lockFile: FilePath, fileSystem: String, missing: String, systemCall: String? = nil, errno: Errno? = nil
+    ) -> LockError {
+        let call = systemCall.map { name in " (\(name)\(errno.map { ": \($0)" } ?? ""))" } ?? ""
+        return LockError(.unsupportedFileSystem, lockFile: lockFile, systemCall: systemCall, errno: errno,
+                         message: "\(lockFile) is on a file system (\(fileSystem)) that cannot hold an RVF writer lock: "
+                             + "\(missing)\(call); put the data file on a local file system, or run `rvf-lock selftest` "
+                             + "in its directory to see what works there")
     }
 
     static func notARegularFile(_ lockFile: FilePath, kind: String) -> LockError {

@@ -115,6 +115,8 @@ extension CommandFailure {
             status = ExitStatus.lockHeld
         case .notARegularFile, .invalidPath:
             status = ExitStatus.noInput
+        case .unsupportedFileSystem:
+            status = ExitStatus.unavailable
         case .systemCallFailed:
             status = Self.status(forSystemCall: error.systemCall, errno: error.errno)
         default:

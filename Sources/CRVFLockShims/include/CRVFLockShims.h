@@ -24,6 +24,10 @@ int rvf_flock(int descriptor, int operation);
 /// A pipe whose ends are close-on-exec and non-blocking (pipe2 where it exists).
 int rvf_pipe_cloexec_nonblock(int descriptors[2]);
 
+/// fstatfs(2)'s f_type for the file system holding `descriptor`; 0 on success,
+/// -1 and errno on failure (and where the platform has no f_type).
+int rvf_fstatfs_type(int descriptor, unsigned long long *type);
+
 /// The kernel's PID limit (one above the largest PID), or 0 if unknown.
 long rvf_pid_max(void);
 

@@ -52,6 +52,9 @@ final class HeldLock: Sendable {
 
     var record: LockRecord { state.withLock { $0.record } }
 
+    /// The descriptor whose `flock()` is this holder's kernel lock; -1 after release.
+    var descriptor: CInt { state.withLock { $0.released ? -1 : $0.descriptor } }
+
     private func startMonitoring(descriptor: CInt, interval: Duration) {
         let monitor = MonitorThread.shared
         let heartbeat = monitor.repeating(every: max(interval, .milliseconds(1))) { [weak self] in self?.beat() }
