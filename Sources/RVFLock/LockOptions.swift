@@ -29,6 +29,10 @@ public struct LockOptions: Sendable {
     /// reports nothing.
     public var logger: Logger?
 
+    /// When the lock file is synced to stable storage (`fsync`): on creation and
+    /// at each heartbeat. See ``SyncPolicy``.
+    public var syncPolicy: SyncPolicy = .automatic
+
     /// Forces named temporary files instead of Linux `O_TMPFILE` when creating a
     /// lock file, as on file systems without `O_TMPFILE`. For testing the fallback.
     public var usesNamedTemporaryFiles = false
@@ -41,5 +45,35 @@ public struct LockOptions: Sendable {
         if let heartbeatInterval { return heartbeatInterval }
         let sixth = sameHostStaleAfter / 6
         return min(sixth, .seconds(5))
+    }
+}
+
+/// When RVFLock syncs a lock file (`fsync`), on creation and at each heartbeat.
+///
+/// On a local file system every process on the machine reads the same page
+/// cache, so an unsynced lock file is seen by all of them at once; and after a
+/// power loss no holder survives, so a lock file lost or left empty by the crash
+/// is simply free, or invalid and broken by the usual rule. There a sync buys the
+/// lock nothing. On network and FUSE file systems other machines read the
+/// server's copy, which only a sync brings up to date.
+public struct SyncPolicy: Hashable, Sendable, CustomStringConvertible {
+    enum Kind: Hashable, Sendable { case automatic, always, never }
+    let kind: Kind
+
+    /// Sync on network, cluster and FUSE file systems and on kinds not known to
+    /// RVFLock; not on local ones (ext4, xfs, btrfs, tmpfs, overlayfs, ...).
+    public static let automatic = SyncPolicy(kind: .automatic)
+    /// Always sync, whatever the file system.
+    public static let always = SyncPolicy(kind: .always)
+    /// Never sync. Safe only where every process that locks the file runs on
+    /// this machine.
+    public static let never = SyncPolicy(kind: .never)
+
+    public var description: String {
+        switch kind {
+        case .automatic: "automatic"
+        case .always: "always"
+        case .never: "never"
+        }
     }
 }
