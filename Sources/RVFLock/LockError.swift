@@ -17,6 +17,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static let busy = Code("busy")
         /// Another writer still held the lock when the wait's timeout ran out.
         public static let timedOut = Code("timedOut")
+        /// This process already holds the lock, through another handle: acquiring it
+        /// again would wait for itself.
+        public static let heldByThisProcess = Code("heldByThisProcess")
         /// The waiting task was cancelled.
         public static let cancelled = Code("cancelled")
         /// The lock file was removed or replaced while this process held it.
@@ -72,7 +75,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
 }
 
 extension LockError {
-    static func busy(_ lockFile: FilePath, dataFile: FilePath, status: LockStatus, waited: Duration?) -> LockError {
+    static func busy(
+        _ lockFile: FilePath, dataFile: FilePath, status: LockStatus, waited: Duration?, cannotCreate: LockError? = nil
+    ) -> LockError {
         let what: String
         switch status {
         case .held(let holder), .stale(let holder, _):
@@ -89,11 +94,23 @@ extension LockError {
         default:
             advice = "wait, or run `rvf-lock break \(dataFile)` if that process is gone"
         }
+        if let cannotCreate {
+            return LockError(.busy, lockFile: lockFile, status: status, systemCall: cannotCreate.systemCall,
+                             errno: cannotCreate.errno,
+                             message: "\(what); \(advice); besides, this user cannot create the lock file: "
+                                 + "\(cannotCreate.errno.map { "\($0)" } ?? "\(cannotCreate)")")
+        }
         if let waited {
             return LockError(.timedOut, lockFile: lockFile, status: status,
                              message: "\(what); gave up after waiting \(waited.formattedSeconds) s; \(advice)")
         }
         return LockError(.busy, lockFile: lockFile, status: status, message: "\(what); \(advice)")
+    }
+
+    static func heldByThisProcess(_ lockFile: FilePath, dataFile: FilePath, status: LockStatus) -> LockError {
+        LockError(.heldByThisProcess, lockFile: lockFile, status: status,
+                  message: "\(dataFile) is already locked by this process (pid \(Syscalls.processID)) through another handle; "
+                      + "taking it again would wait for itself: use the handle or scope you have, or release it first")
     }
 
     static func cancelled(_ lockFile: FilePath, status: LockStatus?) -> LockError {

@@ -84,17 +84,30 @@ public struct LockRecord: Hashable, Sendable {
 
     /// The 104 bytes of the lock file.
     public func encoded() -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: Self.size)
-        bytes.replaceSubrange(0x00..<0x04, with: LittleEndian.bytes(of: Self.magic))
-        bytes.replaceSubrange(0x04..<0x08, with: LittleEndian.bytes(of: pid))
+        withEncodedBytes { Array($0) }
+    }
+
+    /// Calls `body` with the 104 bytes of the lock file, encoded on the stack.
+    func withEncodedBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try withUnsafeTemporaryAllocation(byteCount: Self.size, alignment: 8) { (buffer) throws(E) -> R in
+            encode(into: buffer)
+            return try body(UnsafeRawBufferPointer(buffer))
+        }
+    }
+
+    private func encode(into buffer: UnsafeMutableRawBufferPointer) {
+        buffer.initializeMemory(as: UInt8.self, repeating: 0)
+        buffer.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0x00, as: UInt32.self)
+        buffer.storeBytes(of: pid.littleEndian, toByteOffset: 0x04, as: UInt32.self)
         let hostname = hostnameBytes.prefix(Self.maximumHostnameLength)
-        bytes.replaceSubrange(0x08..<(0x08 + hostname.count), with: hostname)
-        bytes.replaceSubrange(0x48..<0x50, with: LittleEndian.bytes(of: timestampNanoseconds))
-        bytes.replaceSubrange(0x50..<0x60, with: writerID.bytes)
-        bytes.replaceSubrange(0x60..<0x64, with: LittleEndian.bytes(of: version))
-        let crc = Self.checksum(of: bytes, using: checksum)
-        bytes.replaceSubrange(0x64..<0x68, with: LittleEndian.bytes(of: crc))
-        return bytes
+        for (offset, byte) in hostname.enumerated() { buffer[0x08 + offset] = byte }
+        buffer.storeBytes(of: timestampNanoseconds.littleEndian, toByteOffset: 0x48, as: UInt64.self)
+        buffer.storeBytes(of: writerID.high.littleEndian, toByteOffset: 0x50, as: UInt64.self)
+        buffer.storeBytes(of: writerID.low.littleEndian, toByteOffset: 0x58, as: UInt64.self)
+        buffer.storeBytes(of: version.littleEndian, toByteOffset: 0x60, as: UInt32.self)
+        let covered = UnsafeRawBufferPointer(rebasing: buffer[0..<0x64])
+        let crc = checksum == .crc32c ? CRC32.castagnoli.checksum(covered) : CRC32.ieee.checksum(covered)
+        buffer.storeBytes(of: crc.littleEndian, toByteOffset: 0x64, as: UInt32.self)
     }
 
     /// Decodes a lock file's bytes.

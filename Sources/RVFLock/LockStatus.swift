@@ -17,6 +17,15 @@ public enum LockStatus: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// This status with the holder's program name filled in by `name`.
+    func namingProgram(_ name: (LockHolder) -> String?) -> LockStatus {
+        switch self {
+        case .held(let holder): .held(holder.naming(program: name(holder)))
+        case .stale(let holder, let reason): .stale(holder.naming(program: name(holder)), reason)
+        case .free, .invalid: self
+        }
+    }
+
     /// Whether a writer may remove this lock file under the protocol's rules.
     public var isBreakable: Bool {
         switch self {

@@ -3,173 +3,244 @@ import Logging
 import SystemPackage
 
 extension WriterLock {
-    enum AttemptResult {
-        case acquired(HeldLock)
-        case busy(LockStatus, FileIdentity?)
+    /// How an acquisition waits, when it waits.
+    struct Waiting {
+        let timeout: Duration?
+        let cancellation: WaitCancellation
+        let onProgress: ((WaitProgress) -> Void)?
     }
 
-    enum StepResult<Value> {
-        case done(Value)
-        case busy(LockStatus, FileIdentity?)
+    /// Takes the lock: links a complete lock file at the lock path, breaking a
+    /// stale lock in the way; when a live holder has it, fails (`waiting` nil) or
+    /// waits: in the kernel's queue for the holder's `flock()` (RVFLock holders),
+    /// or for file events and a bounded poll (holders without a kernel lock).
+    ///
+    /// Waiting in the kernel's queue hands the lock over in arrival order: when
+    /// the holder releases or dies, the kernel wakes one waiter, which links its
+    /// own file while still holding the old file's kernel lock, so the next in
+    /// line wakes only after that, finds the new lock, and queues behind it.
+    func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
+        let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        let judge = StalenessJudge(identity: identity, options: options)
+        let start = ContinuousClock.now
+        var prepared = try prepare(location, judge: judge)
+        var lastStatus = LockStatus.free
+        var attempts = 0
+        var poll = Duration.milliseconds(20)
+        var watcher: LockChangeWatcher?
+        // The file just released or broken, whose kernel lock this waiter holds
+        // until its own file is linked: the next waiter in the kernel's queue wakes after that.
+        var predecessor: OpenLockFile?
+        var turns = 0
+
+        func waited() -> Duration { ContinuousClock.now - start }
+        func stopIfDue() throws(LockError) {
+            guard let waiting else { return }
+            if waiting.cancellation.isCancelled { throw .cancelled(location.lockFile, status: lastStatus) }
+            if let timeout = waiting.timeout, waited() >= timeout {
+                throw .busy(location.lockFile, dataFile: dataFile, status: named(lastStatus, location), waited: waited())
+            }
+        }
+        func giveUp() -> LockError {
+            .busy(location.lockFile, dataFile: dataFile, status: named(lastStatus, location), waited: nil)
+        }
+        func report() {
+            guard let onProgress = waiting?.onProgress else { return }
+            onProgress(WaitProgress(status: named(lastStatus, location), waited: waited(), attempts: attempts))
+        }
+
+        while true {
+            turns += 1
+            if turns > 1 {
+                // The record must say when the lock was taken; the file's birth time too,
+                // so a file prepared long ago is made anew.
+                if Syscalls.monotonicNanoseconds() &- prepared.createdAt > 1_000_000_000 {
+                    prepared.discard()
+                    prepared = try prepare(location, judge: judge)
+                } else {
+                    do throws(SystemCallError) { try prepared.refreshTimestamp() } catch {
+                        throw .system(error, lockFile: location.lockFile, doing: "creating")
+                    }
+                }
+            }
+            do throws(SystemCallError) {
+                if try prepared.link(to: location) {
+                    return makeHeldLock(prepared, location: location, judge: judge)
+                }
+            } catch {
+                throw linkFailure(error, location: location)
+            }
+            predecessor = nil
+            if waiting == nil && turns > 32 { throw giveUp() }
+
+            guard let file = try OpenLockFile.open(location, forWriting: true) else { continue }
+            if try judging(location, { () throws(SystemCallError) in try file.isUnlinked() }) { continue }
+            let probe = try judging(location) { () throws(SystemCallError) in try file.tryExclusive() }
+            switch probe {
+            case .acquired:
+                break
+            case .refused(let errno):
+                throw .unsupportedFileSystem(
+                    location.lockFile, fileSystem: Syscalls.fileSystemType(file.descriptor).name,
+                    missing: file.isWritable
+                        ? "flock() on an existing lock file fails"
+                        : "flock() needs the lock file open for writing there (NFS), and this user may not write it; "
+                            + "make lock files writable for every user that locks (a shared group and umask 002)",
+                    systemCall: "flock", errno: errno)
+            case .heldExclusively, .sharedOnly:
+                let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
+                lastStatus = try judging(location) { () throws(SystemCallError) in
+                    try file.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
+                }
+                try refuseWaitingForItself(lastStatus, location)
+                attempts += 1
+                guard let waiting else {
+                    // Observers let go within microseconds: worth a short wait, not a "busy".
+                    guard !holderAlive, try judging(location, { () throws(SystemCallError) in try waitBriefly(for: file) }) else {
+                        throw giveUp()
+                    }
+                    break
+                }
+                try stopIfDue()
+                report()
+                let outcome = try judging(location) { () throws(SystemCallError) in
+                    try file.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
+                }
+                switch outcome {
+                case .granted:
+                    break
+                case .timedOut, .cancelled:
+                    try stopIfDue()
+                    continue
+                case .unavailable:
+                    // No signal to interrupt the kernel's queue with: poll it instead.
+                    try judging(location) { () throws(SystemCallError) in
+                        try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+                    }
+                    continue
+                }
+            }
+            // This process holds the file's exclusive kernel lock now.
+            if try judging(location, { () throws(SystemCallError) in try file.isUnlinked() }) {
+                predecessor = file
+                continue
+            }
+            let (status, bytes) = try judging(location) { () throws(SystemCallError) in
+                try file.judge(with: judge, kernelLock: .notHeld)
+            }
+            lastStatus = status
+            if status.isBreakable {
+                if try judging(location, { () throws(SystemCallError) in try file.remove(judged: bytes) }) {
+                    options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
+                    predecessor = file
+                }
+                continue
+            }
+            // A holder without a kernel lock (the reference, another machine), or
+            // an invalid file too young to judge: wait for it to go, or to age.
+            file.letGo()
+            try refuseWaitingForItself(status, location)
+            attempts += 1
+            guard let waiting else { throw giveUp() }
+            try stopIfDue()
+            report()
+            try judging(location) { () throws(SystemCallError) in
+                try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+            }
+        }
+    }
+
+    /// Runs file system work of a judgement, naming the lock file in any failure.
+    private func judging<T>(_ location: LockLocation, _ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
+        do throws(SystemCallError) {
+            return try body()
+        } catch {
+            throw .system(error, lockFile: location.lockFile, doing: "judging")
+        }
     }
 
     /// Builds this acquisition's complete lock file, not yet at the lock path.
-    func prepare() throws(LockError) -> PreparedLockFile {
-        guard !dataFile.isEmpty else {
-            throw LockError(.invalidPath, lockFile: lockFile, message: "the data file path is empty; name the file to lock")
-        }
-        if let info = try? Syscalls.lstat(dataFile), FileIdentity.kind(of: info) == "directory" {
-            throw LockError(.invalidPath, lockFile: lockFile,
-                            message: "\(dataFile) is a directory; an RVF writer lock protects a data file, name the file")
-        }
+    ///
+    /// Where the directory does not let this user create the file, the lock is
+    /// looked at first: a user who cannot take a held lock learns who holds it.
+    private func prepare(_ location: LockLocation, judge: StalenessJudge) throws(LockError) -> PreparedLockFile {
         let record = LockRecord(
             pid: UInt32(clamping: Syscalls.processID),
             hostname: identity.hostname,
             timestampNanoseconds: Syscalls.wallClockNanoseconds(),
             writerID: identity.makeWriterID())
-        do throws(SystemCallError) {
-            return try PreparedLockFile(lockFile: lockFile, record: record, useNamedTemporary: options.usesNamedTemporaryFiles)
-        } catch {
-            throw .system(error, lockFile: lockFile, doing: "creating")
+        do {
+            return try PreparedLockFile(location: location, record: record, options: options)
+        } catch where [.permissionDenied, .notPermitted, .readOnlyFileSystem].contains(error.errno) {
+            let examiner = LockFileExaminer(location: location, judge: judge)
+            if let status = try? examiner.currentStatus(), status != .free {
+                try refuseWaitingForItself(status, location)
+                throw .busy(location.lockFile, dataFile: dataFile, status: status, waited: nil, cannotCreate: error)
+            }
+            throw error
         }
     }
 
-    /// One try: link the prepared file to the lock path, removing a stale lock in the way.
-    ///
-    /// - Parameters:
-    ///   - judgeFirst: look at the lock file before linking; for a waiter woken while
-    ///     most likely another waiter has won, that skips a doomed link.
-    ///   - refresh: rewrite the prepared record's timestamp before linking it.
-    func attempt(_ prepared: PreparedLockFile, judgeFirst: Bool = false, refresh: Bool = false) throws(LockError)
-        -> AttemptResult
-    {
-        var lastStatus = LockStatus.free
-        var judgeFirst = judgeFirst
-        // Bounded: each turn either links, finds a holder, or saw the path change under it.
-        for _ in 0..<32 {
-            let linked: Bool
-            do throws(SystemCallError) {
-                if judgeFirst {
-                    linked = false
-                    judgeFirst = false
-                } else {
-                    // The record must say when the lock was taken, not when the wait began.
-                    if refresh { try prepared.refreshTimestamp() }
-                    linked = try prepared.link(to: lockFile)
-                }
-            } catch {
-                throw .system(error, lockFile: lockFile, doing: "creating")
-            }
-            if linked {
-                return .acquired(HeldLock(
-                    descriptor: prepared.takeDescriptor(), record: prepared.record, identity: prepared.identity,
-                    lockFile: lockFile, dataFile: dataFile, examiner: examiner, options: options))
-            }
-            switch try examiner.examine(.breakIfStale) {
-            case .absent, .changed:
-                continue
-            case .removed(let status):
-                options.logger?.notice("removed stale lock \(lockFile): \(status)")
-                lastStatus = status
-            case .present(let status, let identity):
-                return .busy(status, identity)
-            }
-        }
-        return .busy(lastStatus, nil)
+    private func makeHeldLock(_ prepared: PreparedLockFile, location: LockLocation, judge: StalenessJudge) -> HeldLock {
+        let examiner = LockFileExaminer(location: location, judge: judge)
+        return HeldLock(
+            descriptor: prepared.takeDescriptor(), record: prepared.record, identity: prepared.identity,
+            syncs: prepared.syncs, location: location, dataFile: dataFile, options: options,
+            describeStatus: { try? examiner.currentStatus() })
     }
 
-    func blockingAcquire(
-        timeout: Duration?,
-        cancellation: WakeSignal?,
-        onProgress: ((WaitProgress) -> Void)?
-    ) throws(LockError) -> HeldLock {
-        let prepared = try prepare()
-        var first = true
-        return try waitLoop(timeout: timeout, cancellation: cancellation, onProgress: onProgress) { () throws(LockError) in
-            let retry = !first
-            first = false
-            let taken = retry && (try? Syscalls.lstat(lockFile)) != nil
-            switch try attempt(prepared, judgeFirst: taken, refresh: retry) {
-            case .acquired(let held): return .done(held)
-            case .busy(let status, let identity): return .busy(status, identity)
-            }
+    private func linkFailure(_ error: SystemCallError, location: LockLocation) -> LockError {
+        if error.errno == .notPermitted {
+            // linkat's EPERM: the file system has no hard links, which the protocol needs.
+            return .unsupportedFileSystem(
+                location.lockFile, fileSystem: Syscalls.fileSystemType(location.directory.descriptor).name,
+                missing: "it has no hard links (link() gives a complete lock file its name atomically)",
+                systemCall: error.name, errno: error.errno)
         }
+        return .system(error, lockFile: location.lockFile, doing: "creating")
     }
 
-    /// Repeats `step` until it is done, sleeping between tries until the lock file
-    /// changes, a poll interval passes, the timeout passes, or `cancellation` fires.
-    func waitLoop<Value>(
-        timeout: Duration?,
-        cancellation: WakeSignal?,
-        onProgress: ((WaitProgress) -> Void)?,
-        step: () throws(LockError) -> StepResult<Value>
-    ) throws(LockError) -> Value {
-        let clock = ContinuousClock()
-        let start = clock.now
-        // Created at the first busy look only: an uncontended acquisition needs no watch.
-        var watcher: LockChangeWatcher?
-        var poll = Duration.milliseconds(20)
-        var attempts = 0
-        var unarmedTurns = 0
-        var woken = false
-        var lastStatus = LockStatus.free
-        var lastJudged: FileIdentity?
-        while true {
-            // Watch first, then look: a change after the look cannot go unseen.
-            let watched = watcher?.watchCurrentLockFile()
-            let skipLook = woken && watched != nil && lastJudged != nil && watched != lastJudged
-            if skipLook {
-                // Woken, and the lock path names a file newer than the one judged: another
-                // waiter won the race for the lock just released, a moment ago, and holds it.
-                // Its release or death will wake this waiter again; judging it now would cost
-                // every loser of every handoff a look for nothing. The poll interval still
-                // bounds how long a file from another implementation goes unjudged.
-                lastJudged = watched
-            } else {
-                let result = try step()
-                attempts += 1
-                switch result {
-                case .done(let value):
-                    return value
-                case .busy(let status, let identity):
-                    lastStatus = status
-                    lastJudged = identity
-                }
-            }
-            let waited = clock.now - start
-            if cancellation?.isFired == true { throw .cancelled(lockFile, status: lastStatus) }
-            if let timeout, waited >= timeout {
-                throw .busy(lockFile, dataFile: dataFile, status: lastStatus, waited: waited)
-            }
-            guard let watcher else {
-                watcher = LockChangeWatcher(lockFile: lockFile)
-                continue
-            }
-            // The file judged is not the one watched: it changed in between; look again at once, a few times.
-            if !skipLook && watcher.deliversEvents && (lastJudged == nil || watched != lastJudged) && unarmedTurns < 3 {
-                unarmedTurns += 1
-                woken = false
-                continue
-            }
-            unarmedTurns = 0
-            if !skipLook { onProgress?(WaitProgress(status: lastStatus, waited: waited, attempts: attempts)) }
-            var sleep = min(poll, options.maximumPollInterval)
-            if let timeout { sleep = min(sleep, timeout - waited) }
-            do throws(SystemCallError) {
-                woken = try watcher.wait(timeout: sleep, cancellation: cancellation?.readable)
-            } catch {
-                throw .system(error, lockFile: lockFile, doing: "waiting for")
-            }
-            poll = min(poll * 2, options.maximumPollInterval)
-        }
+    /// Fails at once when the lock is this very process's, through another handle.
+    private func refuseWaitingForItself(_ status: LockStatus, _ location: LockLocation) throws(LockError) {
+        guard let holder = status.holder, holder.pid == UInt32(clamping: Syscalls.processID),
+              HeldLockRegistry.shared.contains(holder.writerID)
+        else { return }
+        throw .heldByThisProcess(location.lockFile, dataFile: dataFile, status: named(status, location))
+    }
+
+    /// The status with the holder's program name, for what people read.
+    private func named(_ status: LockStatus, _ location: LockLocation) -> LockStatus {
+        guard status.holder != nil, let file = try? OpenLockFile.open(location, forWriting: false) else { return status }
+        return status.namingProgram { HolderProgram.name(of: $0, lockFile: file.identity) }
+    }
+
+    /// Waits up to 100 ms for observers (shared kernel locks) to let go.
+    private func waitBriefly(for file: OpenLockFile) throws(SystemCallError) -> Bool {
+        let cancellation = try WaitCancellation()
+        return try file.waitForExclusive(timeout: .milliseconds(100), cancellation: cancellation) == .granted
+    }
+
+    /// Sleeps until the lock's name changes, a poll interval passes, the timeout, or cancellation.
+    private func sleep(
+        _ poll: inout Duration, watcher: inout LockChangeWatcher?, location: LockLocation, waiting: Waiting, waited: Duration
+    ) throws(SystemCallError) {
+        let watcher = watcher ?? {
+            let made = LockChangeWatcher(location: location)
+            watcher = made
+            return made
+        }()
+        var sleep = min(poll, options.maximumPollInterval)
+        if let timeout = waiting.timeout { sleep = max(.zero, min(sleep, timeout - waited)) }
+        _ = try watcher.wait(timeout: sleep, cancellation: waiting.cancellation.wake.readable)
+        poll = min(poll * 2, options.maximumPollInterval)
     }
 
     /// Runs a blocking wait on a thread of its own, cancelled with the calling task.
     func inBackground<Value: Sendable>(
-        _ work: @escaping @Sendable (WakeSignal) throws(LockError) -> Value
+        _ work: @escaping @Sendable (WaitCancellation) throws(LockError) -> Value
     ) async throws(LockError) -> Value {
-        let signal: WakeSignal
-        do throws(SystemCallError) { signal = try WakeSignal() } catch {
+        let cancellation: WaitCancellation
+        do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
         if Task.isCancelled { throw .cancelled(lockFile, status: nil) }
@@ -177,11 +248,11 @@ extension WriterLock {
             await withCheckedContinuation { continuation in
                 // A queue of its own gets a thread of its own: the wait may block for long.
                 DispatchQueue(label: "RVFLock.wait").async {
-                    continuation.resume(returning: Result { () throws(LockError) in try work(signal) })
+                    continuation.resume(returning: Result { () throws(LockError) in try work(cancellation) })
                 }
             }
         } onCancel: {
-            signal.fire()
+            cancellation.cancel()
         }
         return try result.get()
     }

@@ -44,35 +44,35 @@ public struct WriterLock: Sendable {
         FilePath(dataFile.string + ".lock")
     }
 
-    var examiner: LockFileExaminer {
-        LockFileExaminer(lockFile: lockFile, judge: StalenessJudge(identity: identity, options: options))
-    }
-
     /// Takes the lock if it is free or stale, without waiting.
     ///
     /// - Throws: ``LockError/Code/busy`` naming the holder when another writer has it.
     public func tryAcquire() throws(LockError) -> LockHandle {
-        let prepared = try prepare()
-        switch try attempt(prepared) {
-        case .acquired(let held): return LockHandle(held)
-        case .busy(let status, _): throw .busy(lockFile, dataFile: dataFile, status: status, waited: nil)
-        }
+        LockHandle(try acquireHeldLock(waiting: nil))
     }
 
     /// Takes the lock, waiting for it as long as `timeout` allows (nil: forever).
     ///
-    /// The waiting thread sleeps until the file system reports a change to the
-    /// lock file, or until a bounded poll interval passes.
+    /// While an RVFLock holder has the lock, the waiting thread sleeps in the
+    /// kernel's queue for the holder's `flock()`, so waiters get the lock in
+    /// arrival order; for other holders (the reference implementation, another
+    /// machine) it sleeps until the file system reports a change to the lock
+    /// file, or until a bounded poll interval passes.
     ///
     /// - Parameters:
     ///   - timeout: how long to wait at most; nil waits until the lock is had.
-    ///   - onProgress: called each time the lock is found still taken.
+    ///   - onProgress: called each time the lock is found still taken, before sleeping.
     /// - Throws: ``LockError/Code/timedOut`` naming the holder when the timeout passes.
     public func acquire(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
     ) throws(LockError) -> LockHandle {
-        LockHandle(try blockingAcquire(timeout: timeout, cancellation: nil, onProgress: onProgress))
+        let cancellation: WaitCancellation
+        do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
+            throw .system(error, lockFile: lockFile, doing: "waiting for")
+        }
+        return LockHandle(try acquireHeldLock(
+            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress)))
     }
 
     /// Takes the lock, waiting as long as `timeout` allows, and giving up when the task is cancelled.
@@ -85,26 +85,19 @@ public struct WriterLock: Sendable {
         timeout: Duration? = nil,
         onProgress: (@Sendable (WaitProgress) -> Void)? = nil
     ) async throws(LockError) -> LockHandle {
-        LockHandle(try await inBackground { (signal) throws(LockError) in
-            try blockingAcquire(timeout: timeout, cancellation: signal, onProgress: onProgress)
+        LockHandle(try await inBackground { (cancellation) throws(LockError) in
+            try acquireHeldLock(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
         })
     }
 
     /// The state of the lock, read without taking it.
     public func status() throws(LockError) -> LockStatus {
-        for _ in 0..<16 {
-            do {
-                switch try examiner.examine(.inspect) {
-                case .absent: return .free
-                case .present(let status, _), .removed(let status): return status
-                case .changed: continue
-                }
-            } catch where error.code == .notARegularFile {
-                if let status = error.status { return status }
-                throw error
-            }
-        }
-        throw LockError(.busy, lockFile: lockFile, message: "\(lockFile) kept changing while it was read; try again")
+        try examiner().currentStatus()
+    }
+
+    private func examiner() throws(LockError) -> LockFileExaminer {
+        LockFileExaminer(location: try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile),
+                         judge: StalenessJudge(identity: identity, options: options))
     }
 
     /// Waits until the lock is free or stale, without taking it.
@@ -115,14 +108,12 @@ public struct WriterLock: Sendable {
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
     ) throws(LockError) -> LockStatus {
-        try waitLoop(timeout: timeout, cancellation: nil, onProgress: onProgress) { () throws(LockError) in
-            switch try examiner.examine(.inspect) {
-            case .absent: return .done(.free)
-            case .removed(let status): return .done(status)
-            case .present(let status, let identity): return status.isBreakable ? .done(status) : .busy(status, identity)
-            case .changed: return .busy(.free, nil)
-            }
+        let cancellation: WaitCancellation
+        do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
+            throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
+        return try waitForAvailability(
+            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
     }
 
     /// Removes the lock file if it is stale or an old invalid file; with `force`, even if held.
@@ -135,21 +126,6 @@ public struct WriterLock: Sendable {
     ///   lock is held and `force` is false.
     @discardableResult
     public func breakLock(force: Bool = false) throws(LockError) -> LockStatus? {
-        for _ in 0..<16 {
-            switch try examiner.examine(force ? .breakEvenIfHeld : .breakIfStale) {
-            case .absent:
-                return nil
-            case .removed(let status):
-                options.logger?.warning("removed lock \(lockFile) (\(force ? "forced" : "stale")): \(status)")
-                return status
-            case .present(let status, _):
-                throw LockError(.notStale, lockFile: lockFile, status: status,
-                                message: "refusing to break \(lockFile): it is \(status); "
-                                    + "wait for it, or use --force (`breakLock(force: true)`) only if you are sure that writer is gone")
-            case .changed:
-                continue
-            }
-        }
-        throw LockError(.busy, lockFile: lockFile, message: "\(lockFile) kept changing while it was judged; try again")
+        try breakHeldOrStaleLock(force: force)
     }
 }

@@ -68,7 +68,8 @@ extension CLITests {
 
                 let text = try await rvfLock(["status", "\(dir)/data.rvf"])
                 #expect(text.status == 1)
-                #expect(text.standardOutput.hasPrefix("\(dir)/data.rvf.lock: held by pid \(holder.pid) on "))
+                // The holder is this machine's `rvf-lock exec`, so its program is named.
+                #expect(text.standardOutput.hasPrefix("\(dir)/data.rvf.lock: held by pid \(holder.pid) (rvf-lock) on "))
                 #expect(text.standardOutput.contains(writerID))
 
                 holder.send(SIGTERM)

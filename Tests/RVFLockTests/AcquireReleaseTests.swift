@@ -30,22 +30,35 @@ import Testing
         try handle.release()
     }
 
-    @Test func secondAcquisitionInTheSameProcessIsBusyAndNamesUs() throws {
+    @Test func secondAcquisitionInTheSameProcessFailsAtOnceNamingThisProcess() async throws {
         let lock = sandbox.lock()
         let handle = try lock.tryAcquire()
-        let error = try #require(LockError.caught { () throws(LockError) in try lock.tryAcquire() })
-        #expect(error.code == .busy)
-        let holder = try #require(error.holder)
-        #expect(holder.pid == UInt32(getpid()))
-        #expect(holder.hostname == Host.name)
-        #expect(holder.isSameHost)
-        #expect(holder.isAlive == true)
-        #expect(holder.writerID == handle.writerID)
-        #expect(error.description.contains("pid \(getpid())"))
-        #expect(error.description.contains(Host.name))
-        #expect(error.description.contains("rvf-lock break"))
+        let clock = ContinuousClock()
+        let start = clock.now
+        var errors: [LockError] = []
+        errors += [try #require(LockError.caught { () throws(LockError) in try lock.tryAcquire() })]
+        // Waiting would wait for itself: each way of waiting fails at once instead.
+        errors += [try #require(LockError.caught { () throws(LockError) in try lock.acquire(timeout: .seconds(60)) })]
+        errors += [try #require(LockError.caught { () throws(LockError) in try lock.waitUntilAvailable(timeout: .seconds(60)) })]
+        do throws(LockError) {
+            _ = try await lock.acquire(timeout: .seconds(60))
+            Issue.record("the async acquire took a lock this process holds")
+        } catch {
+            errors.append(error)
+        }
+        #expect(clock.now - start < .seconds(30), "a wait for this process's own lock did not fail at once")
+        for error in errors {
+            #expect(error.code == .heldByThisProcess)
+            let holder = try #require(error.holder)
+            #expect(holder.pid == UInt32(getpid()))
+            #expect(holder.writerID == handle.writerID)
+            #expect(holder.isAlive == true)
+            #expect(error.description.contains("this process (pid \(getpid()))"))
+        }
         #expect(sandbox.lockRecord?.writerID == handle.writerID)
         try handle.release()
+        // Once released, the same process takes it again.
+        try lock.tryAcquire().release()
     }
 
     @Test func releaseRemovesTheLockFileAndFreesTheLock() throws {

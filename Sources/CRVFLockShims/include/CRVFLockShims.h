@@ -7,6 +7,9 @@
 
 #include <sys/types.h>
 
+#include "rvf_flock_wait.h"
+#include "rvf_linux.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

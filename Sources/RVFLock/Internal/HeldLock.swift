@@ -3,93 +3,164 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Dispatch
 import Logging
 import Synchronization
 import SystemPackage
 
 /// The state behind a ``LockHandle``: the descriptor whose `flock()` proves this
 /// process alive, the heartbeat that keeps the record's timestamp fresh, and
-/// the watch that notices at once when the lock file is removed or replaced.
+/// the watch that notices when the lock file is removed or replaced.
+///
+/// Nothing is done for a short hold that only a long hold needs: taking the
+/// lock schedules one timer (no thread is woken); if the lock is released
+/// before it is due, nothing else happens. When it fires (after
+/// ``watchDelay``), the watch is set up; from then on a removal or
+/// replacement is noticed at once, and the heartbeat follows every interval.
+///
+/// File system work (the watch, the heartbeat's write and sync, checks) runs on
+/// a work queue, never on the monitor thread, and never under ``state``'s
+/// mutex: a slow or hung file system stalls this lock's heartbeat and release,
+/// never `isHeld`, never another lock.
 final class HeldLock: Sendable {
-    let lockFile: FilePath
+    let location: LockLocation
     let dataFile: FilePath
     let identity: FileIdentity
     let writerID: WriterID
-    private let examiner: LockFileExaminer
+    let syncs: Bool
     private let logger: Logger?
+    private let describeStatus: @Sendable () -> LockStatus?
     private let lost = Atomic<Bool>(false)
+    private let released = Atomic<Bool>(false)
+    private let workInFlight = Atomic<Bool>(false)
     private let state: Mutex<State>
+    /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
+    /// sync against release. Held only by the work queue and by release.
+    private let io = Mutex<CInt>(-1)
+
+    /// How long a lock is held before its watch is set up.
+    static let watchDelay = Duration.milliseconds(10)
 
     private struct State: ~Copyable {
-        var descriptor: CInt
         var record: LockRecord
-        var released = false
         var lossHandlers: [UInt64: @Sendable () -> Void] = [:]
+        var runningLossHandlers = 0
         var nextHandlerID: UInt64 = 0
-        var heartbeat: MonitorThread.TimerID?
+        var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
+        var watching = false
     }
 
     init(
-        descriptor: CInt, record: LockRecord, identity: FileIdentity,
-        lockFile: FilePath, dataFile: FilePath, examiner: LockFileExaminer, options: LockOptions
+        descriptor: CInt, record: LockRecord, identity: FileIdentity, syncs: Bool,
+        location: LockLocation, dataFile: FilePath, options: LockOptions,
+        describeStatus: @escaping @Sendable () -> LockStatus?
     ) {
-        self.lockFile = lockFile
+        self.location = location
         self.dataFile = dataFile
         self.identity = identity
         self.writerID = record.writerID
-        self.examiner = examiner
+        self.syncs = syncs
         self.logger = options.logger
-        self.state = Mutex(State(descriptor: descriptor, record: record))
-        startMonitoring(descriptor: descriptor, interval: options.effectiveHeartbeatInterval)
+        self.describeStatus = describeStatus
+        self.state = Mutex(State(record: record))
+        io.withLock { $0 = descriptor }
+        HeldLockRegistry.shared.insert(record.writerID)
+        let interval = options.effectiveHeartbeatInterval
+        let timer = MonitorThread.shared.schedule(after: min(Self.watchDelay, interval), every: interval) {
+            [weak self] in self?.tick()
+        }
+        state.withLock { $0.timer = timer }
     }
 
     deinit { releaseQuietly() }
 
+    var lockFile: FilePath { location.lockFile }
+
     var isHeld: Bool {
-        !lost.load(ordering: .acquiring) && !state.withLock { $0.released }
+        !lost.load(ordering: .acquiring) && !released.load(ordering: .acquiring)
     }
 
     var record: LockRecord { state.withLock { $0.record } }
 
     /// The descriptor whose `flock()` is this holder's kernel lock; -1 after release.
-    var descriptor: CInt { state.withLock { $0.released ? -1 : $0.descriptor } }
+    var descriptor: CInt { released.load(ordering: .acquiring) ? -1 : io.withLock { $0 } }
 
-    private func startMonitoring(descriptor: CInt, interval: Duration) {
-        let monitor = MonitorThread.shared
-        let heartbeat = monitor.repeating(every: max(interval, .milliseconds(1))) { [weak self] in self?.beat() }
-        // Through /proc, the watch is on this very inode, whatever the lock path names by now.
-        let watch = monitor.subscribe("/proc/self/fd/\(descriptor)", events: MonitorThread.fileEvents) {
-            [weak self] in self?.verify()
+    // MARK: Monitoring
+
+    /// Runs on the monitor thread: hands this lock's periodic work to the work queue,
+    /// unless the previous round is still busy (a hung sync must not pile up rounds).
+    private func tick() {
+        guard isHeld, !workInFlight.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        DispatchQueue.global().async { [self] in
+            defer { workInFlight.store(false, ordering: .releasing) }
+            let first = state.withLock { state in
+                defer { state.watching = true }
+                return !state.watching
+            }
+            if first {
+                startWatching()
+            } else {
+                beat()
+            }
         }
-        state.withLock {
-            $0.heartbeat = heartbeat
-            $0.watch = watch
+    }
+
+    private func startWatching() {
+        let subscription: MonitorThread.Subscription? = io.withLock { descriptor in
+            guard descriptor >= 0 else { return nil }
+            // Through /proc, the watch is on this very inode, whatever the lock path names by now.
+            return ProcSelfFD.withPath(of: descriptor) { path in
+                MonitorThread.shared.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
+                    guard let self else { return }
+                    DispatchQueue.global().async { self.verify() }
+                }
+            }
         }
-        // The path may have changed between the link and the watch: look once now.
+        let keep = state.withLock { state -> Bool in
+            guard !released.load(ordering: .acquiring) else { return false }
+            state.watch = subscription
+            return true
+        }
+        if !keep { MonitorThread.shared.unsubscribe(subscription) }
+        // The path may have changed before the watch existed: look once now.
         verify()
     }
 
-    /// Whether the lock path still names this holder's file.
-    private func pathStillNamesOurFile() -> Bool {
-        guard let current = try? Syscalls.lstat(lockFile) else { return false }
-        return FileIdentity(current) == identity
+    /// What the lock path names now, compared with this holder's file.
+    private enum PathCheck { case ours, notOurs, unknown(SystemCallError) }
+
+    private func checkPath() -> PathCheck {
+        do throws(SystemCallError) {
+            guard let current = try location.lstat() else { return .notOurs }
+            return FileIdentity(current) == identity ? .ours : .notOurs
+        } catch {
+            // EACCES, ESTALE, EIO, ENOMEM: nothing proves the lock gone; look again later.
+            return .unknown(error)
+        }
     }
 
     private func verify() {
-        guard !lost.load(ordering: .acquiring), !state.withLock({ $0.released }) else { return }
-        if !pathStillNamesOurFile() { markLost() }
+        guard isHeld else { return }
+        switch checkPath() {
+        case .ours: break
+        case .notOurs: markLost()
+        case .unknown(let error):
+            logger?.warning("cannot check the lock \(lockFile): \(error.name): \(error.errno); checking again at the next heartbeat")
+        }
     }
 
     private func beat() {
         verify()
-        let failure: SystemCallError? = state.withLock { state in
-            guard !state.released, !lost.load(ordering: .acquiring) else { return nil }
-            state.record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
+        guard isHeld else { return }
+        var record = state.withLock { $0.record }
+        record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
+        let failure: SystemCallError? = io.withLock { descriptor in
+            guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
             do throws(SystemCallError) {
-                try Syscalls.pwriteAll(state.descriptor, state.record.encoded(), at: 0)
-                // Synced so that other hosts of a network file system see it.
-                try Syscalls.fdatasync(state.descriptor)
+                try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
+                // Synced where other machines read the server's copy.
+                if syncs { try Syscalls.fdatasync(descriptor) }
                 return nil
             } catch {
                 return error
@@ -97,28 +168,26 @@ final class HeldLock: Sendable {
         }
         if let failure {
             logger?.error("heartbeat of \(lockFile) failed: \(failure.name): \(failure.errno); retrying")
+        } else {
+            state.withLock { $0.record = record }
         }
     }
 
     private func markLost() {
         guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let handlers = state.withLock { state in
-            defer { state.lossHandlers = [:] }
+            defer {
+                state.lossHandlers = [:]
+                state.runningLossHandlers += 1
+            }
             return Array(state.lossHandlers.values)
         }
         if let logger {
-            let now = (try? examiner.examine(.inspect)).map(describe) ?? "unknown"
+            let now = describeStatus().map { "\($0)" } ?? "unknown"
             logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
         }
         for handler in handlers { handler() }
-    }
-
-    private func describe(_ outcome: LockFileExaminer.Outcome) -> String {
-        switch outcome {
-        case .absent: "gone"
-        case .present(let status, _), .removed(let status): "\(status)"
-        case .changed: "changing"
-        }
+        state.withLock { $0.runningLossHandlers -= 1 }
     }
 
     /// Runs `handler` once when the lock is found lost (at once if it already is).
@@ -135,29 +204,35 @@ final class HeldLock: Sendable {
         return id
     }
 
+    /// Removes a loss handler; when this returns, the handler is not running and never will.
     func removeLossHandler(_ id: UInt64?) {
-        guard let id else { return }
-        _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
+        while true {
+            let done = state.withLock { state in
+                if let id { state.lossHandlers[id] = nil }
+                return state.runningLossHandlers == 0
+            }
+            if done { return }
+            sched_yield()
+        }
     }
 
     /// Checks now, synchronously, that the lock is still this holder's.
     func checkHeld() throws(LockError) {
-        let released = state.withLock { $0.released }
-        if released {
+        if released.load(ordering: .acquiring) {
             throw LockError(.lockLost, lockFile: lockFile, message: "the lock \(lockFile) was already released by this process")
         }
-        if !lost.load(ordering: .acquiring) && pathStillNamesOurFile() { return }
-        markLost()
-        throw .lost(lockFile, status: currentStatus())
+        if !lost.load(ordering: .acquiring) {
+            switch checkPath() {
+            case .ours: return
+            case .notOurs: markLost()
+            case .unknown(let error):
+                throw .system(error, lockFile: lockFile, doing: "checking")
+            }
+        }
+        throw .lost(lockFile, status: describeStatus())
     }
 
-    private func currentStatus() -> LockStatus? {
-        switch try? examiner.examine(.inspect) {
-        case .absent: .free
-        case .present(let status, _), .removed(let status): status
-        case .changed, nil: nil
-        }
-    }
+    // MARK: Release
 
     /// Stops the heartbeat, then removes the lock file if it is still ours.
     ///
@@ -166,15 +241,41 @@ final class HeldLock: Sendable {
     /// remove the file, so between the identity check and the unlink nobody else
     /// can remove ours and put theirs in its place.
     func release() throws(LockError) {
-        guard let descriptor = stopMonitoring() else { return }
-        defer { Syscalls.close(descriptor) }
-        guard pathStillNamesOurFile() else {
-            throw .takenOver(lockFile, status: currentStatus())
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let (timer, watch) = state.withLock { state in
+            defer { state.lossHandlers = [:] }
+            return (state.timer, state.watch)
+        }
+        if let timer { MonitorThread.shared.cancel(timer) }
+        // Before the unlink, so that releasing wakes no monitor for this holder's own change.
+        MonitorThread.shared.unsubscribe(watch)
+        // Waits for a heartbeat's write in progress; the descriptor closes last.
+        let descriptor = io.withLock { descriptor in
+            defer { descriptor = -1 }
+            return descriptor
+        }
+        defer {
+            Syscalls.close(descriptor)
+            HeldLockRegistry.shared.remove(writerID)
+        }
+        var check = checkPath()
+        for _ in 0..<3 {
+            guard case .unknown = check else { break }
+            sched_yield()
+            check = checkPath()
+        }
+        switch check {
+        case .ours:
+            break
+        case .notOurs:
+            throw .takenOver(lockFile, status: describeStatus())
+        case .unknown(let error):
+            throw .system(error, lockFile: lockFile, doing: "checking, before removing,")
         }
         do throws(SystemCallError) {
-            try Syscalls.unlink(lockFile)
+            try location.withName { (name) throws(SystemCallError) in try Syscalls.unlinkAt(location.directory.descriptor, name) }
         } catch where error.errno == .noSuchFileOrDirectory {
-            throw .takenOver(lockFile, status: currentStatus())
+            throw .takenOver(lockFile, status: describeStatus())
         } catch {
             throw .system(error, lockFile: lockFile, doing: "removing the lock file")
         }
@@ -187,18 +288,15 @@ final class HeldLock: Sendable {
             logger?.error("releasing \(lockFile) on drop: \(error)")
         }
     }
+}
 
-    /// Marks the lock released and stops the heartbeat; returns the descriptor to
-    /// close, or nil if already released.
-    private func stopMonitoring() -> CInt? {
-        state.withLock { state in
-            guard !state.released else { return nil }
-            state.released = true
-            if let heartbeat = state.heartbeat { MonitorThread.shared.cancel(heartbeat) }
-            // Before the unlink, so that releasing wakes no monitor for this holder's own change.
-            MonitorThread.shared.unsubscribe(state.watch)
-            state.lossHandlers = [:]
-            return state.descriptor
-        }
-    }
+/// The writer ids of the locks this process holds, so that a second acquisition
+/// of a lock the process already holds fails at once instead of waiting for itself.
+final class HeldLockRegistry: Sendable {
+    static let shared = HeldLockRegistry()
+    private let writers = Mutex<Set<WriterID>>([])
+
+    func insert(_ writer: WriterID) { _ = writers.withLock { $0.insert(writer) } }
+    func remove(_ writer: WriterID) { _ = writers.withLock { $0.remove(writer) } }
+    func contains(_ writer: WriterID) -> Bool { writers.withLock { $0.contains(writer) } }
 }

@@ -8,26 +8,52 @@ import SystemPackage
 
 /// Who this process is, for writing records and for judging other holders.
 ///
-/// The hostname comes from `gethostname()`, never from `$HOSTNAME`, so that two
-/// processes on one machine always agree about "same host". The boot identity
-/// (`/proc/sys/kernel/random/boot_id` on Linux) names this running kernel: two
-/// machines that share a hostname and a filesystem still differ in it, and it
-/// changes at every reboot.
+/// RVFLock writes the hostname from `gethostname()`, never from `$HOSTNAME`, so
+/// that two RVFLock processes on one machine always agree about "same host".
+/// The reference writes `$HOSTNAME`, or `/etc/hostname` when that is unset
+/// (cron, systemd services), which can differ from `gethostname()` after a
+/// runtime rename or with a transient (DHCP, cloud) name: those names are this
+/// machine's *aliases*, and a record naming one is judged by its PID, like a
+/// record naming this host, but never declared stale sooner than a record from
+/// another host would be (a machine elsewhere may really use that name).
+///
+/// The boot identity (`/proc/sys/kernel/random/boot_id` on Linux) names this
+/// running kernel: two machines that share a hostname and a filesystem still
+/// differ in it, and it changes at every reboot.
 struct HostIdentity: Sendable {
     let hostname: String
     let hostnameBytes: [UInt8]
-    /// This hostname as the reference would write it: cut at 62 raw bytes.
-    let referenceHostnameBytes: [UInt8]
+    /// Other names the reference may write for this machine, each also cut the
+    /// way the reference cuts it (62 raw bytes).
+    let aliases: Set<[UInt8]>
     /// Identifies the running kernel, or nil where the platform has no boot id.
     let bootID: [UInt8]?
     /// One above the largest PID this kernel hands out; PIDs at or above it are never probed.
     let pidLimit: Int64
 
+    /// How a record's hostname relates to this machine.
+    enum Match {
+        /// `gethostname()`, as RVFLock writes it or as the reference cuts it.
+        case thisHost
+        /// A name the reference on this machine may write instead (`$HOSTNAME`,
+        /// `/etc/hostname`), which is not `gethostname()`.
+        case alias
+        case otherHost
+    }
+
     static let current: HostIdentity = {
         let hostname = (try? Syscalls.hostname()) ?? ""
+        var names: [String] = []
+        if let variable = getenv("HOSTNAME") { names.append(String(cString: variable)) }
+        let fileName = Syscalls.readSmallFile("/etc/hostname").map { bytes in
+            String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        }
+        if let fileName { names.append(fileName) }
+        // With neither, the reference writes "unknown" (as a reference elsewhere may).
+        if getenv("HOSTNAME") == nil && fileName == nil { names.append("unknown") }
         return HostIdentity(
             hostname: hostname,
-            hostnameBytes: LockRecord.truncatedHostname(hostname),
+            aliases: names,
             bootID: readBootID(),
             pidLimit: {
                 let limit = Int64(rvf_pid_max())
@@ -35,21 +61,28 @@ struct HostIdentity: Sendable {
             }())
     }()
 
-    init(hostname: String, hostnameBytes: [UInt8], bootID: [UInt8]?, pidLimit: Int64) {
+    init(hostname: String, aliases: [String] = [], bootID: [UInt8]?, pidLimit: Int64) {
         self.hostname = hostname
-        self.hostnameBytes = hostnameBytes
-        self.referenceHostnameBytes = Array(hostname.utf8.prefix(62))
+        self.hostnameBytes = LockRecord.truncatedHostname(hostname)
+        let own: Set<[UInt8]> = [hostnameBytes, Self.referenceCut(hostname)]
+        var aliasBytes: Set<[UInt8]> = []
+        for alias in aliases where !alias.isEmpty {
+            aliasBytes.insert(LockRecord.truncatedHostname(alias))
+            aliasBytes.insert(Self.referenceCut(alias))
+        }
+        self.aliases = aliasBytes.subtracting(own)
         self.bootID = bootID
         self.pidLimit = pidLimit
     }
 
+    /// A hostname as the reference writes it: cut at 62 raw bytes.
+    private static func referenceCut(_ name: String) -> [UInt8] {
+        Array(name.utf8.prefix(62))
+    }
+
     private static func readBootID() -> [UInt8]? {
         #if os(Linux)
-        guard let descriptor = try? Syscalls.open("/proc/sys/kernel/random/boot_id", flags: O_RDONLY) else {
-            return nil
-        }
-        defer { Syscalls.close(descriptor) }
-        guard let bytes = try? Syscalls.preadPrefix(descriptor, count: 64) else { return nil }
+        guard let bytes = Syscalls.readSmallFile("/proc/sys/kernel/random/boot_id", limit: 64) else { return nil }
         let trimmed = bytes.filter { $0 != UInt8(ascii: "\n") }
         return trimmed.isEmpty ? nil : trimmed
         #else
@@ -57,11 +90,13 @@ struct HostIdentity: Sendable {
         #endif
     }
 
-    /// Whether a record's hostname names this host, allowing for the reference's
-    /// habit of cutting hostnames at 62 raw bytes.
-    func isSameHost(_ recordHostname: [UInt8]) -> Bool {
-        if recordHostname == hostnameBytes { return true }
-        return !recordHostname.isEmpty && recordHostname == referenceHostnameBytes
+    /// How a record's hostname relates to this machine, allowing for the
+    /// reference's habit of cutting hostnames at 62 raw bytes.
+    func match(_ recordHostname: [UInt8]) -> Match {
+        if recordHostname == hostnameBytes { return .thisHost }
+        if !recordHostname.isEmpty && recordHostname == Array(hostname.utf8.prefix(62)) { return .thisHost }
+        if aliases.contains(recordHostname) { return .alias }
+        return .otherHost
     }
 
     /// A writer id whose second half binds its first half to this kernel boot.
@@ -86,9 +121,19 @@ struct HostIdentity: Sendable {
         // FNV-1a over a domain label, the boot id and the nonce: not a secret, only
         // a marker that a random writer id matches by chance with odds 2^-64.
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        for byte in Array("RVFLock boot tag v1".utf8) + bootID + LittleEndian.bytes(of: nonce) {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        }
+        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        for byte in "RVFLock boot tag v1".utf8 { mix(byte) }
+        for byte in bootID { mix(byte) }
+        for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: nonce >> UInt64(shift))) }
         return hash
+    }
+}
+
+extension String {
+    /// Without leading and trailing spaces, tabs and newlines (as Rust's `trim` for ASCII).
+    func trimmingWhitespace() -> String {
+        let isSpace: (Character) -> Bool = { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else { return "" }
+        return String(self[first...last])
     }
 }

@@ -5,64 +5,38 @@ import Darwin
 #endif
 import SystemPackage
 
-/// Wakes a waiter when the lock it waits for may have become free.
+/// Wakes a waiter when a lock file without a kernel lock may have gone.
 ///
-/// On Linux, inotify reports the two events that matter: the lock file's name
-/// disappearing from its directory (release, or a breaker's unlink), and the
-/// holder's writable descriptor on the lock file closing (`IN_CLOSE_WRITE`: the
-/// holder released or died, so its kernel lock is free). Waiters therefore sleep
-/// until something happens instead of polling. File systems that deliver no
-/// events for other machines' changes are covered by a bounded sleep with backoff.
+/// Locks held by RVFLock are waited for in the kernel's queue (their holder
+/// keeps `flock()`); this is for the rest: the reference's lock files, and locks
+/// from other machines. On Linux, inotify reports the lock file's name leaving
+/// its directory (release, or a breaker's unlink or rename); a bounded sleep
+/// with backoff covers what no event reports: ages crossing a threshold, and
+/// changes made by other machines on network file systems.
 final class LockChangeWatcher {
-    private let lockFile: FilePath
     private let hub: MonitorThread?
     private let wake: WakeSignal?
-    private var directorySubscription: MonitorThread.Subscription?
-    private var fileSubscription: MonitorThread.Subscription?
-    private var watchedFile: FileIdentity?
+    private var subscription: MonitorThread.Subscription?
 
-    init(lockFile: FilePath) {
-        self.lockFile = lockFile
+    init(location: LockLocation) {
         let wake = try? WakeSignal()
         self.wake = wake
         self.hub = wake == nil || !MonitorThread.shared.deliversFileEvents ? nil : MonitorThread.shared
         if let hub, let wake {
-            let directory = lockFile.removingLastComponent().isEmpty ? FilePath(".") : lockFile.removingLastComponent()
-            let name = Array((lockFile.lastComponent?.string ?? "").utf8)
-            directorySubscription = hub.subscribe(directory.string, events: MonitorThread.directoryEvents, name: name) {
-                wake.signal()
+            subscription = ProcSelfFD.withPath(of: location.directory.descriptor) { directory in
+                hub.subscribe(directory, events: MonitorThread.directoryEvents, name: location.nameBytes) {
+                    wake.signal()
+                }
             }
         }
     }
 
     deinit {
-        hub?.unsubscribe(directorySubscription)
-        hub?.unsubscribe(fileSubscription)
+        hub?.unsubscribe(subscription)
     }
 
-    /// Whether events arrive at all; without them the waiter polls.
-    var deliversEvents: Bool { directorySubscription != nil }
-
-    /// Starts watching the file now at the lock path; returns which file that is,
-    /// or nil when the path names nothing or the file could not be pinned down.
-    func watchCurrentLockFile() -> FileIdentity? {
-        guard let before = try? Syscalls.lstat(lockFile) else { return nil }
-        let identity = FileIdentity(before)
-        guard let hub, let wake, deliversEvents else { return identity }
-        if identity != watchedFile {
-            hub.unsubscribe(fileSubscription)
-            fileSubscription = hub.subscribe(lockFile.string, events: MonitorThread.fileEvents | UInt32(IN_DONT_FOLLOW)) {
-                wake.signal()
-            }
-            watchedFile = fileSubscription == nil ? nil : identity
-        }
-        // The watch was added by path: make sure the path still named the same file after it.
-        guard fileSubscription != nil, let after = try? Syscalls.lstat(lockFile), FileIdentity(after) == identity else {
-            watchedFile = nil
-            return nil
-        }
-        return identity
-    }
+    /// Whether events arrive at all; without them the waiter only polls.
+    var deliversEvents: Bool { subscription != nil }
 
     /// Sleeps until a relevant event, `cancellation` becoming readable, or `timeout`.
     ///

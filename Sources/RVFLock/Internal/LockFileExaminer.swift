@@ -5,108 +5,88 @@ import Darwin
 #endif
 import SystemPackage
 
-/// Reads a lock file, judges it, and, when asked, removes exactly that file.
+/// Looks at a lock without taking it: what an observer (`status`, `wait`, a
+/// message about a lost lock) sees.
 ///
-/// Breaking follows one discipline so that racing breakers remove one stale lock
-/// and never a newer one: open the lock file (never through a symlink), take its
-/// `flock()` exclusively, judge it, then check that the path still names the
-/// inode that was judged and that its bytes are unchanged, and only then unlink.
-/// Every live RVFLock holder keeps `flock()` on its own lock file, so a breaker
-/// never gets that far with a live lock; and a second breaker holding an older
-/// descriptor finds the path naming another inode and backs off.
+/// An observer opens the lock file for reading and takes only a shared
+/// `flock()`, for microseconds: a shared lock proves nothing about a holder, so
+/// no judge mistakes an observer for one, and observers never block each other.
 struct LockFileExaminer: Sendable {
-    let lockFile: FilePath
+    let location: LockLocation
     let judge: StalenessJudge
 
-    enum Mode: Sendable {
-        /// Look only; share the kernel lock so that concurrent lookers do not see each other as holders.
-        case inspect
-        /// Remove the lock if the protocol says it is stale.
-        case breakIfStale
-        /// Remove the lock even if its holder is alive (`rvf-lock break --force`).
-        case breakEvenIfHeld
-    }
-
-    enum Outcome: Sendable {
-        /// Nothing is at the lock path.
-        case absent
-        /// The lock file is there and stays: its state and which file it was.
-        case present(LockStatus, FileIdentity)
-        /// The lock file that was judged has been removed.
-        case removed(LockStatus)
-        /// The lock file changed while it was judged; look again.
-        case changed
-    }
-
-    func examine(_ mode: Mode) throws(LockError) -> Outcome {
-        let descriptor: CInt
-        do {
-            // O_NONBLOCK: a FIFO planted at the lock path must not hang the opener.
-            descriptor = try Syscalls.open(lockFile, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY)
-        } catch {
-            switch error.errno {
-            case .noSuchFileOrDirectory:
-                return .absent
-            case .tooManySymbolicLinkLevels:
-                throw .notARegularFile(lockFile, kind: "symbolic link")
-            case .noSuchAddressOrDevice:
-                throw .notARegularFile(lockFile, kind: "socket")
-            default:
-                throw .system(error, lockFile: lockFile, doing: "reading the lock file")
+    /// The lock's state, or nil when the file changed under the look (look again).
+    func inspect() throws(LockError) -> LockStatus? {
+        guard let file = try OpenLockFile.open(location, forWriting: false) else { return .free }
+        do throws(SystemCallError) {
+            if try file.isUnlinked() { return nil }
+            var shared = try file.tryShared()
+            // A judge or breaker holds the exclusive lock for microseconds: look again
+            // before calling the holder alive on its account.
+            for _ in 0..<3 where shared == false {
+                usleep(200)
+                shared = try file.tryShared()
             }
-        }
-        defer { Syscalls.close(descriptor) }
-        let info: stat
-        do throws(SystemCallError) {
-            info = try Syscalls.fstat(descriptor)
+            let kernelLock: StalenessJudge.KernelLock = switch shared {
+            case true?: .notHeld
+            case false?: .heldExclusively
+            case nil: .unknown
+            }
+            defer { file.letGo() }
+            return try file.judge(with: judge, kernelLock: kernelLock, namingProgram: true).status
         } catch {
-            throw .system(error, lockFile: lockFile, doing: "reading the lock file")
-        }
-        if let kind = FileIdentity.kind(of: info) { throw .notARegularFile(lockFile, kind: kind) }
-        do throws(SystemCallError) {
-            return try examine(descriptor, info, mode)
-        } catch {
-            throw .system(error, lockFile: lockFile, doing: "judging the lock file")
+            throw .system(error, lockFile: location.lockFile, doing: "reading the lock file")
         }
     }
 
-    private func examine(_ descriptor: CInt, _ info: stat, _ mode: Mode) throws(SystemCallError) -> Outcome {
-        if info.st_nlink == 0 { return .changed }
-        let operation = mode == .inspect ? LOCK_SH : LOCK_EX
-        let kernelLockTaken = try Syscalls.flockNonBlocking(descriptor, operation)
-        let bytes = try Syscalls.preadPrefix(descriptor, count: LockRecord.size + 1)
-        let now = Syscalls.wallClockNanoseconds()
-        let identity = FileIdentity(info)
-        let status: LockStatus
-        do {
-            let record = try LockRecord(decoding: bytes)
-            let unchanged = UnchangedSince.shared.duration(
-                of: .init(file: identity, contentStamp: record.timestampNanoseconds, writer: record.writerID))
-            status = judge.judge(record, kernelLockHeld: !kernelLockTaken, nowNanoseconds: now, unchangedFor: unchanged)
-        } catch {
-            // Read again, after the bytes: a file being written must look as young as it is.
-            let current = try Syscalls.fstat(descriptor)
-            let fileAge = FileIdentity.modificationAge(of: current, nowNanoseconds: now)
-            let stamp = UInt64(bitPattern: Int64(current.st_mtim.tv_sec)) &* 1_000_000_007
-                &+ UInt64(bitPattern: Int64(current.st_mtim.tv_nsec)) &+ UInt64(bitPattern: Int64(current.st_size))
-            let unchanged = UnchangedSince.shared.duration(of: .init(file: identity, contentStamp: stamp, writer: nil))
-            status = judge.judgeInvalid(
-                .record(error), fileAge: fileAge, unchangedFor: unchanged, kernelLockHeld: !kernelLockTaken)
-        }
-        switch mode {
-        case .inspect:
-            return .present(status, identity)
-        case .breakIfStale where !status.isBreakable:
-            return .present(status, identity)
-        case .breakIfStale, .breakEvenIfHeld:
-            guard let current = try Syscalls.lstat(lockFile), FileIdentity(current) == identity else { return .changed }
-            guard try Syscalls.preadPrefix(descriptor, count: LockRecord.size + 1) == bytes else { return .changed }
+    /// The lock's state, looking again while it keeps changing; a non-regular file
+    /// at the lock path is reported as invalid.
+    func currentStatus() throws(LockError) -> LockStatus {
+        for _ in 0..<16 {
             do {
-                try Syscalls.unlink(lockFile)
-            } catch where error.errno == .noSuchFileOrDirectory {
-                return .changed
+                if let status = try inspect() { return status }
+            } catch where error.code == .notARegularFile {
+                if let status = error.status { return status }
+                throw error
             }
-            return .removed(status)
         }
+        throw LockError(.busy, lockFile: location.lockFile, message: "\(location.lockFile) kept changing while it was read; try again")
+    }
+}
+
+/// The name of a holder's program, for messages: "pid 4242 (ingest)".
+enum HolderProgram {
+    /// `/proc/PID/comm` of the holder, when the PID names the holder in this
+    /// process's PID namespace: the process was found by `kill(pid, 0)`, or it
+    /// has the lock file itself open (a kernel-lock holder may live in another
+    /// PID namespace, where its PID names another process here).
+    static func name(of holder: LockHolder, lockFile: FileIdentity) -> String? {
+        #if os(Linux)
+        guard holder.hostMatch != .otherHost, holder.pid > 0, holder.pid <= UInt32(Int32.max) else { return nil }
+        switch holder.liveness {
+        case .processExists:
+            break
+        case .kernelLockHeld:
+            guard holdsOpen(pid: holder.pid, file: lockFile) else { return nil }
+        default:
+            return nil
+        }
+        guard let bytes = Syscalls.readSmallFile(FilePath("/proc/\(holder.pid)/comm"), limit: 64) else { return nil }
+        let name = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
+        return name.isEmpty ? nil : name
+        #else
+        return nil
+        #endif
+    }
+
+    private static func holdsOpen(pid: UInt32, file: FileIdentity) -> Bool {
+        let directory = "/proc/\(pid)/fd"
+        guard let descriptor = try? Syscalls.openDirectoryAnchor(FilePath(directory)) else { return false }
+        defer { Syscalls.close(descriptor) }
+        for name in Syscalls.directoryEntries(descriptor).prefix(4096) {
+            var info = stat()
+            if stat("\(directory)/\(name)", &info) == 0 && FileIdentity(info) == file { return true }
+        }
+        return false
     }
 }

@@ -3,24 +3,30 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRVFLockShims
 import Dispatch
 import Synchronization
 
-/// One thread for the whole process that watches lock files and runs heartbeats.
+/// One thread for the whole process that watches lock files and keeps time for
+/// heartbeats.
 ///
-/// One inotify instance serves every waiter and holder: closing an inotify
-/// instance waits for a kernel RCU grace period (about 5 ms measured here), which
-/// would dominate acquire and release if each lock had its own, while adding and
-/// removing a watch costs microseconds. Heartbeats run on the same thread from a
-/// table of due times, so taking and releasing a lock creates no timer and wakes
-/// no thread: a new heartbeat that is due later than the thread's next wake-up is
-/// simply picked up then.
+/// It sleeps in `poll(2)` on one inotify instance and one timerfd, and wakes
+/// only for a file event or a timer that is due. Closing an inotify instance
+/// waits for a kernel RCU grace period (about 5 ms measured here), so one
+/// instance serves every waiter and holder. The timerfd is armed to the earliest
+/// due time, re-armed by whoever adds or removes a timer: taking and releasing a
+/// lock costs two `timerfd_settime` calls and wakes nobody.
+///
+/// The thread itself never touches a lock file: timer actions and event
+/// callbacks must return at once (holders hand their I/O to a work queue), so
+/// that a slow or hung file system stalls no other lock.
 final class MonitorThread: Sendable {
     static let shared = MonitorThread()
 
-    /// Events that mean a watched lock file's holder let go or the file changed identity.
-    /// Paths are resolved with `IN_DONT_FOLLOW` by callers that must not follow a symlink.
-    static let fileEvents = UInt32(IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
+    /// Events that mean a watched lock file lost its name or was moved: a
+    /// holder's loss. Not `IN_CLOSE_WRITE`: judges open lock files for writing,
+    /// and their every close would wake the holder for nothing.
+    static let holderEvents = UInt32(IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF)
     /// Events that mean a name left a watched directory, or the directory itself went.
     static let directoryEvents = UInt32(IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 
@@ -34,13 +40,13 @@ final class MonitorThread: Sendable {
     }
 
     private struct Subscriber {
-        let name: [UInt8]?
+        let name: ArraySlice<UInt8>?
         let callback: @Sendable () -> Void
     }
 
     private struct Timer {
-        let interval: Duration
-        var due: ContinuousClock.Instant
+        var due: UInt64
+        let interval: UInt64
         let action: @Sendable () -> Void
     }
 
@@ -48,34 +54,33 @@ final class MonitorThread: Sendable {
         var subscribers: [CInt: [UInt64: Subscriber]] = [:]
         var timers: [UInt64: Timer] = [:]
         var nextID: UInt64 = 0
-        var sleepingUntil: ContinuousClock.Instant? = nil
-        /// How long the thread sleeps with no timer: the last interval seen, so that
-        /// a lock taken right after another was released wakes nobody.
-        var idleSleep = Duration.seconds(60)
+        /// What the timerfd is armed to (monotonic ns), 0 when disarmed.
+        var armedFor: UInt64 = 0
     }
 
     private let notifier: CInt
-    private let wake: WakeSignal?
+    private let timer: CInt
     private let state = Mutex(State())
 
     private init() {
+        Syscalls.prepareDescriptors()
         #if os(Linux)
-        notifier = inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC))
+        notifier = Syscalls.keptAboveStandardStreams(inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC)))
         #else
         notifier = -1
         #endif
-        wake = try? WakeSignal()
+        timer = Syscalls.keptAboveStandardStreams(rvf_timerfd_create())
         // A queue of its own gets a thread of its own, kept for the life of the process.
         DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
     }
 
     /// Whether file events arrive; without them waiters poll and holders rely on heartbeats.
-    var deliversFileEvents: Bool { notifier >= 0 && wake != nil }
+    var deliversFileEvents: Bool { notifier >= 0 }
 
     /// Calls `callback` on the monitor thread for every event on `path` (for a
     /// directory: for `name` inside it). Nil when the path cannot be watched.
     func subscribe(
-        _ path: String, events: UInt32, name: [UInt8]? = nil,
+        _ path: UnsafePointer<CChar>, events: UInt32, name: ArraySlice<UInt8>? = nil,
         _ callback: @escaping @Sendable () -> Void
     ) -> Subscription? {
         guard deliversFileEvents else { return nil }
@@ -109,83 +114,67 @@ final class MonitorThread: Sendable {
         }
     }
 
-    /// Runs `action` on the monitor thread every `interval`, first after one interval.
-    func repeating(every interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
-        let due = ContinuousClock.now + interval
-        let (id, wakeNeeded) = state.withLock { state in
+    /// Runs `action` on the monitor thread after `delay`, then every `interval`.
+    func schedule(after delay: Duration, every interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
+        let due = Syscalls.monotonicNanoseconds() &+ delay.nanoseconds
+        return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.timers[id] = Timer(interval: interval, due: due, action: action)
-            state.idleSleep = interval
-            return (id, state.sleepingUntil.map { due < $0 } ?? false)
+            state.timers[id] = Timer(due: due, interval: max(interval.nanoseconds, 1_000_000), action: action)
+            if state.armedFor == 0 || due < state.armedFor { arm(&state, for: due) }
+            return TimerID(id: id)
         }
-        if wakeNeeded { wake?.signal() }
-        return TimerID(id: id)
     }
 
-    func cancel(_ timer: TimerID) {
-        _ = state.withLock { $0.timers.removeValue(forKey: timer.id) }
+    func cancel(_ timerID: TimerID) {
+        state.withLock { state in
+            guard let removed = state.timers.removeValue(forKey: timerID.id) else { return }
+            // Only the earliest timer decides when the thread wakes: re-arm for the
+            // next, so that a lock released early wakes nobody.
+            if removed.due <= state.armedFor { arm(&state, for: earliestDue(state)) }
+        }
+    }
+
+    private func earliestDue(_ state: borrowing State) -> UInt64 {
+        var earliest: UInt64 = 0
+        for timer in state.timers.values where earliest == 0 || timer.due < earliest { earliest = timer.due }
+        return earliest
+    }
+
+    private func arm(_ state: inout State, for due: UInt64) {
+        guard due != state.armedFor else { return }
+        state.armedFor = due
+        _ = rvf_timerfd_arm(timer, due)
     }
 
     private func run() {
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
+        var entries = [
+            pollfd(fd: notifier, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: timer, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
-            let ready = waitForWork()
-            if ready.contains(.wake) { wake?.reset() }
-            if ready.contains(.fileEvents) { deliverFileEvents(buffer: &buffer) }
-            runDueTimers()
+            for index in entries.indices { entries[index].revents = 0 }
+            guard poll(&entries, nfds_t(entries.count), -1) > 0 else { continue }
+            if entries[0].revents != 0 { deliverFileEvents(buffer: &buffer) }
+            if entries[1].revents != 0 {
+                Syscalls.drain(timer)
+                runDueTimers()
+            }
         }
-    }
-
-    private struct Ready: OptionSet {
-        let rawValue: Int
-        static let fileEvents = Ready(rawValue: 1)
-        static let wake = Ready(rawValue: 2)
-    }
-
-    /// Sleeps until a file event, a wake-up, or the next heartbeat due.
-    private func waitForWork() -> Ready {
-        let timeout = millisecondsUntilNextTimer()
-        var entries: [pollfd] = []
-        if notifier >= 0 { entries.append(pollfd(fd: notifier, events: Int16(POLLIN), revents: 0)) }
-        if let wake { entries.append(pollfd(fd: wake.readable, events: Int16(POLLIN), revents: 0)) }
-        if entries.isEmpty {
-            usleep(UInt32(timeout) * 1000)
-            return []
-        }
-        guard poll(&entries, nfds_t(entries.count), timeout) > 0 else { return [] }
-        var ready: Ready = []
-        for entry in entries where entry.revents != 0 {
-            ready.insert(entry.fd == notifier ? .fileEvents : .wake)
-        }
-        return ready
-    }
-
-    /// Also records the deadline, so that a timer due earlier wakes the thread.
-    private func millisecondsUntilNextTimer() -> CInt {
-        let now = ContinuousClock.now
-        // With no timer the thread still wakes now and then, which costs nothing worth measuring.
-        let deadline = state.withLock { state in
-            var next = now.advanced(by: state.idleSleep)
-            for timer in state.timers.values where timer.due < next { next = timer.due }
-            state.sleepingUntil = next
-            return next
-        }
-        guard deadline > now else { return 0 }
-        return now.duration(to: deadline).pollMilliseconds
     }
 
     private func runDueTimers() {
-        let now = ContinuousClock.now
+        let now = Syscalls.monotonicNanoseconds()
         let actions = state.withLock { state in
-            let dueIDs = state.timers.filter { $0.value.due <= now }.map(\.key)
             var due: [@Sendable () -> Void] = []
-            for id in dueIDs {
-                guard var timer = state.timers[id] else { continue }
+            for (id, var timer) in state.timers where timer.due <= now {
                 due.append(timer.action)
-                timer.due = now + timer.interval
+                timer.due = now &+ timer.interval
                 state.timers[id] = timer
             }
+            state.armedFor = 0
+            arm(&state, for: earliestDue(state))
             return due
         }
         for action in actions { action() }
@@ -209,7 +198,7 @@ final class MonitorThread: Sendable {
                          raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
                          Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
                     }
-                    let name = Array(buffer[(offset + 16)..<(offset + 16 + nameLength)].prefix { $0 != 0 })
+                    let name = buffer[(offset + 16)..<(offset + 16 + nameLength)].prefix { $0 != 0 }
                     offset += 16 + nameLength
                     if mask & UInt32(IN_Q_OVERFLOW) != 0 {
                         callbacks += state.subscribers.values.flatMap { $0.values.map(\.callback) }
@@ -217,7 +206,7 @@ final class MonitorThread: Sendable {
                     }
                     guard let watchers = state.subscribers[watch] else { continue }
                     for subscriber in watchers.values
-                    where subscriber.name == nil || name.isEmpty || subscriber.name == name {
+                    where subscriber.name == nil || name.isEmpty || subscriber.name.map({ $0.elementsEqual(name) }) == true {
                         callbacks.append(subscriber.callback)
                     }
                     // The kernel dropped the watch (its inode is gone): forget it.

@@ -2,52 +2,85 @@
 ///
 /// The rules are the reference's (same host: process gone and older than 30 s;
 /// other host: older than 300 s) with these corrections:
-/// - a holder that some process still holds `flock()` for is alive, whatever its PID
-///   says: PIDs mean nothing across PID namespaces, the kernel lock does;
+/// - a holder for which some process holds `flock()` exclusively is alive, whatever
+///   its PID says: PIDs mean nothing across PID namespaces, the kernel lock does;
+///   shared `flock()`s are observers (`status`, `wait`) and prove nothing;
 /// - a record written by RVFLock on this running kernel (its writer id carries this
-///   boot's tag) whose `flock()` nobody holds has lost its holder: stale at once;
+///   boot's tag) whose `flock()` nobody holds exclusively has lost its holder: stale at once;
 /// - a PID of 0 or at or above the kernel's limit is never probed with `kill`, where
-///   it would address a process group or every process and always succeed.
+///   it would address a process group or every process and always succeed;
+/// - a record naming this machine by an alias (see ``HostIdentity``) is probed like
+///   one from this host, but stale only after the other-host threshold.
 struct StalenessJudge: Sendable {
     let identity: HostIdentity
     let options: LockOptions
 
-    /// - Parameter unchangedFor: how long this process has seen this very record unchanged
-    ///   (monotonic clock); the age used is the larger of that and the wall-clock age.
+    /// What `flock()` says about the lock file.
+    enum KernelLock {
+        /// Another open file holds it exclusively: a live holder (or a judge at work).
+        case heldExclusively
+        /// Nobody holds it exclusively (the judge may hold it itself, observers may share it).
+        case notHeld
+        /// It cannot be asked here (a read-only descriptor on NFS): the record's rules alone decide.
+        case unknown
+    }
+
+    /// - Parameters:
+    ///   - unchangedFor: how long this process has seen this very record unchanged
+    ///     (monotonic clock); the age used is the larger of that and the wall-clock age.
+    ///   - birthNanoseconds: the lock file's birth time, where known.
     func judge(
-        _ record: LockRecord, kernelLockHeld: Bool, nowNanoseconds: UInt64, unchangedFor: Duration = .zero
+        _ record: LockRecord, kernelLock: KernelLock, nowNanoseconds: UInt64,
+        unchangedFor: Duration = .zero, birthNanoseconds: UInt64? = nil
     ) -> LockStatus {
         let wallClockAge = Duration.nanoseconds(
             Int64(clamping: nowNanoseconds &- min(nowNanoseconds, record.timestampNanoseconds)))
         let age = max(wallClockAge, unchangedFor)
-        let isSameHost = identity.isSameHost(record.hostnameBytes)
+        let heldFor = birthNanoseconds.map { birth in
+            Duration.nanoseconds(Int64(clamping: nowNanoseconds &- min(nowNanoseconds, birth)))
+        }
+        let match = identity.match(record.hostnameBytes)
+        let hostMatch: LockHolder.HostMatch = switch match {
+        case .thisHost: .thisHost
+        case .alias: .alias
+        case .otherHost: .otherHost
+        }
         func holder(_ liveness: LockHolder.Liveness) -> LockHolder {
-            LockHolder(record: record, age: age, isSameHost: isSameHost, liveness: liveness)
+            LockHolder(record: record, age: age, heldFor: heldFor, hostMatch: hostMatch, liveness: liveness)
         }
-        if kernelLockHeld {
+        switch kernelLock {
+        case .heldExclusively:
             return .held(holder(.kernelLockHeld))
-        }
-        if record.checksum == .crc32c && identity.isWrittenOnThisBoot(record.writerID) {
+        case .notHeld where record.checksum == .crc32c && identity.isWrittenOnThisBoot(record.writerID):
             return .stale(holder(.kernelLockReleased), .holderGone)
+        case .notHeld, .unknown:
+            break
         }
-        guard isSameHost else {
-            let holder = holder(.unknowable)
+        let otherHostRule = { (liveness: LockHolder.Liveness) -> LockStatus in
+            let holder = holder(liveness)
             return age > options.otherHostStaleAfter
                 ? .stale(holder, .otherHostOlderThan(options.otherHostStaleAfter)) : .held(holder)
         }
-        let liveness = probe(record.pid)
-        let sameHostHolder = holder(liveness)
-        if liveness.isAlive == false && age > options.sameHostStaleAfter {
-            return .stale(sameHostHolder, .processGoneAndOlderThan(options.sameHostStaleAfter))
+        switch match {
+        case .otherHost:
+            return otherHostRule(.unknowable)
+        case .alias:
+            let liveness = probe(record.pid)
+            return liveness.isAlive == true ? .held(holder(liveness)) : otherHostRule(liveness)
+        case .thisHost:
+            let liveness = probe(record.pid)
+            if liveness.isAlive == false && age > options.sameHostStaleAfter {
+                return .stale(holder(liveness), .processGoneAndOlderThan(options.sameHostStaleAfter))
+            }
+            return .held(holder(liveness))
         }
-        return .held(sameHostHolder)
     }
 
     func judgeInvalid(
-        _ problem: InvalidLockFile.Problem, fileAge: Duration, unchangedFor: Duration = .zero, kernelLockHeld: Bool
+        _ problem: InvalidLockFile.Problem, fileAge: Duration, unchangedFor: Duration = .zero, kernelLock: KernelLock
     ) -> LockStatus {
         let fileAge = max(fileAge, unchangedFor)
-        let breakable = !kernelLockHeld && fileAge > options.sameHostStaleAfter
+        let breakable = kernelLock == .notHeld && fileAge > options.sameHostStaleAfter
         return .invalid(InvalidLockFile(problem: problem, fileAge: fileAge, isBreakable: breakable))
     }
 

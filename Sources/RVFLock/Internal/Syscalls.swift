@@ -10,6 +10,11 @@ import SystemPackage
 ///
 /// Calls that can be interrupted are retried on EINTR, except `close`, whose
 /// descriptor is gone after EINTR on Linux. Failures carry the call's name.
+///
+/// Every descriptor the library keeps is 3 or above: a process started with
+/// standard output closed would otherwise get a lock file as descriptor 1, and
+/// its next `print` would overwrite the lock record (the reference then deletes
+/// the "invalid" file at once: two writers). See ``keptAboveStandardStreams(_:)``.
 enum Syscalls {
     private static func check(_ name: String, _ result: CInt) throws(SystemCallError) {
         if result == -1 { throw SystemCallError(name: name, errno: Errno(rawValue: errno)) }
@@ -24,19 +29,74 @@ enum Syscalls {
         }
     }
 
+    // MARK: Descriptors
+
+    /// Fills closed standard descriptors (0, 1, 2) with `/dev/null` once, so that the
+    /// library's own descriptors never land there (as SQLite does).
+    private static let standardStreamsFilled: Bool = {
+        for slot in CInt(0)...2 where fcntl(slot, F_GETFD) == -1 && errno == EBADF {
+            let null = c_open("/dev/null", O_RDWR, 0)
+            if null >= 0 && null != slot {
+                _ = dup2(null, slot)
+                if null > 2 { _ = c_close(null) }
+            }
+        }
+        return true
+    }()
+
+    /// Moves a new descriptor to 3 or above, leaving `/dev/null` in the standard slot it took.
+    ///
+    /// `dup2` replaces the slot atomically, so no moment exists in which a write to
+    /// that standard descriptor reaches the lock file after this returns.
+    static func keptAboveStandardStreams(_ descriptor: CInt) -> CInt {
+        guard descriptor >= 0, descriptor < 3 else { return descriptor }
+        let raised = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
+        guard raised >= 0 else { return descriptor }
+        let null = c_open("/dev/null", O_RDWR, 0)
+        if null >= 0 {
+            _ = dup2(null, descriptor)
+            if null > 2 { _ = c_close(null) }
+        } else {
+            _ = c_close(descriptor)
+        }
+        return raised
+    }
+
+    /// Call before the first descriptor of an operation is opened.
+    @inline(__always)
+    static func prepareDescriptors() { _ = standardStreamsFilled }
+
     static func open(_ path: FilePath, flags: CInt, mode: mode_t = 0o644) throws(SystemCallError) -> CInt {
-        try retrying("open") {
+        prepareDescriptors()
+        let descriptor = try retrying("open") {
             path.withPlatformString { c_open($0, flags | O_CLOEXEC, mode) }
         }
+        return keptAboveStandardStreams(descriptor)
+    }
+
+    static func openAt(
+        _ directory: CInt, _ name: UnsafePointer<CChar>, flags: CInt, mode: mode_t = 0o644
+    ) throws(SystemCallError) -> CInt {
+        prepareDescriptors()
+        let descriptor = try retrying("openat") { openat(directory, name, flags | O_CLOEXEC, mode) }
+        return keptAboveStandardStreams(descriptor)
+    }
+
+    /// A directory opened only as an anchor for `*at` calls (`O_PATH` on Linux).
+    static func openDirectoryAnchor(_ path: FilePath) throws(SystemCallError) -> CInt {
+        prepareDescriptors()
+        let flags = rvf_directory_anchor_flags()
+        let descriptor = try retrying("open") { path.withPlatformString { c_open($0, flags, 0) } }
+        return keptAboveStandardStreams(descriptor)
     }
 
     /// An unnamed file in `directory` (Linux `O_TMPFILE`), or nil where the
     /// platform or the filesystem has none, so that the caller falls back to a named temporary.
-    static func openUnnamedTemporary(in directory: FilePath) throws(SystemCallError) -> CInt? {
+    static func openUnnamedTemporary(in directory: CInt, mode: mode_t) throws(SystemCallError) -> CInt? {
         let flags = rvf_o_tmpfile_rdwr()
         guard flags != -1, canLinkDescriptors else { return nil }
         do {
-            return try open(directory, flags: flags, mode: 0o644)
+            return try openAt(directory, ".", flags: flags, mode: mode)
         } catch {
             switch error.errno {
             case .notSupported, .invalidArgument, .isDirectory, .noFunction: return nil
@@ -52,10 +112,20 @@ enum Syscalls {
         return c_lstat("/proc/self/fd", &info) == 0
     }()
 
+    /// A pipe whose ends are close-on-exec, non-blocking, and 3 or above.
+    static func pipe() throws(SystemCallError) -> (readable: CInt, writable: CInt) {
+        prepareDescriptors()
+        var descriptors: [CInt] = [-1, -1]
+        try check("pipe2", rvf_pipe_cloexec_nonblock(&descriptors))
+        return (keptAboveStandardStreams(descriptors[0]), keptAboveStandardStreams(descriptors[1]))
+    }
+
     static func close(_ descriptor: CInt) {
         // Not retried: on Linux the descriptor is released even when close reports EINTR.
         _ = c_close(descriptor)
     }
+
+    // MARK: Kernel locks
 
     /// Takes or releases a `flock(2)` lock without blocking; false when another
     /// open file description holds a conflicting lock.
@@ -70,6 +140,12 @@ enum Syscalls {
         }
     }
 
+    static func unlock(_ descriptor: CInt) {
+        _ = rvf_flock(descriptor, LOCK_UN)
+    }
+
+    // MARK: Data
+
     static func fsync(_ descriptor: CInt) throws(SystemCallError) {
         _ = try retrying("fsync") { c_fsync(descriptor) }
     }
@@ -82,12 +158,10 @@ enum Syscalls {
         #endif
     }
 
-    static func pwriteAll(_ descriptor: CInt, _ bytes: [UInt8], at offset: Int) throws(SystemCallError) {
+    static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
         var written = 0
         while written < bytes.count {
-            let result = bytes.withUnsafeBytes { buffer in
-                c_pwrite(descriptor, buffer.baseAddress! + written, bytes.count - written, off_t(offset + written))
-            }
+            let result = c_pwrite(descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(offset + written))
             if result == -1 {
                 if errno == EINTR { continue }
                 throw SystemCallError(name: "pwrite", errno: Errno(rawValue: errno))
@@ -96,14 +170,11 @@ enum Syscalls {
         }
     }
 
-    /// Reads up to `count` bytes from offset 0; fewer only at end of file.
-    static func preadPrefix(_ descriptor: CInt, count: Int) throws(SystemCallError) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
+    /// Reads up to `buffer.count` bytes from offset 0; fewer only at end of file.
+    static func pread(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
         var filled = 0
-        while filled < count {
-            let result = buffer.withUnsafeMutableBytes { raw in
-                c_pread(descriptor, raw.baseAddress! + filled, count - filled, off_t(filled))
-            }
+        while filled < buffer.count {
+            let result = c_pread(descriptor, buffer.baseAddress! + filled, buffer.count - filled, off_t(filled))
             if result == -1 {
                 if errno == EINTR { continue }
                 throw SystemCallError(name: "pread", errno: Errno(rawValue: errno))
@@ -111,8 +182,20 @@ enum Syscalls {
             if result == 0 { break }
             filled += result
         }
-        return Array(buffer[..<filled])
+        return filled
     }
+
+    /// Reads up to `count` bytes from offset 0; fewer only at end of file.
+    static func preadPrefix(_ descriptor: CInt, count: Int) throws(SystemCallError) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        let filled = try buffer.withUnsafeMutableBytes { raw in
+            Result { () throws(SystemCallError) in try pread(descriptor, into: raw) }
+        }.get()
+        buffer.removeLast(count - filled)
+        return buffer
+    }
+
+    // MARK: Metadata
 
     static func fstat(_ descriptor: CInt) throws(SystemCallError) -> stat {
         var info = stat()
@@ -129,27 +212,72 @@ enum Syscalls {
         throw SystemCallError(name: "lstat", errno: Errno(rawValue: errno))
     }
 
-    /// Gives an open file the name `path`; fails with EEXIST, atomically, when the name is taken.
-    static func linkDescriptor(_ descriptor: CInt, to path: FilePath) throws(SystemCallError) {
+    /// `fstatat(2)` without following a final symbolic link, or nil when nothing is there.
+    static func lstatAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) -> stat? {
+        var info = stat()
+        while true {
+            if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { return info }
+            switch errno {
+            case EINTR: continue
+            case ENOENT: return nil
+            default: throw SystemCallError(name: "fstatat", errno: Errno(rawValue: errno))
+            }
+        }
+    }
+
+    /// The target of the symbolic link at `path`.
+    static func readLink(_ path: FilePath) throws(SystemCallError) -> FilePath {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let count = path.withPlatformString { c_readlink($0, &buffer, buffer.count - 1) }
+        if count == -1 { throw SystemCallError(name: "readlink", errno: Errno(rawValue: errno)) }
+        buffer[count] = 0
+        return buffer.withUnsafeBufferPointer { FilePath(platformString: $0.baseAddress!) }
+    }
+
+    /// The file system kind holding the open descriptor.
+    static func fileSystemType(_ descriptor: CInt) -> FileSystemType {
+        FileSystemType(of: descriptor)
+    }
+
+    /// The birth time of the open file in nanoseconds since the epoch, or nil where
+    /// the file system does not record it.
+    static func birthTime(_ descriptor: CInt) -> UInt64? {
+        var seconds: Int64 = 0
+        var nanoseconds: UInt32 = 0
+        guard rvf_birth_time(descriptor, &seconds, &nanoseconds) == 1, seconds >= 0 else { return nil }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(nanoseconds)
+    }
+
+    // MARK: Names
+
+    /// Gives an open file the name `name` in `directory`; fails with EEXIST,
+    /// atomically, when the name is taken.
+    static func linkDescriptor(_ descriptor: CInt, to directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
         // linkat(fd, "", ..., AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH on older
         // kernels; the /proc path works for every user.
-        let source = "/proc/self/fd/\(descriptor)"
-        let result = path.withPlatformString { target in
-            c_linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)
+        let result = ProcSelfFD.withPath(of: descriptor) { source in
+            linkat(AT_FDCWD, source, directory, name, AT_SYMLINK_FOLLOW)
         }
         try check("linkat", result)
     }
 
-    static func link(_ source: FilePath, to target: FilePath) throws(SystemCallError) {
-        let result = source.withPlatformString { cSource in
-            target.withPlatformString { cTarget in c_link(cSource, cTarget) }
-        }
-        try check("link", result)
+    static func linkAt(
+        _ sourceDirectory: CInt, _ source: UnsafePointer<CChar>, _ targetDirectory: CInt, _ target: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
+        try check("linkat", linkat(sourceDirectory, source, targetDirectory, target, 0))
     }
 
-    static func unlink(_ path: FilePath) throws(SystemCallError) {
-        try check("unlink", path.withPlatformString { c_unlink($0) })
+    static func renameAt(
+        _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
+        try check("renameat", renameat(directory, source, directory, target))
     }
+
+    static func unlinkAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
+        try check("unlinkat", unlinkat(directory, name, 0))
+    }
+
+    // MARK: Processes and hosts
 
     /// The result of probing a PID with signal 0.
     enum ProcessProbe { case exists, noSuchProcess }
@@ -169,14 +297,22 @@ enum Syscalls {
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func wallClockNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        guard now.tv_sec >= 0 else { return 0 }
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    /// The whole of a small file (`/proc`, `/etc`), or nil if it cannot be read.
+    static func readSmallFile(_ path: FilePath, limit: Int = 4096) -> [UInt8]? {
+        guard let descriptor = try? open(path, flags: O_RDONLY) else { return nil }
+        defer { close(descriptor) }
+        return try? preadPrefix(descriptor, count: limit)
     }
 
+    static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
+
+    static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
+
+    /// This process's id, read once: a library call, not a fork-aware cache, which
+    /// matches how long a lock handle can live (it does not survive `fork`).
     static var processID: pid_t { getpid() }
+
+    // MARK: Waiting
 
     /// Waits for any of `descriptors` to become readable; true if one did before the timeout.
     static func pollReadable(_ descriptors: [CInt], timeoutMilliseconds: CInt) throws(SystemCallError) -> Bool {
@@ -196,6 +332,19 @@ enum Syscalls {
         }
     }
 
+    static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
+        var generator = SystemRandomNumberGenerator()
+        var offset = 0
+        while offset < buffer.count {
+            let value = generator.next()
+            withUnsafeBytes(of: value) { bytes in
+                let count = min(bytes.count, buffer.count - offset)
+                buffer.baseAddress!.advanced(by: offset).copyMemory(from: bytes.baseAddress!, byteCount: count)
+                offset += count
+            }
+        }
+    }
+
     static func randomUInt64() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
         return generator.next()
@@ -204,8 +353,13 @@ enum Syscalls {
 
 extension Syscalls {
     /// The names in a directory, without `.` and `..`; empty if it cannot be read.
-    static func directoryEntries(_ directory: FilePath) -> [String] {
-        guard let stream = directory.withPlatformString({ opendir($0) }) else { return [] }
+    static func directoryEntries(_ directory: CInt) -> [String] {
+        let copy = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard copy >= 0 else { return [] }
+        guard let stream = fdopendir(keptAboveStandardStreams(copy)) else {
+            _ = c_close(copy)
+            return []
+        }
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
@@ -215,6 +369,32 @@ extension Syscalls {
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+}
+
+/// `/proc/self/fd/N` as a C string on the stack: the path through which an open
+/// file (even one without a name) can be linked or watched.
+enum ProcSelfFD {
+    static func withPath<R>(of descriptor: CInt, _ body: (UnsafePointer<CChar>) -> R) -> R {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
+            var index = 0
+            for byte in "/proc/self/fd/".utf8 {
+                buffer[index] = CChar(bitPattern: byte)
+                index += 1
+            }
+            var digits: [CChar] = []
+            var value = descriptor
+            repeat {
+                digits.append(CChar(UInt8(ascii: "0") + UInt8(value % 10)))
+                value /= 10
+            } while value > 0
+            for digit in digits.reversed() {
+                buffer[index] = digit
+                index += 1
+            }
+            buffer[index] = 0
+            return body(UnsafePointer(buffer.baseAddress!))
+        }
     }
 }
 
@@ -229,13 +409,11 @@ private func c_fdatasync(_ descriptor: CInt) -> CInt { fdatasync(descriptor) }
 #endif
 private func c_fstat(_ descriptor: CInt, _ info: inout stat) -> CInt { fstat(descriptor, &info) }
 private func c_lstat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { lstat(path, &info) }
+private func c_readlink(_ path: UnsafePointer<CChar>, _ buffer: inout [CChar], _ size: Int) -> Int {
+    readlink(path, &buffer, size)
+}
 private func c_gethostname(_ buffer: inout [CChar], _ length: Int) -> CInt { gethostname(&buffer, length) }
 private func c_kill(_ pid: pid_t, _ signal: CInt) -> CInt { kill(pid, signal) }
-private func c_link(_ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>) -> CInt { link(source, target) }
-private func c_linkat(_ fromDirectory: CInt, _ source: String, _ toDirectory: CInt, _ target: UnsafePointer<CChar>, _ flags: CInt) -> CInt {
-    linkat(fromDirectory, source, toDirectory, target, flags)
-}
-private func c_unlink(_ path: UnsafePointer<CChar>) -> CInt { unlink(path) }
 private func c_poll(_ entries: inout [pollfd], _ count: nfds_t, _ timeout: CInt) -> CInt { poll(&entries, count, timeout) }
 private func c_pread(_ descriptor: CInt, _ buffer: UnsafeMutableRawPointer?, _ count: Int, _ offset: off_t) -> Int {
     pread(descriptor, buffer, count, offset)

@@ -3,24 +3,18 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
 import Synchronization
-import SystemPackage
 
 /// A descriptor that becomes readable when signalled, so that a thread blocked
-/// in `poll(2)` can be woken: once and for good by Task cancellation (`fire`),
-/// or again and again by file events (`signal`, then `reset`).
+/// in `poll(2)` can be woken: once and for good (`fire`), or again and again by
+/// file events (`signal`, then `reset`).
 final class WakeSignal: Sendable {
     let readable: CInt
     private let writable: CInt
     private let fired = Atomic<Bool>(false)
 
     init() throws(SystemCallError) {
-        var descriptors: [CInt] = [-1, -1]
-        let result = rvf_pipe_cloexec_nonblock(&descriptors)
-        if result == -1 { throw SystemCallError(name: "pipe2", errno: .init(rawValue: errno)) }
-        readable = descriptors[0]
-        writable = descriptors[1]
+        (readable, writable) = try Syscalls.pipe()
     }
 
     deinit {

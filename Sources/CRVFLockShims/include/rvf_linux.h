@@ -1,0 +1,37 @@
+#ifndef RVF_LINUX_H
+#define RVF_LINUX_H
+
+// Linux interfaces that Swift's Glibc module does not import (O_PATH, timerfd,
+// statx), each as a plain function with a fixed signature.
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Flags that open a directory only as an anchor for *at() calls: O_PATH |
+/// O_DIRECTORY | O_CLOEXEC where O_PATH exists, else O_RDONLY | O_DIRECTORY | O_CLOEXEC.
+int rvf_directory_anchor_flags(void);
+
+/// A monotonic timerfd, close-on-exec and non-blocking; -1 and errno on failure.
+int rvf_timerfd_create(void);
+
+/// Arms `timer` to expire once at `deadline_ns` on CLOCK_MONOTONIC (absolute),
+/// or disarms it when `deadline_ns` is 0. Returns timerfd_settime's result.
+int rvf_timerfd_arm(int timer, unsigned long long deadline_ns);
+
+/// CLOCK_MONOTONIC now, in nanoseconds: the clock of rvf_timerfd_arm.
+unsigned long long rvf_monotonic_ns(void);
+
+/// The birth time of the open file, from statx(STATX_BTIME). Returns 1 and sets
+/// the fields when the file system records it, 0 when it does not, -1 and errno
+/// when statx fails.
+int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds);
+
+/// CLOCK_REALTIME now, in nanoseconds since the epoch (0 before 1970).
+unsigned long long rvf_wall_clock_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,78 @@
+#define _GNU_SOURCE
+#include "rvf_linux.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#if defined(__linux__)
+#include <sys/timerfd.h>
+#endif
+
+int rvf_directory_anchor_flags(void) {
+#if defined(O_PATH)
+    return O_PATH | O_DIRECTORY | O_CLOEXEC;
+#else
+    return O_RDONLY | O_DIRECTORY | O_CLOEXEC;
+#endif
+}
+
+int rvf_timerfd_create(void) {
+#if defined(__linux__)
+    return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+int rvf_timerfd_arm(int timer, unsigned long long deadline_ns) {
+#if defined(__linux__)
+    struct itimerspec spec;
+    memset(&spec, 0, sizeof spec);
+    spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000ULL);
+    spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000ULL);
+    return timerfd_settime(timer, deadline_ns == 0 ? 0 : TFD_TIMER_ABSTIME, &spec, NULL);
+#else
+    (void)timer;
+    (void)deadline_ns;
+    errno = ENOSYS;
+    return -1;
+#endif
+}
+
+unsigned long long rvf_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+}
+
+unsigned long long rvf_wall_clock_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec < 0) {
+        return 0;
+    }
+    return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+}
+
+int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds) {
+#if defined(__linux__) && defined(STATX_BTIME)
+    struct statx info;
+    if (statx(descriptor, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &info) == -1) {
+        return -1;
+    }
+    if (!(info.stx_mask & STATX_BTIME)) {
+        return 0;
+    }
+    *seconds = (long long)info.stx_btime.tv_sec;
+    *nanoseconds = info.stx_btime.tv_nsec;
+    return 1;
+#else
+    (void)descriptor;
+    (void)seconds;
+    (void)nanoseconds;
+    return 0;
+#endif
+}

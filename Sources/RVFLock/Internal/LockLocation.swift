@@ -1,0 +1,131 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SystemPackage
+
+/// Where a lock file lives, fixed once per operation: the directory is held
+/// open, and every later step (linking, judging, removing, watching) names the
+/// lock file relative to that descriptor.
+///
+/// So a `chdir` while a lock is held, or a directory renamed meanwhile, cannot
+/// make release, loss detection or breaking look at (and unlink) a lock file in
+/// another directory. The data file's own symbolic links are followed first, so
+/// that every path to one data file (`link.rvf -> data.rvf`) names one lock.
+struct LockLocation: Sendable {
+    /// The lock file's directory, open as an anchor for `*at` calls.
+    let directory: LockDirectory
+    /// The lock file's name in ``directory``, NUL-terminated.
+    let name: [CChar]
+    /// The lock file as people should read it: the caller's path, or the path the
+    /// data file's symbolic links lead to.
+    let lockFile: FilePath
+
+    /// Follows the data file's symbolic links, refuses paths that cannot have a
+    /// lock, and opens the lock file's directory.
+    static func resolve(dataFile: FilePath, lockFile: FilePath) throws(LockError) -> LockLocation {
+        guard !dataFile.isEmpty else {
+            throw LockError(.invalidPath, lockFile: lockFile, message: "the data file path is empty; name the file to lock")
+        }
+        if dataFile.string.hasSuffix("/") || dataFile.lastComponent == nil
+            || dataFile.lastComponent?.kind != .regular
+        {
+            throw LockError(.invalidPath, lockFile: lockFile,
+                            message: "\(dataFile) names a directory; an RVF writer lock protects a data file, name the file")
+        }
+        let target = try followLinks(of: dataFile, lockFile: lockFile)
+        let directoryPath = target.removingLastComponent()
+        let lastComponent = target.lastComponent!
+        var name: [CChar] = lastComponent.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) }
+        name += ".lock".utf8CString
+        let resolvedLockFile = target == dataFile ? lockFile : FilePath(target.string + ".lock")
+        let descriptor: CInt
+        do throws(SystemCallError) {
+            descriptor = try Syscalls.openDirectoryAnchor(directoryPath.isEmpty ? FilePath(".") : directoryPath)
+        } catch {
+            throw .system(error, lockFile: resolvedLockFile, doing: "opening the directory of")
+        }
+        return LockLocation(directory: LockDirectory(descriptor), name: name, lockFile: resolvedLockFile)
+    }
+
+    /// The path the data file's symbolic links lead to (the data file itself when
+    /// it is not a link, or does not exist yet). Directory components are left to
+    /// the kernel: opening the directory follows them.
+    private static func followLinks(of dataFile: FilePath, lockFile: FilePath) throws(LockError) -> FilePath {
+        var path = dataFile
+        for _ in 0..<40 {
+            // An unreadable path is left for opening its directory to report.
+            guard let info = try? Syscalls.lstat(path) else { return path }
+            switch info.st_mode & S_IFMT {
+            case S_IFLNK:
+                let target: FilePath
+                do throws(SystemCallError) { target = try Syscalls.readLink(path) } catch {
+                    throw .system(error, lockFile: lockFile, doing: "following the data file's link to")
+                }
+                path = target.isAbsolute ? target : path.removingLastComponent().pushing(target)
+                guard let last = path.lastComponent, last.kind == .regular, !path.string.hasSuffix("/") else {
+                    throw LockError(.invalidPath, lockFile: lockFile,
+                                    message: "\(dataFile) is a symbolic link to \(target), which names a directory; "
+                                        + "an RVF writer lock protects a data file")
+                }
+            case S_IFDIR:
+                throw LockError(.invalidPath, lockFile: lockFile,
+                                message: "\(path) is a directory; an RVF writer lock protects a data file, name the file")
+            default:
+                return path
+            }
+        }
+        throw LockError(.invalidPath, lockFile: lockFile,
+                        message: "\(dataFile) is a chain of more than 40 symbolic links; point it at the data file")
+    }
+
+    /// Calls `body` with the lock file's name as a C string.
+    func withName<R, E: Error>(_ body: (UnsafePointer<CChar>) throws(E) -> R) throws(E) -> R {
+        try name.withUnsafeBufferPointer { (buffer) throws(E) in try body(buffer.baseAddress!) }
+    }
+
+    /// The lock file's name without the terminating NUL, as raw bytes.
+    var nameBytes: ArraySlice<UInt8> {
+        name.dropLast().withUnsafeBytes { ArraySlice($0.bindMemory(to: UInt8.self)) }
+    }
+
+    /// The lock file's status (without following a symbolic link), or nil if absent.
+    func lstat() throws(SystemCallError) -> stat? {
+        try withName { (name) throws(SystemCallError) in try Syscalls.lstatAt(directory.descriptor, name) }
+    }
+}
+
+extension LockLocation {
+    /// The start of every private name this lock uses beside it: `.` + the lock
+    /// file's name + `.`, with long names cut and hashed so that every private name
+    /// stays within NAME_MAX (255 bytes), as the lock file's own name does.
+    var privatePrefix: [UInt8] {
+        let bytes = Array(nameBytes)
+        guard bytes.count > 200 else { return [UInt8(ascii: ".")] + bytes + [UInt8(ascii: ".")] }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return [UInt8(ascii: ".")] + bytes.prefix(180) + Array("~\(String(hash, radix: 16)).".utf8)
+    }
+
+    /// A new private name beside the lock file, NUL-terminated:
+    /// `.data.rvf.lock.PID.RANDOM.PURPOSE`, at most 245 bytes.
+    func temporaryName(purpose: String) -> [CChar] {
+        let suffix = "\(Syscalls.processID).\(String(Syscalls.randomUInt64(), radix: 16)).\(purpose)"
+        return (privatePrefix + Array(suffix.utf8) + [0]).map { CChar(bitPattern: $0) }
+    }
+
+    /// Whether `name` (in the lock's directory) is one of this lock's private names.
+    func isPrivateName(_ name: String) -> Bool {
+        Array(name.utf8).starts(with: privatePrefix)
+    }
+}
+
+/// An open directory descriptor (3 or above), closed when the last user lets go.
+final class LockDirectory: Sendable {
+    let descriptor: CInt
+
+    init(_ descriptor: CInt) { self.descriptor = descriptor }
+
+    deinit { Syscalls.close(descriptor) }
+}

@@ -1,0 +1,64 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRVFLockShims
+import SystemPackage
+
+/// Ends one wait early, from any thread: it interrupts a wait in the kernel's
+/// queue (a blocking `flock`) and wakes a wait in `poll(2)`.
+///
+/// `@unchecked Sendable` because of the C token pointer: the token is made for
+/// this object alone, freed only in `deinit`, and every operation on it is
+/// thread-safe (a mutex inside, and an atomic flag).
+final class WaitCancellation: @unchecked Sendable {
+    private let token: OpaquePointer
+    /// Becomes readable when the wait is cancelled, for waits in `poll(2)`.
+    let wake: WakeSignal
+
+    init() throws(SystemCallError) {
+        guard let token = rvf_wait_token_create() else {
+            throw SystemCallError(name: "malloc", errno: .noMemory)
+        }
+        self.token = token
+        do {
+            wake = try WakeSignal()
+        } catch {
+            rvf_wait_token_destroy(token)
+            throw error
+        }
+    }
+
+    deinit { rvf_wait_token_destroy(token) }
+
+    var isCancelled: Bool { rvf_wait_token_is_cancelled(token) != 0 }
+
+    func cancel() {
+        rvf_wait_token_cancel(token)
+        wake.fire()
+    }
+
+    /// The outcome of a wait in the kernel's queue.
+    enum QueueOutcome {
+        case granted
+        case timedOut
+        case cancelled
+        /// No signal to interrupt the wait with: wait another way.
+        case unavailable
+    }
+
+    /// Blocks in `flock(descriptor, operation)` until granted, `timeout` passes, or this is cancelled.
+    func waitInKernelQueue(
+        _ descriptor: CInt, operation: CInt, timeout: Duration?
+    ) throws(SystemCallError) -> QueueOutcome {
+        let nanoseconds = timeout.map { $0 <= .zero ? 0 : $0.nanoseconds } ?? UInt64.max
+        switch rvf_flock_wait(descriptor, operation, nanoseconds, token) {
+        case CInt(RVF_FLOCK_WAIT_GRANTED): return .granted
+        case CInt(RVF_FLOCK_WAIT_TIMED_OUT): return .timedOut
+        case CInt(RVF_FLOCK_WAIT_CANCELLED): return .cancelled
+        case CInt(RVF_FLOCK_WAIT_UNAVAILABLE): return .unavailable
+        default: throw SystemCallError(name: "flock", errno: .init(rawValue: errno))
+        }
+    }
+}
