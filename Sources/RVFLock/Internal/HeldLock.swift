@@ -159,6 +159,7 @@ final class HeldLock: Sendable {
             guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
             do throws(SystemCallError) {
                 try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
+                TestingHooks.duringHeartbeatWrite?()
                 // Synced where other machines read the server's copy.
                 if syncs { try Syscalls.fdatasync(descriptor) }
                 return nil

@@ -223,6 +223,7 @@ final class OpenLockFile {
     func remove(judged: [UInt8]) throws(SystemCallError) -> Bool {
         guard let current = try location.lstat(), FileIdentity(current) == identity else { return false }
         guard try readBytes() == judged else { return false }
+        TestingHooks.beforeRemovingJudgedFile?()
         let directory = location.directory.descriptor
         let privateName = location.temporaryName(purpose: "breaking")
         do throws(SystemCallError) {
