@@ -120,12 +120,12 @@ run_check() {
 #    inode; plus no deadlock). Judges may also refuse; try-lock may give up.
 run_check "mutual-exclusion" rvflock.pml verify \
   "-DMAXCRASH=$SAFETY_CRASHES -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP" \
-  "-DSAFETY -DNOCLAIM" "-w26"
+  "-DSAFETY -DNOCLAIM" "-w26 -m3000000"
 
 # 2. our protocol: a dead holder's lock is eventually taken (weak fairness).
 run_check "dead-holder-taken" rvflock.pml verify \
   "-DMAXCRASH=$LIVENESS_CRASHES -DLIVENESS -DTRY_GIVE_UP" \
-  "-DNOREDUCE" "-a -f -N dead_holder_taken -w25"
+  "-DNOREDUCE" "-a -f -N dead_holder_taken -w25 -m3000000"
 
 # 3. reference, defect 1: empty file between O_EXCL create and write; no crash.
 run_check "mutual-exclusion [defect 1: empty lock file, no crash]" reference.pml violate \

@@ -1,22 +1,26 @@
 /*
  * rvflock.pml -- Promela model of the RVF writer lock AS IMPLEMENTED in
  * Swift. See Verification/README.md. Where the steps live (Sources/RVFLock/):
- *   A1-A3  Internal/PreparedLockFile.swift (init), WriterLock+Acquisition.swift prepare()
- *   A4     PreparedLockFile.link(to:), called from WriterLock+Acquisition.swift attempt()
- *   A5     Internal/LockFileExaminer.swift examine(.breakIfStale) + Internal/StalenessJudge.swift
- *          (the implementation checks st_nlink before the flock and re-reads the
- *          record bytes before the unlink: both only add early "changed" exits)
+ *   A1-A3  Internal/PreparedLockFile.swift (init)
+ *   A4     PreparedLockFile.link(to:), called from WriterLock+Acquisition.swift acquireHeldLock
+ *   A5     Internal/OpenLockFile.swift (open, tryExclusive, waitForExclusive, isUnlinked,
+ *          remove) + Internal/StalenessJudge.swift, driven by acquireHeldLock
+ *          (the implementation also re-reads the record bytes before the rename:
+ *          that only adds an early "changed" exit)
  *   H, R   Internal/HeldLock.swift (beat/verify, release())
- *   Not modelled: examine(.breakEvenIfHeld) (operator's forced break, which by
- *   design ignores the flock) and examine(.inspect) (LOCK_SH, never unlinks).
+ *   Not modelled: breakLock(force: true) (operator's forced break, which by
+ *   design ignores the flock), observers (status/wait: LOCK_SH for microseconds,
+ *   never unlink; a judge that meets only shared locks waits for them, which is
+ *   the blocking branch of A5b), and the reference implementation.
  *
  * World
  *   L          the lock path: 0 = names no inode, i = names inode i.
- *              Only L can link an inode, so "link count of i > 0" <=> L == i.
+ *   moved      a breaker's private name (`.NAME.PID.RAND.breaking`) within its
+ *              rename-check-unlink step: the inode it names (see A5e-A5f).
  *   flk[i]     flock(LOCK_EX) state of inode i: 0 = free, p+1 = held by an
  *              open file description of process p (exclusive: one holder).
  *   T[p],J[p]  p's open descriptors (inode number, 0 = closed): T = p's own
- *              lock file, J = the judge descriptor opened on L.
+ *              lock file, J = the judge's (and waiter's) descriptor opened on L.
  *   An inode is free (and its number reusable, as the kernel does) only when
  *   it is not linked and no descriptor refers to it.
  *   The record inside an inode (owner, timestamp) is always complete in our
@@ -25,25 +29,27 @@
  *
  * Mapping Promela step -> implementation step
  *   A1-A3  d_step "A1-A3": O_TMPFILE T (A1), flock(T,EX|NB) succeeds (A2),
- *          write full record + fsync (A3). One step: T is invisible to
- *          everyone else, so any interleaving/crash inside it is equivalent
- *          to one before it (T is just discarded).
+ *          write full record (+ fsync on network file systems) (A3). One step:
+ *          T is invisible to everyone else, so any interleaving/crash inside it
+ *          is equivalent to one before it (T is just discarded).
  *   A4     "A4 link":  linkat(T -> L) succeeds iff L == 0; P enters the CS.
- *   A4/A5a "A5a open": linkat failed with EEXIST + open(L) -> J. Merged: a
- *          failed linkat has no effect, so "fail, then open what L names
- *          now" == "open what L names now"; if L names nothing at open time
- *          we are back at A4 (the other do-option).
- *   A5b    "A5b flock": flock(J,EX|NB); failure => busy; success => read
- *          record and judge. Same-machine rule: flock obtainable => stale.
- *          With -DJUDGE_MAY_REFUSE the judge may also (nondeterministically)
- *          say "not stale" (e.g. unreadable / other-host record): close J,
- *          busy. Used for the safety run only (it is a back-off, it can only
- *          remove progress).
- *   A5c    "A5c lstat": lstat(L) compare dev/ino with J.
- *   A5d    "A5d fstat": fstat(J).st_nlink > 0.
- *   A5e    "A5e unlink": unlink(L) -- removes WHATEVER L names at that
- *          moment (the model does not assume it is J's inode; it asserts it).
- *   A5f    "A5f close J": releases the flock on the old inode; back to A4.
+ *          Then the predecessor (J, if this process holds the flock of a file
+ *          just released or broken) is closed.
+ *   A4'    linkat fails with EEXIST: close the predecessor, then
+ *   A5a    "A5a open": open(L) -> J (back to A4 if L names nothing by then).
+ *   A5b    flock(J): non-blocking success; or, for a waiter, blocking in the
+ *          kernel's queue until granted (the holder released or died); or
+ *          failure => busy (try-lock). With -DJUDGE_MAY_REFUSE the judge holding
+ *          the flock may still say "not stale" (another implementation's lock,
+ *          a young invalid file): close J, busy.
+ *   A5c    fstat(J).st_nlink == 0: the file was released or broken: keep J (and
+ *          its flock) as the predecessor and go to A4, so that the next waiter
+ *          in the kernel's queue wakes only after this one linked its file.
+ *   A5d    lstat(L) names J's inode? else close J and retry.
+ *   A5e    "A5e rename": rename(L -> moved): moves WHATEVER L names at that
+ *          moment (the model does not assume it is J's inode).
+ *   A5f    lstat(moved) is J's inode: unlink it and keep J as the predecessor;
+ *          otherwise link(moved -> L) back if L is still free, unlink moved, close J.
  *   busy   close J; then either wait (retry from A4 with the same T) or give
  *          up (try-lock failure: close T, start over at A1 later).
  *   H      "H heartbeat": rewrite timestamp in own inode (no path effect),
@@ -55,16 +61,16 @@
  *   crash  any step: a Crasher process raises crashreq[p] at any time (at
  *          most MAXCRASH times in total); p's `unless` escape then closes all
  *          its descriptors (flocks on T and J are released, nothing is
- *          unlinked: a linked lock file stays on disk) and p restarts as a
- *          fresh process (new id; ids do not matter to the protocol).
+ *          unlinked: a linked lock file, or a breaker's private file, stays on
+ *          disk) and p restarts as a fresh process (new id; ids do not matter).
  *   pause  needs no modelling: spin explores every interleaving, so a process
  *          may be delayed arbitrarily long between any two steps, keeping its
  *          descriptors and flocks.
  *
  * Properties
  *   mutual exclusion   assert(incs <= 1) on every CS entry, plus
- *                      H / R1 / R2 / A5e assertions (holder never loses L,
- *                      a breaker unlinks exactly the inode it judged).
+ *                      H / R1 / R2 / A5f assertions (holder never loses L,
+ *                      a breaker moves exactly the inode it judged).
  *   dead_holder_taken  [] (dh -> <> (incs > 0)): dh is set when a process
  *                      crashes while its inode is linked at L (dead holder);
  *                      checked with weak fairness (pan -a -f).
@@ -74,8 +80,10 @@
  *   JUDGE_MAY_REFUSE     a judge holding the flock may still say "not stale"
  *   TRY_GIVE_UP          a busy contender may give up (try-lock) and restart
  *   LIVENESS             ghost dh + the ltl claim
- *   MUTANT_NO_RECHECK, MUTANT_CLOSE_BEFORE_UNLINK   broken variants that
- *                        spin must refute (negative controls of the model)
+ *   MUTANT_NO_RECHECK    broken variant: no A5c/A5d re-check and no check of
+ *                        the moved file (the old check-free unlink)
+ *   MUTANT_CLOSE_BEFORE_UNLINK   broken variant: release drops the flock first
+ *                        (both must be refuted by spin: negative controls)
  */
 
 #ifndef N
@@ -119,8 +127,14 @@ inline inode_free(i, k, res) {
   od
 }
 
+/* close J, releasing its flock if p holds it */
+inline close_J(p) {
+  if :: J[p] != 0 && flk[J[p]] == p + 1 -> flk[J[p]] = 0 :: else -> skip fi;
+  J[p] = 0
+}
+
 proctype Proc(byte p) {
-  byte i, k;
+  byte i, k, moved;
   bool ok, same;
 
   do
@@ -138,43 +152,75 @@ start:
       i = 0; k = 0; ok = false
     };
 
+acquire:
     do
     :: atomic { L == 0 ->                          /* A4 link: success */
          L = T[p]; inCS[p] = true; incs++; SET_DH(false);
          assert(incs <= 1)                         /* MUTUAL EXCLUSION */
        };
+       atomic { close_J(p) };                      /* close the predecessor */
        break
-    :: atomic { L != 0 -> J[p] = L };              /* A4 EEXIST + A5a open(L) */
+    :: atomic { L != 0 -> close_J(p) };            /* A4 EEXIST; close the predecessor */
        if
-       :: atomic { flk[J[p]] == 0 -> flk[J[p]] = p + 1 };  /* A5b flock ok: judged stale */
-#ifndef MUTANT_NO_RECHECK
-          same = (L == J[p]);                      /* A5c lstat(L) ino == J ino */
-          same = same && (L == J[p]);              /* A5d fstat(J) nlink > 0 */
-#else
-          same = true;                             /* mutant: unlink without re-check */
-#endif
-          if
-          :: atomic { same ->                      /* A5e unlink(L): exactly the judged inode */
-               EXACT(L == J[p]); L = 0; same = false }
-          :: else -> skip
-          fi;
-          atomic { flk[J[p]] = 0; J[p] = 0 }       /* A5f close(J) */
-#ifdef JUDGE_MAY_REFUSE
-       :: atomic { flk[J[p]] == 0 -> J[p] = 0 };   /* A5b flock ok, judged NOT stale: close J */
+       :: atomic { L != 0 -> J[p] = L }            /* A5a open(L) */
+       :: atomic { L == 0 -> skip }; goto acquire  /* ENOENT: link again */
+       fi;
+       if
+       :: atomic { flk[J[p]] == 0 -> flk[J[p]] = p + 1 }   /* A5b flock(EX|NB) succeeds */
+       :: atomic { flk[J[p]] != 0 -> skip };                /* A5b refused: a waiter queues in the kernel ... */
+          atomic { flk[J[p]] == 0 -> flk[J[p]] = p + 1 }    /* ... until granted */
+       :: atomic { flk[J[p]] != 0 -> J[p] = 0 };            /* A5b refused: busy (try-lock) */
           goto busy
+       fi;
+#ifndef MUTANT_NO_RECHECK
+       if
+       :: L != J[p] -> goto acquire                /* A5c nlink == 0: J is the predecessor */
+       :: else -> skip
+       fi;
 #endif
-       :: atomic { flk[J[p]] != 0 -> J[p] = 0 };   /* A5b flock fails: busy, close J */
+#ifdef JUDGE_MAY_REFUSE
+       if
+       :: atomic { close_J(p) }; goto busy         /* judged NOT stale: close J, busy */
+       :: skip                                     /* judged stale */
+       fi;
+#endif
+#ifndef MUTANT_NO_RECHECK
+       same = (L == J[p]);                         /* A5d lstat(L) ino == J ino */
+#else
+       same = true;                                /* mutant: move without the re-checks (A5c, A5d) */
+#endif
+       if
+       :: !same -> atomic { close_J(p); same = false }; goto acquire
+       :: else -> skip
+       fi;
+       /* A5e rename(L -> private) and A5f check-and-unlink, as one step: only
+          this process ever acts on its private name, so no interleaving between
+          them matters except at L, which is free from the rename on, as here.
+          (With only RVFLock processes, A5d and the flock make the put-back
+          unreachable: EXACT asserts it; it is there for the reference, which
+          takes no flock and is not modelled.) */
+       atomic { L != 0 -> moved = L; L = 0; same = false;
+#ifndef MUTANT_NO_RECHECK
+         if
+         :: moved == J[p] -> skip                  /* A5f the judged inode: unlink it; J is the predecessor */
+         :: else ->                                /* A5f another file was moved: put it back */
+              EXACT(false);
+              if :: L == 0 -> L = moved :: else -> skip fi;
+              close_J(p)
+         fi;
+#endif
+         moved = 0                                 /* (mutant: unlinks whatever was moved, unchecked) */
+       };
 busy:
-          skip                                     /* wait: retry from A4 */
+       skip                                        /* wait: retry from A4 */
 #ifdef TRY_GIVE_UP
-          ;
-          if
-          :: skip
-          :: atomic { flk[T[p]] = 0; T[p] = 0 };   /* try: give up, close T */
-             goto start
-          fi
-#endif
+       ;
+       if
+       :: skip
+       :: atomic { J[p] == 0 -> flk[T[p]] = 0; T[p] = 0 };   /* try: give up, close T */
+          goto start
        fi
+#endif
     od;
 
     /* critical section */
@@ -195,7 +241,7 @@ busy:
       if :: T[p] != 0 && flk[T[p]] == p + 1 -> flk[T[p]] = 0 :: else -> skip fi;
       if :: J[p] != 0 && flk[J[p]] == p + 1 -> flk[J[p]] = 0 :: else -> skip fi;
       if :: inCS[p] -> inCS[p] = false; incs-- :: else -> skip fi;
-      T[p] = 0; J[p] = 0; same = false; ok = false; i = 0; k = 0;
+      T[p] = 0; J[p] = 0; moved = 0; same = false; ok = false; i = 0; k = 0;
       crashreq[p] = false
     }                                              /* restart as a fresh process */
   }
