@@ -32,6 +32,11 @@ public struct WriterLock: Sendable {
         self.init(dataFile: dataFile, options: options, identity: .current)
     }
 
+    /// Describes the writer lock of the data file at `path` (`"data.rvf"`); touches no file.
+    public init(dataFile path: String, options: LockOptions = LockOptions()) {
+        self.init(dataFile: FilePath(path), options: options, identity: .current)
+    }
+
     init(dataFile: FilePath, options: LockOptions, identity: HostIdentity) {
         self.dataFile = dataFile
         self.lockFile = Self.lockFile(for: dataFile)
@@ -68,6 +73,8 @@ public struct WriterLock: Sendable {
     ///   - timeout: how long to wait at most; nil waits until the lock is had.
     ///   - onProgress: called each time the lock is found still taken.
     /// - Throws: ``LockError/Code/timedOut`` naming the holder when the timeout passes.
+    @_disfavoredOverload
+    @available(*, noasync, message: "blocks the thread while it waits; use the async acquire (try await lock.acquire())")
     public func acquire(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
@@ -111,11 +118,37 @@ public struct WriterLock: Sendable {
     ///
     /// - Returns: the state that ended the wait (``LockStatus/free``, or a breakable state).
     /// - Throws: ``LockError/Code/timedOut`` when the timeout passes first.
+    @_disfavoredOverload
+    @available(*, noasync, message: "blocks the thread while it waits; use the async waitUntilAvailable (try await lock.waitUntilAvailable())")
     public func waitUntilAvailable(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
     ) throws(LockError) -> LockStatus {
-        try waitLoop(timeout: timeout, cancellation: nil, onProgress: onProgress) { () throws(LockError) in
+        try waitUntilAvailable(timeout: timeout, cancellation: nil, onProgress: onProgress)
+    }
+
+    /// Waits until the lock is free or stale, without taking it, and gives up when the task is cancelled.
+    ///
+    /// The wait runs on a thread of its own, so it holds no thread of the
+    /// concurrency pool while it sleeps.
+    ///
+    /// - Returns: the state that ended the wait (``LockStatus/free``, or a breakable state).
+    /// - Throws: ``LockError/Code/timedOut`` or ``LockError/Code/cancelled``.
+    public func waitUntilAvailable(
+        timeout: Duration? = nil,
+        onProgress: (@Sendable (WaitProgress) -> Void)? = nil
+    ) async throws(LockError) -> LockStatus {
+        try await inBackground { (signal) throws(LockError) in
+            try waitUntilAvailable(timeout: timeout, cancellation: signal, onProgress: onProgress)
+        }
+    }
+
+    func waitUntilAvailable(
+        timeout: Duration?,
+        cancellation: WakeSignal?,
+        onProgress: ((WaitProgress) -> Void)?
+    ) throws(LockError) -> LockStatus {
+        try waitLoop(timeout: timeout, cancellation: cancellation, onProgress: onProgress) { () throws(LockError) in
             switch try examiner.examine(.inspect) {
             case .absent: return .done(.free)
             case .removed(let status): return .done(status)
@@ -143,9 +176,7 @@ public struct WriterLock: Sendable {
                 options.logger?.warning("removed lock \(lockFile) (\(force ? "forced" : "stale")): \(status)")
                 return status
             case .present(let status, _):
-                throw LockError(.notStale, lockFile: lockFile, status: status,
-                                message: "refusing to break \(lockFile): it is \(status); "
-                                    + "wait for it, or use --force (`breakLock(force: true)`) only if you are sure that writer is gone")
+                throw .notStale(lockFile, status: status)
             case .changed:
                 continue
             }

@@ -19,6 +19,9 @@ final class HeldLock: Sendable {
     private let logger: Logger?
     private let lost = Atomic<Bool>(false)
     private let state: Mutex<State>
+    /// Held while loss handlers are taken out and run, so that removing a handler
+    /// waits out a run of it already under way (see ``removeLossHandler(_:)``).
+    private let handlerRun = Mutex<Void>(())
 
     private struct State: ~Copyable {
         var descriptor: CInt
@@ -102,15 +105,17 @@ final class HeldLock: Sendable {
 
     private func markLost() {
         guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handlers = state.withLock { state in
-            defer { state.lossHandlers = [:] }
-            return Array(state.lossHandlers.values)
+        handlerRun.withLock { _ in
+            let handlers = state.withLock { state in
+                defer { state.lossHandlers = [:] }
+                return Array(state.lossHandlers.values)
+            }
+            for handler in handlers { handler() }
         }
         if let logger {
             let now = (try? examiner.examine(.inspect)).map(describe) ?? "unknown"
             logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
         }
-        for handler in handlers { handler() }
     }
 
     private func describe(_ outcome: LockFileExaminer.Outcome) -> String {
@@ -135,9 +140,14 @@ final class HeldLock: Sendable {
         return id
     }
 
+    /// Removes a handler; if it is running now, returns only once it has finished,
+    /// so that the caller may end the life of whatever the handler uses.
+    /// A handler must not call this.
     func removeLossHandler(_ id: UInt64?) {
         guard let id else { return }
-        _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
+        handlerRun.withLock { _ in
+            _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
+        }
     }
 
     /// Checks now, synchronously, that the lock is still this holder's.
