@@ -103,7 +103,8 @@ struct LockTarget {
 }
 
 extension CommandFailure {
-    /// The exit status and message for a library error, by its code and errno.
+    /// The exit status and message for a library error, by its code and errno; the
+    /// message gives the tool's advice (``LockAdvice``).
     ///
     /// - Parameter conflictStatus: the status for "the lock cannot be had" (busy, timed out).
     init(_ error: LockError, conflictStatus: Int32 = ExitStatus.temporaryFailure) {
@@ -123,7 +124,7 @@ extension CommandFailure {
             // Lost, taken over, cancelled: the guarantee did not hold, which is a failure, not a retry.
             status = ExitStatus.software
         }
-        self.init(status, error.description)
+        self.init(status, LockAdvice.message(for: error))
     }
 
     private static func status(forSystemCall call: String?, errno: Errno?) -> Int32 {
