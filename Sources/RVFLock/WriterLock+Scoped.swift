@@ -43,7 +43,7 @@ extension WriterLock {
     /// form for a body that throws nothing or only ``LockError``, so that
     /// `withLock` itself throws only `LockError`.
     ///
-    /// See ``withLock(timeout:onProgress:_:)-(_,_,(LockScope)throws(E)->R)``.
+    /// Otherwise as the general form, ``withLock(timeout:onProgress:_:)-92viq``.
     @_disfavoredOverload
     @available(*, noasync, message: "blocks the thread while it waits; use the async withLock (try await lock.withLock { ... })")
     public func withLock<R>(
@@ -104,7 +104,7 @@ extension WriterLock {
     /// every exit path; the form for a body that throws nothing or only
     /// ``LockError``, so that `withLock` itself throws only `LockError`.
     ///
-    /// See ``withLock(timeout:onProgress:isolation:_:)-(_,_,_,(LockScope)async throws(E)->sending R)``.
+    /// Otherwise as the general form, ``withLock(timeout:onProgress:isolation:_:)-5qbfu``.
     public func withLock<R>(
         timeout: Duration? = nil,
         onProgress: (@Sendable (WaitProgress) -> Void)? = nil,

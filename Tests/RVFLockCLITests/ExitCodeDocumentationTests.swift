@@ -37,6 +37,15 @@ extension CLITests {
             "break": [0, 1, 64, 66, 69, 70, 73, 75, 77],
         ]
 
+        @Test func versionIsTheOneTheDocumentationStates() async throws {
+            let result = try await rvfLock(["--version"])
+            #expect(result.status == 0)
+            let version = result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
+            let documentation = try String(contentsOfFile: packageRoot + "/Documentation/rvf-lock.md", encoding: .utf8)
+            let flowed = documentation.replacingOccurrences(of: "\n", with: " ")
+            #expect(flowed.contains("`rvf-lock --version` prints `\(version)`"), "\(version)")
+        }
+
         @Test(arguments: ["exec", "status", "wait", "break"])
         func helpAndDocumentationListTheSameExitCodes(_ command: String) async throws {
             let help = try await rvfLock([command, "--help"])
