@@ -143,6 +143,7 @@ public struct WriterLock: Sendable {
         }
     }
 
+    /// The wait of both forms; `cancellation` ends it early, for the async one.
     func waitUntilAvailable(
         timeout: Duration?,
         cancellation: WakeSignal?,
