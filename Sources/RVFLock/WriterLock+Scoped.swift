@@ -87,6 +87,12 @@ extension WriterLock {
     /// }
     /// ```
     ///
+    /// - Note: Swift 6.3 rejects a body that uses both the actor's state and a local
+    ///   value that is not `Sendable` which the caller uses again afterwards ("sending
+    ///   ... risks causing data races"), as it does for the standard library's
+    ///   `withTaskCancellationHandler(operation:onCancel:isolation:)`. Keep such a value
+    ///   in the actor, or do not use it after `withLock`.
+    ///
     /// - Throws: a ``LockError`` when the lock cannot be had (``LockError/Code/timedOut``,
     ///   ``LockError/Code/cancelled``, ...), was lost while `body` ran
     ///   (``LockError/Code/lockLost``), or was found taken over at release; otherwise
