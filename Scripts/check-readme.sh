@@ -9,9 +9,9 @@
 # - A block whose first line is `// Package.swift` is a manifest fragment: the
 #   arguments of `Package(...)` after `name:` and `platforms:`. It goes into the
 #   Package.swift of a fresh package, with `<repository URL>` replaced by a
-#   temporary Git repository holding this checkout's HEAD commit as its only
-#   branch, `main`, and no tags (as the real repository has today), and the
-#   package must resolve: a `from: "0.1.0"` with no such tag would fail here.
+#   temporary Git repository holding the files of this checkout's HEAD commit on
+#   its only branch, `main`, and no tags (as the real repository has today), and
+#   the package must resolve: a `from: "0.1.0"` with no such tag would fail here.
 # - Every other block is compiled as written, as the body of a function the
 #   script provides (`async throws` if the block contains `await`, `throws`
 #   otherwise), with its `import` lines moved to the top of the file: so a block
@@ -102,10 +102,14 @@ grep -q '<repository URL>' "$manifest_fragment" || {
   echo "check-readme: the // Package.swift block has no <repository URL> to stand for the repository" >&2
   exit 65
 }
-# The repository as users see it today: one branch, main, no tags.
+# The repository as users see it today: one branch, main, no tags. Made afresh from
+# HEAD's files rather than pushed, so that a shallow CI checkout works too.
 remote="$work/RVFLock.git"
-git init --quiet --bare "$remote"
-git push --quiet "$remote" HEAD:refs/heads/main
+mkdir -p "$remote"
+git archive HEAD | tar -x -C "$remote"
+git -C "$remote" init --quiet --initial-branch=main
+git -C "$remote" add --all
+git -C "$remote" -c user.name=check-readme -c user.email=check-readme@localhost commit --quiet -m "HEAD of the checkout"
 consumer="$work/consumer"
 mkdir -p "$consumer/Sources/MyTool"
 echo 'import RVFLock' >"$consumer/Sources/MyTool/main.swift"
