@@ -5,6 +5,28 @@ public import SystemPackage
 /// Each error names the lock file, the holder where one is known (pid, host,
 /// age), the failing system call and its errno where there is one, and says what
 /// a user can do. ``description`` is that sentence.
+///
+/// ## Catching one kind of failure
+///
+/// Match the code in a `catch` clause: `LockError.lockLost` (and each other
+/// code, as a static property of `LockError`) matches a `LockError` of that
+/// code, whether the error is typed or `any Error`:
+///
+/// ```swift
+/// do {
+///     try lock.withLock(timeout: .seconds(10)) { scope in
+///         try appendRecords(to: "data.rvf")
+///     }
+/// } catch LockError.timedOut {
+///     print("data.rvf is busy; try again later")
+/// } catch let error as LockError where error.code == .lockLost {
+///     print("lost the lock: \(error)")   // the error itself, bound
+/// }
+/// ```
+///
+/// Where the thrown type is `LockError` (`do throws(LockError)`, or a call of
+/// ``WriterLock/tryAcquire()``), `catch .busy` works too. In a `switch`,
+/// match ``code``: `switch error.code { case .busy: ... }`.
 public struct LockError: Error, Sendable, CustomStringConvertible {
     /// The kind of failure; stable across releases, for `switch` and `==`.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
@@ -38,6 +60,7 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         /// no working `flock()`); the message names the file system and what is missing.
         public static let unsupportedFileSystem = Code("unsupportedFileSystem")
 
+        /// The raw value.
         public var description: String { rawValue }
     }
 
@@ -53,6 +76,9 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     public let errno: Errno?
     /// The whole message: what happened, to which file, and what to do.
     public let description: String
+    /// What happened, without the advice: the part of ``description`` that
+    /// `rvf-lock` keeps when it gives its own advice in its own words.
+    let situation: String
 
     /// The holder named in ``status``, where there is one.
     public var holder: LockHolder? { status?.holder }
@@ -71,6 +97,64 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         self.systemCall = systemCall
         self.errno = errno
         self.description = message
+        self.situation = message
+    }
+
+    /// An error whose message is `situation` followed by `advice`.
+    init(_ code: Code, lockFile: FilePath, status: LockStatus?, situation: String, advice: String) {
+        self.code = code
+        self.lockFile = lockFile
+        self.status = status
+        self.systemCall = nil
+        self.errno = nil
+        self.description = "\(situation); \(advice)"
+        self.situation = situation
+    }
+}
+
+@_spi(RVFLockCLI)
+extension LockError {
+    /// What happened, without the library's advice, for a tool that words its
+    /// own (`rvf-lock break --force FILE` instead of `breakLock(force: true)`).
+    public var situationWithoutAdvice: String { situation }
+}
+
+// The codes as static properties of `LockError`, so that `catch LockError.lockLost`
+// reads as the failure it catches (as `catch CocoaError.fileNoSuchFile` does).
+extension LockError {
+    /// Matches a ``LockError`` whose code is ``Code/busy``: `catch LockError.busy`.
+    public static var busy: Code { .busy }
+    /// Matches a ``LockError`` whose code is ``Code/timedOut``: `catch LockError.timedOut`.
+    public static var timedOut: Code { .timedOut }
+    /// Matches a ``LockError`` whose code is ``Code/cancelled``: `catch LockError.cancelled`.
+    public static var cancelled: Code { .cancelled }
+    /// Matches a ``LockError`` whose code is ``Code/lockLost``: `catch LockError.lockLost`.
+    public static var lockLost: Code { .lockLost }
+    /// Matches a ``LockError`` whose code is ``Code/takenOver``: `catch LockError.takenOver`.
+    public static var takenOver: Code { .takenOver }
+    /// Matches a ``LockError`` whose code is ``Code/notStale``: `catch LockError.notStale`.
+    public static var notStale: Code { .notStale }
+    /// Matches a ``LockError`` whose code is ``Code/notARegularFile``: `catch LockError.notARegularFile`.
+    public static var notARegularFile: Code { .notARegularFile }
+    /// Matches a ``LockError`` whose code is ``Code/invalidPath``: `catch LockError.invalidPath`.
+    public static var invalidPath: Code { .invalidPath }
+    /// Matches a ``LockError`` whose code is ``Code/systemCallFailed``: `catch LockError.systemCallFailed`.
+    public static var systemCallFailed: Code { .systemCallFailed }
+    /// Matches a ``LockError`` whose code is ``Code/unsupportedFileSystem``: `catch LockError.unsupportedFileSystem`.
+    public static var unsupportedFileSystem: Code { .unsupportedFileSystem }
+}
+
+extension LockError.Code {
+    /// Whether `error` is a ``LockError`` with this code: makes `catch LockError.busy`
+    /// (or `case LockError.busy`) match any error.
+    public static func ~= (code: LockError.Code, error: any Error) -> Bool {
+        (error as? LockError)?.code == code
+    }
+
+    /// Whether `error` has this code: makes `catch .busy` match in a
+    /// `do throws(LockError)` block.
+    public static func ~= (code: LockError.Code, error: LockError) -> Bool {
+        error.code == code
     }
 }
 
@@ -87,24 +171,64 @@ extension LockError {
         case .free:
             what = "\(dataFile) was locked and unlocked repeatedly while this process tried"
         }
-        let advice: String
-        switch status {
-        case .invalid(let invalid) where !invalid.isBreakable:
-            advice = "it may be another program's lock being written; it counts as stale once unmodified for the stale threshold"
-        default:
-            advice = "wait, or run `rvf-lock break \(dataFile)` if that process is gone"
-        }
         if let cannotCreate {
-            return LockError(.busy, lockFile: lockFile, status: status, systemCall: cannotCreate.systemCall,
-                             errno: cannotCreate.errno,
-                             message: "\(what); \(advice); besides, this user cannot create the lock file: "
-                                 + "\(cannotCreate.errno.map { "\($0)" } ?? "\(cannotCreate)")")
+            return LockError(.busy, lockFile: lockFile, status: status,
+                             situation: "\(what); this user also cannot create the lock file "
+                                 + "(\(cannotCreate.errno.map { "\($0)" } ?? "\(cannotCreate)"))",
+                             advice: busyAdvice(status))
         }
         if let waited {
             return LockError(.timedOut, lockFile: lockFile, status: status,
-                             message: "\(what); gave up after waiting \(waited.formattedSeconds) s; \(advice)")
+                             situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: busyAdvice(status))
         }
-        return LockError(.busy, lockFile: lockFile, status: status, message: "\(what); \(advice)")
+        return LockError(.busy, lockFile: lockFile, status: status, situation: what, advice: busyAdvice(status))
+    }
+
+    /// What a caller who cannot have the lock can do, by what is known of the holder:
+    /// breaking is suggested only where the holder may be gone.
+    private static func busyAdvice(_ status: LockStatus) -> String {
+        switch status {
+        case .held(let holder):
+            switch holder.isAlive {
+            case true?:
+                "that writer is alive; wait for it to finish"
+            case nil:
+                "whether that writer is alive cannot be seen from here; wait (its lock turns stale once not refreshed "
+                    + "for the other-host threshold), or call breakLock(force: true) if you know that host is down"
+            case false?:
+                "its process is gone, and the lock turns stale once older than the stale threshold; "
+                    + "call breakLock(force: true) to remove it now"
+            }
+        case .stale:
+            "it is stale; the next attempt removes it"
+        case .invalid(let invalid) where invalid.isBreakable:
+            "it is old enough to remove; the next attempt, or breakLock(), removes it"
+        case .invalid:
+            "it may be another program's lock being written; it counts as stale once unmodified for the stale threshold"
+        case .free:
+            "try again"
+        }
+    }
+
+    /// `breakLock()` refused: the lock is not stale.
+    static func notStale(_ lockFile: FilePath, status: LockStatus) -> LockError {
+        let advice: String
+        switch status {
+        case .held(let holder) where holder.isAlive == true:
+            advice = "its writer is alive; wait for it to finish"
+        case .held(let holder) where holder.isAlive == nil:
+            advice = "wait for it, or call breakLock(force: true) only if you are sure that host is down"
+        case .held:
+            advice = "its process is gone, and the lock turns stale once older than the stale threshold; "
+                + "breakLock(force: true) removes it now"
+        case .invalid:
+            advice = "it may be another program's lock being written; it can be broken once unmodified for the stale threshold, "
+                + "or with breakLock(force: true) if you are sure no program is writing it"
+        case .free, .stale:
+            advice = "try again"
+        }
+        return LockError(.notStale, lockFile: lockFile, status: status,
+                         situation: "refusing to break \(lockFile): it is \(status)", advice: advice)
     }
 
     static func heldByThisProcess(_ lockFile: FilePath, dataFile: FilePath, status: LockStatus) -> LockError {

@@ -56,7 +56,10 @@ public struct LockHandle: ~Copyable, Sendable {
 
 /// A copyable, sendable view of a held lock, given to the body of `withLock`.
 ///
-/// It cannot release the lock; `withLock` does that when the body returns.
+/// It cannot release the lock; `withLock` does that when the body returns. A body
+/// learns that the lock was lost through ``isHeld`` (false at once, from the file
+/// system watch) or ``checkHeld()`` (asks the file system now); the body of the
+/// async `withLock` is also cancelled (`Task.isCancelled`).
 public struct LockScope: Sendable {
     let held: HeldLock
 

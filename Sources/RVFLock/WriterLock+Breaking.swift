@@ -126,9 +126,7 @@ extension WriterLock {
                 try file.judge(with: judge, kernelLock: kernelLock, namingProgram: true)
             }
             guard force || status.isBreakable else {
-                throw LockError(.notStale, lockFile: location.lockFile, status: status,
-                                message: "refusing to break \(location.lockFile): it is \(status); "
-                                    + "wait for it, or use --force (`breakLock(force: true)`) only if you are sure that writer is gone")
+                throw .notStale(location.lockFile, status: status)
             }
             if try judging({ () throws(SystemCallError) in try file.remove(judged: bytes) }) {
                 options.logger?.warning("removed lock \(location.lockFile) (\(force ? "forced" : "stale")): \(status)")

@@ -32,6 +32,11 @@ public struct WriterLock: Sendable {
         self.init(dataFile: dataFile, options: options, identity: .current)
     }
 
+    /// Describes the writer lock of the data file at `path` (`"data.rvf"`); touches no file.
+    public init(dataFile path: String, options: LockOptions = LockOptions()) {
+        self.init(dataFile: FilePath(path), options: options, identity: .current)
+    }
+
     init(dataFile: FilePath, options: LockOptions, identity: HostIdentity) {
         self.dataFile = dataFile
         self.lockFile = Self.lockFile(for: dataFile)
@@ -63,6 +68,8 @@ public struct WriterLock: Sendable {
     ///   - timeout: how long to wait at most; nil waits until the lock is had.
     ///   - onProgress: called each time the lock is found still taken, before sleeping.
     /// - Throws: ``LockError/Code/timedOut`` naming the holder when the timeout passes.
+    @_disfavoredOverload
+    @available(*, noasync, message: "blocks the thread while it waits; use the async acquire (try await lock.acquire())")
     public func acquire(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
@@ -104,6 +111,8 @@ public struct WriterLock: Sendable {
     ///
     /// - Returns: the state that ended the wait (``LockStatus/free``, or a breakable state).
     /// - Throws: ``LockError/Code/timedOut`` when the timeout passes first.
+    @_disfavoredOverload
+    @available(*, noasync, message: "blocks the thread while it waits; use the async waitUntilAvailable (try await lock.waitUntilAvailable())")
     public func waitUntilAvailable(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil
@@ -114,6 +123,22 @@ public struct WriterLock: Sendable {
         }
         return try waitForAvailability(
             waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
+    }
+
+    /// Waits until the lock is free or stale, without taking it, and gives up when the task is cancelled.
+    ///
+    /// The wait runs on a thread of its own, so it holds no thread of the
+    /// concurrency pool while it sleeps.
+    ///
+    /// - Returns: the state that ended the wait (``LockStatus/free``, or a breakable state).
+    /// - Throws: ``LockError/Code/timedOut`` or ``LockError/Code/cancelled``.
+    public func waitUntilAvailable(
+        timeout: Duration? = nil,
+        onProgress: (@Sendable (WaitProgress) -> Void)? = nil
+    ) async throws(LockError) -> LockStatus {
+        try await inBackground { (cancellation) throws(LockError) in
+            try waitForAvailability(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
+        }
     }
 
     /// Removes the lock file if it is stale or an old invalid file; with `force`, even if held.

@@ -19,7 +19,10 @@ struct BreakCommand: ParsableCommand {
 
             Exit status: 0 when the lock was removed or there was none; 1 when it \
             is held (or an invalid file too young to judge) and --force was not \
-            given; 64 usage; 66 bad FILE or lock path; 77 no permission to remove it.
+            given; 64 usage; 66 bad FILE or lock path; 69 no file locks on its file \
+            system; 70 an unexpected system error; 73 the lock file cannot be \
+            removed (read-only file system); 75 the lock file kept changing while it \
+            was judged, try again; 77 no permission to remove it.
 
             Examples:
               rvf-lock break data.rvf

@@ -16,9 +16,12 @@ struct ExecCommand: ParsableCommand {
             without the lock. If the lock file is removed or replaced while COMMAND \
             runs, rvf-lock says so, sends COMMAND SIGTERM, and exits 70.
 
-            Exit status: COMMAND's; 75 (or -E CODE) when the lock cannot be had; \
-            64 usage; 66 bad FILE or lock path; 69, 73, 77 when the lock file cannot \
-            be created; 70 lock lost; 126/127 COMMAND not executable / not found.
+            Exit status: COMMAND's (128 + N if it died of signal N); 75 (or -E CODE) \
+            when the lock cannot be had; 64 usage; 66 bad FILE or lock path; 69 the \
+            file system or system cannot support the lock; 70 lock lost, or an \
+            unexpected system error; 73 the lock file cannot be created (read-only \
+            file system, disk full); 77 no permission; 126/127 COMMAND not \
+            executable / not found.
 
             Examples:
               rvf-lock exec data.rvf -- ./append-records data.rvf
@@ -26,14 +29,16 @@ struct ExecCommand: ParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("w"), .customLong("wait")],
+    // .unconditional: "-w -1" reads -1 as the value, so that validate() can say what is
+    // wrong with it, instead of ArgumentParser taking it for an option and reporting the value missing.
+    @Option(name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
             help: ArgumentHelp("Wait at most SECONDS for the lock (fractions allowed); default: forever.", valueName: "SECONDS"))
     var waitSeconds: Double?
 
     @Flag(name: [.customShort("n"), .customLong("no-wait")], help: "Do not wait: fail at once if the lock is taken.")
     var noWait = false
 
-    @Option(name: [.customShort("E"), .customLong("conflict-exit-code")],
+    @Option(name: [.customShort("E"), .customLong("conflict-exit-code")], parsing: .unconditional,
             help: ArgumentHelp("Exit with CODE instead of 75 when the lock cannot be had.", valueName: "CODE"))
     var conflictExitCode: Int32 = ExitStatus.temporaryFailure
 

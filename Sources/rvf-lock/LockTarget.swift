@@ -46,7 +46,7 @@ struct LockTarget {
                                  "the directory \(directory) of \(dataFile) does not exist; create it first, or fix the path")
         case .inaccessible(let error):
             throw CommandFailure(error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
-                                 "cannot reach the directory \(directory) of \(dataFile): \(error); check its permissions")
+                                 "cannot reach the directory \(directory) of \(dataFile): \(error); \(Self.remedy(for: error))")
         case .other(let kind):
             throw CommandFailure(ExitStatus.noInput,
                                  "\(directory) is a \(kind), not a directory; \(dataFile) cannot be there")
@@ -68,11 +68,21 @@ struct LockTarget {
                                          + "lock files through symbolic links or removes them: delete it by hand if no program uses it")
             case .inaccessible(let error):
                 throw CommandFailure(error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
-                                     "cannot examine the lock path \(lockFile): \(error); check the directory's permissions")
+                                     "cannot examine the lock path \(lockFile): \(error); \(Self.remedy(for: error))")
             }
         }
         self.dataFile = dataFile
         self.lock = lock
+    }
+
+    /// What to do about a path that cannot be examined, by why.
+    private static func remedy(for error: Errno) -> String {
+        switch error {
+        case .permissionDenied: "check the permissions of the directories on the way"
+        case .fileNameTooLong: "the name is too long for the file system (the lock file's adds 5 characters); use a shorter FILE"
+        case .tooManySymbolicLinkLevels: "a symbolic link on the way loops; fix the path"
+        default: "check the path"
+        }
     }
 
     enum Kind: Equatable {
@@ -103,7 +113,8 @@ struct LockTarget {
 }
 
 extension CommandFailure {
-    /// The exit status and message for a library error, by its code and errno.
+    /// The exit status and message for a library error, by its code and errno; the
+    /// message gives the tool's advice (``LockAdvice``).
     ///
     /// - Parameter conflictStatus: the status for "the lock cannot be had" (busy, timed out).
     init(_ error: LockError, conflictStatus: Int32 = ExitStatus.temporaryFailure) {
@@ -123,7 +134,7 @@ extension CommandFailure {
             // Lost, taken over, cancelled: the guarantee did not hold, which is a failure, not a retry.
             status = ExitStatus.software
         }
-        self.init(status, error.description)
+        self.init(status, LockAdvice.message(for: error))
     }
 
     private static func status(forSystemCall call: String?, errno: Errno?) -> Int32 {

@@ -21,7 +21,9 @@ struct RVFLockCommand: ParsableCommand {
               rvf-lock wait -w 30 data.rvf
               rvf-lock break data.rvf
             """,
-        version: "0.1.0",
+        // Unreleased until a tag says otherwise: the version the first release will carry,
+        // marked as a development build (README.md depends on `branch: "main"` until then).
+        version: "0.1.0-dev",
         subcommands: [
             ExecCommand.self,
             StatusCommand.self,

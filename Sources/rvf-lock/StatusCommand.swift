@@ -14,8 +14,11 @@ struct StatusCommand: ParsableCommand {
             shows as invalid.
 
             Exit status: 0 when every lock is free, 1 if any is held, 2 if any is \
-            stale or invalid (the worst wins); 64, 66 or 77 if a FILE cannot be \
-            examined (that FILE's line says why, and its status wins over the others).
+            stale or invalid (the worst wins). If a FILE cannot be examined, a line \
+            on standard error says why and its status wins over the others: 64 empty \
+            FILE; 66 bad FILE or path; 69 no file locks on its file system; 70 an \
+            unexpected system error; 73 the lock file's name is too long; 75 the lock \
+            file kept changing while it was read; 77 no permission.
 
             With --json, prints one JSON object per FILE, each on its own line, with \
             the fields file, lock, state (free, held, stale, invalid, error), pid, \

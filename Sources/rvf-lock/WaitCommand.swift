@@ -12,7 +12,8 @@ struct WaitCommand: ParsableCommand {
             after; use `exec` to run something under the lock.
 
             Exit status: 0 when the lock is free or stale; 75 when -w SECONDS passed \
-            first; 64 usage; 66 bad FILE or lock path.
+            first; 64 usage; 66 bad FILE or lock path; 69 no file locks on its file \
+            system; 70 an unexpected system error; 77 no permission.
 
             Examples:
               rvf-lock wait data.rvf && cp data.rvf backup.rvf
@@ -20,7 +21,9 @@ struct WaitCommand: ParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("w"), .customLong("wait")],
+    // .unconditional: "-w -1" reads -1 as the value, so that validate() can say what is
+    // wrong with it, instead of ArgumentParser taking it for an option and reporting the value missing.
+    @Option(name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
             help: ArgumentHelp("Wait at most SECONDS (fractions allowed); default: forever.", valueName: "SECONDS"))
     var waitSeconds: Double?
 

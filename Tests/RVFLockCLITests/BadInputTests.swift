@@ -39,6 +39,9 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             BadInput(["exec", "--bogus", "DIR/data.rvf", "--", "true"], 64),
             BadInput(["exec", "-w", "soon", "DIR/data.rvf", "--", "true"], 64),
             BadInput(["exec", "-w=-1", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-w", "-1", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["exec", "-E", "-1", "DIR/data.rvf", "--", "true"], 64),
+            BadInput(["wait", "-w", "-1", "DIR/data.rvf"], 64),
             BadInput(["exec", "-w", "1", "-n", "DIR/data.rvf", "--", "true"], 64),
             BadInput(["exec", "-E", "300", "DIR/data.rvf", "--", "true"], 64),
             BadInput(["exec", "", "--", "true"], 64),
@@ -120,6 +123,21 @@ extension CLITests {
             }
         }
 
+        @Test(arguments: [
+            (["exec", "-w", "-1", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds, 0 or more"),
+            (["exec", "--wait", "-2.5", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds, 0 or more"),
+            (["wait", "-w", "-1", "DIR/data.rvf"], "-w takes a number of seconds, 0 or more"),
+            (["exec", "-E", "-1", "DIR/data.rvf", "--", "true"], "-E takes an exit code from 0 to 255"),
+        ])
+        func aNegativeNumberIsReadAndRefusedWithWhatIsWrong(_ arguments: [String], _ expected: String) async throws {
+            try await withSandbox { dir in
+                let result = try await rvfLock(arguments.map { $0.replacingOccurrences(of: "DIR", with: dir) })
+                #expect(result.status == 64)
+                #expect(result.standardError.contains(expected), "\(result.standardError)")
+                #expect(!result.standardError.contains("Missing value"), "\(result.standardError)")
+            }
+        }
+
         @Test(.enabled(if: canRunWithoutWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
         func anUnwritableDirectoryExits77AndChangesNothing() async throws {
             try await withSandbox { dir in
@@ -166,6 +184,25 @@ extension CLITests {
                 let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
                 #expect(result.status == 73, "\(result.standardError)")
                 #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
+            }
+        }
+
+        @Test(.enabled(if: canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
+        func breakingAStaleLockOnAReadOnlyFileSystemExits73() async throws {
+            try await withSandbox { dir in
+                let mountPoint = "\(dir)/readonly"
+                try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+                // An old invalid lock file, which break would remove, then the file system made read-only.
+                let script = """
+                    mount -t tmpfs tmpfs "$1" || exit 99
+                    printf 'not a lock record' > "$1/data.rvf.lock" && touch -d '1 hour ago' "$1/data.rvf.lock" || exit 98
+                    mount -o remount,ro "$1" || exit 97
+                    exec "$2" break "$1/data.rvf"
+                    """
+                let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                #expect(result.status == 73, "\(result.standardError)")
+                #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
+                #expect(result.standardError.contains("read-only"))
             }
         }
     }

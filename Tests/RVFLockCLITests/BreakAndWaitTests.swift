@@ -16,7 +16,9 @@ extension CLITests {
                 let result = try await rvfLock(["break", "\(dir)/data.rvf"])
                 #expect(result.status == 1)
                 #expect(result.standardError.contains("pid \(holder.pid)"))
-                #expect(result.standardError.contains("--force"))
+                // Proven alive (its kernel lock is held): no advice to force it.
+                #expect(!result.standardError.contains("--force"), "\(result.standardError)")
+                #expect(result.standardError.contains("rvf-lock wait \(dir)/data.rvf"), "\(result.standardError)")
                 // Still the holder's lock: same record (give or take a heartbeat's timestamp) and the holder keeps it.
                 let after = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/data.rvf.lock"))
                 #expect(after.count == 104 && after[0x50..<0x60] == before[0x50..<0x60])

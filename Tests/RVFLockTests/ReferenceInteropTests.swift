@@ -6,7 +6,8 @@ import Testing
 
 extension CrossProcessTests {
     /// RVFLock and the reference implementation (`locking.rs`) on the same lock file.
-    @Suite(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference locking.rs in /work/shared or ../shared"))
+    @Suite(.enabled(if: ReferenceHarness.isAvailable,
+                    "needs rustc, and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR set to the folder holding seed/locking.rs"))
     struct ReferenceInteropTests {
         static let sameHost = ["HOSTNAME": Host.name]
         static let otherHost = ["HOSTNAME": "elsewhere"]

@@ -137,12 +137,12 @@ extension CrossProcessTests {
             }
         }
         while !bodyEntered.isSet { try await Task.sleep(for: .milliseconds(5)) }
-        do {
+        do throws(LockError) {
             try await lock.withLock(timeout: .seconds(60)) { _ in
-                Issue.record("two tasks of one process held the lock together")
+                _ = Issue.record("two tasks of one process held the lock together")
             }
             Issue.record("the second task's withLock returned without the lock")
-        } catch let error as LockError {
+        } catch {
             #expect(error.code == .heldByThisProcess, "got \(error)")
         }
         mayFinish.set()

@@ -15,9 +15,13 @@ enum ReferenceHarness {
             .deletingLastPathComponent().path
     }
 
-    /// The reference next to the repository (`../shared/seed/locking.rs`), if present.
+    /// The reference: `$RVFLOCK_REFERENCE_DIR/seed/locking.rs` if that variable is set (as
+    /// for the tests), otherwise next to the repository (`../shared/seed/locking.rs`).
     static var defaultSource: String {
-        URL(fileURLWithPath: benchmarksDirectory).deletingLastPathComponent().deletingLastPathComponent()
+        if let directory = ProcessInfo.processInfo.environment["RVFLOCK_REFERENCE_DIR"], !directory.isEmpty {
+            return directory + "/seed/locking.rs"
+        }
+        return URL(fileURLWithPath: benchmarksDirectory).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("shared/seed/locking.rs").path
     }
 

@@ -37,6 +37,9 @@ final class HeldLock: Sendable {
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
     /// sync against release. Held only by the work queue and by release.
     private let io = Mutex<CInt>(-1)
+    /// Held while loss handlers are taken out and run, so that removing a handler
+    /// waits out a run of it already under way (see ``removeLossHandler(_:)``).
+    private let handlerRun = Mutex<Void>(())
 
     /// How long a lock is held before its watch is set up.
     static let watchDelay = Duration.milliseconds(10)
@@ -44,7 +47,6 @@ final class HeldLock: Sendable {
     private struct State: ~Copyable {
         var record: LockRecord
         var lossHandlers: [UInt64: @Sendable () -> Void] = [:]
-        var runningLossHandlers = 0
         var nextHandlerID: UInt64 = 0
         var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
@@ -82,6 +84,9 @@ final class HeldLock: Sendable {
     }
 
     var record: LockRecord { state.withLock { $0.record } }
+
+    /// What the lock path holds now, looked at in this lock's own directory.
+    func currentStatus() -> LockStatus? { describeStatus() }
 
     /// The descriptor whose `flock()` is this holder's kernel lock; -1 after release.
     var descriptor: CInt { released.load(ordering: .acquiring) ? -1 : io.withLock { $0 } }
@@ -176,19 +181,17 @@ final class HeldLock: Sendable {
 
     private func markLost() {
         guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let handlers = state.withLock { state in
-            defer {
-                state.lossHandlers = [:]
-                state.runningLossHandlers += 1
+        handlerRun.withLock { _ in
+            let handlers = state.withLock { state in
+                defer { state.lossHandlers = [:] }
+                return Array(state.lossHandlers.values)
             }
-            return Array(state.lossHandlers.values)
+            for handler in handlers { handler() }
         }
         if let logger {
             let now = describeStatus().map { "\($0)" } ?? "unknown"
             logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
         }
-        for handler in handlers { handler() }
-        state.withLock { $0.runningLossHandlers -= 1 }
     }
 
     /// Runs `handler` once when the lock is found lost (at once if it already is).
@@ -205,15 +208,13 @@ final class HeldLock: Sendable {
         return id
     }
 
-    /// Removes a loss handler; when this returns, the handler is not running and never will.
+    /// Removes a handler; if it is running now, returns only once it has finished,
+    /// so that the caller may end the life of whatever the handler uses.
+    /// A handler must not call this.
     func removeLossHandler(_ id: UInt64?) {
-        while true {
-            let done = state.withLock { state in
-                if let id { state.lossHandlers[id] = nil }
-                return state.runningLossHandlers == 0
-            }
-            if done { return }
-            sched_yield()
+        guard let id else { return }
+        handlerRun.withLock { _ in
+            _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
         }
     }
 

@@ -24,7 +24,9 @@ actor ReferenceHarness {
             return false
         }
         guard TestResources.referenceSource != nil else {
-            print("ReferenceInteropTests skipped: the reference locking.rs is missing (/work/shared or ../shared)")
+            print("ReferenceInteropTests skipped: \(TestResources.referenceDirectory)/seed/locking.rs is missing; "
+                  + "to run them, put the reference in ../shared beside the package, or set "
+                  + "\(TestResources.referenceDirectoryVariable) to the folder holding seed/locking.rs")
             return false
         }
         return true

@@ -46,9 +46,22 @@ enum TestResources {
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The environment variable naming the folder that holds the reference
+    /// implementation (`seed/locking.rs` inside it), where it is not `../shared`.
+    static let referenceDirectoryVariable = "RVFLOCK_REFERENCE_DIR"
+
+    /// Where the reference's `seed/locking.rs` is looked for: `$RVFLOCK_REFERENCE_DIR`
+    /// if set, otherwise `../shared` beside the package.
+    static let referenceDirectory: String = {
+        if let directory = ProcessInfo.processInfo.environment[referenceDirectoryVariable], !directory.isEmpty {
+            return directory
+        }
+        return packageRoot + "/../shared"
+    }()
+
     /// The reference implementation's source, when this machine has it.
     static let referenceSource: String? = {
-        let candidates = ["/work/shared/seed/locking.rs", packageRoot + "/../shared/seed/locking.rs"]
-        return candidates.first { access($0, R_OK) == 0 }
+        let path = referenceDirectory + "/seed/locking.rs"
+        return access(path, R_OK) == 0 ? path : nil
     }()
 }

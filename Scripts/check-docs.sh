@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Builds the DocC catalog of the library (Sources/RVFLock/RVFLock.docc) with the
+# toolchain's own `docc`, and fails on any warning: a broken symbol link, a
+# missing article, a malformed directive.
+#
+#   Scripts/check-docs.sh [--output DIR]
+#
+#   --output DIR  keep the built documentation archive in DIR (default: a
+#                 temporary folder, removed afterwards)
+#
+# No documentation plugin: the package's users would all have to resolve it.
+# Instead the symbol graph comes from `swift package dump-symbol-graph` (which
+# builds the package if needed) and `docc convert` reads it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+output=""
+while [ $# -gt 0 ]; do
+  case $1 in
+    --output) output=${2:?--output needs a directory}; shift 2 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) echo "check-docs: unknown argument $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+
+docc=$(command -v docc || true)
+if [ -z "$docc" ]; then
+  # Toolchains ship it beside swift.
+  candidate="$(dirname "$(readlink -f "$(command -v swift)")")/docc"
+  [ -x "$candidate" ] && docc=$candidate
+fi
+[ -n "$docc" ] || { echo "check-docs: no docc in PATH or beside swift" >&2; exit 69; }
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+[ -n "$output" ] || output="$work/RVFLock.doccarchive"
+
+dump=$(swift package dump-symbol-graph --emit-extension-block-symbols 2>&1) || { echo "$dump" >&2; exit 1; }
+graphs=$(sed -n 's/^Files written to //p' <<<"$dump" | tail -1)
+[ -d "$graphs" ] || { echo "check-docs: no symbol graphs (swift package dump-symbol-graph said: $dump)" >&2; exit 1; }
+# Only the library's own graphs: the others are tests and C shims.
+mkdir -p "$work/symbols"
+cp "$graphs"/RVFLock.symbols.json "$work/symbols/"
+cp "$graphs"/RVFLock@*.symbols.json "$work/symbols/" 2>/dev/null || true
+
+log="$work/docc.log"
+status=0
+"$docc" convert Sources/RVFLock/RVFLock.docc \
+  --additional-symbol-graph-dir "$work/symbols" \
+  --output-path "$output" \
+  --fallback-display-name RVFLock --fallback-bundle-identifier RVFLock \
+  --warnings-as-errors >"$log" 2>&1 || status=$?
+if [ "$status" -ne 0 ] || grep -qE "(warning|error):" "$log"; then
+  cat "$log" >&2
+  echo "check-docs: docc convert reported problems (exit $status)" >&2
+  exit 1
+fi
+pages=$(find "$output/data/documentation" -name '*.json' | wc -l)
+echo "check-docs: the catalog builds without warnings ($pages pages)"
