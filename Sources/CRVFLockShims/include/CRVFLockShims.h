@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include "filesystem.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
