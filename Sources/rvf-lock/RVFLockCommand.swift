@@ -20,6 +20,7 @@ struct RVFLockCommand: ParsableCommand {
               rvf-lock status data.rvf
               rvf-lock wait -w 30 data.rvf
               rvf-lock break data.rvf
+              rvf-lock selftest /srv/data
             """,
         version: "0.1.0",
         subcommands: [
@@ -27,7 +28,9 @@ struct RVFLockCommand: ParsableCommand {
             StatusCommand.self,
             WaitCommand.self,
             BreakCommand.self,
+            SelftestCommand.self,
             TrampolineCommand.self,
+            SelftestHelperCommand.self,
         ]
     )
 }
