@@ -13,7 +13,7 @@ struct RVFLockCommand: ParsableCommand {
             FILE is always the data file (data.rvf); its lock is the file FILE.lock \
             beside it (data.rvf.lock). At most one writer holds the lock at a time; \
             readers never take it. Messages go to standard error; standard output \
-            belongs to the command run by `exec` and to `status`.
+            belongs to the command run by `exec`, to `status` and to `selftest`.
 
             Examples:
               rvf-lock exec data.rvf -- ./append-records data.rvf

@@ -20,8 +20,8 @@ struct SelftestCommand: ParsableCommand {
             or named temporary files, link/linkat failing with EEXIST on a taken \
             name, flock() excluding another process and released when its holder \
             dies, flock() on a read-only descriptor, file events, birth times, and \
-            the sync policy in force. Then PROCESSES processes contend for the lock \
-            of a scratch data file for SECONDS seconds, one of them abandoning it \
+            the sync policy in force. Then N processes contend for the lock of a \
+            scratch data file for SECONDS seconds, one of them abandoning it \
             once as a crash would, while a verifier looks for two holders at once. \
             One line per check (ok, FAILED, not available), then a verdict. Works in \
             a scratch directory .rvf-lock-selftest.* inside DIR, removed at the end, \
