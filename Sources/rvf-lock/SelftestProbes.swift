@@ -55,12 +55,18 @@ enum SelftestSystem {
     /// Catches SIGINT, SIGTERM and SIGHUP as bytes on a pipe, so that every wait
     /// of selftest can notice them and clean up before exiting; ignores SIGPIPE,
     /// so that a closed standard output cannot kill it before it has cleaned up.
+    /// SIGINT and SIGHUP inherited as ignored (`nohup`, background jobs of scripts)
+    /// stay ignored, as that convention wants.
     static func installInterruptionHandlers() {
         var ends: [CInt] = [-1, -1]
         guard rvf_pipe_cloexec_nonblock(&ends) == 0 else { return }
         interruptionPipeReadEnd = ends[0]
         interruptionPipeWriteEnd = ends[1]
         for signal in [SIGINT, SIGTERM, SIGHUP] {
+            var current = sigaction()
+            sigaction(signal, nil, &current)
+            let isIgnored = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1  // SIG_IGN
+            if signal != SIGTERM && isIgnored { continue }
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { signal in
                 let savedErrno = errno
