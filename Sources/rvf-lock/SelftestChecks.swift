@@ -75,8 +75,14 @@ struct SelftestChecks {
             defer { SelftestSystem.close(descriptor) }
             try SelftestSystem.writeAll(descriptor, record)
             try SelftestSystem.link(temporary, to: named)
-            namedLinked = true
-            checks.append(.ok("link", "link of a named temporary", "it got a second name, complete"))
+            let readBack = try SelftestSystem.readWholeFile(named)
+            if readBack == record {
+                namedLinked = true
+                checks.append(.ok("link", "link of a named temporary", "it got a second name, complete (\(record.count) bytes)"))
+            } else {
+                checks.append(.failed("link", "link of a named temporary",
+                                      "the linked name held \(readBack.count) bytes, not the \(record.count) written"))
+            }
         } catch where SelftestSystem.meansNoHardLinks(error.errno) {
             checks.append(.failed("link", "link of a named temporary", "\(error)", missing: .hardLinks, refusal: error.description))
         } catch {
@@ -307,26 +313,25 @@ struct SelftestChecks {
         } catch {
             return .failed("file_events", title, "cannot start a second process: \(error)")
         }
-        let started = SelftestSystem.monotonicNanoseconds()
-        let wanted = Set(SelftestSystem.FileEvent.allCases)
-        let seen = try watch.collect(for: name, wanted: wanted, timeoutMilliseconds: 3000)
-        let answer = try helper.readLine(timeoutMilliseconds: 5000) ?? "no answer"
+        // Only once the helper has done everything is the time to wait for events
+        // bounded; how long a process takes to start on a loaded machine is not.
+        let answer = try helper.readLine(timeoutMilliseconds: 30_000) ?? "no answer"
         _ = try helper.waitForExit(timeoutMilliseconds: 5000)
         guard answer == "done" else {
             return .failed("file_events", title, "the second process (pid \(helper.pid)) could not create and remove a file: \(answer)")
         }
+        let wanted = Set(SelftestSystem.FileEvent.allCases)
+        let seen = try watch.collect(for: name, wanted: wanted, timeoutMilliseconds: 2000)
         let order = SelftestSystem.FileEvent.allCases
         let remoteNote = fileSystem.isLocal ? "" : " (changes made on other machines may never be reported here; waiters poll for those)"
         if seen.count == wanted.count {
-            let latest = seen.values.max() ?? started
             return .ok("file_events", title,
-                       order.map(\.rawValue).joined(separator: ", ") + " by another process (pid \(helper.pid)) all arrived, "
-                           + "within \(Measure.milliseconds(latest - started)) ms of starting it\(remoteNote)")
+                       order.map(\.rawValue).joined(separator: ", ") + " by another process (pid \(helper.pid)) all arrived\(remoteNote)")
         }
-        let missing = order.filter { seen[$0] == nil }.map(\.rawValue).joined(separator: ", ")
-        let arrived = order.filter { seen[$0] != nil }.map(\.rawValue).joined(separator: ", ")
+        let missing = order.filter { !seen.contains($0) }.map(\.rawValue).joined(separator: ", ")
+        let arrived = order.filter { seen.contains($0) }.map(\.rawValue).joined(separator: ", ")
         return .notAvailable("file_events", title,
-                             "\(missing) by another process did not arrive within 3 s"
+                             "\(missing) by another process did not arrive within 2 s of it"
                                  + (arrived.isEmpty ? "" : " (\(arrived) did)") + "; waiters poll instead of waking at once")
     }
 

@@ -341,19 +341,17 @@ enum SelftestSystem {
 
         deinit { Glibc.close(descriptor) }
 
-        /// Collects events for `name` until all of `wanted` arrived or `timeoutMilliseconds` passed;
-        /// each arrived event with the monotonic time it was read.
-        func collect(for name: String, wanted: Set<FileEvent>, timeoutMilliseconds: Int) throws(Interrupted) -> [FileEvent: UInt64] {
-            var seen: [FileEvent: UInt64] = [:]
+        /// Collects events for `name` until all of `wanted` arrived or `timeoutMilliseconds` passed.
+        func collect(for name: String, wanted: Set<FileEvent>, timeoutMilliseconds: Int) throws(Interrupted) -> Set<FileEvent> {
+            var seen: Set<FileEvent> = []
             let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
             var buffer = [UInt8](repeating: 0, count: 4096)
-            while Set(seen.keys) != wanted {
+            while seen != wanted {
                 let now = monotonicNanoseconds()
                 guard now < deadline else { break }
                 _ = try waitReadable(descriptor, milliseconds: Int((deadline - now) / 1_000_000) + 1)
                 let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
                 guard count > 0 else { continue }
-                let arrived = monotonicNanoseconds()
                 var offset = 0
                 let headerSize = MemoryLayout<inotify_event>.size
                 while offset + headerSize <= count {
@@ -364,7 +362,7 @@ enum SelftestSystem {
                     let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + length)]
                     let eventName = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
                     if eventName == name {
-                        for event in wanted where mask & event.mask != 0 && seen[event] == nil { seen[event] = arrived }
+                        for event in wanted where mask & event.mask != 0 { seen.insert(event) }
                     }
                     offset += headerSize + length
                 }

@@ -127,6 +127,15 @@ enum Shim {
         }
         """
 
+    /// inotify watches that are accepted and never report anything: a file system
+    /// whose changes do not pass through this kernel's notification hooks.
+    static let noFileEvents = """
+        #include <stdint.h>
+        int inotify_add_watch(int descriptor, const char *path, uint32_t mask) {
+            (void)descriptor; (void)path; (void)mask; return 1;
+        }
+        """
+
     /// Compiles `source` into a shared library in `directory`; its path.
     static func build(_ source: String, named name: String, in directory: String) async throws -> String {
         let sourcePath = "\(directory)/\(name).c"
@@ -298,6 +307,23 @@ extension CLITests {
                     #expect(output.result("link") == "ok")
                     #expect(output.result("contention") == "ok")
                     #expect(output.object["trusted"] as? Bool == true)
+                }
+            }
+        }
+
+        @Test func withoutFileEventsWaitersPollAndTheLockIsStillTrusted() async throws {
+            try #require(Shim.isAvailable, "needs a C compiler at \(Shim.compiler) to build the inotify shim")
+            try await withSandbox { shims in
+                let shim = try await Shim.build(Shim.noFileEvents, named: "noevents", in: shims)
+                try await withSelftestDirectory { dir in
+                    let result = try await rvfLock(["selftest", "--json", "-s", "1.5", dir], environment: ["LD_PRELOAD": shim])
+                    #expect(result.status == 0, "\(result.standardOutput)\n\(result.standardError)")
+                    let output = try SelftestOutput(result)
+                    #expect(output.result("file_events") == "not_available")
+                    #expect((output.check("file_events")?["detail"] as? String)?.contains("create, close-write, unlink by another process did not arrive") == true)
+                    // The library's waiters fall back to polling: the contention still passes.
+                    #expect(output.result("contention") == "ok")
+                    #expect(output.verdict.contains("file events do not arrive, so waiters poll"))
                 }
             }
         }
