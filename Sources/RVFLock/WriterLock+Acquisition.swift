@@ -63,14 +63,14 @@ extension WriterLock {
                     }
                 }
             }
-            do throws(SystemCallError) {
-                if try prepared.link(to: location) {
-                    return makeHeldLock(prepared, location: location, judge: judge)
-                }
-            } catch {
+            let linked: Bool
+            do throws(SystemCallError) { linked = try prepared.link(to: location) } catch {
                 throw linkFailure(error, location: location)
             }
+            // Only now may the next waiter in the kernel's queue wake.
+            predecessor?.letGo()
             predecessor = nil
+            if linked { return makeHeldLock(prepared, location: location, judge: judge) }
             if waiting == nil && turns > 32 { throw giveUp() }
 
             guard let file = try OpenLockFile.open(location, forWriting: true) else { continue }
@@ -83,8 +83,8 @@ extension WriterLock {
                 throw .unsupportedFileSystem(
                     location.lockFile, fileSystem: Syscalls.fileSystemType(file.descriptor).name,
                     missing: file.isWritable
-                        ? "flock() on an existing lock file fails"
-                        : "flock() needs the lock file open for writing there (NFS), and this user may not write it; "
+                        ? LockFileSystem.Requirement.fileLocks.description
+                        : "its file locks (flock) need the lock file open for writing (NFS), and this user may not write it; "
                             + "make lock files writable for every user that locks (a shared group and umask 002)",
                     systemCall: "flock", errno: errno)
             case .heldExclusively, .sharedOnly:
@@ -194,7 +194,7 @@ extension WriterLock {
             // linkat's EPERM: the file system has no hard links, which the protocol needs.
             return .unsupportedFileSystem(
                 location.lockFile, fileSystem: Syscalls.fileSystemType(location.directory.descriptor).name,
-                missing: "it has no hard links (link() gives a complete lock file its name atomically)",
+                missing: LockFileSystem.Requirement.hardLinks.description,
                 systemCall: error.name, errno: error.errno)
         }
         return .system(error, lockFile: location.lockFile, doing: "creating")

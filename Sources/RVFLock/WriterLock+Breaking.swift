@@ -117,7 +117,7 @@ extension WriterLock {
                 guard force else {
                     throw .unsupportedFileSystem(
                         location.lockFile, fileSystem: Syscalls.fileSystemType(file.descriptor).name,
-                        missing: "flock() on the lock file fails, so a stale lock cannot be told from a live one",
+                        missing: LockFileSystem.Requirement.fileLocks.description,
                         systemCall: "flock", errno: errno)
                 }
                 kernelLock = .unknown

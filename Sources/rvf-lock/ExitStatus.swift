@@ -8,6 +8,8 @@ enum ExitStatus {
     static let success: Int32 = 0
     /// `status`: some lock is held; `break`: a live lock was not broken.
     static let lockHeld: Int32 = 1
+    /// `selftest`: a check failed that no known file system limit explains.
+    static let checkFailed: Int32 = 1
     /// `status`: some lock is stale or invalid.
     static let lockStaleOrInvalid: Int32 = 2
     /// EX_USAGE: bad command line (ArgumentParser uses it for every usage error too).

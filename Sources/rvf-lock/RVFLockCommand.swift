@@ -13,13 +13,14 @@ struct RVFLockCommand: ParsableCommand {
             FILE is always the data file (data.rvf); its lock is the file FILE.lock \
             beside it (data.rvf.lock). At most one writer holds the lock at a time; \
             readers never take it. Messages go to standard error; standard output \
-            belongs to the command run by `exec` and to `status`.
+            belongs to the command run by `exec`, to `status` and to `selftest`.
 
             Examples:
               rvf-lock exec data.rvf -- ./append-records data.rvf
               rvf-lock status data.rvf
               rvf-lock wait -w 30 data.rvf
               rvf-lock break data.rvf
+              rvf-lock selftest /srv/data
             """,
         // Unreleased until a tag says otherwise: the version the first release will carry,
         // marked as a development build (README.md depends on `branch: "main"` until then).
@@ -29,7 +30,9 @@ struct RVFLockCommand: ParsableCommand {
             StatusCommand.self,
             WaitCommand.self,
             BreakCommand.self,
+            SelftestCommand.self,
             TrampolineCommand.self,
+            SelftestHelperCommand.self,
         ]
     )
 }

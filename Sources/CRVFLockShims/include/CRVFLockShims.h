@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 
+#include "filesystem.h"
 #include "rvf_flock_wait.h"
 #include "rvf_linux.h"
 

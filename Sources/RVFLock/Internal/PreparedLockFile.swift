@@ -63,7 +63,7 @@ final class PreparedLockFile {
                 switch error.errno {
                 case .notSupported, .noLocks, .invalidArgument, .noFunction, .badFileDescriptor:
                     throw LockError.unsupportedFileSystem(
-                        location.lockFile, fileSystem: fileSystem.name, missing: "it has no working flock()",
+                        location.lockFile, fileSystem: fileSystem.name, missing: LockFileSystem.Requirement.fileLocks.description,
                         systemCall: error.name, errno: error.errno)
                 default:
                     throw LockError.system(error, lockFile: location.lockFile, doing: "creating")
@@ -165,17 +165,6 @@ final class PreparedLockFile {
                   let current = try? Syscalls.lstatAt(directory, name), FileIdentity(current) == FileIdentity(info)
             else { continue }
             _ = try? Syscalls.unlinkAt(directory, name)
-        }
-    }
-}
-
-extension SyncPolicy {
-    /// Whether lock files on `fileSystem` are synced under this policy.
-    func syncs(on fileSystem: FileSystemType) -> Bool {
-        switch kind {
-        case .always: true
-        case .never: false
-        case .automatic: !fileSystem.isLocal
         }
     }
 }

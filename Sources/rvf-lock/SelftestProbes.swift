@@ -1,0 +1,606 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRVFLockShims
+import SystemPackage
+
+// Every system call that `rvf-lock selftest` and its helper processes make
+// themselves, in one file. The lock itself is always taken through the library;
+// these are the probes that ask the file system, bare, for what the library relies on.
+
+/// A system call that failed: which, and its errno.
+struct ProbeFailure: Error, CustomStringConvertible {
+    let call: String
+    let errno: CInt
+
+    init(_ call: String, _ errno: CInt = Glibc.errno) {
+        self.call = call
+        self.errno = errno
+    }
+
+    var errnoName: String { SelftestSystem.errnoName(errno) }
+    var description: String { "\(call): \(errnoName)" }
+}
+
+/// A signal (SIGINT, SIGTERM, SIGHUP) that asked selftest to stop, cleaning up first.
+struct Interrupted: Error {
+    let signal: CInt
+}
+
+/// The write end of the interruption pipe, for the signal handler.
+///
+/// A signal handler can capture nothing, so it reads a global. Safe without a
+/// lock because it is written once, before the handler that reads it is
+/// installed, and never changes afterwards.
+nonisolated(unsafe) private var interruptionPipeWriteEnd: CInt = -1
+/// The read end; written once by ``SelftestSystem/installInterruptionHandlers()``
+/// on the main thread, before anything reads it, and read only on the main thread.
+nonisolated(unsafe) private var interruptionPipeReadEnd: CInt = -1
+
+enum SelftestSystem {
+    // MARK: Interruptions
+
+    /// Opens /dev/null on whichever of descriptors 0, 1 and 2 are closed, so that
+    /// no pipe or probe file of selftest becomes its standard output: a report
+    /// line would then be written into it.
+    static func reserveStandardDescriptors() {
+        for descriptor in CInt(0)...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            // open returns the lowest free descriptor: this one.
+            _ = Glibc.open("/dev/null", O_RDWR)
+        }
+    }
+
+    /// Catches SIGINT, SIGTERM and SIGHUP as bytes on a pipe, so that every wait
+    /// of selftest can notice them and clean up before exiting; ignores SIGPIPE,
+    /// so that a closed standard output cannot kill it before it has cleaned up.
+    /// SIGINT and SIGHUP inherited as ignored (`nohup`, background jobs of scripts)
+    /// stay ignored, as that convention wants.
+    static func installInterruptionHandlers() {
+        var ends: [CInt] = [-1, -1]
+        guard rvf_pipe_cloexec_nonblock(&ends) == 0 else { return }
+        interruptionPipeReadEnd = ends[0]
+        interruptionPipeWriteEnd = ends[1]
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            var current = sigaction()
+            sigaction(signal, nil, &current)
+            let isIgnored = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1  // SIG_IGN
+            if signal != SIGTERM && isIgnored { continue }
+            var action = sigaction()
+            action.__sigaction_handler.sa_handler = { signal in
+                let savedErrno = errno
+                var byte = UInt8(truncatingIfNeeded: signal)
+                _ = write(interruptionPipeWriteEnd, &byte, 1)
+                errno = savedErrno
+            }
+            action.sa_flags = SA_RESTART
+            sigemptyset(&action.sa_mask)
+            sigaction(signal, &action, nil)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        var relayed = sigset_t()
+        sigemptyset(&relayed)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&relayed, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &relayed, nil)
+    }
+
+    /// Throws if a stopping signal has arrived.
+    static func checkInterrupted() throws(Interrupted) {
+        guard interruptionPipeReadEnd >= 0 else { return }
+        var byte: UInt8 = 0
+        if Glibc.read(interruptionPipeReadEnd, &byte, 1) == 1 { throw Interrupted(signal: CInt(byte)) }
+    }
+
+    /// Waits until `descriptor` is readable (true) or `milliseconds` pass (false),
+    /// returning early, by throwing, when a stopping signal arrives.
+    static func waitReadable(_ descriptor: CInt?, milliseconds: Int) throws(Interrupted) -> Bool {
+        var entries: [pollfd] = []
+        if let descriptor { entries.append(pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)) }
+        if interruptionPipeReadEnd >= 0 {
+            entries.append(pollfd(fd: interruptionPipeReadEnd, events: Int16(POLLIN), revents: 0))
+        }
+        _ = poll(&entries, nfds_t(entries.count), CInt(clamping: milliseconds))
+        try checkInterrupted()
+        guard descriptor != nil else { return false }
+        return entries[0].revents != 0
+    }
+
+    /// Sleeps, returning early, by throwing, when a stopping signal arrives.
+    static func sleep(milliseconds: Int) throws(Interrupted) {
+        let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
+        while true {
+            let now = monotonicNanoseconds()
+            guard now < deadline else { return }
+            _ = try waitReadable(nil, milliseconds: Int((deadline - now + 999_999) / 1_000_000))
+        }
+    }
+
+    // MARK: Clocks
+
+    /// CLOCK_MONOTONIC: one clock for every process on this machine, so that the
+    /// contention log's timestamps from different workers can be compared.
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
+    /// A busy moment inside the critical section, long enough for a second
+    /// holder, if there were one, to interleave.
+    static func pause(microseconds: Int) {
+        var request = timespec(tv_sec: 0, tv_nsec: microseconds * 1000)
+        var left = timespec()
+        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
+    }
+
+    // MARK: Paths and files
+
+    enum PathKind: Equatable {
+        case missing
+        case directory
+        case notADirectory(String)
+        case inaccessible(CInt)
+    }
+
+    static func kind(of path: String) -> PathKind {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            return errno == ENOENT ? .missing : .inaccessible(errno)
+        }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: return .directory
+        case S_IFREG: return .notADirectory("file")
+        case S_IFIFO: return .notADirectory("named pipe")
+        case S_IFSOCK: return .notADirectory("socket")
+        case S_IFCHR, S_IFBLK: return .notADirectory("device")
+        default: return .notADirectory("special file")
+        }
+    }
+
+    static func makeDirectory(_ path: String) throws(ProbeFailure) {
+        guard mkdir(path, 0o700) == 0 else { throw ProbeFailure("mkdir") }
+    }
+
+    /// Removes `directory` and the files in it (selftest creates no deeper
+    /// levels); returns what could not be removed, with why.
+    static func removeTree(_ directory: String) -> [String] {
+        var problems: [String] = []
+        if let stream = opendir(directory) {
+            var names: [String] = []
+            while let entry = readdir(stream) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                if name != "." && name != ".." { names.append(name) }
+            }
+            closedir(stream)
+            for name in names where Glibc.unlink(directory + "/" + name) != 0 && errno != ENOENT {
+                problems.append("\(directory)/\(name) (unlink: \(errnoName(errno)))")
+            }
+        }
+        if rmdir(directory) != 0 && errno != ENOENT {
+            problems.append("\(directory) (rmdir: \(errnoName(errno)))")
+        }
+        return problems
+    }
+
+    /// `O_TMPFILE`, as the library opens its unnamed lock files.
+    static func openUnnamedTemporary(in directory: String) throws(ProbeFailure) -> CInt {
+        let flags = rvf_o_tmpfile_rdwr()
+        guard flags != -1 else { throw ProbeFailure("open(O_TMPFILE)", EOPNOTSUPP) }
+        let descriptor = Glibc.open(directory, flags | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { throw ProbeFailure("open(O_TMPFILE)") }
+        return descriptor
+    }
+
+    /// Whether an unnamed file can be given a name here: through `/proc/self/fd`, as the library does.
+    static var hasProcSelfFd: Bool {
+        var info = stat()
+        return lstat("/proc/self/fd", &info) == 0
+    }
+
+    static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> CInt {
+        while true {
+            let descriptor = Glibc.open(path, flags | O_CLOEXEC, 0o644)
+            if descriptor >= 0 { return descriptor }
+            if errno != EINTR { throw ProbeFailure("open") }
+        }
+    }
+
+    static func close(_ descriptor: CInt) {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+    }
+
+    /// `linkat(AT_FDCWD, "/proc/self/fd/N", AT_FDCWD, path, AT_SYMLINK_FOLLOW)`,
+    /// the call the library names its unnamed lock files with.
+    static func linkDescriptor(_ descriptor: CInt, to path: String) throws(ProbeFailure) {
+        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
+            throw ProbeFailure("linkat")
+        }
+    }
+
+    static func link(_ source: String, to target: String) throws(ProbeFailure) {
+        guard Glibc.link(source, target) == 0 else { throw ProbeFailure("link") }
+    }
+
+    static func unlink(_ path: String) throws(ProbeFailure) {
+        guard Glibc.unlink(path) == 0 else { throw ProbeFailure("unlink") }
+    }
+
+    static func writeAll(_ descriptor: CInt, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { raw in
+                pwrite(descriptor, raw.baseAddress! + written, bytes.count - written, off_t(offset + written))
+            }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ProbeFailure("pwrite")
+            }
+            written += count
+        }
+    }
+
+    static func read(_ descriptor: CInt, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
+        var buffer = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let result = buffer.withUnsafeMutableBytes { raw in
+                pread(descriptor, raw.baseAddress! + filled, count - filled, off_t(offset + filled))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw ProbeFailure("pread")
+            }
+            if result == 0 { break }
+            filled += result
+        }
+        return Array(buffer[..<filled])
+    }
+
+    /// Appends `line` and a newline with one `write` to a descriptor opened with `O_APPEND`,
+    /// so that lines of several processes never interleave.
+    static func appendLine(_ descriptor: CInt, _ line: String) throws(ProbeFailure) {
+        let bytes = Array((line + "\n").utf8)
+        while true {
+            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if count == bytes.count { return }
+            if count < 0 && errno == EINTR { continue }
+            throw ProbeFailure("write", count < 0 ? errno : EIO)
+        }
+    }
+
+    static func readWholeFile(_ path: String) throws(ProbeFailure) -> [UInt8] {
+        let descriptor = try open(path, flags: O_RDONLY)
+        defer { close(descriptor) }
+        var result: [UInt8] = []
+        while true {
+            let chunk = try read(descriptor, count: 1 << 16, at: result.count)
+            result += chunk
+            if chunk.count < 1 << 16 { return result }
+        }
+    }
+
+    static func fsync(_ descriptor: CInt) throws(ProbeFailure) {
+        while Glibc.fsync(descriptor) != 0 {
+            if errno != EINTR { throw ProbeFailure("fsync") }
+        }
+    }
+
+    /// `flock(descriptor, operation | LOCK_NB)`: nil when granted, else its errno.
+    static func tryFlock(_ descriptor: CInt, _ operation: CInt) -> CInt? {
+        while true {
+            if rvf_flock(descriptor, operation | LOCK_NB) == 0 { return nil }
+            if errno != EINTR { return errno }
+        }
+    }
+
+    static func unlockFlock(_ descriptor: CInt) {
+        _ = rvf_flock(descriptor, LOCK_UN)
+    }
+
+    /// statx `STATX_BTIME`: whether the file system reports when the file open at `descriptor` was born.
+    static func reportsBirthTime(_ descriptor: CInt) throws(ProbeFailure) -> Bool {
+        let result = rvf_reports_birth_time(descriptor)
+        guard result >= 0 else { throw ProbeFailure("statx") }
+        return result == 1
+    }
+
+    // MARK: File events
+
+    /// The file events the library's waiters sleep on, in a form the report can name.
+    enum FileEvent: String, CaseIterable {
+        case created = "create"
+        case closedAfterWriting = "close-write"
+        case removed = "unlink"
+
+        var mask: UInt32 {
+            switch self {
+            case .created: UInt32(IN_CREATE)
+            case .closedAfterWriting: UInt32(IN_CLOSE_WRITE)
+            case .removed: UInt32(IN_DELETE)
+            }
+        }
+    }
+
+    /// An inotify watch on one directory, as the library's waiters keep on the lock's directory.
+    final class DirectoryWatch {
+        private let descriptor: CInt
+
+        init(_ directory: String) throws(ProbeFailure) {
+            descriptor = inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC))
+            guard descriptor >= 0 else { throw ProbeFailure("inotify_init1") }
+            let mask = FileEvent.allCases.reduce(UInt32(IN_ONLYDIR)) { $0 | $1.mask }
+            guard inotify_add_watch(descriptor, directory, mask) >= 0 else {
+                let failure = ProbeFailure("inotify_add_watch")
+                Glibc.close(descriptor)
+                throw failure
+            }
+        }
+
+        deinit { Glibc.close(descriptor) }
+
+        /// Collects events for `name` until all of `wanted` arrived or `timeoutMilliseconds` passed.
+        func collect(for name: String, wanted: Set<FileEvent>, timeoutMilliseconds: Int) throws(Interrupted) -> Set<FileEvent> {
+            var seen: Set<FileEvent> = []
+            let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while seen != wanted {
+                let now = monotonicNanoseconds()
+                guard now < deadline else { break }
+                _ = try waitReadable(descriptor, milliseconds: Int((deadline - now) / 1_000_000) + 1)
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+                guard count > 0 else { continue }
+                var offset = 0
+                let headerSize = MemoryLayout<inotify_event>.size
+                while offset + headerSize <= count {
+                    let (mask, length) = buffer.withUnsafeBytes { raw in
+                        (raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                         Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                    }
+                    let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + length)]
+                    let eventName = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                    if eventName == name {
+                        for event in wanted where mask & event.mask != 0 { seen.insert(event) }
+                    }
+                    offset += headerSize + length
+                }
+            }
+            return seen
+        }
+    }
+
+    // MARK: Helper processes
+
+    /// A copy of rvf-lock started as a second (third, ...) process for the probes
+    /// and the contention run. Its standard input is a pipe this process holds
+    /// (closing it tells the helper to end); its standard output and error are a
+    /// pipe this process reads.
+    final class HelperProcess {
+        let pid: pid_t
+        private var input: CInt
+        private let output: CInt
+        private var pending: [UInt8] = []
+        private(set) var exitStatus: Int32?
+        /// Everything the helper printed that was not read as a line, for diagnostics.
+        private(set) var unreadOutput = ""
+
+        init(arguments: [String]) throws(ProbeFailure) {
+            var inputEnds: [CInt] = [-1, -1]
+            var outputEnds: [CInt] = [-1, -1]
+            guard pipe(&inputEnds) == 0 else { throw ProbeFailure("pipe") }
+            guard pipe(&outputEnds) == 0 else {
+                let failure = ProbeFailure("pipe")
+                Glibc.close(inputEnds[0]); Glibc.close(inputEnds[1])
+                throw failure
+            }
+            for end in inputEnds + outputEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            _ = fcntl(outputEnds[0], F_SETFL, fcntl(outputEnds[0], F_GETFL) | O_NONBLOCK)
+
+            var actions = posix_spawn_file_actions_t()
+            posix_spawn_file_actions_init(&actions)
+            defer { posix_spawn_file_actions_destroy(&actions) }
+            posix_spawn_file_actions_adddup2(&actions, inputEnds[0], 0)
+            posix_spawn_file_actions_adddup2(&actions, outputEnds[1], 1)
+            posix_spawn_file_actions_adddup2(&actions, outputEnds[1], 2)
+
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var emptyMask = sigset_t()
+            sigemptyset(&emptyMask)
+            posix_spawnattr_setsigmask(&attributes, &emptyMask)
+            var defaults = sigset_t()
+            sigemptyset(&defaults)
+            for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
+            posix_spawnattr_setsigdefault(&attributes, &defaults)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
+            // /proc/self/exe still names this program if its file was replaced meanwhile.
+            var info = stat()
+            let executable = lstat("/proc/self/exe", &info) == 0 ? "/proc/self/exe" : CommandLine.arguments[0]
+            let argv: [UnsafeMutablePointer<CChar>?] = (["rvf-lock"] + arguments).map { strdup($0) } + [nil]
+            defer { for pointer in argv { free(pointer) } }
+            var child: pid_t = 0
+            let result = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+            Glibc.close(inputEnds[0])
+            Glibc.close(outputEnds[1])
+            guard result == 0 else {
+                Glibc.close(inputEnds[1]); Glibc.close(outputEnds[0])
+                throw ProbeFailure("posix_spawn", result)
+            }
+            pid = child
+            input = inputEnds[1]
+            output = outputEnds[0]
+        }
+
+        deinit {
+            if exitStatus == nil {
+                Glibc.kill(pid, SIGKILL)
+                var status: CInt = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            }
+            closeInput()
+            Glibc.close(output)
+        }
+
+        /// Tells the helper to end (it waits for end of file on its standard input).
+        func closeInput() {
+            if input >= 0 { Glibc.close(input); input = -1 }
+        }
+
+        func kill(_ signal: CInt) {
+            if exitStatus == nil { Glibc.kill(pid, signal) }
+        }
+
+        /// The next line the helper prints, or nil if none comes within the timeout (or it ended).
+        func readLine(timeoutMilliseconds: Int) throws(Interrupted) -> String? {
+            let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+            while true {
+                if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                    let line = String(decoding: pending[..<newline], as: UTF8.self)
+                    pending.removeSubrange(...newline)
+                    return line
+                }
+                let now = monotonicNanoseconds()
+                guard now < deadline else { return nil }
+                _ = try waitReadable(output, milliseconds: Int((deadline - now) / 1_000_000) + 1)
+                if !readAvailable() && pending.firstIndex(of: UInt8(ascii: "\n")) == nil {
+                    return nil
+                }
+            }
+        }
+
+        /// Reads what the helper has printed so far; false at end of file.
+        @discardableResult
+        func readAvailable() -> Bool {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let count = buffer.withUnsafeMutableBytes { Glibc.read(output, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    pending += buffer[..<count]
+                    continue
+                }
+                return count < 0 && (errno == EAGAIN || errno == EINTR)
+            }
+        }
+
+        /// Everything printed and not yet read as lines.
+        func remainingOutput() -> String {
+            readAvailable()
+            let text = String(decoding: pending, as: UTF8.self)
+            pending = []
+            return text
+        }
+
+        /// Its exit status as a shell shows it (128 + signal), once it has ended; nil while it runs.
+        @discardableResult
+        func reapIfEnded() -> Int32? {
+            if let exitStatus { return exitStatus }
+            var status: CInt = 0
+            let result = waitpid(pid, &status, WNOHANG)
+            guard result == pid else { return nil }
+            let signal = status & 0x7F
+            exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+            return exitStatus
+        }
+
+        /// Waits up to `timeoutMilliseconds` for the helper to end; its status, or nil if it still runs.
+        func waitForExit(timeoutMilliseconds: Int) throws(Interrupted) -> Int32? {
+            let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+            while true {
+                readAvailable()
+                if let status = reapIfEnded() { return status }
+                guard monotonicNanoseconds() < deadline else { return nil }
+                try sleep(milliseconds: 2)
+            }
+        }
+
+        /// Kills the helper (SIGKILL) and reaps it.
+        func killAndReap() {
+            guard exitStatus == nil else { return }
+            Glibc.kill(pid, SIGKILL)
+            var status: CInt = 0
+            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+            exitStatus = 128 + SIGKILL
+        }
+    }
+
+    /// Run by each helper first: the kernel kills it if selftest dies, even by
+    /// SIGKILL, so that no helper outlives the run; false if selftest is already gone.
+    static func tieToParent(_ parent: pid_t) -> Bool {
+        _ = rvf_set_parent_death_signal(SIGKILL)
+        return getppid() == parent
+    }
+
+    /// Blocks until the standard input reaches end of file: the helper's cue to end.
+    static func waitForEndOfInput() {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
+            if count == 0 || (count < 0 && errno != EINTR) { return }
+        }
+    }
+
+    /// Ends the process at once, as a crash would: no cleanup, no release.
+    static func vanish() -> Never { _exit(0) }
+
+    static var processID: pid_t { getpid() }
+
+    static func signalName(_ signal: CInt) -> String {
+        switch signal {
+        case SIGINT: "SIGINT"
+        case SIGTERM: "SIGTERM"
+        case SIGHUP: "SIGHUP"
+        default: "signal \(signal)"
+        }
+    }
+
+    // MARK: Errno names
+
+    /// The symbolic name of an errno ("EWOULDBLOCK"), which is what these checks are about,
+    /// or its number and text for others.
+    static func errnoName(_ code: CInt) -> String {
+        let names: [CInt: String] = [
+            EPERM: "EPERM", ENOENT: "ENOENT", EIO: "EIO", EBADF: "EBADF", EACCES: "EACCES",
+            EEXIST: "EEXIST", EXDEV: "EXDEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL",
+            ENOSPC: "ENOSPC", EROFS: "EROFS", EMLINK: "EMLINK", EWOULDBLOCK: "EWOULDBLOCK",
+            ENAMETOOLONG: "ENAMETOOLONG", ENOLCK: "ENOLCK", ENOSYS: "ENOSYS", EOPNOTSUPP: "EOPNOTSUPP",
+            EDQUOT: "EDQUOT", ESTALE: "ESTALE", EINTR: "EINTR", ENOMEM: "ENOMEM",
+        ]
+        return names[code] ?? "errno \(code) (\(String(cString: strerror(code))))"
+    }
+
+    static let wouldBlock = EWOULDBLOCK
+    static let fileExists = EEXIST
+    static let readOnlyFileSystem = EROFS
+    static let flockExclusive = LOCK_EX
+    static let flockShared = LOCK_SH
+    static let readWrite = O_RDWR
+    static let readOnly = O_RDONLY
+    static let createExclusively = O_RDWR | O_CREAT | O_EXCL
+    static let appendOnly = O_WRONLY | O_APPEND
+
+    /// Errnos of `open(O_TMPFILE)` that mean "not here", on which the library
+    /// falls back to named temporaries (as `Syscalls.openUnnamedTemporary` decides).
+    static func meansNoUnnamedTemporaries(_ code: CInt) -> Bool {
+        [EOPNOTSUPP, EINVAL, EISDIR, ENOSYS].contains(code)
+    }
+
+    /// Errnos of `link`/`linkat` that mean the file system has no hard links.
+    static func meansNoHardLinks(_ code: CInt) -> Bool {
+        [EPERM, EOPNOTSUPP, ENOSYS].contains(code)
+    }
+
+    /// Errnos of `flock` that mean the file system refuses file locks.
+    static func meansNoFileLocks(_ code: CInt) -> Bool {
+        [ENOLCK, EOPNOTSUPP, EINVAL, ENOSYS].contains(code)
+    }
+
+    /// Errnos of `mkdir` that mean this user may not create files in the directory.
+    static func meansNoPermission(_ code: CInt) -> Bool { code == EACCES || code == EPERM }
+
+    /// Errnos of `mkdir` that mean no file can be created there at all.
+    static func meansCannotCreate(_ code: CInt) -> Bool { [EROFS, ENOSPC, EDQUOT].contains(code) }
+}
