@@ -91,11 +91,11 @@ enum GoalTable {
             "0", overlapping.isEmpty)
         add(9, "CPU of a waiting process", results.waiting.map { Format.percent($0.fractionOfCore) + " of a core" },
             "< 1 % of a core", (results.waiting?.fractionOfCore ?? .nan) < 0.01)
-        add(9, "Recovery after SIGKILL of the holder (worst of \(results.recovery?.trials ?? 0))",
+        add(9, "Recovery after SIGKILL of the holder" + (results.recovery.map { " (worst of \($0.trials))" } ?? ""),
             results.recovery.map { "median \(Format.duration($0.nanoseconds.median)), max \(Format.duration($0.nanoseconds.maximum))" },
             "< 5 ms", (results.recovery?.nanoseconds.maximum ?? .nan) < 5e6)
         let heartbeat = results.heartbeat.first { $0.intervalMilliseconds == 5000 }
-        add(9, "Heartbeat cost per hour, default interval (extrapolated from \(Format.seconds(heartbeat?.seconds ?? 0)))",
+        add(9, "Heartbeat cost per hour, default interval" + (heartbeat.map { " (extrapolated from \(Format.seconds($0.seconds)))" } ?? ""),
             heartbeat.map { "\(Format.duration($0.cpuMillisecondsPerHour * 1e6)) CPU, \(Format.count($0.writeCallsPerHour)) write calls, \(Format.bytes($0.storageBytesPerHour)) to storage" },
             "≤ today's: \(Format.duration(heartbeatBaselineCPUMillisecondsPerHour * 1e6)) CPU, \(Format.count(heartbeatBaselineWriteCallsPerHour)) write calls",
             heartbeat.map { $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
