@@ -31,5 +31,12 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The command that the exec-to-exec handoff runs under `rvf-lock exec`
+        // and flock(1): stamps its first and last moment. C, so that no Swift
+        // start-up sits inside the handoff it measures.
+        .executableTarget(
+            name: "rvflock-bench-stamp",
+            path: "Sources/rvflock-bench-stamp"
+        ),
     ]
 )

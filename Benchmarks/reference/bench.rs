@@ -8,7 +8,9 @@
 //! Usage (all times CLOCK_MONOTONIC nanoseconds, shared with the Swift workers):
 //!   uncontended DATA WARMUP ITERATIONS        -> `samples NS NS ...` (one acquire + release each)
 //!   serve DATA                                -> per stdin line N: N acquire + release, `samples NS ...`
-//!   contend DATA START END HOLD_US ID LOG POLL_US -> `acquisitions N`; appends `+ID`/`-ID` to LOG
+//!   contend DATA START END HOLD_US ID LOG POLL_US -> `acquisitions N`, `waits NS NS ...`
+//!                                               (first try to success, each acquisition);
+//!                                               appends `+ID`/`-ID` to LOG
 //!   hold DATA                                 -> `acquired PID`, then holds until killed
 //!   wait DATA POLL_US TIMEOUT_MS              -> `ready`, then `acquired at-ns T` or `timed-out`
 //!
@@ -130,9 +132,13 @@ fn contend(data: &Path, arguments: &[String]) {
     let leave = format!("-{}\n", id);
     sleep_until(start);
     let mut acquisitions = 0u64;
+    let mut waits = String::from("waits");
+    // A wait begins where the Swift workers start theirs: when the loop asks again after a release.
+    let mut asked_at = monotonic_ns();
     while monotonic_ns() < end {
         match WriterLock::acquire(data) {
             Ok(lock) => {
+                waits.push_str(&format!(" {}", monotonic_ns() - asked_at));
                 // One write each, so that O_APPEND keeps every line whole and in order.
                 let _ = log.write(enter.as_bytes());
                 if hold_us > 0 {
@@ -141,11 +147,13 @@ fn contend(data: &Path, arguments: &[String]) {
                 let _ = log.write(leave.as_bytes());
                 let _ = lock.release();
                 acquisitions += 1;
+                asked_at = monotonic_ns();
             }
             Err(_) => std::thread::sleep(Duration::from_micros(poll_us)),
         }
     }
     say(&format!("acquisitions {}", acquisitions));
+    say(&waits);
 }
 
 fn hold(data: &Path) {

@@ -10,6 +10,11 @@ enum Format {
         return String(format: "%.0f ns", nanoseconds)
     }
 
+    /// A configured length of time: "0.5 s", "10 s".
+    static func seconds(_ value: Double) -> String {
+        String(format: "%g s", value)
+    }
+
     static func ratio(_ value: Double) -> String {
         value.isFinite ? String(format: "%.2f×", value) : "n/a"
     }

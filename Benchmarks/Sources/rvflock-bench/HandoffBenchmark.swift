@@ -1,5 +1,6 @@
 /// Item 2: from just before a holder releases to just after the next waiter's
-/// acquire returns, with 1, 4 and 16 processes waiting.
+/// acquire returns, with 1, 4 and 16 processes waiting, for RVFLock and for
+/// kernel `flock(2)` in the same worker loop.
 ///
 /// All processes loop: acquire, read the releaser's stamp (written under the
 /// lock, so always the last release's), hold, stamp the time, release, pause.
@@ -10,8 +11,8 @@ struct HandoffBenchmark {
     static let holdMicroseconds: UInt64 = 5000
     static let pauseMicroseconds: UInt64 = 1000
 
-    func run(waiters: Int) throws -> Results.Handoff {
-        let data = try context.dataFile(for: "handoff-\(waiters)")
+    func run(_ implementation: Implementation, waiters: Int) throws -> Results.Handoff {
+        let data = try context.dataFile(for: "\(implementation.rawValue)-handoff-\(waiters)")
         let stamps = data + ".stamps"
         try context.emptyFile(stamps)
         let processes = waiters + 1
@@ -20,10 +21,10 @@ struct HandoffBenchmark {
         let end = start + UInt64(seconds * 1e9)
         let warmupEnd = start + UInt64(seconds * 0.2e9)
         let workers = try (1...processes).map { id throws(BenchFailure) in
-            try context.worker(["handoff", "--file", data, "--id", "\(id)", "--log", stamps,
-                                "--start-ns", "\(start)", "--end-ns", "\(end)", "--warmup-ns", "\(warmupEnd)",
+            try context.worker(["handoff", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
+                                "--log", stamps, "--start-ns", "\(start)", "--end-ns", "\(end)", "--warmup-ns", "\(warmupEnd)",
                                 "--hold-us", "\(Self.holdMicroseconds)", "--pause-us", "\(Self.pauseMicroseconds)"],
-                               label: "handoff worker \(id)")
+                               label: "\(implementation.displayName) handoff worker \(id)")
         }
         var samples: [Double] = []
         for worker in workers {
@@ -33,7 +34,7 @@ struct HandoffBenchmark {
             }
             samples += line.split(separator: " ").dropFirst().compactMap { Double($0) }
         }
-        return Results.Handoff(waiters: waiters, processes: processes, seconds: seconds,
+        return Results.Handoff(implementation: implementation, waiters: waiters, processes: processes, seconds: seconds,
                                holdMicroseconds: Self.holdMicroseconds, latencyNanoseconds: Summary(samples))
     }
 }

@@ -14,11 +14,11 @@ enum Profile: String, CaseIterable, Codable, ExpressibleByArgument {
     var uncontendedWarmup: Int { self == .quick ? 5 : 30 }
 
     /// Item 2: seconds per waiter count, of which the first fifth is warm-up.
-    var handoffSeconds: Double { self == .quick ? 1 : 6 }
+    var handoffSeconds: Double { self == .quick ? 0.5 : 6 }
     var handoffWaiters: [Int] { [1, 4, 16] }
 
     /// Item 3.
-    var contentionSeconds: Double { self == .quick ? 1 : 10 }
+    var contentionSeconds: Double { self == .quick ? 0.5 : 10 }
     var contentionProcesses: [Int] { [2, 8, 32] }
     var contentionHoldMicroseconds: [UInt64] { [0, 200] }
 
@@ -31,4 +31,10 @@ enum Profile: String, CaseIterable, Codable, ExpressibleByArgument {
 
     /// Item 6.
     var heartbeatSeconds: Double { self == .quick ? 2 : 20 }
+
+    /// Item 7: rounds of the four interleaved whole-process commands.
+    var commandStartRounds: Int { self == .quick ? 10 : 200 }
+    /// Item 7: seconds of each exec-to-exec handoff round, and rounds per wrapper.
+    var commandHandoffSeconds: Double { self == .quick ? 1 : 4 }
+    var commandHandoffRounds: Int { self == .quick ? 1 : 2 }
 }

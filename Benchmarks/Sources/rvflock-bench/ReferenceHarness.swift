@@ -34,9 +34,7 @@ enum ReferenceHarness {
         guard access(harness, R_OK) == 0 else {
             return (nil, "the harness \(harness) is not there")
         }
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        let candidates = path.split(separator: ":").map { (directory: Substring) -> String in "\(directory)/rustc" }
-        guard let rustc = candidates.first(where: { access($0, X_OK) == 0 }) else {
+        guard let rustc = executableOnPath("rustc") else {
             return (nil, "rustc is not on PATH")
         }
         let root = directory + "/reference_main.rs"

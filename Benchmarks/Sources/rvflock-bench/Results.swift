@@ -13,6 +13,8 @@ struct Results: Codable {
 
     /// A line of the goals table: a measurement read against the issue's goal. Nothing asserts it.
     struct Goal: Codable {
+        /// The issue that sets the goal (8: rvf-lock exec's cost; 9: performance).
+        var issue: Int
         var measurement: String
         var result: String
         var goal: String
@@ -30,6 +32,8 @@ struct Results: Codable {
             /// Over every single operation of every run.
             var perOperation: Summary
             var ratioToLinkFloor: Double?
+            /// This row's median against the reference's, when the reference ran.
+            var ratioToReference: Double?
         }
         var runs: Int
         var operationsPerRun: Int
@@ -39,6 +43,7 @@ struct Results: Codable {
     }
 
     struct Handoff: Codable {
+        var implementation: Implementation
         var waiters: Int
         var processes: Int
         var seconds: Double
@@ -47,7 +52,7 @@ struct Results: Codable {
     }
 
     struct Contention: Codable {
-        var implementation: String
+        var implementation: Implementation
         var processes: Int
         var holdMicroseconds: UInt64
         var seconds: Double
@@ -55,6 +60,46 @@ struct Results: Codable {
         var acquisitionsPerSecond: Double
         var fewestByOneProcess: Int
         var mostByOneProcess: Int
+        var overlaps: Int
+        /// From asking for the lock to holding it, over every acquisition of every process.
+        var waitNanoseconds: Summary
+
+        /// Least served over most served: 1 is perfectly even.
+        var fairness: Double { Double(fewestByOneProcess) / Double(max(mostByOneProcess, 1)) }
+        /// The longest single wait over the median wait.
+        var longestToMedianWait: Double { waitNanoseconds.maximum / waitNanoseconds.median }
+    }
+
+    /// Issue 8: whole-process time of one short locked command, each wrapper and
+    /// its controls run interleaved, round after round.
+    struct CommandStart: Codable {
+        struct Row: Codable {
+            var name: String
+            /// The command line, with the scratch paths shortened to FILE.
+            var command: String
+            /// From posix_spawn to waitpid returning, every run.
+            var nanoseconds: Summary
+        }
+        /// The binaries measured, by path.
+        var rvfLock: String
+        var flock: String
+        var rounds: Int
+        var rows: [Row]
+    }
+
+    /// Issue 8: one holder and several waiting wrapper processes, each running a
+    /// command that stamps its first and last output; the gap between one
+    /// command's last stamp and the next command's first.
+    struct CommandHandoff: Codable {
+        var name: String
+        var command: String
+        var waiters: Int
+        var holdMicroseconds: UInt64
+        var seconds: Double
+        /// Commands that ran, warm-up and wind-down included.
+        var commands: Int
+        var gapNanoseconds: Summary
+        /// A command that began while another was still running: 0 unless the wrapper is broken.
         var overlaps: Int
     }
 
@@ -98,5 +143,7 @@ struct Results: Codable {
     var waiting: Waiting?
     var recovery: Recovery?
     var heartbeat: [Heartbeat] = []
+    var commandStart: CommandStart?
+    var commandHandoff: [CommandHandoff] = []
     var notes: [String] = []
 }

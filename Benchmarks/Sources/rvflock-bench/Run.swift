@@ -24,7 +24,13 @@ struct Run: ParsableCommand {
     @Option(help: "Where to make the scratch directory for lock files (default: $TMPDIR or /tmp).")
     var directory: String?
 
-    @Option(help: "Only these items (1-6), comma-separated; for working on the tool.")
+    @Option(help: "The rvf-lock binary for item 7 (issue 8's cost); without it item 7 is skipped, with the reason.")
+    var rvfLock: String?
+
+    @Option(help: "util-linux flock(1) for item 7 (default: the one on PATH).")
+    var flock: String?
+
+    @Option(help: "Only these items (1-7), comma-separated; for working on the tool.")
     var only: String?
 
     @Option(help: "The command line to record in the report.")
@@ -38,7 +44,7 @@ struct Run: ParsableCommand {
         let clockStart = Monotonic.now()
         let scratch = try makeScratchDirectory(in: directory ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
         defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
-        let items = Set((only ?? "1,2,3,4,5,6").split(separator: ",").compactMap { Int($0) })
+        let items = Set((only ?? "1,2,3,4,5,6,7").split(separator: ",").compactMap { Int($0) })
 
         progress("rvflock-bench: \(profile.rawValue) profile, scratch directory \(scratch)")
         let harness = ReferenceHarness.build(source: reference, into: scratch)
@@ -57,6 +63,11 @@ struct Run: ParsableCommand {
         if let unavailable = harness.unavailable {
             results.notes.append("Reference not measured: \(unavailable).")
         }
+        let located = CommandTools.locate(rvfLock: rvfLock, flock: flock, besideExecutable: executable)
+        if items.contains(7), let unavailable = located.unavailable {
+            progress("rvflock-bench: item 7 skipped: \(unavailable)")
+            results.notes.append("Item 7 (rvf-lock exec against flock(1)) not measured: \(unavailable).")
+        }
 
         if items.contains(1) {
             progress("1. uncontended acquire + release")
@@ -74,22 +85,27 @@ struct Run: ParsableCommand {
                 results.uncontendedInMemory?.fileSystem = Self.fileSystemName(of: inMemory)
             }
         }
+        // Items 2 and 3 run each configuration for RVFLock and kernel flock back to
+        // back, so that both see the machine in the same state.
         if items.contains(2) {
             for waiters in profile.handoffWaiters {
-                progress("2. handoff latency, \(waiters) waiting")
-                results.handoff.append(try HandoffBenchmark(context: context).run(waiters: waiters))
+                for implementation in [Implementation.rvflock, .kernelFlock] {
+                    progress("2. handoff latency, \(implementation.displayName), \(waiters) waiting")
+                    results.handoff.append(try HandoffBenchmark(context: context).run(implementation, waiters: waiters))
+                }
             }
         }
         if items.contains(3) {
             let contention = ContentionBenchmark(context: context)
             for hold in profile.contentionHoldMicroseconds {
                 for processes in profile.contentionProcesses {
-                    progress("3. contention, \(processes) processes, hold \(hold) µs")
-                    results.contention.append(try contention.run(processes: processes, holdMicroseconds: hold, reference: false))
-                }
-                if context.reference != nil {
-                    progress("3. contention, reference, 8 processes, hold \(hold) µs")
-                    results.contention.append(try contention.run(processes: 8, holdMicroseconds: hold, reference: true))
+                    var implementations = [Implementation.rvflock, .kernelFlock]
+                    // The reference polls, so each size costs a full run for one row; 8 is the size the goals name.
+                    if context.reference != nil && processes == 8 { implementations.append(.reference) }
+                    for implementation in implementations {
+                        progress("3. contention, \(implementation.displayName), \(processes) processes, hold \(hold) µs")
+                        results.contention.append(try contention.run(implementation, processes: processes, holdMicroseconds: hold))
+                    }
                 }
             }
         }
@@ -100,6 +116,12 @@ struct Run: ParsableCommand {
         if items.contains(6) {
             progress("6. cost of holding (heartbeat)")
             results.heartbeat = try HeartbeatBenchmark(context: context).run()
+        }
+        if items.contains(7), let tools = located.tools {
+            progress("7. rvf-lock exec against flock(1): whole-process time")
+            results.commandStart = try CommandStartBenchmark(context: context, tools: tools).run()
+            progress("7. rvf-lock exec against flock(1): exec-to-exec handoff")
+            results.commandHandoff = try CommandHandoffBenchmark(context: context, tools: tools).run()
         }
         // Last: in the full profile it sits out the reference's 30 s rule.
         if items.contains(5) {

@@ -15,6 +15,10 @@ struct UncontendedBenchmark {
     private static let openTemporaryFile: CInt = 0o20_200_000
     /// Operations each variant runs before the next variant's turn.
     static let blockSize = 10
+    /// Row names the goals and the report look up.
+    static let rvflockRow = "RVFLock"
+    static let linkFloorRow = "floor: temp+fsync+link"
+    static let referenceRow = "reference (locking.rs)"
 
     private struct Variant {
         let name: String
@@ -27,15 +31,24 @@ struct UncontendedBenchmark {
         let data = try context.dataFile(for: "uncontended")
         let directory = String(data.dropLast("/data.rvf".count))
         let record = [UInt8](repeating: 0x5A, count: 104)
+        var always = LockOptions()
+        always.syncPolicy = .always
         var variants: [Variant] = [
-            Variant(name: "RVFLock", what: "tryAcquire() + release(), default options") { count in
+            Variant(name: Self.rvflockRow, what: "tryAcquire() + release(), default options") { count in
                 let lock = WriterLock(dataFile: FilePath(data))
                 return try timed(count) {
                     let handle = try lock.tryAcquire()
                     try handle.release()
                 }
             },
-            Variant(name: "floor: temp+fsync+link",
+            Variant(name: "RVFLock, syncPolicy .always", what: "the same, syncing the lock file whatever the file system") { count in
+                let lock = WriterLock(dataFile: FilePath(directory + "/always.rvf"), options: always)
+                return try timed(count) {
+                    let handle = try lock.tryAcquire()
+                    try handle.release()
+                }
+            },
+            Variant(name: Self.linkFloorRow,
                     what: "open temp O_EXCL, write 104 B, fsync, link to lock, unlink temp, close, unlink lock") { count in
                 let temporary = directory + "/.floor.rvf.lock.tmp"
                 let lockPath = directory + "/floor.rvf.lock"
@@ -64,6 +77,20 @@ struct UncontendedBenchmark {
                     close(descriptor)
                 }
             },
+            Variant(name: "floor: O_TMPFILE+flock+linkat, no fsync",
+                    what: "the same system calls without fsync: what a lock file costs where no sync is needed") { count in
+                let lockPath = directory + "/nosync.rvf.lock"
+                return try timed(count) {
+                    let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+                    try check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
+                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try check(linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
+                    var info = stat()
+                    try check(lstat(lockPath, &info), "lstat")
+                    try check(unlink(lockPath), "unlink lock")
+                    close(descriptor)
+                }
+            },
             Variant(name: "floor: flock", what: "flock(LOCK_EX) + flock(LOCK_UN) on an open descriptor") { count in
                 let descriptor = try check(open(directory + "/flock.rvf.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644), "open")
                 defer { close(descriptor) }
@@ -78,7 +105,7 @@ struct UncontendedBenchmark {
             try context.referenceWorker(["serve", directory + "/reference.rvf"], label: "reference uncontended", takesInput: true)
         }
         if let server {
-            variants.append(Variant(name: "reference (locking.rs)",
+            variants.append(Variant(name: Self.referenceRow,
                                     what: "WriterLock::acquire + release, rustc -O, in a process of its own") { count in
                 try server.send("\(count)")
                 let line = try server.expectLine()
@@ -110,13 +137,18 @@ struct UncontendedBenchmark {
             progress("  uncontended run \(run + 1)/\(runs) done")
         }
         _ = try server?.finish()
-        let floorMedian = Summary(perRun[1]).median
+        func median(of name: String) -> Double? {
+            variants.firstIndex { $0.name == name }.map { Summary(perRun[$0]).median }
+        }
+        let floorMedian = median(of: Self.linkFloorRow)
+        let referenceMedian = median(of: Self.referenceRow)
         let rows = variants.indices.map { index in
             let median = Summary(perRun[index]).median
             return Results.Uncontended.Row(
                 name: variants[index].name, what: variants[index].what,
                 runNanosecondsPerOperation: perRun[index], medianNanosecondsPerOperation: median,
-                perOperation: Summary(all[index]), ratioToLinkFloor: median / floorMedian)
+                perOperation: Summary(all[index]), ratioToLinkFloor: floorMedian.map { median / $0 },
+                ratioToReference: referenceMedian.map { median / $0 })
         }
         return Results.Uncontended(runs: runs, operationsPerRun: operations, rows: rows)
     }

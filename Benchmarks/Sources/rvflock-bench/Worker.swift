@@ -19,7 +19,7 @@ struct Worker: ParsableCommand {
     enum Mode: String, ExpressibleByArgument {
         /// Loop: acquire, record the handoff latency, hold, stamp the release time, release, pause.
         case handoff
-        /// Loop: acquire, append `+ID`, hold, append `-ID`, release; print the count.
+        /// Loop: acquire, append `+ID`, hold, append `-ID`, release; print the count and every wait.
         case contend
         /// Acquire, print `acquired`, hold `--seconds` (or forever), print resource usage of the holding time.
         case hold
@@ -31,6 +31,8 @@ struct Worker: ParsableCommand {
 
     @Argument var mode: Mode
     @Option var file: String
+    @Option(help: "The lock of `handoff` and `contend`: rvflock or kernel-flock (a plain file, flock(2)).")
+    var lock: Implementation = .rvflock
     @Option var id: UInt64 = UInt64(getpid())
     @Option(help: "Monotonic nanoseconds at which to begin.") var startNs: UInt64 = 0
     @Option(help: "Monotonic nanoseconds at which to stop starting new acquisitions.") var endNs: UInt64 = 0
@@ -42,7 +44,7 @@ struct Worker: ParsableCommand {
     @Option var heartbeatMs: Int?
     @Option var timeoutMs: Int = 60_000
 
-    var lock: WriterLock {
+    var writerLock: WriterLock {
         var options = LockOptions()
         if let heartbeatMs { options.heartbeatInterval = .milliseconds(heartbeatMs) }
         return WriterLock(dataFile: FilePath(file), options: options)
@@ -64,18 +66,6 @@ struct Worker: ParsableCommand {
         _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
     }
 
-    /// Acquires, or returns nil once `endNs` has passed while waiting.
-    func acquireBeforeEnd(_ lock: WriterLock) throws(LockError) -> LockHandle? {
-        let now = Monotonic.now()
-        guard now < endNs else { return nil }
-        do throws(LockError) {
-            return try lock.acquire(timeout: .nanoseconds(Int64(endNs - now)))
-        } catch {
-            guard error.code == .timedOut || error.code == .busy else { throw error }
-            return nil
-        }
-    }
-
     func openOrFail(_ path: String, _ flags: CInt) throws(BenchFailure) -> CInt {
         let descriptor = open(path, flags | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw BenchFailure("worker could not open \(path): errno \(errno)") }
@@ -86,10 +76,10 @@ struct Worker: ParsableCommand {
         guard let log else { throw BenchFailure("handoff needs --log (the shared stamp file)") }
         let stamps = try openOrFail(log, O_RDWR)
         defer { close(stamps) }
-        let lock = self.lock
+        let contender = try lock.contender(file: file, heartbeatMilliseconds: heartbeatMs)
         var samples: [UInt64] = []
         var acquisitions = 0
-        while let handle = try acquireBeforeEnd(lock) {
+        while try contender.acquire(before: endNs) {
             let acquiredAt = Monotonic.now()
             // The stamp is written under the lock, so it is always the last releaser's.
             var stamp: (UInt64, UInt64) = (0, 0)
@@ -102,7 +92,7 @@ struct Worker: ParsableCommand {
             if holdUs > 0 { Monotonic.sleep(nanoseconds: holdUs * 1000) }
             stamp = (Monotonic.now(), id)
             _ = withUnsafeBytes(of: &stamp) { pwrite(stamps, $0.baseAddress, $0.count, 0) }
-            try handle.release()
+            try contender.release()
             // Step back, so that a waiting process, not this one, takes the lock next.
             if pauseUs > 0 { Monotonic.sleep(nanoseconds: pauseUs * 1000) }
         }
@@ -116,21 +106,29 @@ struct Worker: ParsableCommand {
         defer { close(descriptor) }
         let enter = Array("+\(id)\n".utf8)
         let leave = Array("-\(id)\n".utf8)
-        let lock = self.lock
+        let contender = try lock.contender(file: file, heartbeatMilliseconds: heartbeatMs)
         var acquisitions = 0
-        while let handle = try acquireBeforeEnd(lock) {
+        // From asking for the lock to holding it, for every acquisition: the longest
+        // against the median says whether some process is passed over again and again.
+        var waits: [UInt64] = []
+        waits.reserveCapacity(1 << 14)
+        while true {
+            let askedAt = Monotonic.now()
+            guard try contender.acquire(before: endNs) else { break }
+            waits.append(Monotonic.now() - askedAt)
             // One write each: O_APPEND makes each line land whole and in order.
             _ = enter.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             if holdUs > 0 { usleep(UInt32(holdUs)) }
             _ = leave.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            try handle.release()
+            try contender.release()
             acquisitions += 1
         }
         say("acquisitions \(acquisitions)")
+        say("waits " + waits.map(String.init).joined(separator: " "))
     }
 
     func hold() throws {
-        let handle = try lock.acquire(timeout: .milliseconds(timeoutMs))
+        let handle = try writerLock.acquire(timeout: .milliseconds(timeoutMs))
         say("acquired \(getpid())")
         guard let seconds else {
             // The loop must use the handle: on a path that never reaches the end of its
@@ -156,7 +154,7 @@ struct Worker: ParsableCommand {
     }
 
     func waitForLock() throws {
-        let lock = self.lock
+        let lock = writerLock
         say("ready")
         let before = ResourceSnapshot.current()
         let startedAt = Monotonic.now()

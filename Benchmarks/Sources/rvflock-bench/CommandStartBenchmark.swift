@@ -1,0 +1,55 @@
+/// Item 7a (issue 8's cost): the whole-process time of running one trivial
+/// command under the lock, `rvf-lock exec -n FILE -- true` against
+/// `flock -n FILE true`, with two controls: `rvf-lock --version` (the binary's
+/// start-up alone) and `true` (a process start with nothing else).
+///
+/// Timed from `posix_spawn` to `waitpid` returning, the four interleaved in a
+/// rotating order round after round, so that load from other users of the
+/// machine falls on all of them alike.
+struct CommandStartBenchmark {
+    let context: BenchContext
+    let tools: CommandTools
+    /// Runs of each command before the measured rounds (page cache, dynamic loader).
+    static let warmupRuns = 3
+
+    func run() throws -> Results.CommandStart {
+        let rvfLockData = try context.dataFile(for: "cli-start-rvf-lock")
+        let flockFile = try context.dataFile(for: "cli-start-flock")
+        let directory = context.directory
+        let commands: [(command: String, prepared: PreparedCommand)] = [
+            ("flock -n FILE true",
+             PreparedCommand(label: "flock(1)", executable: tools.flock, arguments: ["-n", flockFile, "true"],
+                             standardError: directory + "/cli-start-flock.stderr")),
+            ("rvf-lock exec -n FILE -- true",
+             PreparedCommand(label: "rvf-lock exec", executable: tools.rvfLock,
+                             arguments: ["exec", "-n", rvfLockData, "--", "true"],
+                             standardError: directory + "/cli-start-rvf-lock.stderr")),
+            ("rvf-lock --version",
+             PreparedCommand(label: "rvf-lock --version", executable: tools.rvfLock, arguments: ["--version"],
+                             standardError: directory + "/cli-start-version.stderr")),
+            ("true",
+             PreparedCommand(label: "true", executable: tools.trueCommand, arguments: [],
+                             standardError: directory + "/cli-start-true.stderr")),
+        ]
+        for (_, prepared) in commands {
+            for _ in 0..<Self.warmupRuns { try prepared.wait(for: prepared.spawn()) }
+        }
+        let rounds = context.profile.commandStartRounds
+        var samples = [[Double]](repeating: [], count: commands.count)
+        for round in 0..<rounds {
+            for offset in commands.indices {
+                let index = (round + offset) % commands.count
+                let prepared = commands[index].prepared
+                let startedAt = Monotonic.now()
+                try prepared.wait(for: prepared.spawn())
+                samples[index].append(Double(Monotonic.now() - startedAt))
+            }
+        }
+        return Results.CommandStart(
+            rvfLock: tools.rvfLock, flock: tools.flock, rounds: rounds,
+            rows: commands.indices.map { index in
+                Results.CommandStart.Row(name: commands[index].prepared.label, command: commands[index].command,
+                                         nanoseconds: Summary(samples[index]))
+            })
+    }
+}
