@@ -2,6 +2,7 @@
 #include "rvf_flock_wait.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -226,7 +227,9 @@ int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns,
     pthread_mutex_unlock(&token->mutex);
     // A signal still pending from the timer or a late cancel is delivered when
     // the mask is restored, or later: the handler ignores it outside a wait.
-    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    if (sigismember(&previous, interrupt_signal) == 1) {
+        pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    }
     if (outcome == RVF_FLOCK_WAIT_FAILED) {
         errno = saved_errno;
     }
@@ -252,4 +255,36 @@ int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns,
     return RVF_FLOCK_WAIT_UNAVAILABLE;
 }
 
+#endif
+
+// Waiter markers: a shared OFD lock on byte 1 of the lock file, taken by each
+// waiter before it queues for the file's flock(). Independent of flock() on
+// local file systems; on NFS (where flock() is a whole-file POSIX lock) taking
+// it fails, and nothing depends on it there.
+
+#if defined(__linux__) && defined(F_OFD_SETLK)
+static int marker_lock(int descriptor, int command, short type) {
+    struct flock range;
+    memset(&range, 0, sizeof range);
+    range.l_type = type;
+    range.l_whence = SEEK_SET;
+    range.l_start = 1;
+    range.l_len = 1;
+    int result;
+    do {
+        result = fcntl(descriptor, command, &range);
+    } while (result == -1 && errno == EINTR);
+    if (result == -1) {
+        return -1;
+    }
+    return command == F_OFD_GETLK ? (range.l_type != F_UNLCK) : 0;
+}
+
+int rvf_waiter_mark(int descriptor) { return marker_lock(descriptor, F_OFD_SETLK, F_RDLCK); }
+int rvf_waiter_unmark(int descriptor) { return marker_lock(descriptor, F_OFD_SETLK, F_UNLCK); }
+int rvf_has_waiters(int descriptor) { return marker_lock(descriptor, F_OFD_GETLK, F_WRLCK); }
+#else
+int rvf_waiter_mark(int descriptor) { (void)descriptor; errno = ENOSYS; return -1; }
+int rvf_waiter_unmark(int descriptor) { (void)descriptor; errno = ENOSYS; return -1; }
+int rvf_has_waiters(int descriptor) { (void)descriptor; return 0; }
 #endif

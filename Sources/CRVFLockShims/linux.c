@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 #if defined(__linux__)
 #include <sys/timerfd.h>
 #endif
@@ -74,5 +75,17 @@ int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds
     (void)seconds;
     (void)nanoseconds;
     return 0;
+#endif
+}
+
+int rvf_link_open_file(int descriptor, int directory, const char *name) {
+#if defined(__linux__) && defined(AT_EMPTY_PATH)
+    return linkat(descriptor, "", directory, name, AT_EMPTY_PATH);
+#else
+    (void)descriptor;
+    (void)directory;
+    (void)name;
+    errno = ENOENT;
+    return -1;
 #endif
 }

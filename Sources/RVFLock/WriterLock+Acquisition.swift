@@ -15,10 +15,14 @@ extension WriterLock {
     /// waits: in the kernel's queue for the holder's `flock()` (RVFLock holders),
     /// or for file events and a bounded poll (holders without a kernel lock).
     ///
-    /// Waiting in the kernel's queue hands the lock over in arrival order: when
-    /// the holder releases or dies, the kernel wakes one waiter, which links its
-    /// own file while still holding the old file's kernel lock, so the next in
-    /// line wakes only after that, finds the new lock, and queues behind it.
+    /// Waiting in the kernel's queue hands the lock over in arrival order, waking
+    /// one process per handoff. The kernel queues the waiters for a file's
+    /// `flock()` in order and grants it to the first when the holder releases
+    /// (unlink, then close) or dies. That waiter keeps the old file's kernel lock
+    /// (its *predecessor*) until it holds the lock or the kernel lock of the newer
+    /// file it then waits for: the waiters behind it stay queued on the old file,
+    /// in order, and each handoff wakes the head of the line only. Each waiter
+    /// waits for a newer file than the one it keeps, so no cycle can form.
     func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
         let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
         let judge = StalenessJudge(identity: identity, options: options)
@@ -28,8 +32,8 @@ extension WriterLock {
         var attempts = 0
         var poll = Duration.milliseconds(20)
         var watcher: LockChangeWatcher?
-        // The file just released or broken, whose kernel lock this waiter holds
-        // until its own file is linked: the next waiter in the kernel's queue wakes after that.
+        // The file just released or broken, whose kernel lock this waiter keeps until
+        // it holds the lock or the next file's kernel lock: the line behind it waits there.
         var predecessor: OpenLockFile?
         var turns = 0
 
@@ -51,80 +55,91 @@ extension WriterLock {
 
         while true {
             turns += 1
-            if turns > 1 {
-                // The record must say when the lock was taken; the file's birth time too,
-                // so a file prepared long ago is made anew.
-                if Syscalls.monotonicNanoseconds() &- prepared.createdAt > 1_000_000_000 {
-                    prepared.discard()
-                    prepared = try prepare(location, judge: judge)
-                } else {
-                    do throws(SystemCallError) { try prepared.refreshTimestamp() } catch {
-                        throw .system(error, lockFile: location.lockFile, doing: "creating")
-                    }
-                }
+            // The record must say when the lock was taken, and the file's birth time
+            // too (what `status` reports as "held for"): a file prepared more than a
+            // second ago is made anew. Within the second, the timestamp is left as it
+            // is: nothing judges a record by less.
+            if turns > 1 && Syscalls.monotonicNanoseconds() &- prepared.createdAt > 1_000_000_000 {
+                prepared.discard()
+                prepared = try prepare(location, judge: judge)
             }
             let linked: Bool
             do throws(SystemCallError) { linked = try prepared.link(to: location) } catch {
                 throw linkFailure(error, location: location)
             }
-            // Only now may the next waiter in the kernel's queue wake.
-            predecessor?.letGo()
-            predecessor = nil
-            if linked { return makeHeldLock(prepared, location: location, judge: judge) }
+            if linked {
+                // Only now may the next waiter in the kernel's queue wake.
+                predecessor?.letGo()
+                return makeHeldLock(prepared, location: location, judge: judge)
+            }
             if waiting == nil && turns > 32 { throw giveUp() }
 
-            guard let file = try OpenLockFile.open(location, forWriting: true) else { continue }
-            if try judging(location, { () throws(SystemCallError) in try file.isUnlinked() }) { continue }
-            let probe = try judging(location) { () throws(SystemCallError) in try file.tryExclusive() }
-            switch probe {
-            case .acquired:
-                break
-            case .refused(let errno):
-                throw .unsupportedFileSystem(
-                    location.lockFile, fileSystem: Syscalls.fileSystemType(file.descriptor).name,
-                    missing: file.isWritable
-                        ? LockFileSystem.Requirement.fileLocks.description
-                        : "its file locks (flock) need the lock file open for writing (NFS), and this user may not write it; "
-                            + "make lock files writable for every user that locks (a shared group and umask 002)",
-                    systemCall: "flock", errno: errno)
-            case .heldExclusively, .sharedOnly:
-                let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
-                lastStatus = try judging(location) { () throws(SystemCallError) in
-                    try file.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
-                }
-                try refuseWaitingForItself(lastStatus, location)
-                attempts += 1
-                guard let waiting else {
-                    // Observers let go within microseconds: worth a short wait, not a "busy".
-                    guard !holderAlive, try judging(location, { () throws(SystemCallError) in try waitBriefly(for: file) }) else {
-                        throw giveUp()
+            // The file at the lock path: the one whose kernel lock this process holds
+            // (its holder died without unlinking it), or a newer one to open.
+            let file: OpenLockFile
+            if let held = predecessor, try !judging(location, { () throws(SystemCallError) in try held.isUnlinked() }) {
+                file = held
+            } else {
+                guard let opened = try OpenLockFile.open(location, forWriting: true) else { continue }
+                if try judging(location, { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
+                let probe = try judging(location) { () throws(SystemCallError) in try opened.tryExclusive() }
+                switch probe {
+                case .acquired:
+                    break
+                case .refused(let errno):
+                    throw .unsupportedFileSystem(
+                        location.lockFile, fileSystem: Syscalls.fileSystemType(opened.descriptor).name,
+                        missing: opened.isWritable
+                            ? LockFileSystem.Requirement.fileLocks.description
+                            : "its file locks (flock) need the lock file open for writing (NFS), and this user may not write it; "
+                                + "make lock files writable for every user that locks (a shared group and umask 002)",
+                        systemCall: "flock", errno: errno)
+                case .heldExclusively, .sharedOnly:
+                    let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
+                    lastStatus = try judging(location) { () throws(SystemCallError) in
+                        try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
                     }
-                    break
-                }
-                try stopIfDue()
-                report()
-                let outcome = try judging(location) { () throws(SystemCallError) in
-                    try file.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
-                }
-                switch outcome {
-                case .granted:
-                    break
-                case .timedOut, .cancelled:
+                    try refuseWaitingForItself(lastStatus, location)
+                    attempts += 1
+                    guard let waiting else {
+                        // Observers let go within microseconds: worth a short wait, not a "busy".
+                        guard !holderAlive, try judging(location, { () throws(SystemCallError) in try waitBriefly(for: opened) }) else {
+                            throw giveUp()
+                        }
+                        break
+                    }
                     try stopIfDue()
-                    continue
-                case .unavailable:
-                    // No signal to interrupt the kernel's queue with: poll it instead.
-                    try judging(location) { () throws(SystemCallError) in
-                        try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+                    report()
+                    let outcome = try judging(location) { () throws(SystemCallError) in
+                        try opened.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
                     }
-                    continue
+                    switch outcome {
+                    case .granted:
+                        break
+                    case .timedOut, .cancelled:
+                        try stopIfDue()
+                        continue
+                    case .unavailable:
+                        // No signal to interrupt the kernel's queue with: poll it instead.
+                        predecessor?.letGo()
+                        predecessor = nil
+                        try judging(location) { () throws(SystemCallError) in
+                            try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+                        }
+                        continue
+                    }
                 }
-            }
-            // This process holds the file's exclusive kernel lock now.
-            if try judging(location, { () throws(SystemCallError) in try file.isUnlinked() }) {
-                predecessor = file
+                // This process holds the file's exclusive kernel lock now: it heads the
+                // line. Most often its holder has just released it (unlinked it): link at
+                // once, and judge it only if that fails.
+                predecessor?.letGo()
+                predecessor = opened
                 continue
             }
+
+            // The file at the lock path, under this process's exclusive kernel lock:
+            // its holder is gone, or it never held the kernel lock (the reference,
+            // another machine, an invalid file).
             let (status, bytes) = try judging(location) { () throws(SystemCallError) in
                 try file.judge(with: judge, kernelLock: .notHeld)
             }
@@ -132,13 +147,16 @@ extension WriterLock {
             if status.isBreakable {
                 if try judging(location, { () throws(SystemCallError) in try file.remove(judged: bytes) }) {
                     options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
-                    predecessor = file
+                } else {
+                    predecessor?.letGo()
+                    predecessor = nil
                 }
                 continue
             }
-            // A holder without a kernel lock (the reference, another machine), or
-            // an invalid file too young to judge: wait for it to go, or to age.
-            file.letGo()
+            // A holder without a kernel lock, or an invalid file too young to judge:
+            // wait for it to go, or to age.
+            predecessor?.letGo()
+            predecessor = nil
             try refuseWaitingForItself(status, location)
             attempts += 1
             guard let waiting else { throw giveUp() }
@@ -231,7 +249,7 @@ extension WriterLock {
         }()
         var sleep = min(poll, options.maximumPollInterval)
         if let timeout = waiting.timeout { sleep = max(.zero, min(sleep, timeout - waited)) }
-        _ = try watcher.wait(timeout: sleep, cancellation: waiting.cancellation.wake.readable)
+        _ = try watcher.wait(timeout: sleep, cancellation: waiting.cancellation.wakeDescriptor())
         poll = min(poll * 2, options.maximumPollInterval)
     }
 

@@ -72,7 +72,7 @@ extension WriterLock {
             var sleep = min(poll, options.maximumPollInterval)
             if let timeout = waiting.timeout { sleep = max(.zero, min(sleep, timeout - waited())) }
             _ = try judging { () throws(SystemCallError) in
-                try made.wait(timeout: sleep, cancellation: waiting.cancellation.wake.readable)
+                try made.wait(timeout: sleep, cancellation: waiting.cancellation.wakeDescriptor())
             }
             poll = min(poll * 2, options.maximumPollInterval)
         }

@@ -30,6 +30,11 @@ int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds
 /// CLOCK_REALTIME now, in nanoseconds since the epoch (0 before 1970).
 unsigned long long rvf_wall_clock_ns(void);
 
+/// linkat(descriptor, "", directory, name, AT_EMPTY_PATH): gives an open file
+/// (an O_TMPFILE) a name. Kernels before 6.10 refuse it without
+/// CAP_DAC_READ_SEARCH, with ENOENT.
+int rvf_link_open_file(int descriptor, int directory, const char *name);
+
 #ifdef __cplusplus
 }
 #endif

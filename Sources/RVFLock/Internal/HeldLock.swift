@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRVFLockShims
 import Dispatch
 import Logging
 import Synchronization
@@ -248,7 +249,6 @@ final class HeldLock: Sendable {
             defer { state.lossHandlers = [:] }
             return (state.timer, state.watch)
         }
-        if let timer { MonitorThread.shared.cancel(timer) }
         // Before the unlink, so that releasing wakes no monitor for this holder's own change.
         MonitorThread.shared.unsubscribe(watch)
         // Waits for a heartbeat's write in progress; the descriptor closes last.
@@ -256,8 +256,12 @@ final class HeldLock: Sendable {
             defer { descriptor = -1 }
             return descriptor
         }
+        var removed = false
         defer {
+            if removed { yieldToWaiters(descriptor) }
             Syscalls.close(descriptor)
+            // After the handoff: nothing here delays the next holder.
+            if let timer { MonitorThread.shared.cancel(timer) }
             HeldLockRegistry.shared.remove(writerID)
         }
         var check = checkPath()
@@ -276,10 +280,32 @@ final class HeldLock: Sendable {
         }
         do throws(SystemCallError) {
             try location.withName { (name) throws(SystemCallError) in try Syscalls.unlinkAt(location.directory.descriptor, name) }
+            removed = true
         } catch where error.errno == .noSuchFileOrDirectory {
             throw .takenOver(lockFile, status: describeStatus())
         } catch {
             throw .system(error, lockFile: lockFile, doing: "removing the lock file")
+        }
+    }
+
+    /// Leaves a just-released lock to the waiters queued for it, instead of
+    /// letting this process take it straight back.
+    ///
+    /// The kernel wakes the first waiter when the file's `flock()` is released,
+    /// but the lock path is free from the unlink on, and a process that releases
+    /// and re-acquires in a loop links its new file before the woken waiter has
+    /// run: the same process would win every time. So when waiters have marked
+    /// themselves on the file, the releaser lets go of the kernel lock first and
+    /// returns only once the lock path names a file again (the waiter's, normally)
+    /// or no waiter is left, for at most 10 ms (a waiter may be stopped).
+    private func yieldToWaiters(_ descriptor: CInt) {
+        guard rvf_has_waiters(descriptor) == 1 else { return }
+        Syscalls.unlock(descriptor)
+        let deadline = Syscalls.monotonicNanoseconds() &+ 10_000_000
+        while Syscalls.monotonicNanoseconds() < deadline {
+            if (try? location.lstat()) != nil { return }
+            if rvf_has_waiters(descriptor) != 1 { return }
+            usleep(20)
         }
     }
 

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRVFLockShims
 import SystemPackage
 
 /// One open of whatever file is at the lock path: to judge it, to wait in the
@@ -145,7 +146,13 @@ final class OpenLockFile {
     }
 
     /// Waits in the kernel's queue for the exclusive lock.
+    ///
+    /// The waiter marks itself first (a shared byte-range lock beside the `flock()`,
+    /// see `rvf_waiter_mark`), and keeps the mark until it lets go of the file, so
+    /// that a holder releasing the file can tell someone is in line and leave the
+    /// lock to them instead of taking it straight back.
     func waitForExclusive(timeout: Duration?, cancellation: WaitCancellation) throws(SystemCallError) -> WaitCancellation.QueueOutcome {
+        _ = rvf_waiter_mark(descriptor)
         let outcome = try cancellation.waitInKernelQueue(descriptor, operation: LOCK_EX, timeout: timeout)
         if outcome == .granted { hold = .exclusive }
         return outcome
@@ -158,9 +165,10 @@ final class OpenLockFile {
         return outcome
     }
 
-    /// Lets go of this object's kernel lock.
+    /// Lets go of this object's kernel lock (and its waiter mark).
     func letGo() {
         guard hold != .none else { return }
+        _ = rvf_waiter_unmark(descriptor)
         Syscalls.unlock(descriptor)
         hold = .none
     }

@@ -19,7 +19,7 @@ import SystemPackage
 /// of crashed processes are removed by ``removeOrphans(of:)``.
 final class PreparedLockFile {
     private(set) var descriptor: CInt
-    private(set) var record: LockRecord
+    let record: LockRecord
     private var temporaryName: [CChar]?
     private let directory: LockDirectory
     let identity: FileIdentity
@@ -89,25 +89,8 @@ final class PreparedLockFile {
 
     deinit { discard() }
 
-    /// Rewrites the timestamp (and so the checksum) with the current time.
-    ///
-    /// Not synced: the page cache is what this machine's processes read, and
-    /// where a sync matters (another machine reading the server's copy) the file is
-    /// synced before it gets its name, by ``link(to:)``.
-    func refreshTimestamp() throws(SystemCallError) {
-        record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
-        try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
-        needsSync = syncs
-    }
-
-    private var needsSync = false
-
     /// Gives the file the lock path; false if the path is taken.
     func link(to location: LockLocation) throws(SystemCallError) -> Bool {
-        if needsSync {
-            try Syscalls.fsync(descriptor)
-            needsSync = false
-        }
         let directory = location.directory.descriptor
         do {
             try location.withName { (name) throws(SystemCallError) in

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CRVFLockShims
+import Synchronization
 import SystemPackage
 
 /// Every libc call the library makes outside swift-system, each wrapped once.
@@ -253,13 +254,22 @@ enum Syscalls {
     /// Gives an open file the name `name` in `directory`; fails with EEXIST,
     /// atomically, when the name is taken.
     static func linkDescriptor(_ descriptor: CInt, to directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
-        // linkat(fd, "", ..., AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH on older
-        // kernels; the /proc path works for every user.
+        // linkat(fd, "", ..., AT_EMPTY_PATH) is the cheaper way, but kernels before
+        // 6.10 allow it only with CAP_DAC_READ_SEARCH (ENOENT otherwise); the /proc
+        // path works for every user. Which one works is learnt once.
+        if emptyPathLinks.load(ordering: .relaxed) {
+            if rvf_link_open_file(descriptor, directory, name) == 0 { return }
+            guard errno == ENOENT || errno == EPERM else { try check("linkat", -1); return }
+        }
         let result = ProcSelfFD.withPath(of: descriptor) { source in
             linkat(AT_FDCWD, source, directory, name, AT_SYMLINK_FOLLOW)
         }
         try check("linkat", result)
+        // The /proc path worked where AT_EMPTY_PATH did not: this kernel wants the privilege.
+        emptyPathLinks.store(false, ordering: .relaxed)
     }
+
+    private static let emptyPathLinks = Atomic<Bool>(true)
 
     static func linkAt(
         _ sourceDirectory: CInt, _ source: UnsafePointer<CChar>, _ targetDirectory: CInt, _ target: UnsafePointer<CChar>

@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CRVFLockShims
+import Synchronization
 import SystemPackage
 
 /// Ends one wait early, from any thread: it interrupts a wait in the kernel's
@@ -14,20 +15,14 @@ import SystemPackage
 /// thread-safe (a mutex inside, and an atomic flag).
 final class WaitCancellation: @unchecked Sendable {
     private let token: OpaquePointer
-    /// Becomes readable when the wait is cancelled, for waits in `poll(2)`.
-    let wake: WakeSignal
+    /// Made on first use: most waits never poll, and a pipe costs microseconds.
+    private let wake = Mutex<WakeSignal?>(nil)
 
     init() throws(SystemCallError) {
         guard let token = rvf_wait_token_create() else {
             throw SystemCallError(name: "malloc", errno: .noMemory)
         }
         self.token = token
-        do {
-            wake = try WakeSignal()
-        } catch {
-            rvf_wait_token_destroy(token)
-            throw error
-        }
     }
 
     deinit { rvf_wait_token_destroy(token) }
@@ -36,7 +31,20 @@ final class WaitCancellation: @unchecked Sendable {
 
     func cancel() {
         rvf_wait_token_cancel(token)
-        wake.fire()
+        wake.withLock { $0?.fire() }
+    }
+
+    /// A descriptor that becomes readable when the wait is cancelled, for waits in
+    /// `poll(2)`; nil if no pipe could be made (the poll then ends by its timeout).
+    func wakeDescriptor() -> CInt? {
+        wake.withLock { wake in
+            if wake == nil {
+                wake = try? WakeSignal()
+                // Cancelled before the pipe existed: make it readable now.
+                if isCancelled { wake?.fire() }
+            }
+            return wake?.readable
+        }
     }
 
     /// The outcome of a wait in the kernel's queue.
