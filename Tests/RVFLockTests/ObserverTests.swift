@@ -118,8 +118,9 @@ extension CrossProcessTests {
             _ = try #require(await looker.waitForLine(startingWith: "looping"), "looker: \(looker.errorOutput)")
 
             let lock = sandbox.lock()
+            let rounds = 300
             var failures: [String] = []
-            for round in 0..<100 {
+            for round in 0..<rounds {
                 // Every other round over a stale lock, which must be judged and broken under the looks.
                 if round.isMultiple(of: 2) { sandbox.plant(stale) }
                 do throws(LockError) {
@@ -132,9 +133,9 @@ extension CrossProcessTests {
             #expect(looker.exitStatusIfExited() == nil, "the looker stopped early: \(looker.output) \(looker.errorOutput)")
             LockFiles.write([], to: stop)
             #expect(await looker.waitForExit(timeout: .seconds(30)) == 0)
-            #expect(failures.isEmpty, "\(failures.count) of 100 failed: \(failures.prefix(3))")
+            #expect(failures.isEmpty, "\(failures.count) of \(rounds) failed: \(failures.prefix(3))")
             let looked = try #require(looker.outputLines.last)
-            print("tryAcquire under a looping status: \(100 - failures.count)/100 succeeded; looker: \(looked)")
+            print("tryAcquire under a looping status: \(rounds - failures.count)/\(rounds) succeeded; looker: \(looked)")
             #expect(looked.hasPrefix("looked "))
         }
     }

@@ -51,6 +51,36 @@ import Testing
         #expect(sandbox.directory.entries.isEmpty)
     }
 
+    /// A lock this process holds, asked for again by another spelling of the same
+    /// data file (a symbolic link, a `.` component), fails at once naming this
+    /// process, as through the same path (issue 11, item 7).
+    @Test func anotherPathToALockThisProcessHoldsFailsAtOnceNamingThisProcess() async throws {
+        let sandbox = LockSandbox()
+        LockFiles.write([], to: sandbox.dataFile)
+        #expect(symlink("data.rvf", sandbox.directory.file("link.rvf")) == 0)
+        let handle = try sandbox.lock().tryAcquire()
+        // A wait for itself would end in .timedOut after 10 s, not in .heldByThisProcess.
+        for path in [sandbox.directory.file("link.rvf"), sandbox.directory.path + "/./data.rvf"] {
+            let other = WriterLock(dataFile: FilePath(path))
+            var errors: [LockError?] = []
+            errors.append(LockError.caught { () throws(LockError) in try other.tryAcquire() })
+            errors.append(LockError.caught { () throws(LockError) in try other.acquire(timeout: .seconds(10)) })
+            errors.append(LockError.caught { () throws(LockError) in try other.waitUntilAvailable(timeout: .seconds(10)) })
+            do throws(LockError) {
+                _ = try await other.acquire(timeout: .seconds(10))
+                errors.append(nil)
+            } catch {
+                errors.append(error)
+            }
+            for error in errors {
+                #expect(error?.code == .heldByThisProcess, "\(path): \(String(describing: error))")
+                #expect(error?.holder?.writerID == handle.writerID)
+            }
+        }
+        #expect(sandbox.lockRecord?.writerID == handle.writerID)
+        try handle.release()
+    }
+
     /// What the data file path names when it is not a file.
     enum DirectoryCase: String, Sendable, CaseIterable {
         /// `data.rvf` is a directory, named with and without a trailing slash.
