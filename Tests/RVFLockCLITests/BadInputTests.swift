@@ -59,6 +59,10 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             cases.append(BadInput(command, .lockPathIsDanglingSymlink, 66))
             cases.append(BadInput(command.map { $0.replacingOccurrences(of: "DIR/data.rvf", with: "DIR/missing/data.rvf") }, 66))
         }
+        // A trailing slash names a directory (the reference would use data.rvf/.lock), never data.rvf.lock.
+        for command in commands + [["status", "DIR/data.rvf"]] {
+            cases.append(BadInput(command.map { $0 == "DIR/data.rvf" ? "DIR/data.rvf/" : $0 }, 66))
+        }
         cases.append(BadInput(["status", "DIR/data.rvf"], .dataFileIsDirectory, 66))
         cases.append(BadInput(["status", "DIR/missing/data.rvf"], 66))
         // status reports an odd lock path as an invalid lock rather than refusing it.

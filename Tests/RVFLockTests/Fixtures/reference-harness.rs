@@ -3,7 +3,8 @@
 // folder as main.rs, with @LOCKING_RS@ replaced by the absolute path of the
 // reference's locking.rs, and build it with rustc.
 //
-//   refharness hold PATH MS   acquire, print "acquired PID", sleep MS, release, print "released"
+//   refharness hold PATH MS   acquire, print "acquired PID", sleep MS, release; print "released"
+//                             if the lock file still had this holder's writer id then, else "lost"
 //   refharness try PATH       acquire and release at once: print "acquired" (exit 0) or "busy" (exit 3)
 //
 // The reference takes its hostname from $HOSTNAME: the tests set it.
@@ -44,8 +45,9 @@ fn main() {
                 Ok(lock) => {
                     say(&format!("acquired {}", std::process::id()));
                     sleep(Duration::from_millis(milliseconds));
+                    let still_ours = lock.is_valid();
                     let _ = lock.release();
-                    say("released");
+                    say(if still_ours { "released" } else { "lost" });
                 }
                 Err(error) if is_contention(error.kind()) => {
                     say("busy");

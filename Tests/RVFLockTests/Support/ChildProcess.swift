@@ -16,29 +16,65 @@ final class ChildProcess: Sendable {
     private let standardInput: Mutex<CInt>
     private let exitCode: Mutex<Int32?>
 
+    /// Stands for ``outputPath`` in the arguments: for a child started with standard
+    /// output closed, which writes its lines to a file it is given instead (`report=`).
+    static let outputPathPlaceholder = "@OUTPUT@"
+
+    /// An unprivileged user to run a child as, through `setpriv` (the test runner must be root).
+    struct User: Sendable {
+        let uid: uid_t
+        let gid: gid_t
+
+        /// `nobody`, who owns nothing the tests did not give it.
+        static let nobody = User(uid: 65534, gid: 65534)
+
+        static let setpriv = "/usr/bin/setpriv"
+
+        /// Whether children can be started as another user here; nil, or why not.
+        static let unavailableReason: String? = {
+            guard Host.isRoot else { return "the tests do not run as root, so they cannot start a process as another user" }
+            guard access(setpriv, X_OK) == 0 else { return "\(setpriv) (util-linux) is missing" }
+            return nil
+        }()
+    }
+
     /// Starts `executable` with `arguments`.
     ///
     /// - Parameters:
     ///   - environment: variables to set or override on top of this process's environment.
     ///   - keepsStandardInputOpen: give the child a pipe as standard input, closed by ``closeStandardInput()``.
+    ///   - closedStandardDescriptors: standard descriptors (0, 1, 2) the child starts without.
+    ///   - user: run the child as this user (via `setpriv`, with no supplementary groups).
     ///   - directory: where the output files go; `name` names them.
     init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
         keepsStandardInputOpen: Bool = false,
+        closedStandardDescriptors: Set<CInt> = [],
+        user: User? = nil,
         outputIn directory: String,
         name: String
     ) throws {
         let unique = "\(name).\(UInt32.random(in: 0...UInt32.max))"
-        outputPath = directory + "/" + unique + ".out"
-        errorPath = directory + "/" + unique + ".err"
+        let outputPath = directory + "/" + unique + ".out"
+        let errorPath = directory + "/" + unique + ".err"
+        self.outputPath = outputPath
+        self.errorPath = errorPath
+        var executable = executable
+        var arguments = arguments.map { $0.replacingOccurrences(of: Self.outputPathPlaceholder, with: outputPath) }
+        if let user {
+            arguments = ["--reuid=\(user.uid)", "--regid=\(user.gid)", "--clear-groups", executable] + arguments
+            executable = User.setpriv
+        }
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         var pipeEnds: [CInt] = [-1, -1]
-        if keepsStandardInputOpen {
+        if closedStandardDescriptors.contains(0) {
+            posix_spawn_file_actions_addclose(&actions, 0)
+        } else if keepsStandardInputOpen {
             guard pipe(&pipeEnds) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
             // Neither end may leak into other children: only dup2 gives this child its copy.
             _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
@@ -47,8 +83,13 @@ final class ChildProcess: Sendable {
         } else {
             posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         }
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        for (slot, path) in [(CInt(1), outputPath), (2, errorPath)] {
+            if closedStandardDescriptors.contains(slot) {
+                posix_spawn_file_actions_addclose(&actions, slot)
+            } else {
+                posix_spawn_file_actions_addopen(&actions, slot, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            }
+        }
 
         // Signals blocked or ignored in the test runner must not carry over into the worker.
         var attributes = posix_spawnattr_t()
@@ -75,9 +116,9 @@ final class ChildProcess: Sendable {
         }
         var childPID: pid_t = 0
         let result = posix_spawn(&childPID, executable, &actions, &attributes, argv, envp)
-        if keepsStandardInputOpen { close(pipeEnds[0]) }
+        if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
         guard result == 0 else {
-            if keepsStandardInputOpen { close(pipeEnds[1]) }
+            if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
             throw ChildProcessError.spawnFailed(executable, result)
         }
         pid = childPID
@@ -130,7 +171,7 @@ final class ChildProcess: Sendable {
     func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        while clock.now < deadline {
+        while clock.now < deadline && !Task.isCancelled {
             if let code = exitStatusIfExited() { return code }
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -143,7 +184,8 @@ final class ChildProcess: Sendable {
     func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async -> String? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
-        while clock.now < deadline {
+        // A test cancelled by its time limit stops waiting at once.
+        while clock.now < deadline && !Task.isCancelled {
             let exited = exitStatusIfExited() != nil
             if let line = outputLines.first(where: { $0.hasPrefix(prefix) }) { return line }
             if exited { return nil }

@@ -7,9 +7,12 @@ struct LockSandbox: Sendable {
     let dataFile: String
     var lockFile: String { dataFile + ".lock" }
 
-    init() {
-        directory = TemporaryDirectory()
-        dataFile = directory.file("data.rvf")
+    /// - Parameters:
+    ///   - base: the directory the sandbox is made in (its file system is the lock's).
+    ///   - name: the data file's name.
+    init(in base: String = "/tmp", name: String = "data.rvf") {
+        directory = TemporaryDirectory("rvflock-tests", in: base)
+        dataFile = directory.file(name)
     }
 
     func lock(_ configure: (inout LockOptions) -> Void = { _ in }) -> WriterLock {

@@ -4,20 +4,20 @@ import Glibc
 import Foundation
 import SystemPackage
 
-/// A fresh directory under /tmp, removed with everything in it when released.
+/// A fresh directory under /tmp (or another base), removed with everything in it when released.
 ///
 /// Every test works in one of its own, so that tests running in parallel never
 /// see each other's lock files.
 final class TemporaryDirectory: Sendable {
     let path: String
 
-    init(_ label: String = "rvflock-tests") {
-        path = Self.create(label)
+    init(_ label: String = "rvflock-tests", in base: String = "/tmp") {
+        path = Self.create(label, in: base)
     }
 
-    /// Creates a uniquely named directory under /tmp that nothing removes automatically.
-    static func create(_ label: String) -> String {
-        var template = Array("/tmp/\(label).XXXXXX".utf8CString)
+    /// Creates a uniquely named directory under `base` that nothing removes automatically.
+    static func create(_ label: String, in base: String = "/tmp") -> String {
+        var template = Array("\(base)/\(label).XXXXXX".utf8CString)
         let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
         precondition(created != nil, "mkdtemp failed: errno \(errno)")
         return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
