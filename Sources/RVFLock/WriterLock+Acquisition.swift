@@ -24,7 +24,7 @@ extension WriterLock {
     /// in order, and each handoff wakes the head of the line only. Each waiter
     /// waits for a newer file than the one it keeps, so no cycle can form.
     func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
-        let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        let location = try resolveLocation()
         let judge = StalenessJudge(identity: identity, options: options)
         let start = ContinuousClock.now
         var prepared = try prepare(location, judge: judge)

@@ -6,7 +6,7 @@ extension WriterLock {
     /// `flock()`) while an RVFLock holder has it, otherwise for file events and a
     /// bounded poll.
     func waitForAvailability(waiting: Waiting) throws(LockError) -> LockStatus {
-        let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        let location = try resolveLocation()
         let judge = StalenessJudge(identity: identity, options: options)
         let examiner = LockFileExaminer(location: location, judge: judge)
         let start = ContinuousClock.now
@@ -80,7 +80,7 @@ extension WriterLock {
 
     /// Removes a stale or invalid lock (`force`: any lock), exactly the file judged.
     func breakHeldOrStaleLock(force: Bool) throws(LockError) -> LockStatus? {
-        let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        let location = try resolveLocation()
         let judge = StalenessJudge(identity: identity, options: options)
         func judging<T>(_ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
             do throws(SystemCallError) { return try body() } catch {

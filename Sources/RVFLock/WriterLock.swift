@@ -26,6 +26,9 @@ public struct WriterLock: Sendable {
     public let options: LockOptions
 
     let identity: HostIdentity
+    /// The path was given as text ending in `/`, which names a directory;
+    /// `FilePath` drops that slash, so it is remembered here and refused when used.
+    let namesDirectory: Bool
 
     /// Describes the writer lock of `dataFile`; touches no file.
     public init(dataFile: FilePath, options: LockOptions = LockOptions()) {
@@ -33,15 +36,28 @@ public struct WriterLock: Sendable {
     }
 
     /// Describes the writer lock of the data file at `path` (`"data.rvf"`); touches no file.
+    ///
+    /// A path ending in `/` names a directory, not a data file: taking, inspecting
+    /// or breaking its lock fails with ``LockError/Code/invalidPath``.
     public init(dataFile path: String, options: LockOptions = LockOptions()) {
-        self.init(dataFile: FilePath(path), options: options, identity: .current)
+        self.init(dataFile: FilePath(path), options: options, identity: .current, namesDirectory: path.hasSuffix("/"))
     }
 
-    init(dataFile: FilePath, options: LockOptions, identity: HostIdentity) {
+    init(dataFile: FilePath, options: LockOptions, identity: HostIdentity, namesDirectory: Bool = false) {
         self.dataFile = dataFile
         self.lockFile = Self.lockFile(for: dataFile)
         self.options = options
         self.identity = identity
+        self.namesDirectory = namesDirectory
+    }
+
+    /// Where this lock's file lives, fixed for one operation.
+    func resolveLocation() throws(LockError) -> LockLocation {
+        if namesDirectory {
+            throw LockError(.invalidPath, lockFile: lockFile,
+                            message: "\(dataFile)/ names a directory; an RVF writer lock protects a data file, name the file")
+        }
+        return try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
     }
 
     /// The lock file of a data file: `data.rvf` → `data.rvf.lock`.
@@ -103,7 +119,7 @@ public struct WriterLock: Sendable {
     }
 
     private func examiner() throws(LockError) -> LockFileExaminer {
-        LockFileExaminer(location: try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile),
+        LockFileExaminer(location: try resolveLocation(),
                          judge: StalenessJudge(identity: identity, options: options))
     }
 

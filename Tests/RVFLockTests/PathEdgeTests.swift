@@ -121,6 +121,27 @@ import Testing
         #expect(sandbox.directory.entries.sorted() == before)
         #expect(TemporaryDirectoryListing.entries(of: sandbox.directory.file(directoryCase == .directory ? "data.rvf" : "target")).isEmpty)
     }
+
+    /// `FilePath` drops a trailing slash, so a path given as text keeps it in mind:
+    /// `data.rvf/` names a directory even where `data.rvf` is a file or missing.
+    @Test(arguments: [false, true])
+    func aTextPathEndingInASlashIsRefusedWhereverItPoints(_ dataFileExists: Bool) throws {
+        let sandbox = LockSandbox()
+        if dataFileExists { LockFiles.write([1, 2, 3], to: sandbox.dataFile) }
+        let before = sandbox.directory.entries.sorted()
+        let lock = WriterLock(dataFile: sandbox.dataFile + "/")
+        var errors: [(String, LockError?)] = []
+        errors.append(("tryAcquire", LockError.caught { () throws(LockError) in try lock.tryAcquire() }))
+        errors.append(("acquire", LockError.caught { () throws(LockError) in try lock.acquire(timeout: .seconds(1)) }))
+        errors.append(("status", LockError.caught { () throws(LockError) in try lock.status() }))
+        errors.append(("breakLock", LockError.caught { () throws(LockError) in try lock.breakLock() }))
+        errors.append(("waitUntilAvailable", LockError.caught { () throws(LockError) in try lock.waitUntilAvailable(timeout: .seconds(1)) }))
+        for (call, error) in errors {
+            #expect(error?.code == .invalidPath, "\(call): \(String(describing: error))")
+            #expect(error?.description.contains("names a directory") == true)
+        }
+        #expect(sandbox.directory.entries.sorted() == before)
+    }
 }
 
 extension CrossProcessTests {

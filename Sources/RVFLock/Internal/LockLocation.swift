@@ -28,9 +28,8 @@ struct LockLocation: Sendable {
         guard !dataFile.isEmpty else {
             throw LockError(.invalidPath, lockFile: lockFile, message: "the data file path is empty; name the file to lock")
         }
-        if dataFile.string.hasSuffix("/") || dataFile.lastComponent == nil
-            || dataFile.lastComponent?.kind != .regular
-        {
+        // (A trailing slash never gets here: FilePath drops it; WriterLock refuses it.)
+        if dataFile.lastComponent == nil || dataFile.lastComponent?.kind != .regular {
             throw LockError(.invalidPath, lockFile: lockFile,
                             message: "\(dataFile) names a directory; an RVF writer lock protects a data file, name the file")
         }
