@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include "rvf_command.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
