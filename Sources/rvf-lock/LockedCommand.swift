@@ -3,87 +3,302 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import RVFLock
+@_spi(RVFLockCLI) import RVFLock
+import CRVFLockShims
 
-/// COMMAND, run through the trampoline while this process holds the lock.
+/// COMMAND and every process it starts, run while this process holds the lock.
+///
+/// Three things keep them from writing without the lock:
+/// - COMMAND inherits the descriptor that holds the lock file's `flock()`, so the
+///   kernel lock (which RVFLock contenders judge by) stays held while any process
+///   that has it lives, even after rvf-lock is killed;
+/// - rvf-lock is a child subreaper: every orphaned descendant is reparented to it,
+///   so `waitpid(-1)` failing with ECHILD proves that none is left, and only then
+///   is the lock released;
+/// - when the lock is lost, every descendant gets SIGTERM, then SIGKILL.
 ///
 /// Everything here runs on the main thread, on purpose: Linux sends the
-/// parent-death signal when the *thread* that spawned the child exits, and the
-/// main thread lives exactly as long as rvf-lock.
+/// parent-death signal when the *thread* that spawned the child exits.
 struct LockedCommand {
-    let command: [String]
+    let options: ExecOptions
 
-    /// How COMMAND ended.
+    /// How COMMAND (and what it started) ended.
     enum Outcome {
-        /// It ended on its own (or of a forwarded signal): the exit status to pass on.
+        /// All ended on their own (or of a passed-on signal): COMMAND's exit status.
         case finished(Int32)
-        /// The lock was lost while it ran; it was sent SIGTERM and has ended.
-        case lockLost(commandStatus: Int32)
+        /// The lock was lost meanwhile; they were stopped. COMMAND's status, nil if
+        /// it could not be stopped (it runs as another user).
+        case lockLost(commandStatus: Int32?)
     }
 
-    /// Starts COMMAND and waits for it, relaying signals and watching the lock.
+    /// Starts COMMAND and supervises it and its descendants until none is left.
     func run(holding scope: LockScope) throws(CommandFailure) -> Outcome {
-        let relay = try SignalRelay()
-        let child = try spawnTrampoline(resetting: relay.signalsToReset)
-        var lockLost = false
+        guard rvf_set_child_subreaper() == 0 else {
+            throw CommandFailure(ExitStatus.unavailable,
+                                 "cannot make rvf-lock a child subreaper (prctl PR_SET_CHILD_SUBREAPER: "
+                                     + "\(String(cString: strerror(errno)))); not running \(options.command[0]), "
+                                     + "since processes it starts could outlive the lock")
+        }
+        // As a terminal's job, COMMAND shares rvf-lock's process group, so that job
+        // control and the terminal's keys work as with flock(1). Elsewhere (scripts
+        // without a terminal, services, timeout(1)) it gets a group of its own, so that
+        // a signal sent to rvf-lock's group reaches COMMAND only once, through rvf-lock
+        // (see Documentation/rvf-lock.md, "Signals").
+        let ownGroup = rvf_is_terminal_job() == 0
+        let relay = try SignalRelay(catchingStop: ownGroup)
+        scope.onLoss(relay.lossNotifier)
+        let descriptor = scope.kernelLockDescriptor
+        guard descriptor >= 0 else {
+            throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
+        }
+        let child = try CommandSpawner.spawn(options.command, lockDescriptor: descriptor, newProcessGroup: ownGroup,
+                                             resetSignals: relay.signalsToReset)
+        var supervision = Supervision(command: child, ownGroup: ownGroup, relay: relay, scope: scope, options: options)
+        return supervision.run()
+    }
+}
+
+/// The loop that waits for COMMAND and its descendants, passes signals on,
+/// and stops them all when they must stop.
+private struct Supervision {
+    let command: pid_t
+    let ownGroup: Bool
+    let relay: SignalRelay
+    let scope: LockScope
+    let options: ExecOptions
+    let me = getpid()
+    let myGroup = getpgrp()
+
+    init(command: pid_t, ownGroup: Bool, relay: SignalRelay, scope: LockScope, options: ExecOptions) {
+        self.command = command
+        self.ownGroup = ownGroup
+        self.relay = relay
+        self.scope = scope
+        self.options = options
+    }
+
+    /// COMMAND's exit status once reaped, as a shell reports it (128 + signal).
+    private var commandStatus: Int32?
+    private var lost = false
+    private var stopping = false
+    /// When SIGKILL goes out to whatever is left.
+    private var killAt: ContinuousClock.Instant?
+    private var killing = false
+    /// When to say that rvf-lock waits for leftovers.
+    private var leftoverNoticeAt: ContinuousClock.Instant?
+    private var announcedLeftovers = false
+    /// Processes rvf-lock may not signal (another user's), reported once each.
+    private var unkillable: [pid_t: UInt64] = [:]
+    /// Signals passed on lately, by sender: the same sender's same signal twice
+    /// within ``duplicateWindow`` is one signal sent two ways (timeout(1) sends
+    /// to its child, then to its process group).
+    private var recentlyRelayed: [(signal: CInt, sender: pid_t, at: ContinuousClock.Instant)] = []
+    static let duplicateWindow = Duration.milliseconds(250)
+    /// How long leftovers may run before rvf-lock says it waits for them.
+    static let leftoverNoticeDelay = Duration.seconds(1)
+
+    mutating func run() -> LockedCommand.Outcome {
+        var sawLoss = false
         while true {
-            for signal in relay.wait(milliseconds: 100) where signal != SIGCHLD {
-                kill(child, signal)
+            for event in relay.wait(milliseconds: pollTimeout()) {
+                switch event {
+                case .lockLost: sawLoss = true
+                case .childChanged: break
+                case .signal(let signal, let sentByProcess, let sender):
+                    // Before reaping: a sender that is a child that just exited is still a zombie to recognise.
+                    if signal == SignalRelay.stopSignal {
+                        stopWithCommand(sentByProcess: sentByProcess, sender: sender)
+                    } else {
+                        pass(signal, sentByProcess: sentByProcess, sender: sender)
+                    }
+                }
             }
-            if let status = Self.reap(child) {
-                return lockLost ? .lockLost(commandStatus: status) : .finished(status)
+            guard reapChildren() else { break }
+
+            if !lost && (sawLoss || !scope.isHeld) {
+                lost = true
+                stopAll(because: .lockLost)
             }
-            if !lockLost && !scope.isHeld {
-                lockLost = true
-                StandardError.line("the lock \(scope.lockFile) was removed or replaced while the command ran; "
-                                   + "sending it SIGTERM: another writer may be writing to \(scope.dataFile) now")
-                kill(child, SIGTERM)
+            if let status = commandStatus, !stopping {
+                if options.killLeftovers {
+                    stopAll(because: .leftovers(commandStatus: status))
+                } else if leftoverNoticeAt == nil {
+                    leftoverNoticeAt = .now + Self.leftoverNoticeDelay
+                }
             }
+            if let killAt, .now >= killAt {
+                killing = true
+                self.killAt = nil
+            }
+            if killing {
+                let killableLeft = killRound()
+                if !killableLeft {
+                    killing = false
+                    // After a loss nothing is protected by waiting for what cannot be stopped.
+                    if lost { break }
+                }
+            }
+            if let noticeAt = leftoverNoticeAt, !announcedLeftovers, !stopping, .now >= noticeAt {
+                announcedLeftovers = true
+                announceLeftovers()
+            }
+        }
+        if announcedLeftovers && !lost && !options.quiet {
+            StandardError.line("the processes the command left running have ended; releasing \(scope.lockFile)")
+        }
+        if lost { return .lockLost(commandStatus: commandStatus) }
+        return .finished(commandStatus ?? ExitStatus.software)
+    }
+
+    // MARK: Waiting
+
+    /// How long to sleep: until the next deadline, a short while between rounds
+    /// of SIGKILL, or until something happens.
+    private func pollTimeout() -> Int32 {
+        if killing { return 100 }
+        var deadline: ContinuousClock.Instant?
+        if let killAt { deadline = killAt }
+        if let noticeAt = leftoverNoticeAt, !announcedLeftovers, !stopping {
+            deadline = deadline.map { min($0, noticeAt) } ?? noticeAt
+        }
+        guard let deadline else { return -1 }
+        let remaining = deadline - .now
+        guard remaining > .zero else { return 0 }
+        let (seconds, attoseconds) = remaining.components
+        return Int32(min(seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1, 3_600_000))
+    }
+
+    /// Reaps every child that has ended; false once none is left (ECHILD).
+    private mutating func reapChildren() -> Bool {
+        while true {
+            var status: CInt = 0
+            let pid = waitpid(-1, &status, WNOHANG)
+            if pid > 0 {
+                if pid == command { commandStatus = Self.shellStatus(status) }
+                continue
+            }
+            if pid == 0 { return true }
+            if errno == EINTR { continue }
+            return false
         }
     }
 
-    /// The exit status of `child` if it has ended, as a shell reports it (128 + signal).
-    private static func reap(_ child: pid_t) -> Int32? {
-        var status: CInt = 0
-        let result = waitpid(child, &status, WNOHANG)
-        if result == 0 || (result == -1 && errno == EINTR) { return nil }
-        guard result == child else { return ExitStatus.software }
+    /// The status as a shell reports it: the exit code, or 128 + the signal.
+    private static func shellStatus(_ status: CInt) -> Int32 {
         let signal = status & 0x7F
         if signal == 0 { return (status >> 8) & 0xFF }
         return ExitStatus.signalBase + signal
     }
 
-    /// Spawns `rvf-lock _trampoline PID -- COMMAND...`, which arms the parent-death
-    /// signal and then becomes COMMAND.
-    private func spawnTrampoline(resetting signals: [CInt]) throws(CommandFailure) -> pid_t {
-        // /proc/self/exe still names this program if its file was replaced or removed meanwhile.
-        #if os(Linux)
-        let executable = "/proc/self/exe"
-        #else
-        let executable = CommandLine.arguments[0]
-        #endif
-        let arguments = ["rvf-lock", TrampolineCommand.name, String(getpid()), "--"] + command
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
+    // MARK: Passing signals on
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for signal in signals { sigaddset(&defaults, signal) }
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, nil, &attributes, argv, environ)
-        guard result == 0 else {
-            throw CommandFailure(ExitStatus.software,
-                                 "cannot start \(command[0]) (spawning \(executable) failed: \(String(cString: strerror(result))))")
+    /// Passes `signal` on, unless the one who sent it has reached COMMAND already.
+    private mutating func pass(_ signal: CInt, sentByProcess: Bool, sender: pid_t) {
+        if sentByProcess {
+            // COMMAND or one of its processes signalling rvf-lock: sending it back would
+            // loop, and a `kill 0` from COMMAND's group reached that group already.
+            if sender == me || ProcessTable.isDescendant(sender, of: me) { return }
+            let now = ContinuousClock.now
+            recentlyRelayed.removeAll { now - $0.at > Self.duplicateWindow }
+            if recentlyRelayed.contains(where: { $0.signal == signal && $0.sender == sender }) { return }
+            recentlyRelayed.append((signal, sender, now))
+        } else if !ownGroup && commandStatus == nil {
+            // Sent by the kernel to rvf-lock's whole process group (a terminal's keys or
+            // hangup), which COMMAND shares: it has it already.
+            return
         }
-        return child
+        if commandStatus == nil {
+            // COMMAND's own group is COMMAND and its pipelines, as a terminal would signal them;
+            // COMMAND itself if it left that group.
+            if !ownGroup || kill(-command, signal) != 0 { _ = kill(command, signal) }
+        } else {
+            // COMMAND has ended; what it left running is what rvf-lock waits for.
+            let skipOurGroup = !sentByProcess
+            for entry in ProcessTable.snapshot().descendants(of: me)
+            where !(skipOurGroup && entry.processGroup == myGroup) {
+                _ = ProcessTable.send(signal, to: entry)
+            }
+        }
+    }
+
+    /// Ctrl-Z for a job whose COMMAND runs in a group of its own: stop COMMAND's
+    /// group and rvf-lock, so that the shell sees the job stop; continue both together.
+    private func stopWithCommand(sentByProcess: Bool, sender: pid_t) {
+        if sentByProcess && ProcessTable.isDescendant(sender, of: me) { return }
+        if commandStatus == nil { _ = kill(-command, SIGTSTP) }
+        _ = kill(me, SIGSTOP)
+        if commandStatus == nil { _ = kill(-command, SIGCONT) }
+    }
+
+    // MARK: Stopping everything
+
+    private enum StopReason {
+        case lockLost
+        case leftovers(commandStatus: Int32)
+    }
+
+    /// SIGTERM (and SIGCONT, so that stopped processes act on it) to every
+    /// descendant; SIGKILL follows after --kill-after.
+    private mutating func stopAll(because reason: StopReason) {
+        let descendants = ProcessTable.snapshot().descendants(of: me)
+        let after = "SIGKILL after \(WaitReporter.seconds(.seconds(options.killAfterSeconds))) s"
+        switch reason {
+        case .lockLost:
+            StandardError.line("the lock \(scope.lockFile) was removed or replaced while the command ran; "
+                               + "another writer may be writing to \(scope.dataFile) now: sending SIGTERM to "
+                               + "\(Self.list(descendants)) (\(after))")
+        case .leftovers(let status):
+            guard !descendants.isEmpty else { break }
+            if !options.quiet {
+                StandardError.line("the command has ended (status \(status)); stopping what it left running: "
+                                   + "\(Self.list(descendants)) (SIGTERM, \(after))")
+            }
+        }
+        for entry in descendants {
+            if ProcessTable.send(SIGTERM, to: entry) == EPERM { reportUnkillable(entry) }
+            _ = ProcessTable.send(SIGCONT, to: entry)
+        }
+        stopping = true
+        if killAt == nil && !killing { killAt = .now + .seconds(options.killAfterSeconds) }
+    }
+
+    /// Sends SIGKILL to every descendant; false when none that rvf-lock may kill is left.
+    private mutating func killRound() -> Bool {
+        var killable = false
+        for entry in ProcessTable.snapshot().descendants(of: me) {
+            if let start = unkillable[entry.pid], start == entry.startTime { continue }
+            switch ProcessTable.send(SIGKILL, to: entry) {
+            case 0: killable = true
+            case EPERM: reportUnkillable(entry)
+            default: break
+            }
+        }
+        return killable
+    }
+
+    private mutating func reportUnkillable(_ entry: ProcessTable.Entry) {
+        guard unkillable[entry.pid] != entry.startTime else { return }
+        unkillable[entry.pid] = entry.startTime
+        let consequence = lost
+            ? "it may go on writing to \(scope.dataFile) without the lock"
+            : "\(scope.lockFile) stays held until it ends"
+        StandardError.line("cannot signal \(entry.description): \(String(cString: strerror(EPERM))) "
+                           + "(it runs as another user); \(consequence)")
+    }
+
+    private func announceLeftovers() {
+        guard !options.quiet else { return }
+        let descendants = ProcessTable.snapshot().descendants(of: me)
+        guard !descendants.isEmpty else { return }
+        StandardError.line("the command has ended (status \(commandStatus ?? 0)), but processes it started still run: "
+                           + "\(Self.list(descendants)); waiting for them before releasing \(scope.lockFile) "
+                           + "(--kill-leftovers stops them instead)")
+    }
+
+    /// "4242 (python3), 4250 (sleep)", at most 10 named.
+    private static func list(_ entries: [ProcessTable.Entry]) -> String {
+        guard !entries.isEmpty else { return "no process" }
+        let named = entries.prefix(10).map(\.description).joined(separator: ", ")
+        return entries.count > 10 ? "\(named) and \(entries.count - 10) more" : named
     }
 }
