@@ -19,14 +19,19 @@ struct ExecCommand: ParsableCommand {
             COMMAND and its arguments.
 
             No process that COMMAND starts writes without the lock: COMMAND inherits \
-            the lock's descriptor (its number is in RVF_LOCK_FD), so the lock stays \
-            held while any process holding it lives, even if rvf-lock is killed; \
-            rvf-lock releases the lock only when COMMAND and every process it started \
-            have ended (it says so on standard error when it waits for such \
-            leftovers), and if the lock is removed or replaced meanwhile it sends them \
-            all SIGTERM, then SIGKILL after --kill-after SECONDS, and exits 70. \
+            the lock's descriptor (its number is in RVF_LOCK_FD), which keeps the \
+            lock held while any process holding it lives, even if rvf-lock is \
+            killed; rvf-lock releases the lock only when COMMAND and every process \
+            it started have ended (it names leftovers on standard error while it \
+            waits for them); if the lock is removed or replaced meanwhile, they all \
+            get SIGTERM, then SIGKILL after --kill-after SECONDS, and rvf-lock \
+            exits 70.
+
             SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM sent to \
-            rvf-lock are passed on to COMMAND, once.
+            rvf-lock are passed on to COMMAND. Outside a terminal's job COMMAND has \
+            a process group of its own, so a signal for rvf-lock's whole group \
+            reaches it once, through rvf-lock. Documentation/rvf-lock.md says \
+            exactly when a signal can still arrive twice.
 
             Exit status: COMMAND's; 75 (or -E CODE) when the lock cannot be had; \
             64 usage; 66 bad FILE or lock path; 69, 73, 77 when the lock file cannot \
@@ -55,7 +60,7 @@ struct ExecCommand: ParsableCommand {
     var quiet = false
 
     @Option(name: .customLong("kill-after"),
-            help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers); default: 5.",
+            help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers).",
                                valueName: "SECONDS"))
     var killAfterSeconds: Double = ExecOptions.defaultKillAfterSeconds
 
