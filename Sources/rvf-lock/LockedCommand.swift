@@ -258,13 +258,23 @@ private struct Supervision {
             if ProcessTable.send(SIGTERM, to: entry) == EPERM { reportUnkillable(entry) }
             _ = ProcessTable.send(SIGCONT, to: entry)
         }
+        signalCommandDirectly(SIGTERM)
+        signalCommandDirectly(SIGCONT)
         stopping = true
         if killAt == nil && !killing { killAt = .now + .seconds(options.killAfterSeconds) }
     }
 
+    /// COMMAND is rvf-lock's child, so until it is reaped its pid names it: signalled
+    /// without /proc, which may be missing or hide other users' processes.
+    private func signalCommandDirectly(_ signal: CInt) {
+        guard commandStatus == nil else { return }
+        _ = kill(command, signal)
+    }
+
     /// Sends SIGKILL to every descendant; false when none that rvf-lock may kill is left.
     private mutating func killRound() -> Bool {
-        var killable = false
+        // COMMAND's own pid first (see signalCommandDirectly); one it may not kill does not count.
+        var killable = commandStatus == nil && kill(command, SIGKILL) == 0
         for entry in ProcessTable.snapshot().descendants(of: me) {
             if let start = unkillable[entry.pid], start == entry.startTime { continue }
             switch ProcessTable.send(SIGKILL, to: entry) {
