@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds rvflock-torture (release) and runs the short CI profile: 8 workers for
+# Builds rvflock-torture and rvf-lock (release, into the same folder: the exec
+# workers run that rvf-lock) and runs the short CI profile: 8 workers for
 # 60 seconds with every fault. Extra arguments go to the harness and override the
 # profile, e.g. the long profile:
 #   Scripts/torture.sh --workers 32 --seconds 1800 --json torture.json
@@ -8,5 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 swift build -c release --scratch-path .build-torture --product rvflock-torture
+swift build -c release --scratch-path .build-torture --product rvf-lock
 binary="$(swift build -c release --scratch-path .build-torture --show-bin-path)/rvflock-torture"
 exec "$binary" --workers 8 --seconds 60 --faults all "$@"

@@ -10,3 +10,14 @@ extension LockScope {
     /// the handle closes it on release.
     public var kernelLockDescriptor: CInt { held.descriptor }
 }
+
+@_spi(RVFLockCLI)
+extension LockScope {
+    /// Calls `handler` once, on the library's monitor thread, when the lock is
+    /// found removed or replaced (at once if it already was), so that a caller
+    /// sleeping in `poll` can be woken instead of asking ``isHeld`` on a timer.
+    /// Nothing is called after the lock is released.
+    public func onLoss(_ handler: @escaping @Sendable () -> Void) {
+        held.onLoss(handler)
+    }
+}

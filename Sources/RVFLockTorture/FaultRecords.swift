@@ -4,6 +4,8 @@ struct KillRecord: Sendable {
     let writer: Int
     /// The holding the worker was in by the event log when it was killed; nil for a contender.
     let holding: HoldingKey?
+    /// The process killed was the holding's `rvf-lock exec`, not the worker: its writer lived on.
+    let viaExec: Bool
 }
 
 /// A SIGSTOP/SIGCONT pair sent to a holder.

@@ -14,10 +14,13 @@ struct FaultSet: OptionSet, ExpressibleByArgument, CustomStringConvertible, Send
     static let namespaces = FaultSet(rawValue: 1 << 3)
     /// Run some workers with named temporary files, so that kills can leave them behind.
     static let temporaries = FaultSet(rawValue: 1 << 4)
+    /// Run some workers through `rvf-lock exec` with a grandchild writing; kills hit their rvf-lock.
+    static let exec = FaultSet(rawValue: 1 << 5)
 
-    static let all: FaultSet = [.kill, .stop, .plant, .namespaces, .temporaries]
+    static let all: FaultSet = [.kill, .stop, .plant, .namespaces, .temporaries, .exec]
     static let names: [(String, FaultSet)] = [
         ("kill", .kill), ("stop", .stop), ("plant", .plant), ("namespaces", .namespaces), ("temporaries", .temporaries),
+        ("exec", .exec),
     ]
 
     init(rawValue: Int) { self.rawValue = rawValue }

@@ -30,6 +30,7 @@ struct RunVerifier {
         report.staleThresholdMilliseconds = configuration.staleMilliseconds
         report.heartbeatMilliseconds = configuration.heartbeatMilliseconds
         report.namespacesSkipped = supervisor.namespaceSkipReason
+        report.execSkipped = supervisor.execSkipReason
         for slot in supervisor.slots { report.placements[slot.placement.rawValue, default: 0] += 1 }
         report.namedTemporaryWorkers = supervisor.slots.filter(\.namedTemporaries).count
 
@@ -71,6 +72,12 @@ struct RunVerifier {
         }
         report.waitForLock = .init(waits)
 
+        // Holdings whose rvf-lock exec was killed: their writers wrote on, under the lock they inherited.
+        var execKillTimes: [HoldingKey: UInt64] = [:]
+        for kill in supervisor.kills where kill.viaExec {
+            if let key = kill.holding { execKillTimes[key] = kill.time }
+        }
+
         // The data file: every record intact, inside its holding, and each holding's records in one run.
         var finished: Set<HoldingKey> = []
         var current: HoldingKey?
@@ -96,6 +103,7 @@ struct RunVerifier {
                 violation("record \(key) s=\(record.sequence) written outside its holding")
             }
             holdings[key]?.lastRecord = max(holding.lastRecord ?? 0, record.monotonicNanoseconds)
+            if let killedAt = execKillTimes[key], record.monotonicNanoseconds > killedAt { report.execRecordsAfterKill += 1 }
             if key != current {
                 if let current { finished.insert(current) }
                 if finished.contains(key) {
@@ -122,6 +130,10 @@ struct RunVerifier {
         // Kills: was the worker really holding, and how long until anyone acquired again.
         var recoveries: [UInt64] = []
         for kill in supervisor.kills {
+            if kill.viaExec {
+                report.killsOfExecHolders += 1
+                continue
+            }
             guard let key = kill.holding, holdings[key]?.end == nil else {
                 report.killsOfContenders += 1
                 continue

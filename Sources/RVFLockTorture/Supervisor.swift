@@ -28,6 +28,8 @@ final class Supervisor {
         case otherHost
         /// Its own PID namespace (and /proc): its pid means nothing to the others.
         case pidNamespace
+        /// Holds through `rvf-lock exec`, with a grandchild writing (see `ExecWorkerCommand`).
+        case exec
     }
 
     struct Slot {
@@ -56,6 +58,11 @@ final class Supervisor {
     private(set) var respawns = 0
     private(set) var namespaceSkipReason: String?
     private var unshare: String?
+    /// Exec workers: the rvf-lock executable, and why there are none if there are none.
+    private var rvfLock: String?
+    private(set) var execSkipReason: String?
+    /// The pid logged with each writer's current holding: the rvf-lock process for exec workers.
+    private var holderPIDs: [Int: pid_t] = [:]
     private var readerPids: [pid_t] = []
     private let log: AppendLog
     private let startedAt = Monotonic.now()
@@ -64,7 +71,7 @@ final class Supervisor {
 
     private enum ActiveFault {
         case none
-        case huntingHolder(kill: Bool, until: UInt64)
+        case huntingHolder(kill: Bool, onlyExec: Bool, until: UInt64)
         case paused(PauseRecord, signalPID: pid_t, resumeAt: UInt64)
         case planting(PlantKind, until: UInt64)
         case planted(PlantKind, PlantedIdentity, at: UInt64, operatorAt: UInt64)
@@ -85,10 +92,12 @@ final class Supervisor {
 
     func run() throws {
         checkNamespaces()
+        checkExec()
         deadline = Monotonic.now() + UInt64(configuration.seconds * 1e9)
         for index in 0..<configuration.workers {
             let placement: Placement =
-                unshare == nil ? .plain : index % 8 == 2 ? .otherHost : index % 8 == 5 ? .pidNamespace : .plain
+                rvfLock != nil && index % 4 == 3 ? .exec
+                : unshare == nil ? .plain : index % 8 == 2 ? .otherHost : index % 8 == 5 ? .pidNamespace : .plain
             let named = configuration.faults.contains(.temporaries) && index % 4 == 1
             slots.append(Slot(index: index, placement: placement, namedTemporaries: named))
             try start(index)
@@ -113,6 +122,16 @@ final class Supervisor {
         followLog()
     }
 
+    private func checkExec() {
+        guard configuration.faults.contains(.exec) else { return }
+        let candidate = (ProcessSpawner.currentExecutable as NSString).deletingLastPathComponent + "/rvf-lock"
+        guard access(candidate, X_OK) == 0 else {
+            execSkipReason = "no rvf-lock beside \(ProcessSpawner.currentExecutable) (build it into the same folder)"
+            return
+        }
+        rvfLock = candidate
+    }
+
     private func checkNamespaces() {
         guard configuration.faults.contains(.namespaces) else { return }
         guard getuid() == 0 else {
@@ -132,6 +151,16 @@ final class Supervisor {
 
     private func start(_ index: Int) throws {
         let slot = slots[index]
+        if slot.placement == .exec, let rvfLock {
+            let arguments = [
+                ProcessSpawner.currentExecutable, "exec-worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
+                "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
+                "--rvf-lock", rvfLock,
+            ]
+            slots[index].pid = try ProcessSpawner.spawn(arguments, output: configuration.files.workerOutput(index, slot.incarnation))
+            slots[index].running = true
+            return
+        }
         var arguments = [
             ProcessSpawner.currentExecutable, "worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
             "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
@@ -147,6 +176,8 @@ final class Supervisor {
             arguments = [unshare!, "--uts"] + arguments + ["--hostname", "torture-other-\(index)"]
         case .pidNamespace:
             arguments = [unshare!, "--pid", "--fork", "--mount-proc", "--kill-child"] + arguments
+        case .exec:
+            break
         }
         slots[index].pid = try ProcessSpawner.spawn(arguments, output: configuration.files.workerOutput(index, slot.incarnation))
         slots[index].running = true
@@ -161,10 +192,12 @@ final class Supervisor {
         try start(index)
     }
 
-    /// The process to signal for a worker: the worker itself, also behind an `unshare --fork` wrapper.
+    /// The process to signal for a worker: the worker itself, also behind an `unshare --fork` wrapper;
+    /// for an exec worker, the rvf-lock of its current holding (none when it holds nothing).
     private func signalTarget(_ index: Int) -> pid_t? {
         let slot = slots[index]
         guard slot.running else { return nil }
+        if slot.placement == .exec { return holders[index] == nil ? nil : holderPIDs[index] }
         return slot.placement == .pidNamespace ? ProcessSpawner.firstChild(of: slot.pid) : slot.pid
     }
 
@@ -173,7 +206,9 @@ final class Supervisor {
             guard let event = TortureEvent(line: line) else { continue }
             events.append(event)
             switch event {
-            case .acquired(_, let key, _, _, _): holders[key.writer] = key
+            case .acquired(_, let key, let pid, _, _):
+                holders[key.writer] = key
+                holderPIDs[key.writer] = pid
             case .releasing(_, let key) where holders[key.writer] == key: holders[key.writer] = nil
             default: break
             }
@@ -210,6 +245,8 @@ final class Supervisor {
             guard now >= nextFaultAt else { return }
             var choices: [String] = []
             if configuration.faults.contains(.kill) { choices += ["kill-holder", "kill-holder", "kill-any"] }
+            // The rvf-lock of an exec worker's holding, so that its writer goes on without it.
+            if configuration.faults.contains(.kill) && rvfLock != nil { choices += ["kill-exec-holder", "kill-exec-holder"] }
             if configuration.faults.contains(.stop) { choices.append("stop") }
             if configuration.faults.contains(.plant) { choices += ["plant", "plant"] }
             guard !choices.isEmpty else {
@@ -217,8 +254,9 @@ final class Supervisor {
                 return
             }
             switch choices[Int(random.next() % UInt64(choices.count))] {
-            case "kill-holder": fault = .huntingHolder(kill: true, until: now + 3_000_000_000)
-            case "stop": fault = .huntingHolder(kill: false, until: now + 3_000_000_000)
+            case "kill-holder": fault = .huntingHolder(kill: true, onlyExec: false, until: now + 3_000_000_000)
+            case "kill-exec-holder": fault = .huntingHolder(kill: true, onlyExec: true, until: now + 3_000_000_000)
+            case "stop": fault = .huntingHolder(kill: false, onlyExec: false, until: now + 3_000_000_000)
             case "kill-any":
                 try killContender()
                 scheduleNextFault()
@@ -226,8 +264,8 @@ final class Supervisor {
                 if plantCycle.isEmpty { plantCycle = PlantKind.allCases.shuffled(using: &random) }
                 fault = .planting(plantCycle.removeLast(), until: now + 3_000_000_000)
             }
-        case .huntingHolder(let kill, let until):
-            let candidates = holders.keys.sorted().filter { slots[$0].running }
+        case .huntingHolder(let kill, let onlyExec, let until):
+            let candidates = holders.keys.sorted().filter { slots[$0].running && (!onlyExec || slots[$0].placement == .exec) }
             guard let writer = candidates.randomElement(using: &random), let target = signalTarget(writer) else {
                 if now >= until {
                     fault = .none
@@ -313,7 +351,8 @@ final class Supervisor {
     /// Kills a worker that is not holding (as far as the log says), preferring one that uses
     /// named temporaries, which it may be in the middle of creating.
     private func killContender() throws {
-        let idle = slots.filter { $0.running && holders[$0.index] == nil }
+        // An idle exec worker has no rvf-lock worth killing: its loop only starts the next one.
+        let idle = slots.filter { $0.running && holders[$0.index] == nil && $0.placement != .exec }
         let preferred = idle.filter(\.namedTemporaries)
         let pool = !preferred.isEmpty && random.chance(2, in: 3) ? preferred : idle
         guard let slot = pool.randomElement(using: &random), let target = signalTarget(slot.index) else { return }
@@ -322,11 +361,20 @@ final class Supervisor {
 
     private func killWorker(_ index: Int, target: pid_t, holding: HoldingKey?) throws {
         let time = Monotonic.now()
+        if slots[index].placement == .exec {
+            // The holding's rvf-lock, not the worker: its writer lives on and keeps the lock,
+            // and the worker's loop starts the next rvf-lock exec, which must wait for it.
+            Glibc.kill(target, SIGKILL)
+            log.append("# KILL-EXEC \(time) w\(index) \(holding.map(\.description) ?? "-") rvf-lock \(target)\n")
+            kills.append(KillRecord(time: time, writer: index, holding: holding, viaExec: true))
+            holders[index] = nil
+            return
+        }
         Glibc.kill(target, SIGKILL)
         log.append("# KILL \(time) w\(index) \(holding.map(\.description) ?? "-")\n")
         var status: CInt = 0
         while waitpid(slots[index].pid, &status, 0) < 0 && errno == EINTR {}
-        kills.append(KillRecord(time: time, writer: index, holding: holding))
+        kills.append(KillRecord(time: time, writer: index, holding: holding, viaExec: false))
         try respawn(index)
     }
 

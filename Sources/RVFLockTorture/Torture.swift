@@ -11,7 +11,7 @@ struct Torture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rvflock-torture",
         abstract: "Run worker processes against one RVF writer lock with injected faults, and verify that no two holders overlapped.",
-        subcommands: [RunCommand.self, WorkerCommand.self, ReaderCommand.self],
+        subcommands: [RunCommand.self, WorkerCommand.self, ReaderCommand.self, ExecWorkerCommand.self, ExecWriterCommand.self],
         defaultSubcommand: RunCommand.self
     )
 }

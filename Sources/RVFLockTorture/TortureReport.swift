@@ -71,6 +71,7 @@ struct TortureReport: Codable, Sendable {
     var staleThresholdMilliseconds = 0
     var heartbeatMilliseconds = 0
     var namespacesSkipped: String?
+    var execSkipped: String?
     var placements: [String: Int] = [:]
     var namedTemporaryWorkers = 0
 
@@ -88,6 +89,10 @@ struct TortureReport: Codable, Sendable {
 
     var killsOfHolders = 0
     var killsOfContenders = 0
+    /// SIGKILLs of an exec worker's `rvf-lock exec` while it held the lock.
+    var killsOfExecHolders = 0
+    /// Records those holdings' writers (rvf-lock's grandchildren) wrote after their rvf-lock was killed.
+    var execRecordsAfterKill = 0
     var respawns = 0
     var pauses = 0
     var pausesHolderKeptLock = 0
@@ -109,7 +114,8 @@ struct TortureReport: Codable, Sendable {
         func row(_ name: String, _ value: Any) { rows.append((name, "\(value)")) }
         func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
         row("workers / seconds / seed", "\(workers) / \(String(format: "%.1f", seconds)) / \(seed)")
-        row("faults", faults + (namespacesSkipped.map { " (namespaces skipped: \($0))" } ?? ""))
+        row("faults", faults + (namespacesSkipped.map { " (namespaces skipped: \($0))" } ?? "")
+            + (execSkipped.map { " (exec workers skipped: \($0))" } ?? ""))
         row("stale threshold / heartbeat", "\(staleThresholdMilliseconds) ms / \(heartbeatMilliseconds) ms")
         row("placements", placements.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + ", named temporaries \(namedTemporaryWorkers)")
@@ -120,6 +126,7 @@ struct TortureReport: Codable, Sendable {
         row("records written / verified by readers", "\(recordsWritten) / \(readerRecordsVerified) in \(readerPasses) passes")
         row("worker errors", workerErrors.isEmpty ? "0" : workerErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         row("kills: holders / contenders", "\(killsOfHolders) / \(killsOfContenders) (respawns \(respawns))")
+        row("kills of rvf-lock exec holders", "\(killsOfExecHolders); their writers wrote \(execRecordsAfterKill) records after the kill")
         row("recovery after killing a holder", "p50 \(ms(recoveryAfterKill.p50Milliseconds)), max \(ms(recoveryAfterKill.maxMilliseconds)) (n=\(recoveryAfterKill.count))")
         row("pauses (SIGSTOP > threshold)", "\(pauses), holder kept its lock in \(pausesHolderKeptLock), landed after release began \(pausesAfterReleaseBegan)")
         row("lost-lock detections", lostLockDetections)

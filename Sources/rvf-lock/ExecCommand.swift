@@ -2,19 +2,36 @@ import ArgumentParser
 import RVFLock
 
 /// `rvf-lock exec`: run a command while holding the lock.
+///
+/// Most command lines never reach this type: ``RVFLockCommand/main()`` parses
+/// them with ``ExecOptions/init(fastParsing:)``. It parses the rest (and shows
+/// `--help`), and both run ``ExecRunner``.
 struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run COMMAND while holding the writer lock of FILE.",
+        usage: "rvf-lock exec [-w SECONDS | -n] [-E CODE] [-q] [--kill-after SECONDS] [--kill-leftovers] FILE [--] COMMAND [ARGS...]",
         discussion: """
             Takes FILE.lock (waiting for it as long as needed, unless -w or -n says \
-            otherwise), runs COMMAND with the lock held and kept fresh, releases it \
-            when COMMAND ends, and exits with COMMAND's status (128 + the signal \
-            number if COMMAND died of a signal). SIGINT, SIGTERM and SIGHUP sent to \
-            rvf-lock are forwarded to COMMAND. COMMAND inherits no descriptor of the \
-            lock, and is killed by the kernel if rvf-lock dies, so it never runs \
-            without the lock. If the lock file is removed or replaced while COMMAND \
-            runs, rvf-lock says so, sends COMMAND SIGTERM, and exits 70.
+            otherwise), runs COMMAND with the lock held and kept fresh, and exits with \
+            COMMAND's status (128 + the signal number if COMMAND died of a signal). \
+            Options go before FILE; everything after FILE (and an optional --) is \
+            COMMAND and its arguments.
+
+            No process that COMMAND starts writes without the lock: COMMAND inherits \
+            the lock's descriptor (its number is in RVF_LOCK_FD), which keeps the \
+            lock held while any process holding it lives, even if rvf-lock is \
+            killed; rvf-lock releases the lock only when COMMAND and every process \
+            it started have ended (it names leftovers on standard error while it \
+            waits for them); if the lock is removed or replaced meanwhile, they all \
+            get SIGTERM, then SIGKILL after --kill-after SECONDS, and rvf-lock \
+            exits 70.
+
+            SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM sent to \
+            rvf-lock are passed on to COMMAND. Outside a terminal's job COMMAND has \
+            a process group of its own, so a signal for rvf-lock's whole group \
+            reaches it once, through rvf-lock. Documentation/rvf-lock.md says \
+            exactly when a signal can still arrive twice.
 
             Exit status: COMMAND's (128 + N if it died of signal N); 75 (or -E CODE) \
             when the lock cannot be had; 64 usage; 66 bad FILE or lock path; 69 the \
@@ -24,8 +41,9 @@ struct ExecCommand: ParsableCommand {
             executable / not found.
 
             Examples:
-              rvf-lock exec data.rvf -- ./append-records data.rvf
-              rvf-lock exec -w 2.5 -E 0 -q data.rvf -- sh -c 'compact data.rvf'
+              rvf-lock exec data.rvf ./append-records data.rvf
+              rvf-lock exec -w 2.5 -E 0 -q data.rvf sh -c 'compact data.rvf'
+              rvf-lock exec --kill-leftovers data.rvf -- ./import --daemonize
             """
     )
 
@@ -43,69 +61,47 @@ struct ExecCommand: ParsableCommand {
     var conflictExitCode: Int32 = ExitStatus.temporaryFailure
 
     @Flag(name: [.customShort("q"), .customLong("quiet")],
-          help: "Print nothing while waiting, and nothing when the lock cannot be had.")
+          help: "Print nothing while waiting (for the lock, or for leftover processes), and nothing when the lock cannot be had.")
     var quiet = false
+
+    @Option(name: .customLong("kill-after"),
+            help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers).",
+                               valueName: "SECONDS"))
+    var killAfterSeconds: Double = ExecOptions.defaultKillAfterSeconds
+
+    @Flag(name: .customLong("kill-leftovers"),
+          help: "When COMMAND ends, stop the processes it left running (SIGTERM, then SIGKILL) instead of waiting for them.")
+    var killLeftovers = false
 
     @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"))
     var file: String
 
-    @Argument(parsing: .postTerminator,
-              help: ArgumentHelp("The command to run with the lock held, after --.", valueName: "COMMAND"))
+    @Argument(parsing: .captureForPassthrough,
+              help: ArgumentHelp("The command to run with the lock held, and its arguments.", valueName: "COMMAND"))
     var command: [String] = []
 
+    /// The options as ``ExecRunner`` takes them.
+    func options() throws(UsageError) -> ExecOptions {
+        let options = ExecOptions(
+            waitSeconds: waitSeconds, noWait: noWait, conflictExitCode: conflictExitCode, quiet: quiet,
+            killAfterSeconds: killAfterSeconds, killLeftovers: killLeftovers,
+            file: file, command: try ExecOptions.command(after: file, command))
+        return try options.validated()
+    }
+
+    /// What ArgumentParser makes of `arguments` (those after `exec`): the reference
+    /// that ``ExecOptions/init(fastParsing:)`` is tested against.
+    static func options(parsing arguments: [String]) throws -> ExecOptions {
+        try parse(arguments).options()
+    }
+
     func validate() throws {
-        guard !command.isEmpty else {
-            throw ValidationError("missing COMMAND: put it after --, e.g. rvf-lock exec \(file) -- ./append-records")
-        }
-        if let waitSeconds {
-            guard !noWait else { throw ValidationError("-w and -n contradict each other; give one of them") }
-            guard waitSeconds.isFinite, waitSeconds >= 0 else {
-                throw ValidationError("-w takes a number of seconds, 0 or more (e.g. -w 2.5), not \(waitSeconds)")
-            }
-        }
-        guard (0...255).contains(conflictExitCode) else {
-            throw ValidationError("-E takes an exit code from 0 to 255, not \(conflictExitCode)")
-        }
+        do throws(UsageError) { _ = try options() } catch { throw ValidationError(error.message) }
     }
 
     func run() throws {
-        let target: LockTarget
-        do throws(CommandFailure) { target = try LockTarget(file) } catch { throw error.reported() }
-        let handle = try acquire(target.lock)
-
-        let outcome: LockedCommand.Outcome
-        do throws(CommandFailure) {
-            outcome = try LockedCommand(command: command).run(holding: handle.scope)
-        } catch {
-            throw error.reported()
-        }
-
-        var releaseFailure: CommandFailure?
-        do throws(LockError) { try handle.release() } catch { releaseFailure = CommandFailure(error) }
-        switch outcome {
-        case .finished(let status):
-            // COMMAND ended on its own, so its status is the answer; a takeover found
-            // at release is still reported, for the user to check the data file.
-            if let releaseFailure { StandardError.line(releaseFailure.message) }
-            throw ExitCode(status)
-        case .lockLost(let status):
-            StandardError.line("the command ended (status \(status)) after losing the lock; exiting \(ExitStatus.software)")
-            throw ExitCode(ExitStatus.software)
-        }
-    }
-
-    private func acquire(_ lock: WriterLock) throws -> LockHandle {
-        let timeout: Duration? = waitSeconds.map { .seconds($0) }
-        let reporter = WaitReporter(lockFile: lock.lockFile, quiet: quiet, timeout: timeout)
-        defer { reporter.finish() }
-        do throws(LockError) {
-            if noWait { return try lock.tryAcquire() }
-            return try lock.acquire(timeout: timeout, onProgress: reporter.report)
-        } catch {
-            reporter.finish()
-            let failure = CommandFailure(error, conflictStatus: conflictExitCode)
-            if quiet && (error.code == .busy || error.code == .timedOut) { throw ExitCode(failure.exitStatus) }
-            throw failure.reported()
-        }
+        let options: ExecOptions
+        do throws(UsageError) { options = try self.options() } catch { throw ValidationError(error.message) }
+        throw ExitCode(ExecRunner(options).run())
     }
 }

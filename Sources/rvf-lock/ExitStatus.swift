@@ -47,7 +47,12 @@ struct CommandFailure: Error {
 
     /// Prints the message and returns the error that makes ArgumentParser exit with the status.
     func reported() -> ExitCode {
+        ExitCode(report())
+    }
+
+    /// Prints the message and returns the exit status.
+    func report() -> Int32 {
         StandardError.line(message)
-        return ExitCode(exitStatus)
+        return exitStatus
     }
 }

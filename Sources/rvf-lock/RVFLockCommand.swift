@@ -1,4 +1,9 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `rvf-lock`: the RVF writer lock of a data file, from the shell.
 ///
@@ -16,7 +21,7 @@ struct RVFLockCommand: ParsableCommand {
             belongs to the command run by `exec`, to `status` and to `selftest`.
 
             Examples:
-              rvf-lock exec data.rvf -- ./append-records data.rvf
+              rvf-lock exec data.rvf ./append-records data.rvf
               rvf-lock status data.rvf
               rvf-lock wait -w 30 data.rvf
               rvf-lock break data.rvf
@@ -31,8 +36,23 @@ struct RVFLockCommand: ParsableCommand {
             WaitCommand.self,
             BreakCommand.self,
             SelftestCommand.self,
-            TrampolineCommand.self,
             SelftestHelperCommand.self,
         ]
     )
+
+    /// Runs `exec` command lines of the usual forms without ArgumentParser, whose
+    /// reflection over the command types costs about a millisecond at every start
+    /// (more than the rest of taking the lock); everything else goes to ArgumentParser.
+    static func main() {
+        let arguments = CommandLine.arguments
+        if arguments.count > 2, arguments[1] == "exec", let options = ExecOptions(fastParsing: arguments.dropFirst(2)) {
+            let status = ExecRunner(options).run()
+            #if canImport(Glibc)
+            Glibc.exit(status)
+            #else
+            Darwin.exit(status)
+            #endif
+        }
+        main(nil)
+    }
 }

@@ -5,85 +5,94 @@ import Darwin
 #endif
 import CRVFLockShims
 
-/// The write end of the relay pipe, for the signal handlers.
+/// Catches the signals that rvf-lock passes on to COMMAND, and SIGCHLD, as
+/// records on a pipe that the main thread reads: who sent what, and how.
 ///
-/// A signal handler can capture nothing, so it reads a global. Safe without a
-/// lock because it is written once, before any handler that reads it is
-/// installed, and never changes afterwards.
-nonisolated(unsafe) private var relayPipeWriteEnd: CInt = -1
-
-/// Catches SIGINT, SIGTERM and SIGHUP (to forward them to COMMAND) and SIGCHLD
-/// (to wake up when COMMAND ends), turning each into a byte on a pipe that the
-/// main thread polls.
-///
-/// The self-pipe makes the process's handlers safe whichever thread the kernel
-/// delivers a signal to (the library's heartbeat runs on threads of its own):
-/// the handler only calls `write(2)`.
+/// The handlers (in C) only `write(2)` a record, so they are safe whichever
+/// thread the kernel delivers a signal to (the library's monitor runs on a
+/// thread of its own). The same pipe carries a record for "the lock was lost",
+/// written by the library's loss handler, so the main thread sleeps in one `poll`.
 struct SignalRelay {
-    /// Where caught signals arrive as bytes (non-blocking, close-on-exec).
-    let readEnd: CInt
-    /// The signals COMMAND must start with at their default action.
+    /// What arrived.
+    enum Event: Equatable {
+        /// A signal to pass on: its number, whether a process sent it (kill(2),
+        /// sigqueue) rather than the kernel (a terminal's keys or hangup), and the sender.
+        case signal(CInt, sentByProcess: Bool, sender: pid_t)
+        /// A child changed state: time to reap.
+        case childChanged
+        /// The library found the lock removed or replaced.
+        case lockLost
+    }
+
+    /// Signals passed on to COMMAND. SIGTSTP is handled apart (``stopSignal``).
+    static let relayedSignals: [CInt] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM]
+    /// Ctrl-Z, caught only when COMMAND runs in a process group of its own,
+    /// to stop COMMAND's group along with rvf-lock.
+    static let stopSignal = SIGTSTP
+
+    private let readEnd: CInt
+    private let writeEnd: CInt
+    /// The signals COMMAND must start with at their default action (besides
+    /// the ones with handlers here, which the spawner resets anyway).
     let signalsToReset: [CInt]
 
     /// Installs the handlers.
     ///
-    /// SIGINT and SIGHUP that rvf-lock inherited ignored (`nohup`, a background
-    /// job of a non-interactive shell) stay ignored, for it and for COMMAND, as
-    /// that convention wants; every other relayed signal starts at its default in COMMAND.
-    init() throws(CommandFailure) {
+    /// A relayed signal that rvf-lock inherited ignored (`nohup`; SIGINT and
+    /// SIGQUIT for a background job of a script) stays ignored, for rvf-lock and
+    /// for COMMAND, as that convention wants. SIGPIPE is ignored by rvf-lock
+    /// (a message to a closed standard error must not kill the lock's holder)
+    /// and reset to its default for COMMAND.
+    init(catchingStop: Bool) throws(CommandFailure) {
         var ends: [CInt] = [-1, -1]
         guard rvf_pipe_cloexec_nonblock(&ends) == 0 else {
             throw CommandFailure(ExitStatus.software, "cannot create a pipe for relaying signals: \(String(cString: strerror(errno)))")
         }
         readEnd = ends[0]
-        relayPipeWriteEnd = ends[1]
+        writeEnd = ends[1]
 
-        var reset: [CInt] = [SIGPIPE, SIGQUIT, SIGCHLD]
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] {
-            if signal == SIGINT || signal == SIGHUP, Self.isIgnored(signal) { continue }
-            var action = sigaction()
-            action.__sigaction_handler.sa_sigaction = { signal, info, _ in
-                // The terminal sends SIGINT to its whole foreground process group,
-                // COMMAND included (SI_KERNEL); relaying it too would deliver it twice.
-                if signal != SIGCHLD, let info, info.pointee.si_code == 0x80 /* SI_KERNEL */ { return }
-                let savedErrno = errno
-                var byte = UInt8(truncatingIfNeeded: signal)
-                _ = write(relayPipeWriteEnd, &byte, 1)
-                errno = savedErrno
-            }
-            // SA_RESTART: the library's threads must not see EINTR from a signal meant for COMMAND.
-            action.sa_flags = SA_SIGINFO | SA_RESTART | SA_NOCLDSTOP
-            sigemptyset(&action.sa_mask)
-            sigaction(signal, &action, nil)
-            if signal != SIGCHLD { reset.append(signal) }
-        }
-        signalsToReset = reset
+        var handled = [SIGCHLD]
+        for signal in Self.relayedSignals where rvf_signal_is_ignored(signal) == 0 { handled.append(signal) }
+        if catchingStop && rvf_signal_is_ignored(Self.stopSignal) == 0 { handled.append(Self.stopSignal) }
+        for signal in handled { rvf_install_relay_handler(signal, writeEnd) }
+        rvf_set_signal_ignored(SIGPIPE, 1)
+        signalsToReset = [SIGPIPE]
 
         // A parent may start rvf-lock with these signals blocked (test runners,
         // some daemons); the handlers must still run, on this thread at least.
-        var relayed = sigset_t()
-        sigemptyset(&relayed)
-        for signal in [SIGINT, SIGTERM, SIGHUP, SIGCHLD] { sigaddset(&relayed, signal) }
-        pthread_sigmask(SIG_UNBLOCK, &relayed, nil)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        for signal in handled { sigaddset(&unblocked, signal) }
+        pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     }
 
-    private static func isIgnored(_ signal: CInt) -> Bool {
-        var current = sigaction()
-        sigaction(signal, nil, &current)
-        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1 // SIG_IGN
+    /// A function for the library's loss handler (any thread): wakes the main thread with ``Event/lockLost``.
+    var lossNotifier: @Sendable () -> Void {
+        let writeEnd = self.writeEnd
+        return {
+            var record = rvf_signal_record(signal: 0, code: 0, sender: 0, reserved: 0)
+            _ = write(writeEnd, &record, MemoryLayout<rvf_signal_record>.size)
+        }
     }
 
-    /// Sleeps until a signal arrives or `milliseconds` pass, and returns the signals caught meanwhile.
-    func wait(milliseconds: Int32) -> [CInt] {
+    /// Sleeps until something arrives or `milliseconds` pass (-1: no limit), and
+    /// returns everything that arrived meanwhile, in order.
+    func wait(milliseconds: Int32) -> [Event] {
         var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
         _ = poll(&descriptor, 1, milliseconds)
-        var caught: [CInt] = []
-        var buffer = [UInt8](repeating: 0, count: 64)
+        var events: [Event] = []
+        var records = [rvf_signal_record](repeating: rvf_signal_record(), count: 32)
         while true {
-            let count = read(readEnd, &buffer, buffer.count)
+            let count = records.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
-            caught += buffer[0..<count].map { CInt($0) }
+            for record in records.prefix(count / MemoryLayout<rvf_signal_record>.size) {
+                switch record.signal {
+                case 0: events.append(.lockLost)
+                case SIGCHLD: events.append(.childChanged)
+                default: events.append(.signal(record.signal, sentByProcess: record.code <= 0, sender: record.sender))
+                }
+            }
         }
-        return caught
+        return events
     }
 }

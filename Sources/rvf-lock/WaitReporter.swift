@@ -29,7 +29,9 @@ final class WaitReporter {
 
     /// The library's `onProgress` callback.
     func report(_ progress: WaitProgress) {
-        guard !quiet else { return }
+        // Off a terminal only the first report is shown: build no text for the others,
+        // since describing a holder costs more than a waiter's wake-up in a handoff.
+        guard !quiet, isTerminal || !hasAnnounced else { return }
         let text = "waiting for \(lockFile): \(Self.describe(progress.status))"
         if isTerminal {
             // Redraw only when the text changes: the library reports at every poll.

@@ -69,8 +69,9 @@ final class BackgroundProcess {
     let standardErrorPath: String
     private var exitStatus: Int32?
 
-    /// Starts `executable ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err.
-    init(_ executable: String, _ arguments: [String], outputPrefix: String) throws {
+    /// Starts `executable ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err;
+    /// with `newSession`, in a session and process group of its own, away from any terminal.
+    init(_ executable: String, _ arguments: [String], outputPrefix: String, newSession: Bool = false) throws {
         standardErrorPath = outputPrefix + ".err"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -80,15 +81,30 @@ final class BackgroundProcess {
         posix_spawn_file_actions_addopen(&actions, 2, standardErrorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (glibc 2.26), which Swift's Glibc module does not import.
+        if newSession { posix_spawnattr_setflags(&attributes, 0x80) }
         var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
         guard result == 0 else { throw Errno(rawValue: result) }
         self.pid = pid
     }
 
     /// Starts `rvf-lock ARGUMENTS` in the background.
-    static func rvfLock(_ arguments: [String], outputPrefix: String) throws -> BackgroundProcess {
-        try BackgroundProcess(Tool.rvfLock, arguments, outputPrefix: outputPrefix)
+    static func rvfLock(_ arguments: [String], outputPrefix: String, newSession: Bool = false) throws -> BackgroundProcess {
+        try BackgroundProcess(Tool.rvfLock, arguments, outputPrefix: outputPrefix, newSession: newSession)
+    }
+
+    /// Whether the process has ended (and is reaped), without waiting.
+    func hasExited() -> Bool {
+        if exitStatus != nil { return true }
+        var status: CInt = 0
+        guard waitpid(pid, &status, WNOHANG) == pid else { return false }
+        let signal = status & 0x7F
+        exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+        return true
     }
 
     func send(_ signal: CInt) { kill(pid, signal) }

@@ -137,15 +137,25 @@ extension CLITests {
             }
         }
 
-        @Test func theCommandInheritsNoDescriptorOfTheLock() async throws {
+        @Test func theCommandInheritsTheLocksDescriptorNamedInRVF_LOCK_FD() async throws {
             try await withSandbox { dir in
-                let holder = try startHolder(in: dir)
+                let holder = try BackgroundProcess.rvfLock(
+                    ["exec", "-q", "\(dir)/data.rvf", "sh", "-c", "echo $RVF_LOCK_FD > \(dir)/fd; echo $$ > \(dir)/pid; exec sleep 30"],
+                    outputPrefix: "\(dir)/holder")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
+                let advertised = try await waitForLine(in: "\(dir)/fd")
                 let lockFile = "\(dir)/data.rvf.lock"
 
-                // The check can see a lock descriptor: rvf-lock itself has one.
-                #expect(try !descriptors(of: holder.pid, referringTo: lockFile).isEmpty)
-                #expect(try descriptors(of: commandPID, referringTo: lockFile).isEmpty)
+                // Exactly one descriptor of the lock, the one RVF_LOCK_FD names, 3 or above.
+                let inherited = try descriptors(of: commandPID, referringTo: lockFile)
+                #expect(inherited == [advertised])
+                #expect((Int(advertised) ?? 0) >= 3)
+                // rvf-lock's own stays close-on-exec: nothing else it starts gets it.
+                let own = try #require(try descriptors(of: holder.pid, referringTo: lockFile).first)
+                let flags = try String(contentsOfFile: "/proc/\(holder.pid)/fdinfo/\(own)", encoding: .utf8)
+                    .split(separator: "\n").first { $0.hasPrefix("flags:") }
+                let octal = try #require(flags.flatMap { Int($0.dropFirst("flags:".count).trimmingCharacters(in: .whitespaces), radix: 8) })
+                #expect(octal & Int(O_CLOEXEC) != 0)
 
                 holder.send(SIGTERM)
                 #expect(await holder.wait() == 128 + SIGTERM)
@@ -184,15 +194,6 @@ extension CLITests {
                 #expect(result.status == 126)
                 #expect(result.standardError.contains("script"))
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
-            }
-        }
-
-        @Test func theTrampolineRefusesToRunWhenItsParentIsNotTheHolder() async throws {
-            try await withSandbox { dir in
-                // Pid 1 is never this test's pid: the trampoline must see that its parent is not the holder.
-                let result = try await rvfLock(["_trampoline", "1", "--", "touch", "\(dir)/ran"])
-                #expect(result.status == 70)
-                #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
             }
         }
 
