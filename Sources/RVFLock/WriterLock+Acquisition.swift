@@ -53,6 +53,25 @@ extension WriterLock {
             onProgress(WaitProgress(status: named(lastStatus, location), waited: waited(), attempts: attempts))
         }
 
+        // Released by this process a moment ago while others were queued for it:
+        // queue behind them first (see RecentReleases).
+        if !RecentReleases.shared.isEmpty, let key = RecentReleases.key(for: location),
+           let kept = RecentReleases.shared.take(key)
+        {
+            if let waiting, let released = OpenLockFile.adopting(kept, location: location) {
+                let outcome = try judging(location) { () throws(SystemCallError) in
+                    try released.waitForExclusive(timeout: waiting.timeout, cancellation: waiting.cancellation)
+                }
+                switch outcome {
+                case .granted: predecessor = released
+                case .timedOut, .cancelled: try stopIfDue()
+                case .unavailable: break
+                }
+            } else if waiting == nil {
+                Syscalls.close(kept)
+            }
+        }
+
         while true {
             turns += 1
             // The record must say when the lock was taken, and the file's birth time

@@ -258,8 +258,11 @@ final class HeldLock: Sendable {
         }
         var removed = false
         defer {
-            if removed { yieldToWaiters(descriptor) }
-            Syscalls.close(descriptor)
+            if removed && yieldToWaiters(descriptor), let key = RecentReleases.key(for: location) {
+                RecentReleases.shared.keep(descriptor, for: key)
+            } else {
+                Syscalls.close(descriptor)
+            }
             // After the handoff: nothing here delays the next holder.
             if let timer { MonitorThread.shared.cancel(timer) }
             HeldLockRegistry.shared.remove(writerID)
@@ -298,15 +301,19 @@ final class HeldLock: Sendable {
     /// themselves on the file, the releaser lets go of the kernel lock first and
     /// returns only once the lock path names a file again (the waiter's, normally)
     /// or no waiter is left, for at most 10 ms (a waiter may be stopped).
-    private func yieldToWaiters(_ descriptor: CInt) {
-        guard rvf_has_waiters(descriptor) == 1 else { return }
+    ///
+    /// - Returns: whether waiters were queued; then the file is kept open (see
+    ///   ``RecentReleases``) so that this process's next acquisition queues behind them.
+    private func yieldToWaiters(_ descriptor: CInt) -> Bool {
+        guard rvf_has_waiters(descriptor) == 1 else { return false }
         Syscalls.unlock(descriptor)
         let deadline = Syscalls.monotonicNanoseconds() &+ 10_000_000
         while Syscalls.monotonicNanoseconds() < deadline {
-            if (try? location.lstat()) != nil { return }
-            if rvf_has_waiters(descriptor) != 1 { return }
+            if (try? location.lstat()) != nil { break }
+            if rvf_has_waiters(descriptor) != 1 { break }
             usleep(20)
         }
+        return true
     }
 
     func releaseQuietly() {

@@ -48,6 +48,16 @@ final class OpenLockFile {
 
     deinit { Syscalls.close(descriptor) }
 
+    /// Adopts a descriptor already open on a lock file (no kernel lock held); nil if
+    /// it cannot be looked at, in which case it is closed.
+    static func adopting(_ descriptor: CInt, location: LockLocation) -> OpenLockFile? {
+        guard let info = try? Syscalls.fstat(descriptor) else {
+            Syscalls.close(descriptor)
+            return nil
+        }
+        return OpenLockFile(location: location, descriptor: descriptor, info: info, isWritable: true)
+    }
+
     /// Opens the file at the lock path; nil when nothing is there.
     ///
     /// - Throws: ``LockError/Code/notARegularFile`` for a directory, symbolic

@@ -1,0 +1,94 @@
+import Synchronization
+
+/// Lock files this process released a moment ago while others were queued for
+/// them, kept open so that its next acquisition of the same lock queues behind
+/// those waiters instead of ahead of them.
+///
+/// Waiters queue in the kernel on the file whose `flock()` they wait for. The
+/// holder's file is replaced at every handoff, so a process that releases and
+/// comes straight back would queue on the *new* file, ahead of everyone still
+/// queued on its old one: in a loop, the same few processes would take turns
+/// while the rest starved. Queueing first on its own old file puts it behind
+/// every process that was waiting when it released; they let go of that file
+/// one by one as each takes the lock.
+final class RecentReleases: Sendable {
+    static let shared = RecentReleases()
+
+    /// Which lock: its directory's identity and its name.
+    struct Key: Hashable, Sendable {
+        let directory: FileIdentity
+        let name: [CChar]
+    }
+
+    private struct Entry {
+        let descriptor: CInt
+        let expires: UInt64
+    }
+
+    /// How long a released file is kept for the next acquisition: a process that
+    /// comes back later queues as a newcomer.
+    private static let lifetime: UInt64 = 1_000_000_000
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    /// Whether anything is kept: checked before computing a key, which costs a system call.
+    var isEmpty: Bool { entries.withLock { $0.isEmpty } }
+
+    static func key(for location: LockLocation) -> Key? {
+        guard let info = try? Syscalls.fstat(location.directory.descriptor) else { return nil }
+        return Key(directory: FileIdentity(info), name: location.name)
+    }
+
+    /// Keeps `descriptor` (its kernel lock already let go) for this process's next
+    /// acquisition of the lock; this object closes it.
+    func keep(_ descriptor: CInt, for key: Key) {
+        let now = Syscalls.monotonicNanoseconds()
+        let stale: [CInt] = entries.withLock { entries in
+            var closing: [CInt] = []
+            if let previous = entries[key] { closing.append(previous.descriptor) }
+            entries[key] = Entry(descriptor: descriptor, expires: now &+ Self.lifetime)
+            for (other, entry) in entries where entry.expires <= now {
+                closing.append(entry.descriptor)
+                entries[other] = nil
+            }
+            return closing
+        }
+        for descriptor in stale { Syscalls.close(descriptor) }
+        // Nobody may come back for it: close it after its lifetime, on the monitor thread.
+        let once = OneShot()
+        once.set(MonitorThread.shared.schedule(after: .nanoseconds(Int64(Self.lifetime) + 1_000_000), every: .seconds(3600)) {
+            [weak self] in
+            self?.expire()
+            once.cancel()
+        })
+    }
+
+    /// A monitor timer that cancels itself after its first run.
+    private final class OneShot: Sendable {
+        private let timer = Mutex<MonitorThread.TimerID?>(nil)
+        func set(_ id: MonitorThread.TimerID) { timer.withLock { $0 = id } }
+        func cancel() {
+            if let id = timer.withLock({ $0 }) { MonitorThread.shared.cancel(id) }
+        }
+    }
+
+    /// The kept descriptor of `key`, if any and still fresh; the caller owns it from now on.
+    func take(_ key: Key) -> CInt? {
+        let now = Syscalls.monotonicNanoseconds()
+        let entry = entries.withLock { $0.removeValue(forKey: key) }
+        guard let entry else { return nil }
+        guard entry.expires > now else {
+            Syscalls.close(entry.descriptor)
+            return nil
+        }
+        return entry.descriptor
+    }
+
+    private func expire() {
+        let now = Syscalls.monotonicNanoseconds()
+        let expired: [CInt] = entries.withLock { entries in
+            let keys = entries.filter { $0.value.expires <= now }.map(\.key)
+            return keys.compactMap { entries.removeValue(forKey: $0)?.descriptor }
+        }
+        for descriptor in expired { Syscalls.close(descriptor) }
+    }
+}
