@@ -2,6 +2,7 @@
 #include "rvf_linux.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,4 +89,20 @@ int rvf_link_open_file(int descriptor, int directory, const char *name) {
     errno = ENOENT;
     return -1;
 #endif
+}
+
+int rvf_start_detached_thread(void *(*start)(void *), void *context, unsigned long stack_size) {
+    pthread_attr_t attributes;
+    int result = pthread_attr_init(&attributes);
+    if (result != 0) {
+        return result;
+    }
+    pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED);
+    if (stack_size != 0) {
+        pthread_attr_setstacksize(&attributes, stack_size);
+    }
+    pthread_t thread;
+    result = pthread_create(&thread, &attributes, start, context);
+    pthread_attr_destroy(&attributes);
+    return result;
 }

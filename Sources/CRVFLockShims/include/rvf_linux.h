@@ -35,6 +35,10 @@ unsigned long long rvf_wall_clock_ns(void);
 /// CAP_DAC_READ_SEARCH, with ENOENT.
 int rvf_link_open_file(int descriptor, int directory, const char *name);
 
+/// Starts a detached thread running start(context), with a stack of
+/// `stack_size` bytes (0: the default). Returns pthread_create's result.
+int rvf_start_detached_thread(void *(*start)(void *), void *context, unsigned long stack_size);
+
 #ifdef __cplusplus
 }
 #endif

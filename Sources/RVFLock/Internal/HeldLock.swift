@@ -23,7 +23,7 @@ import SystemPackage
 /// a work queue, never on the monitor thread, and never under ``state``'s
 /// mutex: a slow or hung file system stalls this lock's heartbeat and release,
 /// never `isHeld`, never another lock.
-final class HeldLock: Sendable {
+final class HeldLock: HeartbeatThread.Work {
     let location: LockLocation
     let dataFile: FilePath
     let identity: FileIdentity
@@ -33,7 +33,7 @@ final class HeldLock: Sendable {
     private let describeStatus: @Sendable () -> LockStatus?
     private let lost = Atomic<Bool>(false)
     private let released = Atomic<Bool>(false)
-    private let workInFlight = Atomic<Bool>(false)
+    private let interval: Duration
     private let state: Mutex<State>
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
     /// sync against release. Held only by the work queue and by release.
@@ -51,7 +51,7 @@ final class HeldLock: Sendable {
         var nextHandlerID: UInt64 = 0
         var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
-        var watching = false
+        var heartbeatThread: HeartbeatThread?
     }
 
     init(
@@ -67,10 +67,11 @@ final class HeldLock: Sendable {
         self.logger = options.logger
         self.describeStatus = describeStatus
         self.state = Mutex(State(record: record))
+        self.interval = options.effectiveHeartbeatInterval
         io.withLock { $0 = descriptor }
         HeldLockRegistry.shared.insert(record.writerID)
-        let interval = options.effectiveHeartbeatInterval
-        let timer = MonitorThread.shared.schedule(after: min(Self.watchDelay, interval), every: interval) {
+        let interval = self.interval
+        let timer = MonitorThread.shared.schedule(after: min(Self.watchDelay, interval), every: .seconds(3600)) {
             [weak self] in self?.tick()
         }
         state.withLock { $0.timer = timer }
@@ -94,32 +95,29 @@ final class HeldLock: Sendable {
 
     // MARK: Monitoring
 
-    /// Runs on the monitor thread: hands this lock's periodic work to the work queue,
-    /// unless the previous round is still busy (a hung sync must not pile up rounds).
+    /// Runs on the monitor thread once the lock has been held for ``watchDelay``:
+    /// starts the lock's own thread for its file system work, and ends the timer.
     private func tick() {
-        guard isHeld, !workInFlight.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        DispatchQueue.global().async { [self] in
-            defer { workInFlight.store(false, ordering: .releasing) }
-            let first = state.withLock { state in
-                defer { state.watching = true }
-                return !state.watching
+        let interval = self.interval
+        let started: Bool = state.withLock { state in
+            guard !released.load(ordering: .acquiring), state.heartbeatThread == nil else { return false }
+            state.heartbeatThread = HeartbeatThread.start(interval: interval, work: self)
+            if state.heartbeatThread == nil {
+                logger?.error("no thread for the heartbeat of \(lockFile): the lock is not kept fresh; release it soon")
             }
-            if first {
-                startWatching()
-            } else {
-                beat()
-            }
+            return true
         }
+        guard started else { return }
+        if let timer = state.withLock({ $0.timer }) { MonitorThread.shared.cancel(timer) }
     }
 
-    private func startWatching() {
+    func startWatching() {
         let subscription: MonitorThread.Subscription? = io.withLock { descriptor in
             guard descriptor >= 0 else { return nil }
             // Through /proc, the watch is on this very inode, whatever the lock path names by now.
             return ProcSelfFD.withPath(of: descriptor) { path in
                 MonitorThread.shared.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
-                    guard let self else { return }
-                    DispatchQueue.global().async { self.verify() }
+                    self?.state.withLock { $0.heartbeatThread }?.requestVerify()
                 }
             }
         }
@@ -146,7 +144,7 @@ final class HeldLock: Sendable {
         }
     }
 
-    private func verify() {
+    func verify() {
         guard isHeld else { return }
         switch checkPath() {
         case .ours: break
@@ -156,7 +154,7 @@ final class HeldLock: Sendable {
         }
     }
 
-    private func beat() {
+    func beat() {
         verify()
         guard isHeld else { return }
         var record = state.withLock { $0.record }
@@ -245,10 +243,14 @@ final class HeldLock: Sendable {
     /// can remove ours and put theirs in its place.
     func release() throws(LockError) {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let (timer, watch) = state.withLock { state in
-            defer { state.lossHandlers = [:] }
-            return (state.timer, state.watch)
+        let (timer, watch, heartbeatThread) = state.withLock { state in
+            defer {
+                state.lossHandlers = [:]
+                state.heartbeatThread = nil
+            }
+            return (state.timer, state.watch, state.heartbeatThread)
         }
+        heartbeatThread?.stop()
         // Before the unlink, so that releasing wakes no monitor for this holder's own change.
         MonitorThread.shared.unsubscribe(watch)
         // Waits for a heartbeat's write in progress; the descriptor closes last.
