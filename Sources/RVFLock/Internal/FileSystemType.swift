@@ -18,44 +18,49 @@ struct FileSystemType: Hashable, Sendable, CustomStringConvertible {
         magic = rvf_fstatfs_type(descriptor, &type) == 0 ? type : nil
     }
 
-    private static let known: [UInt64: (name: String, isLocal: Bool)] = [
-        0xEF53: ("ext4", true),  // also ext2 and ext3
-        0x5846_5342: ("xfs", true),
-        0x9123_683E: ("btrfs", true),
-        0x0102_1994: ("tmpfs", true),
-        0x8584_58F6: ("ramfs", true),
-        0x794C_7630: ("overlayfs", true),
-        0xF2F5_2010: ("f2fs", true),
-        0x2FC1_2FC1: ("zfs", true),
-        0xCA45_1A4E: ("bcachefs", true),
-        0x4D44: ("vfat", true),
-        0x2011_BAB0: ("exfat", true),
-        0x5346_544E: ("ntfs", true),
-        0x6969: ("nfs", false),
-        0x6573_5546: ("fuse", false),
-        0xFF53_4D42: ("cifs", false),
-        0xFE53_4D42: ("smb2", false),
-        0x00C3_6400: ("ceph", false),
-        0x0102_1997: ("9p", false),
-        0x6A65_6A63: ("virtiofs", false),
-        0x0BD0_0BD0: ("lustre", false),
-        0x4750_4653: ("gpfs", false),
-        0x1161_970: ("gfs2", false),
-        0x7461_636F: ("ocfs2", false),
-        0x5346_414F: ("afs", false),
-    ]
+    /// Name and locality of the kinds known here; a switch, not a dictionary,
+    /// so that nothing is built at start-up.
+    private static func known(_ magic: UInt64) -> (name: String, isLocal: Bool)? {
+        switch magic {
+        case 0xEF53: ("ext4", true)  // also ext2 and ext3
+        case 0x5846_5342: ("xfs", true)
+        case 0x9123_683E: ("btrfs", true)
+        case 0x0102_1994: ("tmpfs", true)
+        case 0x8584_58F6: ("ramfs", true)
+        case 0x794C_7630: ("overlayfs", true)
+        case 0xF2F5_2010: ("f2fs", true)
+        case 0x2FC1_2FC1: ("zfs", true)
+        case 0xCA45_1A4E: ("bcachefs", true)
+        case 0x4D44: ("vfat", true)
+        case 0x2011_BAB0: ("exfat", true)
+        case 0x5346_544E: ("ntfs", true)
+        case 0x6969: ("nfs", false)
+        case 0x6573_5546: ("fuse", false)
+        case 0xFF53_4D42: ("cifs", false)
+        case 0xFE53_4D42: ("smb2", false)
+        case 0x00C3_6400: ("ceph", false)
+        case 0x0102_1997: ("9p", false)
+        case 0x6A65_6A63: ("virtiofs", false)
+        case 0x0BD0_0BD0: ("lustre", false)
+        case 0x4750_4653: ("gpfs", false)
+        case 0x0116_1970: ("gfs2", false)
+        case 0x7461_636F: ("ocfs2", false)
+        case 0x5346_414F: ("afs", false)
+        default: nil
+        }
+    }
 
     /// A short name ("ext4", "nfs"), or the magic number in hex for kinds not known here.
     var name: String {
         guard let magic else { return "unknown" }
-        return Self.known[magic]?.name ?? "0x" + String(magic, radix: 16)
+        return Self.known(magic)?.name ?? "0x" + String(magic, radix: 16)
     }
 
     /// True for file systems whose every reader shares this kernel's page cache.
     /// False for network, cluster and FUSE file systems, and for kinds not known here.
     var isLocal: Bool {
         guard let magic else { return false }
-        return Self.known[magic]?.isLocal ?? false
+        return Self.known(magic)?.isLocal ?? false
     }
 
     var description: String { name }

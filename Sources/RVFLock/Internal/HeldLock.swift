@@ -47,7 +47,7 @@ final class HeldLock: HeartbeatThread.Work {
 
     private struct State: ~Copyable {
         var record: LockRecord
-        var lossHandlers: [UInt64: @Sendable () -> Void] = [:]
+        var lossHandlers: [(id: UInt64, handler: @Sendable () -> Void)] = []
         var nextHandlerID: UInt64 = 0
         var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
@@ -182,8 +182,8 @@ final class HeldLock: HeartbeatThread.Work {
         guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
         handlerRun.withLock { _ in
             let handlers = state.withLock { state in
-                defer { state.lossHandlers = [:] }
-                return Array(state.lossHandlers.values)
+                defer { state.lossHandlers = [] }
+                return state.lossHandlers.map(\.handler)
             }
             for handler in handlers { handler() }
         }
@@ -200,7 +200,7 @@ final class HeldLock: HeartbeatThread.Work {
             guard !lost.load(ordering: .acquiring) else { return nil }
             let id = state.nextHandlerID
             state.nextHandlerID += 1
-            state.lossHandlers[id] = handler
+            state.lossHandlers.append((id, handler))
             return id
         }
         if id == nil { handler() }
@@ -213,7 +213,7 @@ final class HeldLock: HeartbeatThread.Work {
     func removeLossHandler(_ id: UInt64?) {
         guard let id else { return }
         handlerRun.withLock { _ in
-            _ = state.withLock { $0.lossHandlers.removeValue(forKey: id) }
+            state.withLock { $0.lossHandlers.removeAll { $0.id == id } }
         }
     }
 
@@ -245,7 +245,7 @@ final class HeldLock: HeartbeatThread.Work {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let (timer, watch, heartbeatThread) = state.withLock { state in
             defer {
-                state.lossHandlers = [:]
+                state.lossHandlers = []
                 state.heartbeatThread = nil
             }
             return (state.timer, state.watch, state.heartbeatThread)
@@ -331,9 +331,14 @@ final class HeldLock: HeartbeatThread.Work {
 /// of a lock the process already holds fails at once instead of waiting for itself.
 final class HeldLockRegistry: Sendable {
     static let shared = HeldLockRegistry()
-    private let writers = Mutex<Set<WriterID>>([])
+    /// An array: a process holds a few locks at most.
+    private let writers = Mutex<[WriterID]>([])
 
-    func insert(_ writer: WriterID) { _ = writers.withLock { $0.insert(writer) } }
-    func remove(_ writer: WriterID) { _ = writers.withLock { $0.remove(writer) } }
+    func insert(_ writer: WriterID) { writers.withLock { $0.append(writer) } }
+    func remove(_ writer: WriterID) {
+        writers.withLock { writers in
+            if let index = writers.firstIndex(of: writer) { writers.swapAt(index, writers.count - 1); writers.removeLast() }
+        }
+    }
     func contains(_ writer: WriterID) -> Bool { writers.withLock { $0.contains(writer) } }
 }

@@ -24,8 +24,9 @@ struct HostIdentity: Sendable {
     let hostname: String
     let hostnameBytes: [UInt8]
     /// Other names the reference may write for this machine, each also cut the
-    /// way the reference cuts it (62 raw bytes).
-    let aliases: Set<[UInt8]>
+    /// way the reference cuts it (62 raw bytes). An array, not a set: there are a
+    /// handful, and a set of arrays costs a runtime conformance lookup at start-up.
+    let aliases: [[UInt8]]
     /// Identifies the running kernel, or nil where the platform has no boot id.
     let bootID: [UInt8]?
     /// One above the largest PID this kernel hands out; PIDs at or above it are never probed.
@@ -64,13 +65,15 @@ struct HostIdentity: Sendable {
     init(hostname: String, aliases: [String] = [], bootID: [UInt8]?, pidLimit: Int64) {
         self.hostname = hostname
         self.hostnameBytes = LockRecord.truncatedHostname(hostname)
-        let own: Set<[UInt8]> = [hostnameBytes, Self.referenceCut(hostname)]
-        var aliasBytes: Set<[UInt8]> = []
+        let own = [hostnameBytes, Self.referenceCut(hostname)]
+        var aliasBytes: [[UInt8]] = []
         for alias in aliases where !alias.isEmpty {
-            aliasBytes.insert(LockRecord.truncatedHostname(alias))
-            aliasBytes.insert(Self.referenceCut(alias))
+            for name in [LockRecord.truncatedHostname(alias), Self.referenceCut(alias)]
+            where !own.contains(name) && !aliasBytes.contains(name) {
+                aliasBytes.append(name)
+            }
         }
-        self.aliases = aliasBytes.subtracting(own)
+        self.aliases = aliasBytes
         self.bootID = bootID
         self.pidLimit = pidLimit
     }

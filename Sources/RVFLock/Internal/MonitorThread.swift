@@ -40,19 +40,25 @@ final class MonitorThread: Sendable {
     }
 
     private struct Subscriber {
+        let watch: CInt
+        let id: UInt64
         let name: ArraySlice<UInt8>?
         let callback: @Sendable () -> Void
     }
 
     private struct Timer {
+        let id: UInt64
         var due: UInt64
         let interval: UInt64
         let action: @Sendable () -> Void
     }
 
+    // Arrays, not dictionaries: a process watches and times a few locks at most,
+    // and each dictionary type costs a runtime conformance lookup at first use,
+    // which a short-lived process (`rvf-lock exec`) pays on every run.
     private struct State: ~Copyable {
-        var subscribers: [CInt: [UInt64: Subscriber]] = [:]
-        var timers: [UInt64: Timer] = [:]
+        var subscribers: [Subscriber] = []
+        var timers: [Timer] = []
         var nextID: UInt64 = 0
         /// What the timerfd is armed to (monotonic ns), 0 when disarmed.
         var armedFor: UInt64 = 0
@@ -90,7 +96,7 @@ final class MonitorThread: Sendable {
             guard watch >= 0 else { return nil }
             let id = state.nextID
             state.nextID += 1
-            state.subscribers[watch, default: [:]][id] = Subscriber(name: name, callback: callback)
+            state.subscribers.append(Subscriber(watch: watch, id: id, name: name, callback: callback))
             return Subscription(watch: watch, id: id)
             #else
             return nil
@@ -101,15 +107,12 @@ final class MonitorThread: Sendable {
     func unsubscribe(_ subscription: Subscription?) {
         guard let subscription else { return }
         state.withLock { state in
-            guard var watchers = state.subscribers[subscription.watch] else { return }
-            watchers[subscription.id] = nil
-            if watchers.isEmpty {
-                state.subscribers[subscription.watch] = nil
+            guard let index = state.subscribers.firstIndex(where: { $0.id == subscription.id }) else { return }
+            state.subscribers.remove(at: index)
+            if !state.subscribers.contains(where: { $0.watch == subscription.watch }) {
                 #if os(Linux)
                 _ = inotify_rm_watch(notifier, subscription.watch)
                 #endif
-            } else {
-                state.subscribers[subscription.watch] = watchers
             }
         }
     }
@@ -120,7 +123,7 @@ final class MonitorThread: Sendable {
         return state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.timers[id] = Timer(due: due, interval: max(interval.nanoseconds, 1_000_000), action: action)
+            state.timers.append(Timer(id: id, due: due, interval: max(interval.nanoseconds, 1_000_000), action: action))
             if state.armedFor == 0 || due < state.armedFor { arm(&state, for: due) }
             return TimerID(id: id)
         }
@@ -128,7 +131,8 @@ final class MonitorThread: Sendable {
 
     func cancel(_ timerID: TimerID) {
         state.withLock { state in
-            guard let removed = state.timers.removeValue(forKey: timerID.id) else { return }
+            guard let index = state.timers.firstIndex(where: { $0.id == timerID.id }) else { return }
+            let removed = state.timers.remove(at: index)
             // Only the earliest timer decides when the thread wakes: re-arm for the
             // next, so that a lock released early wakes nobody.
             if removed.due <= state.armedFor { arm(&state, for: earliestDue(state)) }
@@ -137,7 +141,7 @@ final class MonitorThread: Sendable {
 
     private func earliestDue(_ state: borrowing State) -> UInt64 {
         var earliest: UInt64 = 0
-        for timer in state.timers.values where earliest == 0 || timer.due < earliest { earliest = timer.due }
+        for timer in state.timers where earliest == 0 || timer.due < earliest { earliest = timer.due }
         return earliest
     }
 
@@ -168,10 +172,9 @@ final class MonitorThread: Sendable {
         let now = Syscalls.monotonicNanoseconds()
         let actions = state.withLock { state in
             var due: [@Sendable () -> Void] = []
-            for (id, var timer) in state.timers where timer.due <= now {
-                due.append(timer.action)
-                timer.due = now &+ timer.interval
-                state.timers[id] = timer
+            for index in state.timers.indices where state.timers[index].due <= now {
+                due.append(state.timers[index].action)
+                state.timers[index].due = now &+ state.timers[index].interval
             }
             state.armedFor = 0
             arm(&state, for: earliestDue(state))
@@ -201,16 +204,15 @@ final class MonitorThread: Sendable {
                     let name = buffer[(offset + 16)..<(offset + 16 + nameLength)].prefix { $0 != 0 }
                     offset += 16 + nameLength
                     if mask & UInt32(IN_Q_OVERFLOW) != 0 {
-                        callbacks += state.subscribers.values.flatMap { $0.values.map(\.callback) }
+                        callbacks += state.subscribers.map(\.callback)
                         continue
                     }
-                    guard let watchers = state.subscribers[watch] else { continue }
-                    for subscriber in watchers.values
-                    where subscriber.name == nil || name.isEmpty || subscriber.name.map({ $0.elementsEqual(name) }) == true {
+                    for subscriber in state.subscribers where subscriber.watch == watch
+                    && (subscriber.name == nil || name.isEmpty || subscriber.name.map({ $0.elementsEqual(name) }) == true) {
                         callbacks.append(subscriber.callback)
                     }
                     // The kernel dropped the watch (its inode is gone): forget it.
-                    if mask & UInt32(IN_IGNORED) != 0 { state.subscribers[watch] = nil }
+                    if mask & UInt32(IN_IGNORED) != 0 { state.subscribers.removeAll { $0.watch == watch } }
                 }
             }
         }

@@ -15,12 +15,13 @@ final class RecentReleases: Sendable {
     static let shared = RecentReleases()
 
     /// Which lock: its directory's identity and its name.
-    struct Key: Hashable, Sendable {
+    struct Key: Equatable, Sendable {
         let directory: FileIdentity
         let name: [CChar]
     }
 
     private struct Entry {
+        let key: Key
         let descriptor: CInt
         let expires: UInt64
     }
@@ -28,7 +29,8 @@ final class RecentReleases: Sendable {
     /// How long a released file is kept for the next acquisition: a process that
     /// comes back later queues as a newcomer.
     private static let lifetime: UInt64 = 1_000_000_000
-    private let entries = Mutex<[Key: Entry]>([:])
+    /// An array: a process releases a few contended locks at a time.
+    private let entries = Mutex<[Entry]>([])
 
     /// Whether anything is kept: checked before computing a key, which costs a system call.
     var isEmpty: Bool { entries.withLock { $0.isEmpty } }
@@ -43,13 +45,9 @@ final class RecentReleases: Sendable {
     func keep(_ descriptor: CInt, for key: Key) {
         let now = Syscalls.monotonicNanoseconds()
         let stale: [CInt] = entries.withLock { entries in
-            var closing: [CInt] = []
-            if let previous = entries[key] { closing.append(previous.descriptor) }
-            entries[key] = Entry(descriptor: descriptor, expires: now &+ Self.lifetime)
-            for (other, entry) in entries where entry.expires <= now {
-                closing.append(entry.descriptor)
-                entries[other] = nil
-            }
+            let closing = entries.filter { $0.key == key || $0.expires <= now }.map(\.descriptor)
+            entries.removeAll { $0.key == key || $0.expires <= now }
+            entries.append(Entry(key: key, descriptor: descriptor, expires: now &+ Self.lifetime))
             return closing
         }
         for descriptor in stale { Syscalls.close(descriptor) }
@@ -74,7 +72,10 @@ final class RecentReleases: Sendable {
     /// The kept descriptor of `key`, if any and still fresh; the caller owns it from now on.
     func take(_ key: Key) -> CInt? {
         let now = Syscalls.monotonicNanoseconds()
-        let entry = entries.withLock { $0.removeValue(forKey: key) }
+        let entry: Entry? = entries.withLock { entries in
+            guard let index = entries.firstIndex(where: { $0.key == key }) else { return nil }
+            return entries.remove(at: index)
+        }
         guard let entry else { return nil }
         guard entry.expires > now else {
             Syscalls.close(entry.descriptor)
@@ -86,8 +87,8 @@ final class RecentReleases: Sendable {
     private func expire() {
         let now = Syscalls.monotonicNanoseconds()
         let expired: [CInt] = entries.withLock { entries in
-            let keys = entries.filter { $0.value.expires <= now }.map(\.key)
-            return keys.compactMap { entries.removeValue(forKey: $0)?.descriptor }
+            defer { entries.removeAll { $0.expires <= now } }
+            return entries.filter { $0.expires <= now }.map(\.descriptor)
         }
         for descriptor in expired { Syscalls.close(descriptor) }
     }
