@@ -28,7 +28,12 @@ extension WriterLock {
         let judge = StalenessJudge(identity: identity, options: options)
         let start = ContinuousClock.now
         var prepared = try prepare(location, judge: judge)
-        var lastStatus = LockStatus.free
+        // The holder last seen; nil while only known to be alive (not read, to spare
+        // a waiter's every turn in the queue the reads of a record nobody will see).
+        var lastStatus: LockStatus? = .free
+        func seen() -> LockStatus {
+            lastStatus ?? (try? LockFileExaminer(location: location, judge: judge).currentStatus()) ?? .free
+        }
         var attempts = 0
         var poll = Duration.milliseconds(20)
         var watcher: LockChangeWatcher?
@@ -40,17 +45,17 @@ extension WriterLock {
         func waited() -> Duration { ContinuousClock.now - start }
         func stopIfDue() throws(LockError) {
             guard let waiting else { return }
-            if waiting.cancellation.isCancelled { throw .cancelled(location.lockFile, status: lastStatus) }
+            if waiting.cancellation.isCancelled { throw .cancelled(location.lockFile, status: seen()) }
             if let timeout = waiting.timeout, waited() >= timeout {
-                throw .busy(location.lockFile, dataFile: dataFile, status: named(lastStatus, location), waited: waited())
+                throw .busy(location.lockFile, dataFile: dataFile, status: named(seen(), location), waited: waited())
             }
         }
         func giveUp() -> LockError {
-            .busy(location.lockFile, dataFile: dataFile, status: named(lastStatus, location), waited: nil)
+            .busy(location.lockFile, dataFile: dataFile, status: named(seen(), location), waited: nil)
         }
         func report() {
             guard let onProgress = waiting?.onProgress else { return }
-            onProgress(WaitProgress(status: named(lastStatus, location), waited: waited(), attempts: attempts))
+            onProgress(WaitProgress(status: named(seen(), location), waited: waited(), attempts: attempts))
         }
 
         // Released by this process a moment ago while others were queued for it:
@@ -115,10 +120,18 @@ extension WriterLock {
                         systemCall: "flock", errno: errno)
                 case .heldExclusively, .sharedOnly:
                     let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
-                    lastStatus = try judging(location) { () throws(SystemCallError) in
-                        try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
+                    // Read the record only where something needs it: a try's "busy", a
+                    // progress report, a judgement of observers only, or this process
+                    // holding locks (it may be waiting for itself).
+                    if waiting == nil || waiting?.onProgress != nil || !holderAlive || !HeldLockRegistry.shared.isEmpty {
+                        let status = try judging(location) { () throws(SystemCallError) in
+                            try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
+                        }
+                        lastStatus = status
+                        try refuseWaitingForItself(status, location)
+                    } else {
+                        lastStatus = nil
                     }
-                    try refuseWaitingForItself(lastStatus, location)
                     attempts += 1
                     guard let waiting else {
                         // Observers let go within microseconds: worth a short wait, not a "busy".

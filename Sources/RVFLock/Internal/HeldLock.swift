@@ -341,4 +341,5 @@ final class HeldLockRegistry: Sendable {
         }
     }
     func contains(_ writer: WriterID) -> Bool { writers.withLock { $0.contains(writer) } }
+    var isEmpty: Bool { writers.withLock { $0.isEmpty } }
 }
