@@ -64,7 +64,7 @@ extension WriterLock {
            let kept = RecentReleases.shared.take(key)
         {
             if let waiting, let released = OpenLockFile.adopting(kept, location: location) {
-                let outcome = try judging(location) { () throws(SystemCallError) in
+                let outcome = try location.performing("judging") { () throws(SystemCallError) in
                     try released.waitForExclusive(timeout: waiting.timeout, cancellation: waiting.cancellation)
                 }
                 switch outcome {
@@ -101,12 +101,12 @@ extension WriterLock {
             // The file at the lock path: the one whose kernel lock this process holds
             // (its holder died without unlinking it), or a newer one to open.
             let file: OpenLockFile
-            if let held = predecessor, try !judging(location, { () throws(SystemCallError) in try held.isUnlinked() }) {
+            if let held = predecessor, try !location.performing("judging", { () throws(SystemCallError) in try held.isUnlinked() }) {
                 file = held
             } else {
                 guard let opened = try OpenLockFile.open(location, forWriting: true) else { continue }
-                if try judging(location, { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
-                let probe = try judging(location) { () throws(SystemCallError) in try opened.tryExclusive() }
+                if try location.performing("judging", { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
+                let probe = try location.performing("judging") { () throws(SystemCallError) in try opened.tryExclusive() }
                 switch probe {
                 case .acquired:
                     break
@@ -124,7 +124,7 @@ extension WriterLock {
                     // progress report, a judgement of observers only, or this process
                     // holding locks (it may be waiting for itself).
                     if waiting == nil || waiting?.onProgress != nil || !holderAlive || !HeldLockRegistry.shared.isEmpty {
-                        let status = try judging(location) { () throws(SystemCallError) in
+                        let status = try location.performing("judging") { () throws(SystemCallError) in
                             try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
                         }
                         lastStatus = status
@@ -135,14 +135,14 @@ extension WriterLock {
                     attempts += 1
                     guard let waiting else {
                         // Observers let go within microseconds: worth a short wait, not a "busy".
-                        guard !holderAlive, try judging(location, { () throws(SystemCallError) in try waitBriefly(for: opened) }) else {
+                        guard !holderAlive, try location.performing("judging", { () throws(SystemCallError) in try waitBriefly(for: opened) }) else {
                             throw giveUp()
                         }
                         break
                     }
                     try stopIfDue()
                     report()
-                    let outcome = try judging(location) { () throws(SystemCallError) in
+                    let outcome = try location.performing("judging") { () throws(SystemCallError) in
                         try opened.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
                     }
                     switch outcome {
@@ -155,7 +155,7 @@ extension WriterLock {
                         // No signal to interrupt the kernel's queue with: poll it instead.
                         predecessor?.letGo()
                         predecessor = nil
-                        try judging(location) { () throws(SystemCallError) in
+                        try location.performing("judging") { () throws(SystemCallError) in
                             try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
                         }
                         continue
@@ -172,12 +172,12 @@ extension WriterLock {
             // The file at the lock path, under this process's exclusive kernel lock:
             // its holder is gone, or it never held the kernel lock (the reference,
             // another machine, an invalid file).
-            let (status, bytes) = try judging(location) { () throws(SystemCallError) in
+            let (status, bytes) = try location.performing("judging") { () throws(SystemCallError) in
                 try file.judge(with: judge, kernelLock: .notHeld)
             }
             lastStatus = status
             if status.isBreakable {
-                if try judging(location, { () throws(SystemCallError) in try file.remove(judged: bytes) }) {
+                if try location.performing("judging", { () throws(SystemCallError) in try file.remove(judged: bytes) }) {
                     options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
                 } else {
                     predecessor?.letGo()
@@ -194,18 +194,9 @@ extension WriterLock {
             guard let waiting else { throw giveUp() }
             try stopIfDue()
             report()
-            try judging(location) { () throws(SystemCallError) in
+            try location.performing("judging") { () throws(SystemCallError) in
                 try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
             }
-        }
-    }
-
-    /// Runs file system work of a judgement, naming the lock file in any failure.
-    private func judging<T>(_ location: LockLocation, _ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
-        do throws(SystemCallError) {
-            return try body()
-        } catch {
-            throw .system(error, lockFile: location.lockFile, doing: "judging")
         }
     }
 

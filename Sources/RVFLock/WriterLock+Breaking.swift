@@ -24,9 +24,7 @@ extension WriterLock {
         }
 
         func judging<T>(_ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
-            do throws(SystemCallError) { return try body() } catch {
-                throw .system(error, lockFile: location.lockFile, doing: "waiting for")
-            }
+            try location.performing("waiting for", body)
         }
 
         while true {
@@ -83,9 +81,7 @@ extension WriterLock {
         let location = try resolveLocation()
         let judge = StalenessJudge(identity: identity, options: options)
         func judging<T>(_ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
-            do throws(SystemCallError) { return try body() } catch {
-                throw .system(error, lockFile: location.lockFile, doing: "breaking")
-            }
+            try location.performing("breaking", body)
         }
         for _ in 0..<16 {
             guard let file = try OpenLockFile.open(location, forWriting: true) else { return nil }

@@ -120,6 +120,17 @@ extension LockLocation {
     }
 }
 
+extension LockLocation {
+    /// Runs file system work on this lock, naming the lock file and `action` in any failure.
+    func performing<T>(_ action: String, _ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
+        do throws(SystemCallError) {
+            return try body()
+        } catch {
+            throw .system(error, lockFile: lockFile, doing: action)
+        }
+    }
+}
+
 /// An open directory descriptor (3 or above), closed when the last user lets go.
 final class LockDirectory: Sendable {
     let descriptor: CInt
