@@ -80,6 +80,16 @@ final class MonitorThread: Sendable {
         DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
     }
 
+    /// The lowest number a lock file's descriptor should have: above the inotify
+    /// instance's.
+    ///
+    /// When a process dies, the kernel finishes closing its files in the reverse
+    /// order of their descriptors, and closing an inotify instance waits for an RCU
+    /// grace period (milliseconds). A lock file numbered below it would keep its
+    /// `flock()` that much longer after its holder died; numbered above, it is
+    /// released first.
+    var lockDescriptorFloor: CInt { max(notifier, timer) + 1 }
+
     /// Whether file events arrive; without them waiters poll and holders rely on heartbeats.
     var deliversFileEvents: Bool { notifier >= 0 }
 

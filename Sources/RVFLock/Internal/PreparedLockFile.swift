@@ -48,7 +48,7 @@ final class PreparedLockFile {
         } catch {
             throw .system(error, lockFile: location.lockFile, doing: "creating")
         }
-        let descriptor = created!
+        let descriptor = Syscalls.raised(created!, toAtLeast: MonitorThread.shared.lockDescriptorFloor)
         let fileSystem = Syscalls.fileSystemType(descriptor)
         syncs = options.syncPolicy.syncs(on: fileSystem)
         createdAt = Syscalls.monotonicNanoseconds()

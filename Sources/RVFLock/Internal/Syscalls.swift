@@ -63,6 +63,15 @@ enum Syscalls {
         return raised
     }
 
+    /// Moves a descriptor to `floor` or above (see ``MonitorThread/lockDescriptorFloor``).
+    static func raised(_ descriptor: CInt, toAtLeast floor: CInt) -> CInt {
+        guard descriptor >= 0, descriptor < floor else { return descriptor }
+        let raised = fcntl(descriptor, F_DUPFD_CLOEXEC, floor)
+        guard raised >= 0 else { return descriptor }
+        _ = c_close(descriptor)
+        return raised
+    }
+
     /// Call before the first descriptor of an operation is opened.
     @inline(__always)
     static func prepareDescriptors() { _ = standardStreamsFilled }
