@@ -4,6 +4,8 @@
 # 60 seconds with every fault. Extra arguments go to the harness and override the
 # profile, e.g. the long profile:
 #   Scripts/torture.sh --workers 32 --seconds 1800 --json torture.json
+# The alias reference holders need rustc and the reference's seed/locking.rs in
+# ../shared (or $RVFLOCK_REFERENCE_DIR); without them they are skipped, with the reason.
 # Exits non-zero when the harness finds a violation (or the build fails).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -4,12 +4,23 @@ import Glibc
 
 /// An `O_APPEND` file that several processes add whole lines or records to,
 /// each with exactly one `write()`, so that the kernel keeps them apart.
+///
+/// Its descriptor is 3 or above: a worker started with standard output closed
+/// must leave descriptors 0 and 1 for the library to meet, and its careless
+/// prints to descriptor 1 must never land in the harness's own log or data file.
 struct AppendLog: ~Copyable {
     let descriptor: CInt
 
     init(path: String) {
-        descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        precondition(descriptor >= 0, "cannot open \(path) for appending: errno \(errno)")
+        let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        precondition(opened >= 0, "cannot open \(path) for appending: errno \(errno)")
+        if opened < 3 {
+            descriptor = fcntl(opened, F_DUPFD_CLOEXEC, 3)
+            precondition(descriptor >= 0, "cannot move the descriptor of \(path) above 2: errno \(errno)")
+            close(opened)
+        } else {
+            descriptor = opened
+        }
     }
 
     deinit { close(descriptor) }

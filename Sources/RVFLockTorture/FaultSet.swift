@@ -16,11 +16,18 @@ struct FaultSet: OptionSet, ExpressibleByArgument, CustomStringConvertible, Send
     static let temporaries = FaultSet(rawValue: 1 << 4)
     /// Run some workers through `rvf-lock exec` with a grandchild writing; kills hit their rvf-lock.
     static let exec = FaultSet(rawValue: 1 << 5)
+    /// Run some workers that take the lock by a relative path and change directory while holding it.
+    static let chdir = FaultSet(rawValue: 1 << 6)
+    /// Run some workers with standard output (some also standard input) closed, printing while holding.
+    static let closedStdout = FaultSet(rawValue: 1 << 7)
+    /// Now and then, a reference implementation holder that names this host by an alias, held
+    /// beyond the other-host threshold (needs rustc and the reference's `locking.rs`).
+    static let aliasReference = FaultSet(rawValue: 1 << 8)
 
-    static let all: FaultSet = [.kill, .stop, .plant, .namespaces, .temporaries, .exec]
+    static let all: FaultSet = [.kill, .stop, .plant, .namespaces, .temporaries, .exec, .chdir, .closedStdout, .aliasReference]
     static let names: [(String, FaultSet)] = [
         ("kill", .kill), ("stop", .stop), ("plant", .plant), ("namespaces", .namespaces), ("temporaries", .temporaries),
-        ("exec", .exec),
+        ("exec", .exec), ("chdir", .chdir), ("closed-stdout", .closedStdout), ("alias-reference", .aliasReference),
     ]
 
     init(rawValue: Int) { self.rawValue = rawValue }

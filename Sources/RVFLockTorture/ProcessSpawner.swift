@@ -19,16 +19,37 @@ enum ProcessSpawner {
         var description: String { "cannot start \(arguments.joined(separator: " ")): \(String(cString: strerror(code)))" }
     }
 
-    /// Starts `arguments[0]` (an absolute path) and returns its pid.
-    static func spawn(_ arguments: [String], output: String) throws(SpawnError) -> pid_t {
+    /// Which standard descriptors a child starts without.
+    struct ClosedStreams: Sendable {
+        var input = false
+        var output = false
+        static let none = ClosedStreams()
+    }
+
+    /// Starts `arguments[0]` (an absolute path) and returns its pid. Standard error (and
+    /// standard output unless `closed` says so) goes to `output`; `environment` changes
+    /// this process's environment for the child (nil removes a variable).
+    static func spawn(
+        _ arguments: [String], output: String, closed: ClosedStreams = .none, environment changes: [String: String?] = [:]
+    ) throws(SpawnError) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        if closed.input {
+            posix_spawn_file_actions_addclose(&actions, 0)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        }
+        posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        if closed.output {
+            posix_spawn_file_actions_addclose(&actions, 1)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, 2, 1)
+        }
         let argv = arguments.map { strdup($0) } + [nil]
-        let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        var variables = ProcessInfo.processInfo.environment
+        for (name, value) in changes { variables[name] = value }
+        let environment = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
             argv.forEach { free($0) }
             environment.forEach { free($0) }

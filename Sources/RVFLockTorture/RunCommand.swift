@@ -16,10 +16,15 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the report as JSON to this file.") var json: String?
     @Option(help: "An empty or missing directory for the data file, lock and logs (default: a new one under /tmp).") var dir: String?
     @Option(help: "Seed for the fault schedule and the workers' choices (default: random).") var seed: UInt64?
-    @Option(help: "Faults to inject: all, none, or a list of kill,stop,plant,namespaces,temporaries.") var faults = FaultSet.all
+    @Option(help: "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference.")
+    var faults = FaultSet.all
     @Option(help: "sameHostStaleAfter for the workers, in milliseconds.") var staleMs = 1500
     @Option(help: "Heartbeat interval for the workers, in milliseconds.") var heartbeatMs = 250
     @Flag(help: .hidden) var selfCheckWithoutLock = false
+    /// Closed-stdout workers put the lock file on descriptor 1 (the library's bug before issue 10.1's fix).
+    @Flag(help: .hidden) var selfCheckLockFileOnStdout = false
+    /// Workers are not told the reference holders' alias, so they must break their live locks.
+    @Flag(help: .hidden) var selfCheckAliasUnknown = false
 
     func validate() throws {
         guard workers >= 2 else { throw ValidationError("--workers must be at least 2") }
@@ -34,10 +39,13 @@ struct RunCommand: ParsableCommand {
         configuration.staleMilliseconds = staleMs
         configuration.heartbeatMilliseconds = heartbeatMs
         configuration.workersSkipLock = selfCheckWithoutLock
+        configuration.lockFileOnStandardOutput = selfCheckLockFileOnStdout
+        configuration.workersIgnoreAlias = selfCheckAliasUnknown
         say("rvflock-torture: \(workers) workers for \(seconds) s in \(directory), faults \(faults), seed \(configuration.seed)\n")
         let supervisor = Supervisor(configuration)
         try supervisor.run()
         if let reason = supervisor.namespaceSkipReason { say("namespaces skipped: \(reason)\n") }
+        if let reason = supervisor.referenceSkipReason { say("alias reference holders skipped: \(reason)\n") }
         let data = (try? Data(contentsOf: URL(fileURLWithPath: configuration.files.dataFile))) ?? Data()
         let readerResults = (0..<configuration.readers).map {
             (try? String(contentsOfFile: configuration.files.readerResult($0), encoding: .utf8)) ?? ""

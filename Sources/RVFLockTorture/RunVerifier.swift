@@ -33,6 +33,20 @@ struct RunVerifier {
         report.execSkipped = supervisor.execSkipReason
         for slot in supervisor.slots { report.placements[slot.placement.rawValue, default: 0] += 1 }
         report.namedTemporaryWorkers = supervisor.slots.filter(\.namedTemporaries).count
+        func placement(_ writer: Int) -> Supervisor.Placement? {
+            supervisor.slots.indices.contains(writer) ? supervisor.slots[writer].placement : nil
+        }
+        report.chdir.workers = supervisor.slots.filter { $0.placement == .chdir }.count
+        report.closedStdout.workers = supervisor.slots.filter { $0.placement == .closedStdout || $0.placement == .closedStdoutAndStdin }.count
+        report.closedStdout.withStandardInputClosed = supervisor.slots.filter { $0.placement == .closedStdoutAndStdin }.count
+        report.aliasReference.alias = configuration.referenceAlias
+        report.aliasReference.skipped = supervisor.referenceSkipReason
+        report.aliasReference.started = supervisor.referenceSlot.map { supervisor.slots[$0].incarnation + 1 } ?? 0
+        report.aliasReference.otherHostThresholdMilliseconds = configuration.otherHostMilliseconds
+        report.aliasReference.blindWorkersOtherHostThresholdMilliseconds = max(configuration.otherHostMilliseconds, configuration.blindOtherHostMilliseconds)
+        var referenceWaits: [UInt64] = []
+        /// Where each chdir holding last went while holding.
+        var lastDirectory: [HoldingKey: String] = [:]
 
         // Holdings from the log.
         struct Holding {
@@ -49,19 +63,63 @@ struct RunVerifier {
             case .acquired(let time, let key, _, let waited, let waitedNanoseconds):
                 holdings[key] = Holding(start: time)
                 acquisitionTimes.append((time, key.writer))
-                waits.append(waitedNanoseconds)
                 report.acquisitions += 1
-                if waited { report.acquisitionsWaiting += 1 } else { report.acquisitionsWithoutWaiting += 1 }
                 let slot = supervisor.slots[key.writer]
+                switch slot.placement {
+                case .aliasReference:
+                    // The reference cannot wait: its retry loop's time is reported apart.
+                    report.aliasReference.holdings += 1
+                    referenceWaits.append(waitedNanoseconds)
+                case .chdir:
+                    report.chdir.holdings += 1
+                case .closedStdout, .closedStdoutAndStdin:
+                    report.closedStdout.holdings += 1
+                default:
+                    break
+                }
+                if slot.placement != .aliasReference {
+                    waits.append(waitedNanoseconds)
+                    if waited { report.acquisitionsWaiting += 1 } else { report.acquisitionsWithoutWaiting += 1 }
+                }
                 report.acquisitionsByPlacement[slot.placement.rawValue, default: 0] += 1
                 if slot.namedTemporaries { report.acquisitionsByNamedTemporaryWorkers += 1 }
             case .releasing(let time, let key):
                 holdings[key]?.end = time
-            case .lost:
+            case .lost(_, let key):
                 report.lostLockDetections += 1
+                switch placement(key.writer) {
+                case .chdir: report.chdir.lostLockDetections += 1
+                case .closedStdout, .closedStdoutAndStdin: report.closedStdout.lostLockDetections += 1
+                case .aliasReference:
+                    report.aliasReference.lostByReference += 1
+                    violations.liveReferenceLockBroken += 1
+                    violation("the reference holder \(key) found its live lock file replaced")
+                default: break
+                }
             case .releaseFailed(_, let key, let code):
                 violations.releaseFoundTakeover += 1
                 violation("release of \(key) failed with \(code): the lock file was no longer its own")
+                switch placement(key.writer) {
+                case .chdir: report.chdir.releasesThrew += 1
+                case .closedStdout, .closedStdoutAndStdin: report.closedStdout.releasesThrew += 1
+                default: break
+                }
+            case .changedDirectory(_, let key, let target):
+                if target != "back" { report.chdir.changesAway += 1 }
+                lastDirectory[key] = target
+            case .printedWhileHolding(_, let key, let standardOutput, let verdict):
+                report.closedStdout.holdingsChecked += 1
+                report.closedStdout.standardOutput[standardOutput, default: 0] += 1
+                report.closedStdout.lockFileVerdicts[verdict, default: 0] += 1
+                if verdict != "ok" || standardOutput == "lockfile" {
+                    violations.lockFileDamagedWhileHeld += 1
+                    violation("\(key) printed with descriptor 1 = \(standardOutput), then its lock file was: \(verdict)")
+                }
+            case .refusedByAlias(_, _, let timedOut, let status):
+                if timedOut { report.aliasReference.refusalsTimedOut += 1 } else { report.aliasReference.refusalsBusy += 1 }
+                report.aliasReference.statusAfterRefusal[status, default: 0] += 1
+            case .referenceGaveUp:
+                report.aliasReference.gaveUp += 1
             case .acquisitionError(let time, _, let code):
                 report.workerErrors[code, default: 0] += 1
                 errorEvents.append((time, code))
@@ -71,6 +129,16 @@ struct RunVerifier {
             }
         }
         report.waitForLock = .init(waits)
+        report.aliasReference.waitedForLock = .init(referenceWaits)
+        report.aliasReference.held = .init(holdings.compactMap { key, holding in
+            placement(key.writer) == .aliasReference ? holding.end.map { $0 - holding.start } : nil
+        })
+        for (key, target) in lastDirectory where holdings[key]?.end != nil {
+            if target == "back" { report.chdir.returnedBeforeRelease += 1 } else { report.chdir.releasedFromElsewhere += 1 }
+        }
+        report.chdir.decoyDisturbances = supervisor.decoyDisturbances
+        violations.decoyDisturbed = supervisor.decoyDisturbances.count
+        details += supervisor.decoyDisturbances.map { "chdir decoy: " + $0 }
 
         // Holdings whose rvf-lock exec was killed: their writers wrote on, under the lock they inherited.
         var execKillTimes: [HoldingKey: UInt64] = [:]
@@ -93,6 +161,7 @@ struct RunVerifier {
             offset = end
             report.recordsWritten += 1
             let key = record.holding
+            if placement(key.writer) == .aliasReference { report.aliasReference.recordsWritten += 1 }
             guard let holding = holdings[key] else {
                 violations.recordsOfUnknownHoldings += 1
                 violation("record of \(key) at offset \(offset - DataRecord.size), which the log never saw acquire")

@@ -19,6 +19,15 @@ final class Supervisor {
         var readers = 2
         /// Workers write without the lock: the verifier must then find overlaps (`--self-check-without-lock`).
         var workersSkipLock = false
+        /// Closed-stdout workers put the lock file on descriptor 1: the lock file check must fail.
+        var lockFileOnStandardOutput = false
+        /// Workers are not told the reference's alias: they must break its live locks.
+        var workersIgnoreAlias = false
+        /// The hostname alias-reference holders write, which the workers also have in `$HOSTNAME`.
+        var referenceAlias = "rvflock-torture-alias"
+        /// The other-host threshold of workers that cannot probe the reference holder's pid
+        /// (other host, other PID namespace) when reference holders run: above any reference holding.
+        var blindOtherHostMilliseconds = 20_000
     }
 
     /// Where a worker runs.
@@ -30,6 +39,17 @@ final class Supervisor {
         case pidNamespace
         /// Holds through `rvf-lock exec`, with a grandchild writing (see `ExecWorkerCommand`).
         case exec
+        /// Takes the lock by a relative path and changes directory while holding.
+        case chdir
+        /// Started with standard output closed; prints while holding.
+        case closedStdout
+        /// Started with standard input and output closed; prints while holding.
+        case closedStdoutAndStdin
+        /// Not a worker: the slot of the reference holders, one process per holding.
+        case aliasReference
+
+        /// Workers for which the reference's alias record names another host, or whose pid probe means nothing.
+        var cannotProbeReference: Bool { self == .otherHost || self == .pidNamespace }
     }
 
     struct Slot {
@@ -61,6 +81,15 @@ final class Supervisor {
     /// Exec workers: the rvf-lock executable, and why there are none if there are none.
     private var rvfLock: String?
     private(set) var execSkipReason: String?
+    /// Alias reference holders: the compiled holder, why there are none if there are none,
+    /// the slot they log under, and when the next one is due.
+    private var referenceProgram: ReferenceHolderProgram?
+    private(set) var referenceSkipReason: String?
+    private(set) var referenceSlot: Int?
+    private var nextReferenceAt: UInt64 = 0
+    /// The chdir workers' decoy directories, and what changed in them by the end.
+    private var decoy: ChdirDecoy?
+    private(set) var decoyDisturbances: [String] = []
     /// The pid logged with each writer's current holding: the rvf-lock process for exec workers.
     private var holderPIDs: [Int: pid_t] = [:]
     private var readerPids: [pid_t] = []
@@ -75,6 +104,8 @@ final class Supervisor {
         case paused(PauseRecord, signalPID: pid_t, resumeAt: UInt64)
         case planting(PlantKind, until: UInt64)
         case planted(PlantKind, PlantedIdentity, at: UInt64, operatorAt: UInt64)
+        /// A reference holder runs; no other fault meanwhile (it would delete a planted file at once).
+        case referenceHolding
     }
     private var fault = ActiveFault.none
     private var nextFaultAt: UInt64 = 0
@@ -93,14 +124,18 @@ final class Supervisor {
     func run() throws {
         checkNamespaces()
         checkExec()
+        checkReference()
+        defer { referenceProgram?.remove() }
+        if configuration.faults.contains(.chdir) { decoy = try ChdirDecoy(files: configuration.files) }
         deadline = Monotonic.now() + UInt64(configuration.seconds * 1e9)
         for index in 0..<configuration.workers {
-            let placement: Placement =
-                rvfLock != nil && index % 4 == 3 ? .exec
-                : unshare == nil ? .plain : index % 8 == 2 ? .otherHost : index % 8 == 5 ? .pidNamespace : .plain
-            let named = configuration.faults.contains(.temporaries) && index % 4 == 1
-            slots.append(Slot(index: index, placement: placement, namedTemporaries: named))
+            slots.append(Slot(index: index, placement: placement(of: index), namedTemporaries: configuration.faults.contains(.temporaries) && index % 4 == 1))
             try start(index)
+        }
+        if referenceProgram != nil {
+            referenceSlot = slots.count
+            slots.append(Slot(index: slots.count, incarnation: -1, placement: .aliasReference, namedTemporaries: false))
+            nextReferenceAt = Monotonic.now() + 2_000_000_000 + random.next() % 4_000_000_000
         }
         for index in 0..<configuration.readers {
             readerPids.append(
@@ -120,6 +155,41 @@ final class Supervisor {
         }
         try shutDown()
         followLog()
+        decoyDisturbances = decoy?.disturbances() ?? []
+    }
+
+    /// Which slot runs where: of every 8, two exec workers (3, 7), one under another hostname (2),
+    /// one in another PID namespace (5), one chdir worker (6), two with standard output closed
+    /// (0 with standard input closed too, 4), and one plain (1), each where its fault is chosen
+    /// and possible; plain otherwise.
+    private func placement(of index: Int) -> Placement {
+        let faults = configuration.faults
+        switch index % 8 {
+        case 3 where rvfLock != nil, 7 where rvfLock != nil: return .exec
+        case 2 where unshare != nil: return .otherHost
+        case 5 where unshare != nil: return .pidNamespace
+        case 6 where faults.contains(.chdir): return .chdir
+        case 0 where faults.contains(.closedStdout): return .closedStdoutAndStdin
+        case 4 where faults.contains(.closedStdout): return .closedStdout
+        default: return .plain
+        }
+    }
+
+    private func checkReference() {
+        guard configuration.faults.contains(.aliasReference) else { return }
+        switch ReferenceHolderProgram.build() {
+        case .success(let program): referenceProgram = program
+        case .failure(let reason): referenceSkipReason = reason.description
+        }
+    }
+
+    /// The environment changes for a worker: with reference holders, `$HOSTNAME` is their alias,
+    /// which the library then treats as this host's (issue 10.3); a worker under another
+    /// hostname has no `$HOSTNAME`, as another machine would not have this one's.
+    private func environment(for placement: Placement) -> [String: String?] {
+        guard referenceProgram != nil else { return [:] }
+        if placement == .otherHost || configuration.workersIgnoreAlias { return ["HOSTNAME": nil] }
+        return ["HOSTNAME": configuration.referenceAlias]
     }
 
     private func checkExec() {
@@ -157,29 +227,42 @@ final class Supervisor {
                 "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
                 "--rvf-lock", rvfLock,
             ]
-            slots[index].pid = try ProcessSpawner.spawn(arguments, output: configuration.files.workerOutput(index, slot.incarnation))
+            slots[index].pid = try ProcessSpawner.spawn(
+                arguments, output: configuration.files.workerOutput(index, slot.incarnation), environment: environment(for: slot.placement))
             slots[index].running = true
             return
         }
+        // Workers that cannot probe the reference holder's pid judge its record by age only,
+        // as another host does with the 300 s default: their threshold stays above its holdings.
+        let otherHostMilliseconds =
+            referenceProgram != nil && slot.placement.cannotProbeReference
+            ? max(configuration.otherHostMilliseconds, configuration.blindOtherHostMilliseconds) : configuration.otherHostMilliseconds
         var arguments = [
             ProcessSpawner.currentExecutable, "worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
             "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
-            "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(configuration.otherHostMilliseconds)",
+            "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(otherHostMilliseconds)",
             "--heartbeat-ms", "\(configuration.heartbeatMilliseconds)",
         ]
         if slot.namedTemporaries { arguments.append("--named-temp") }
         if configuration.workersSkipLock { arguments.append("--unlocked") }
+        if referenceProgram != nil { arguments += ["--reference-alias", configuration.referenceAlias] }
+        var closed = ProcessSpawner.ClosedStreams.none
         switch slot.placement {
-        case .plain:
+        case .plain, .exec, .aliasReference:
             break
         case .otherHost:
             arguments = [unshare!, "--uts"] + arguments + ["--hostname", "torture-other-\(index)"]
         case .pidNamespace:
             arguments = [unshare!, "--pid", "--fork", "--mount-proc", "--kill-child"] + arguments
-        case .exec:
-            break
+        case .chdir:
+            arguments.append("--chdir")
+        case .closedStdout, .closedStdoutAndStdin:
+            arguments.append(configuration.lockFileOnStandardOutput ? "--lock-file-on-stdout" : "--careless-stdout")
+            closed = .init(input: slot.placement == .closedStdoutAndStdin, output: true)
         }
-        slots[index].pid = try ProcessSpawner.spawn(arguments, output: configuration.files.workerOutput(index, slot.incarnation))
+        slots[index].pid = try ProcessSpawner.spawn(
+            arguments, output: configuration.files.workerOutput(index, slot.incarnation), closed: closed,
+            environment: environment(for: slot.placement))
         slots[index].running = true
     }
 
@@ -222,6 +305,15 @@ final class Supervisor {
             guard pid > 0 else { return }
             guard let index = slots.firstIndex(where: { $0.pid == pid && $0.running }) else { continue }
             let exitedNormally = status & 0x7F == 0 && (status >> 8) & 0xFF == 0
+            if slots[index].placement == .aliasReference {
+                // One process per holding: done when it ends, never respawned.
+                slots[index].running = false
+                if !exitedNormally {
+                    let output = (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8)) ?? ""
+                    unexpectedExits.append("reference holder \(index).\(slots[index].incarnation) exited with status \(status): \(output.suffix(300))")
+                }
+                continue
+            }
             if exitedNormally && Monotonic.now() + 1_000_000_000 >= deadline {
                 slots[index].running = false
                 continue
@@ -243,6 +335,10 @@ final class Supervisor {
         switch fault {
         case .none:
             guard now >= nextFaultAt else { return }
+            if referenceSlot != nil && now >= nextReferenceAt {
+                try startReferenceHolder()
+                return
+            }
             var choices: [String] = []
             if configuration.faults.contains(.kill) { choices += ["kill-holder", "kill-holder", "kill-any"] }
             // The rvf-lock of an exec worker's holding, so that its writer goes on without it.
@@ -250,7 +346,8 @@ final class Supervisor {
             if configuration.faults.contains(.stop) { choices.append("stop") }
             if configuration.faults.contains(.plant) { choices += ["plant", "plant"] }
             guard !choices.isEmpty else {
-                nextFaultAt = UInt64.max
+                // Only reference holders, if any: keep the schedule going for them.
+                if referenceSlot == nil { nextFaultAt = UInt64.max } else { scheduleNextFault() }
                 return
             }
             switch choices[Int(random.next() % UInt64(choices.count))] {
@@ -264,8 +361,15 @@ final class Supervisor {
                 if plantCycle.isEmpty { plantCycle = PlantKind.allCases.shuffled(using: &random) }
                 fault = .planting(plantCycle.removeLast(), until: now + 3_000_000_000)
             }
+        case .referenceHolding:
+            guard let referenceSlot, !slots[referenceSlot].running else { return }
+            fault = .none
+            nextReferenceAt = now + 8_000_000_000 + random.next() % 8_000_000_000
+            scheduleNextFault()
         case .huntingHolder(let kill, let onlyExec, let until):
-            let candidates = holders.keys.sorted().filter { slots[$0].running && (!onlyExec || slots[$0].placement == .exec) }
+            let candidates = holders.keys.sorted().filter {
+                slots[$0].running && slots[$0].placement != .aliasReference && (!onlyExec || slots[$0].placement == .exec)
+            }
             guard let writer = candidates.randomElement(using: &random), let target = signalTarget(writer) else {
                 if now >= until {
                     fault = .none
@@ -335,6 +439,29 @@ final class Supervisor {
         }
     }
 
+    /// Starts one reference holder under the alias, holding beyond the other-host threshold
+    /// (so that a judge taking the alias for another host would break it), if it can
+    /// finish before the deadline; it gives up when the lock is never free for 3 s.
+    private func startReferenceHolder() throws {
+        guard let referenceSlot, let referenceProgram else { return }
+        let holdMilliseconds = UInt64(configuration.otherHostMilliseconds) + 500 + random.next() % 1000
+        let giveUpMilliseconds: UInt64 = 3000
+        guard Monotonic.now() + (holdMilliseconds + giveUpMilliseconds + 2000) * 1_000_000 < deadline else {
+            nextReferenceAt = UInt64.max
+            return
+        }
+        slots[referenceSlot].incarnation += 1
+        let incarnation = slots[referenceSlot].incarnation
+        let files = configuration.files
+        slots[referenceSlot].pid = try ProcessSpawner.spawn(
+            [referenceProgram.executable, files.dataFile, files.eventLog, "\(referenceSlot)", "\(incarnation)",
+             "\(holdMilliseconds)", "\(giveUpMilliseconds)"],
+            output: files.workerOutput(referenceSlot, incarnation), environment: ["HOSTNAME": configuration.referenceAlias])
+        slots[referenceSlot].running = true
+        log.append("# REFERENCE \(Monotonic.now()) w\(referenceSlot).\(incarnation) hold \(holdMilliseconds) ms as \(configuration.referenceAlias)\n")
+        fault = .referenceHolding
+    }
+
     private func removePlanted(_ kind: PlantKind) {
         let path = configuration.files.lockFile
         if kind == .directory { rmdir(path) } else { unlink(path) }
@@ -352,7 +479,7 @@ final class Supervisor {
     /// named temporaries, which it may be in the middle of creating.
     private func killContender() throws {
         // An idle exec worker has no rvf-lock worth killing: its loop only starts the next one.
-        let idle = slots.filter { $0.running && holders[$0.index] == nil && $0.placement != .exec }
+        let idle = slots.filter { $0.running && holders[$0.index] == nil && $0.placement != .exec && $0.placement != .aliasReference }
         let preferred = idle.filter(\.namedTemporaries)
         let pool = !preferred.isEmpty && random.chance(2, in: 3) ? preferred : idle
         guard let slot = pool.randomElement(using: &random), let target = signalTarget(slot.index) else { return }

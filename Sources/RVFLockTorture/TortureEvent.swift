@@ -9,6 +9,14 @@
 /// - `X t key pid code`: `release()` threw (the lock file was no longer ours)
 /// - `E t wN pid code`: acquisition failed with an error other than busy/timed out
 /// - `S t wN pid tries waits busy timeouts`: summary from a worker that ended normally
+/// - `C t key pid target`: a chdir worker changed directory while holding (`away`, `decoy`,
+///   `root`, or `back` to the data file's directory)
+/// - `O t key pid fd1 verdict`: a closed-stdout worker printed while holding; `fd1` is what
+///   descriptor 1 was then (`devnull`, `closed`, `lockfile`, `other:PATH`), `verdict` what
+///   a fresh read of the lock file found (`ok`: a valid 104-byte record of this holder)
+/// - `J t wN pid busy|timeout status`: a worker was refused while the lock file named this
+///   host by the reference's alias; `status` is what `status()` said right after
+/// - `G t wN pid waitedNs`: a reference holder gave up, the lock never free
 /// - `# ...`: the parent's notes (faults), for people reading the log
 enum TortureEvent: Sendable {
     case acquired(time: UInt64, key: HoldingKey, pid: Int32, waited: Bool, waitedNanoseconds: UInt64)
@@ -17,6 +25,10 @@ enum TortureEvent: Sendable {
     case releaseFailed(time: UInt64, key: HoldingKey, code: String)
     case acquisitionError(time: UInt64, writer: Int, code: String)
     case summary(writer: Int, tries: Int, waits: Int, busy: Int, timeouts: Int)
+    case changedDirectory(time: UInt64, key: HoldingKey, target: String)
+    case printedWhileHolding(time: UInt64, key: HoldingKey, standardOutput: String, verdict: String)
+    case refusedByAlias(time: UInt64, writer: Int, timedOut: Bool, status: String)
+    case referenceGaveUp(time: UInt64, writer: Int, waitedNanoseconds: UInt64)
 
     static func acquiredLine(_ key: HoldingKey, pid: Int32, waited: Bool, waitedNanoseconds: UInt64, lockWriterID: String) -> String {
         "A \(Monotonic.now()) \(key) \(pid) \(waited ? "wait" : "try") \(waitedNanoseconds) \(lockWriterID)\n"
@@ -49,6 +61,18 @@ enum TortureEvent: Sendable {
             let counts = fields[4...].compactMap { Int($0) }
             guard counts.count == 4 else { return nil }
             self = .summary(writer: writer, tries: counts[0], waits: counts[1], busy: counts[2], timeouts: counts[3])
+        case "C":
+            guard fields.count == 5, let key = HoldingKey(fields[2]) else { return nil }
+            self = .changedDirectory(time: time, key: key, target: String(fields[4]))
+        case "O":
+            guard fields.count == 6, let key = HoldingKey(fields[2]) else { return nil }
+            self = .printedWhileHolding(time: time, key: key, standardOutput: String(fields[4]), verdict: String(fields[5]))
+        case "J":
+            guard fields.count == 6, let writer = writerIndex(fields[2]) else { return nil }
+            self = .refusedByAlias(time: time, writer: writer, timedOut: fields[4] == "timeout", status: String(fields[5]))
+        case "G":
+            guard fields.count == 5, let writer = writerIndex(fields[2]), let waited = UInt64(fields[4]) else { return nil }
+            self = .referenceGaveUp(time: time, writer: writer, waitedNanoseconds: waited)
         default:
             return nil
         }

@@ -31,6 +31,60 @@ struct TortureReport: Codable, Sendable {
         var workerErrors = 0
     }
 
+    /// Chdir workers: the lock taken by a relative path, directories changed while holding.
+    struct ChdirSummary: Codable, Sendable {
+        var workers = 0
+        var holdings = 0
+        /// chdir calls away from the lock's directory while holding.
+        var changesAway = 0
+        /// Holdings that went back to the lock's directory before releasing.
+        var returnedBeforeRelease = 0
+        /// Holdings released from another directory.
+        var releasedFromElsewhere = 0
+        var releasesThrew = 0
+        var lostLockDetections = 0
+        /// Changes in the directories they visited (the decoy lock and stray files).
+        var decoyDisturbances: [String] = []
+    }
+
+    /// Workers started with standard output (and some with standard input) closed.
+    struct ClosedStdoutSummary: Codable, Sendable {
+        var workers = 0
+        var withStandardInputClosed = 0
+        var holdings = 0
+        /// Holdings that printed and then checked the lock file while still holding.
+        var holdingsChecked = 0
+        /// What descriptor 1 was when they printed: devnull, closed, lockfile, other:PATH.
+        var standardOutput: [String: Int] = [:]
+        /// What the lock file was then: ok (this holder's valid 104-byte record) or what was wrong.
+        var lockFileVerdicts: [String: Int] = [:]
+        var releasesThrew = 0
+        var lostLockDetections = 0
+    }
+
+    /// Reference implementation holders naming this host by an alias.
+    struct AliasReferenceSummary: Codable, Sendable {
+        var alias = ""
+        var skipped: String?
+        var otherHostThresholdMilliseconds = 0
+        /// The other-host threshold of workers that cannot probe the reference's pid.
+        var blindWorkersOtherHostThresholdMilliseconds = 0
+        var started = 0
+        var holdings = 0
+        /// Gave up after 3 s without finding the lock free.
+        var gaveUp = 0
+        var held = Percentiles([])
+        var waitedForLock = Percentiles([])
+        var recordsWritten = 0
+        /// The reference found its lock file no longer its own while holding.
+        var lostByReference = 0
+        /// Busy answers and timeouts of RVFLock workers while the lock file named the alias.
+        var refusalsBusy = 0
+        var refusalsTimedOut = 0
+        /// What `status()` said right after such a refusal.
+        var statusAfterRefusal: [String: Int] = [:]
+    }
+
     struct Violations: Codable, Sendable {
         /// Two holders' [acquired, released] intervals intersect.
         var overlappingHoldings = 0
@@ -55,11 +109,19 @@ struct TortureReport: Codable, Sendable {
         var livenessFailures = 0
         var unexpectedWorkerExits = 0
         var hungWorkers = 0
+        /// A closed-stdout worker's lock file, read while it held the lock after printing, was
+        /// not its valid 104-byte record (or descriptor 1 was the lock file).
+        var lockFileDamagedWhileHeld = 0
+        /// Something changed in the directories chdir workers visit while holding.
+        var decoyDisturbed = 0
+        /// A reference holder found its live lock file replaced: an RVFLock worker broke it.
+        var liveReferenceLockBroken = 0
 
         var total: Int {
             overlappingHoldings + recordsOutsideHolding + recordsAfterAnotherHolder + damagedRecords + recordsOfUnknownHoldings
                 + readerDamagedRecords + freshInvalidLockBroken + nonRegularLockRemovedByWorker + acquiredWhileHolderPaused
-                + releaseFoundTakeover + livenessFailures + unexpectedWorkerExits + hungWorkers
+                + releaseFoundTakeover + livenessFailures + unexpectedWorkerExits + hungWorkers + lockFileDamagedWhileHeld
+                + decoyDisturbed + liveReferenceLockBroken
         }
     }
 
@@ -101,6 +163,9 @@ struct TortureReport: Codable, Sendable {
     var plants: [String: PlantSummary] = [:]
     var plantsSkippedLockBusy = 0
     var lostLockDetections = 0
+    var chdir = ChdirSummary()
+    var closedStdout = ClosedStdoutSummary()
+    var aliasReference = AliasReferenceSummary()
 
     var recoveryAfterKill = Percentiles([])
     var waitForLock = Percentiles([])
@@ -117,9 +182,10 @@ struct TortureReport: Codable, Sendable {
         row("faults", faults + (namespacesSkipped.map { " (namespaces skipped: \($0))" } ?? "")
             + (execSkipped.map { " (exec workers skipped: \($0))" } ?? ""))
         row("stale threshold / heartbeat", "\(staleThresholdMilliseconds) ms / \(heartbeatMilliseconds) ms")
-        row("placements", placements.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        row("placements", placements.filter { $0.key != "aliasReference" }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + ", named temporaries \(namedTemporaryWorkers)")
-        row("acquisitions", "\(acquisitions) (tryAcquire \(acquisitionsWithoutWaiting), acquire(timeout:) \(acquisitionsWaiting))")
+        row("acquisitions", "\(acquisitions) (tryAcquire \(acquisitionsWithoutWaiting), acquire(timeout:) \(acquisitionsWaiting)"
+            + (aliasReference.holdings > 0 ? ", reference \(aliasReference.holdings))" : ")"))
         row("  by placement", acquisitionsByPlacement.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             + ", named-temp workers \(acquisitionsByNamedTemporaryWorkers)")
         row("busy answers / timeouts", "\(busyAnswers) / \(timeouts) (from workers that ended normally)")
@@ -130,6 +196,35 @@ struct TortureReport: Codable, Sendable {
         row("recovery after killing a holder", "p50 \(ms(recoveryAfterKill.p50Milliseconds)), max \(ms(recoveryAfterKill.maxMilliseconds)) (n=\(recoveryAfterKill.count))")
         row("pauses (SIGSTOP > threshold)", "\(pauses), holder kept its lock in \(pausesHolderKeptLock), landed after release began \(pausesAfterReleaseBegan)")
         row("lost-lock detections", lostLockDetections)
+        func counts(_ values: [String: Int]) -> String {
+            values.isEmpty ? "none" : values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        }
+        if chdir.workers > 0 {
+            row("chdir workers", "\(chdir.workers); \(chdir.holdings) holdings by a relative path, \(chdir.changesAway) chdirs away while holding, "
+                + "released from elsewhere \(chdir.releasedFromElsewhere), back first \(chdir.returnedBeforeRelease)")
+            row("  releases that threw / lost", "\(chdir.releasesThrew) / \(chdir.lostLockDetections); "
+                + "decoy and away directories \(chdir.decoyDisturbances.isEmpty ? "untouched" : "DISTURBED (\(chdir.decoyDisturbances.count))")")
+        }
+        if closedStdout.workers > 0 {
+            row("closed-stdout workers", "\(closedStdout.workers) (\(closedStdout.withStandardInputClosed) with stdin closed too); "
+                + "\(closedStdout.holdings) holdings, \(closedStdout.holdingsChecked) printed and checked the lock file while holding")
+            row("  descriptor 1 when printing", counts(closedStdout.standardOutput))
+            row("  lock file while held", counts(closedStdout.lockFileVerdicts)
+                + "; releases that threw \(closedStdout.releasesThrew), lost \(closedStdout.lostLockDetections)")
+        }
+        if let skipped = aliasReference.skipped {
+            row("alias reference holders", "skipped: \(skipped)")
+        } else if aliasReference.started > 0 {
+            let reference = aliasReference
+            row("alias reference holders", "\(reference.started) started as \(reference.alias), \(reference.holdings) held "
+                + "(each for p50 \(ms(reference.held.p50Milliseconds)), max \(ms(reference.held.maxMilliseconds)); other-host threshold "
+                + "\(reference.otherHostThresholdMilliseconds) ms), gave up \(reference.gaveUp), records \(reference.recordsWritten), "
+                + "lost \(reference.lostByReference)")
+            row("  RVFLock refused while held", "busy \(reference.refusalsBusy), timed out \(reference.refusalsTimedOut); status() then: "
+                + counts(reference.statusAfterRefusal))
+            row("  reference wait for the lock", "p50 \(ms(reference.waitedForLock.p50Milliseconds)), longest \(ms(reference.waitedForLock.maxMilliseconds)); "
+                + "workers that cannot probe its pid use an other-host threshold of \(reference.blindWorkersOtherHostThresholdMilliseconds) ms")
+        }
         for (name, plant) in plants.sorted(by: { $0.key < $1.key }) {
             let times = plant.resolveMilliseconds
             let range = times.isEmpty ? "" : String(format: ", gone after %.0f-%.0f ms", times.min()!, times.max()!)

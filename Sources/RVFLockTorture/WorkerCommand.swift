@@ -23,6 +23,13 @@ struct WorkerCommand: ParsableCommand {
     @Flag var namedTemp = false
     @Flag(help: "Write without taking the lock: the harness's self-check, which must report overlaps") var unlocked = false
     @Option(help: "Set this hostname first (the worker runs in its own UTS namespace)") var hostname: String?
+    @Flag(help: "Take the lock by a relative path from the data file's directory, and change directory while holding")
+    var chdir = false
+    @Flag(help: "Print progress lines to descriptor 1 while holding (started with it closed), then check the lock file")
+    var carelessStdout = false
+    @Flag(help: "Self-check: put the lock file on descriptor 1 after acquiring, so that the lock file check must fail")
+    var lockFileOnStdout = false
+    @Option(help: "The alias the reference holders write: log refusals while it names the lock") var referenceAlias: String?
 
     func run() throws {
         if let hostname {
@@ -31,17 +38,29 @@ struct WorkerCommand: ParsableCommand {
                 throw ValidationError("sethostname failed: errno \(errno)")
             }
         }
+        let files = TortureFiles(directory: dir)
+        // Opened before any chdir, by absolute path: the worker writes through these descriptors.
+        let log = AppendLog(path: files.eventLog)
+        let data = AppendLog(path: files.dataFile)
+        if chdir {
+            guard Glibc.chdir(files.directory) == 0 else { throw ValidationError("chdir \(files.directory) failed: errno \(errno)") }
+        }
         var options = LockOptions()
         options.sameHostStaleAfter = .milliseconds(staleMs)
         options.otherHostStaleAfter = .milliseconds(otherMs)
         options.heartbeatInterval = .milliseconds(heartbeatMs)
         options.maximumPollInterval = .milliseconds(100)
         options.usesNamedTemporaryFiles = namedTemp
-        let files = TortureFiles(directory: dir)
+        var edges = WorkerEdges(files: files)
+        edges.changesDirectory = chdir
+        edges.printsCarelessly = carelessStdout || lockFileOnStdout
+        edges.putsLockFileOnStandardOutput = lockFileOnStdout
+        edges.referenceAlias = referenceAlias.map { Array($0.utf8) }
         var worker = Worker(
             index: index, incarnation: incarnation, deadline: until,
-            lock: WriterLock(dataFile: FilePath(files.dataFile), options: options),
-            log: AppendLog(path: files.eventLog), data: AppendLog(path: files.dataFile),
+            // A chdir worker names the data file relatively, from its directory (its working directory now).
+            lock: WriterLock(dataFile: chdir ? FilePath("data.rvf") : FilePath(files.dataFile), options: options),
+            log: log, data: data, edges: edges,
             random: SeededGenerator(seed: seed, stream: UInt64(index) << 20 | UInt64(incarnation)))
         if unlocked { worker.runWithoutLock() } else { worker.run() }
     }
@@ -55,6 +74,7 @@ struct Worker: ~Copyable {
     let lock: WriterLock
     let log: AppendLog
     let data: AppendLog
+    let edges: WorkerEdges
     var random: SeededGenerator
     let pid = getpid()
 
@@ -64,13 +84,17 @@ struct Worker: ~Copyable {
     var busy = 0
     var timeouts = 0
 
-    init(index: Int, incarnation: Int, deadline: UInt64, lock: WriterLock, log: consuming AppendLog, data: consuming AppendLog, random: SeededGenerator) {
+    init(
+        index: Int, incarnation: Int, deadline: UInt64, lock: WriterLock, log: consuming AppendLog, data: consuming AppendLog,
+        edges: WorkerEdges, random: SeededGenerator
+    ) {
         self.index = index
         self.incarnation = incarnation
         self.deadline = deadline
         self.lock = lock
         self.log = log
         self.data = data
+        self.edges = edges
         self.random = random
     }
 
@@ -125,9 +149,11 @@ struct Worker: ~Copyable {
             switch error.code {
             case .busy:
                 busy += 1
+                noteRefusalByAlias(timedOut: false)
                 Monotonic.sleep(nanoseconds: 1_000_000 + random.next() % 20_000_000)
             case .timedOut:
                 timeouts += 1
+                noteRefusalByAlias(timedOut: true)
             default:
                 // A directory or symlink planted at the lock path lands here: the library never removes those.
                 log.append("E \(Monotonic.now()) w\(index) \(pid) \(error.code)\n")
@@ -138,28 +164,43 @@ struct Worker: ~Copyable {
     }
 
     /// Appends a few records, each after checking the lock is still held, then releases.
+    /// A chdir worker leaves the lock's directory while holding; a closed-stdout worker
+    /// prints before each record and checks the lock file before releasing.
     private mutating func hold(_ handle: consuming LockHandle, _ key: HoldingKey) {
+        if edges.putsLockFileOnStandardOutput { putLockFileOnStandardOutput() }
         let writes = 2 + Int(random.next() % 5)
-        // Now and then a long holding, so that heartbeats run and faults find a holder.
-        let pause: UInt64 = random.chance(1, in: 8) ? 50_000_000 + random.next() % 100_000_000 : random.next() % 2_000_000
+        // Now and then a long holding, so that heartbeats run and faults find a holder; more
+        // often for chdir workers, so that heartbeats and loss checks run while they are away.
+        let pause: UInt64 =
+            random.chance(1, in: edges.changesDirectory ? 4 : 8) ? 50_000_000 + random.next() % 100_000_000 : random.next() % 2_000_000
+        var lost = false
         for sequence in 0..<writes {
+            if edges.changesDirectory && (sequence == 0 || random.chance(1, in: 3)) { changeDirectoryAway(key) }
             do throws(LockError) {
                 try handle.checkHeld()
             } catch {
                 log.append("L \(Monotonic.now()) \(key) \(pid)\n")
+                lost = true
                 break
             }
+            if edges.printsCarelessly { printProgress(key, sequence: sequence) }
             let record = DataRecord(
                 writer: key.writer, incarnation: key.incarnation, acquisition: key.acquisition,
                 sequence: sequence, monotonicNanoseconds: Monotonic.now())
             data.append(record.bytes)
             if sequence < writes - 1 { Monotonic.sleep(nanoseconds: pause) }
         }
+        if edges.printsCarelessly && !lost { checkLockFileAfterPrinting(key, writerID: handle.writerID.description) }
+        // Sometimes back home before releasing; otherwise the release runs from elsewhere.
+        if edges.changesDirectory && random.chance(1, in: 3) { changeDirectoryHome(key) }
         log.append("R \(Monotonic.now()) \(key) \(pid)\n")
         do throws(LockError) {
             try handle.release()
         } catch {
             log.append("X \(Monotonic.now()) \(key) \(pid) \(error.code)\n")
         }
+        if edges.putsLockFileOnStandardOutput { restoreStandardOutput() }
+        // The next acquisition names the data file relatively again, from its directory.
+        if edges.changesDirectory { changeDirectoryHome(nil) }
     }
 }
