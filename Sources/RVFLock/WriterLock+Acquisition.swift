@@ -15,14 +15,14 @@ extension WriterLock {
     /// waits: in the kernel's queue for the holder's `flock()` (RVFLock holders),
     /// or for file events and a bounded poll (holders without a kernel lock).
     ///
-    /// Waiting in the kernel's queue hands the lock over in arrival order, waking
-    /// one process per handoff. The kernel queues the waiters for a file's
-    /// `flock()` in order and grants it to the first when the holder releases
-    /// (unlink, then close) or dies. That waiter keeps the old file's kernel lock
-    /// (its *predecessor*) until it holds the lock or the kernel lock of the newer
-    /// file it then waits for: the waiters behind it stay queued on the old file,
-    /// in order, and each handoff wakes the head of the line only. Each waiter
-    /// waits for a newer file than the one it keeps, so no cycle can form.
+    /// Waiting in the kernel's queue hands the lock over in arrival order. Waiters
+    /// queue for the holder's file's `flock()`; the kernel grants it to the first
+    /// when the holder releases (unlink, then close) or dies. That waiter keeps
+    /// the old file's kernel lock (its *predecessor*) until its own file is linked,
+    /// so the next in line wakes only then, finds the new lock, lets go of the old
+    /// file in turn and queues on the new one: the line moves over in order. A
+    /// releaser that had waiters queues behind them on its own old file (see
+    /// ``RecentReleases``).
     func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
         let location = try resolveLocation()
         let judge = StalenessJudge(identity: identity, options: options)
@@ -38,7 +38,7 @@ extension WriterLock {
         var poll = Duration.milliseconds(20)
         var watcher: LockChangeWatcher?
         // The file just released or broken, whose kernel lock this waiter keeps until
-        // it holds the lock or the next file's kernel lock: the line behind it waits there.
+        // its own file is linked: the line behind it waits there until then.
         var predecessor: OpenLockFile?
         var turns = 0
 
@@ -104,6 +104,10 @@ extension WriterLock {
             if let held = predecessor, try !location.performing("judging", { () throws(SystemCallError) in try held.isUnlinked() }) {
                 file = held
             } else {
+                // Someone else linked first: the next in line behind this process on the
+                // old file may move up now, and queues behind it on the new one.
+                predecessor?.letGo()
+                predecessor = nil
                 guard let opened = try OpenLockFile.open(location, forWriting: true) else { continue }
                 if try location.performing("judging", { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
                 let probe = try location.performing("judging") { () throws(SystemCallError) in try opened.tryExclusive() }
@@ -164,7 +168,6 @@ extension WriterLock {
                 // This process holds the file's exclusive kernel lock now: it heads the
                 // line. Most often its holder has just released it (unlinked it): link at
                 // once, and judge it only if that fails.
-                predecessor?.letGo()
                 predecessor = opened
                 continue
             }

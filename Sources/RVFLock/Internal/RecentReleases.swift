@@ -10,7 +10,7 @@ import Synchronization
 /// queued on its old one: in a loop, the same few processes would take turns
 /// while the rest starved. Queueing first on its own old file puts it behind
 /// every process that was waiting when it released; they let go of that file
-/// one by one as each takes the lock.
+/// one by one as each moves over to the newer lock file, and it follows them.
 final class RecentReleases: Sendable {
     static let shared = RecentReleases()
 
