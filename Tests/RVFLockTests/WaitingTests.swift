@@ -89,9 +89,10 @@ extension CrossProcessTests {
             #expect(await holder.waitForExit() == 0)
         }
 
-        @Test func blockingAcquireGetsTheLockOnceItIsReleased() async throws {
+        /// A waiter that takes the lock once the holder lets go, however it lets go;
+        /// returns the writer id it held under.
+        func waitWhile(_ holder: ChildProcess, _ letGo: (ChildProcess) async -> Void) async throws -> WriterID {
             let lock = sandbox.lock()
-            let (holder, writer) = try await startHolder()
             let waiter = Task { () async throws(LockError) -> WriterID in
                 let handle = try await lock.acquire(timeout: .seconds(30))
                 let writer = handle.writerID
@@ -99,24 +100,20 @@ extension CrossProcessTests {
                 return writer
             }
             try await Task.sleep(for: .milliseconds(300))
-            holder.closeStandardInput()
-            let acquired = try await waiter.value
+            await letGo(holder)
+            return try await waiter.value
+        }
+
+        @Test func blockingAcquireGetsTheLockOnceItIsReleased() async throws {
+            let (holder, writer) = try await startHolder()
+            let acquired = try await waitWhile(holder) { $0.closeStandardInput() }
             #expect(acquired != writer)
             #expect(await holder.waitForExit() == 0)
         }
 
         @Test func blockingAcquireTakesOverWhenTheHolderIsKilled() async throws {
-            let lock = sandbox.lock()
             let (holder, writer) = try await startHolder()
-            let waiter = Task { () async throws(LockError) -> WriterID in
-                let handle = try await lock.acquire(timeout: .seconds(30))
-                let writer = handle.writerID
-                try handle.release()
-                return writer
-            }
-            try await Task.sleep(for: .milliseconds(300))
-            await CrossProcessTests.crash(holder)
-            let acquired = try await waiter.value
+            let acquired = try await waitWhile(holder) { await CrossProcessTests.crash($0) }
             #expect(acquired != writer)
         }
     }

@@ -351,19 +351,6 @@ enum Syscalls {
         }
     }
 
-    static func randomBytes(_ buffer: UnsafeMutableRawBufferPointer) {
-        var generator = SystemRandomNumberGenerator()
-        var offset = 0
-        while offset < buffer.count {
-            let value = generator.next()
-            withUnsafeBytes(of: value) { bytes in
-                let count = min(bytes.count, buffer.count - offset)
-                buffer.baseAddress!.advanced(by: offset).copyMemory(from: bytes.baseAddress!, byteCount: count)
-                offset += count
-            }
-        }
-    }
-
     static func randomUInt64() -> UInt64 {
         var generator = SystemRandomNumberGenerator()
         return generator.next()
