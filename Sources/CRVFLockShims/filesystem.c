@@ -27,16 +27,3 @@ int rvf_statfs_type(const char *path, unsigned long long *type) {
 #endif
 }
 
-int rvf_reports_birth_time(int descriptor) {
-#if defined(__linux__) && defined(STATX_BTIME)
-    struct statx info;
-    if (statx(descriptor, "", AT_EMPTY_PATH, STATX_BTIME, &info) == -1) {
-        return -1;
-    }
-    return (info.stx_mask & STATX_BTIME) ? 1 : 0;
-#else
-    (void)descriptor;
-    errno = ENOSYS;
-    return -1;
-#endif
-}

@@ -302,7 +302,9 @@ enum SelftestSystem {
 
     /// statx `STATX_BTIME`: whether the file system reports when the file open at `descriptor` was born.
     static func reportsBirthTime(_ descriptor: CInt) throws(ProbeFailure) -> Bool {
-        let result = rvf_reports_birth_time(descriptor)
+        var seconds: Int64 = 0
+        var nanoseconds: UInt32 = 0
+        let result = rvf_birth_time(descriptor, &seconds, &nanoseconds)
         guard result >= 0 else { throw ProbeFailure("statx") }
         return result == 1
     }
