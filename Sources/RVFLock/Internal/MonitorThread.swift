@@ -76,8 +76,16 @@ final class MonitorThread: Sendable {
         notifier = -1
         #endif
         timer = Syscalls.keptAboveStandardStreams(rvf_timerfd_create())
-        // A queue of its own gets a thread of its own, kept for the life of the process.
-        DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
+        // A thread of its own for the life of the process (a plain thread: starting
+        // the dispatch machinery costs a short-lived process like `rvf-lock exec`).
+        let context = Unmanaged.passRetained(self).toOpaque()
+        if rvf_start_detached_thread({ context in
+            Unmanaged<MonitorThread>.fromOpaque(context!).takeRetainedValue().run()
+            return nil
+        }, context, 256 * 1024) != 0 {
+            Unmanaged<MonitorThread>.fromOpaque(context).release()
+            DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
+        }
     }
 
     /// The lowest number a lock file's descriptor should have: above the inotify
