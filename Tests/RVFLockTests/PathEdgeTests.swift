@@ -93,8 +93,8 @@ import Testing
     /// every call refuses it with `.invalidPath` and creates nothing (issue 10, item 11).
     ///
     /// `FilePath` drops a trailing slash when it is made (`FilePath("data.rvf/")` is
-    /// `data.rvf`), so through this API a trailing slash can only be refused where
-    /// it names a directory; `rvf-lock` checks its raw argument (see the CLI's tests).
+    /// `data.rvf`), so through a `FilePath` a trailing slash can only be refused where
+    /// it names a directory; a path given as text keeps it in mind (the next test).
     @Test(arguments: DirectoryCase.allCases)
     func aDataFilePathNamingADirectoryIsRefused(_ directoryCase: DirectoryCase) async throws {
         let sandbox = LockSandbox()
@@ -107,14 +107,7 @@ import Testing
         }
         let before = sandbox.directory.entries.sorted()
         for path in [sandbox.dataFile, sandbox.dataFile + "/"] {
-            let lock = WriterLock(dataFile: FilePath(path))
-            var errors: [(String, LockError?)] = []
-            errors.append(("tryAcquire", LockError.caught { () throws(LockError) in try lock.tryAcquire() }))
-            errors.append(("acquire", LockError.caught { () throws(LockError) in try lock.acquire(timeout: .seconds(1)) }))
-            errors.append(("status", LockError.caught { () throws(LockError) in try lock.status() }))
-            errors.append(("breakLock", LockError.caught { () throws(LockError) in try lock.breakLock() }))
-            errors.append(("waitUntilAvailable", LockError.caught { () throws(LockError) in try lock.waitUntilAvailable(timeout: .seconds(1)) }))
-            for (call, error) in errors {
+            for (call, error) in Self.errorsOfEveryCall(WriterLock(dataFile: FilePath(path))) {
                 #expect(error?.code == .invalidPath, "\(path): \(call): \(String(describing: error))")
             }
         }
@@ -129,18 +122,23 @@ import Testing
         let sandbox = LockSandbox()
         if dataFileExists { LockFiles.write([1, 2, 3], to: sandbox.dataFile) }
         let before = sandbox.directory.entries.sorted()
-        let lock = WriterLock(dataFile: sandbox.dataFile + "/")
-        var errors: [(String, LockError?)] = []
-        errors.append(("tryAcquire", LockError.caught { () throws(LockError) in try lock.tryAcquire() }))
-        errors.append(("acquire", LockError.caught { () throws(LockError) in try lock.acquire(timeout: .seconds(1)) }))
-        errors.append(("status", LockError.caught { () throws(LockError) in try lock.status() }))
-        errors.append(("breakLock", LockError.caught { () throws(LockError) in try lock.breakLock() }))
-        errors.append(("waitUntilAvailable", LockError.caught { () throws(LockError) in try lock.waitUntilAvailable(timeout: .seconds(1)) }))
-        for (call, error) in errors {
+        for (call, error) in Self.errorsOfEveryCall(WriterLock(dataFile: sandbox.dataFile + "/")) {
             #expect(error?.code == .invalidPath, "\(call): \(String(describing: error))")
             #expect(error?.description.contains("names a directory") == true)
         }
         #expect(sandbox.directory.entries.sorted() == before)
+    }
+
+    /// What each way of using `lock` throws: taking it (without and with waiting),
+    /// looking at it, breaking it, waiting for it.
+    static func errorsOfEveryCall(_ lock: WriterLock) -> [(String, LockError?)] {
+        [
+            ("tryAcquire", LockError.caught { () throws(LockError) in try lock.tryAcquire() }),
+            ("acquire", LockError.caught { () throws(LockError) in try lock.acquire(timeout: .seconds(1)) }),
+            ("status", LockError.caught { () throws(LockError) in try lock.status() }),
+            ("breakLock", LockError.caught { () throws(LockError) in try lock.breakLock() }),
+            ("waitUntilAvailable", LockError.caught { () throws(LockError) in try lock.waitUntilAvailable(timeout: .seconds(1)) }),
+        ]
     }
 }
 
