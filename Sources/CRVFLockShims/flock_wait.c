@@ -22,15 +22,26 @@
 #define sigev_notify_thread_id _sigev_un._tid
 #endif
 
+// Every wait in progress, so that the watchdog can reach their threads when the
+// host program takes the wait's signal over.
 struct rvf_wait_token {
     pthread_mutex_t mutex;
-    pthread_t thread;
+    // While `waiting`: the waiting thread, its timer, and the signal both use.
+    pid_t thread;
+    timer_t timer;
+    int signal;
     int waiting;
     volatile sig_atomic_t cancelled;
+    // Set by the watchdog: the wait's signal is no longer ours, wait another way.
+    volatile sig_atomic_t signal_lost;
+    struct rvf_wait_token *next_active;
 };
 
+// The signal new waits use; 0 until claimed, or when none is free. Guarded by `claim_mutex`.
 static int interrupt_signal = 0;
-static pthread_once_t choose_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t claim_mutex = PTHREAD_MUTEX_INITIALIZER;
+// Waits in progress, linked through `next_active`. Guarded by `claim_mutex`.
+static rvf_wait_token *active_waits = NULL;
 
 static __thread sigjmp_buf wait_jump;
 static __thread volatile sig_atomic_t in_wait = 0;
@@ -43,9 +54,17 @@ static void on_interrupt(int signal) {
     }
 }
 
+static int is_ours(int signal) {
+    struct sigaction current;
+    if (signal == 0 || sigaction(signal, NULL, &current) != 0) {
+        return 0;
+    }
+    return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == on_interrupt;
+}
+
 /// Claims the highest real-time signal nobody handles, leaving the low ones
-/// (which programs tend to use first) alone.
-static void choose_signal(void) {
+/// (which programs tend to use first) alone. Call with `claim_mutex` held.
+static int claim_signal(void) {
     for (int candidate = SIGRTMAX - 1; candidate >= SIGRTMIN + 4; candidate--) {
         struct sigaction current;
         if (sigaction(candidate, NULL, &current) != 0) {
@@ -61,21 +80,30 @@ static void choose_signal(void) {
         // No SA_RESTART: the point is to make flock() return.
         action.sa_flags = 0;
         if (sigaction(candidate, &action, NULL) == 0) {
-            interrupt_signal = candidate;
-            return;
+            return candidate;
         }
     }
+    return 0;
 }
 
-static int signal_is_still_ours(void) {
-    struct sigaction current;
-    if (sigaction(interrupt_signal, NULL, &current) != 0) {
-        return 0;
+/// The signal for a new wait: the one claimed before while it is still ours,
+/// otherwise a new one (the host program took the old one over).
+static int current_signal(void) {
+    pthread_mutex_lock(&claim_mutex);
+    if (!is_ours(interrupt_signal)) {
+        interrupt_signal = claim_signal();
     }
-    return !(current.sa_flags & SA_SIGINFO) && current.sa_handler == on_interrupt;
+    int signal = interrupt_signal;
+    pthread_mutex_unlock(&claim_mutex);
+    return signal;
 }
 
-int rvf_flock_wait_signal(void) { return interrupt_signal; }
+int rvf_flock_wait_signal(void) {
+    pthread_mutex_lock(&claim_mutex);
+    int signal = interrupt_signal;
+    pthread_mutex_unlock(&claim_mutex);
+    return signal;
+}
 
 rvf_wait_token *rvf_wait_token_create(void) {
     rvf_wait_token *token = calloc(1, sizeof *token);
@@ -93,14 +121,24 @@ void rvf_wait_token_destroy(rvf_wait_token *token) {
     free(token);
 }
 
+/// Fires the waiting thread's own timer now. Its signal was queued in advance
+/// when the timer was made, so this cannot fail for want of signal queue space
+/// (RLIMIT_SIGPENDING), as pthread_kill with a real-time signal can.
+static void fire_timer(rvf_wait_token *token) {
+    struct itimerspec now;
+    memset(&now, 0, sizeof now);
+    now.it_value.tv_nsec = 1;
+    timer_settime(token->timer, 0, &now, NULL);
+}
+
 void rvf_wait_token_cancel(rvf_wait_token *token) {
     pthread_mutex_lock(&token->mutex);
     token->cancelled = 1;
-    // Under the mutex, the waiting thread cannot have left and ended: its
-    // pthread_t is valid. A signal that lands before the thread enters the
-    // blocking call is harmless: it checks `cancelled` after arming the jump.
-    if (token->waiting && interrupt_signal != 0) {
-        pthread_kill(token->thread, interrupt_signal);
+    // Under the mutex, the wait cannot have ended and deleted its timer. A signal
+    // that lands before the thread enters the blocking call is harmless: it
+    // checks `cancelled` after arming the jump.
+    if (token->waiting) {
+        fire_timer(token);
     }
     pthread_mutex_unlock(&token->mutex);
 }
@@ -124,7 +162,7 @@ blocking_attempt(int descriptor, int operation, unsigned long long deadline, rvf
         return ZONE_INTERRUPTED;
     }
     in_wait = 1;
-    if (token->cancelled || (deadline != 0 && monotonic_now() >= deadline)) {
+    if (token->cancelled || token->signal_lost || (deadline != 0 && monotonic_now() >= deadline)) {
         in_wait = 0;
         return ZONE_STOP;
     }
@@ -137,9 +175,28 @@ blocking_attempt(int descriptor, int operation, unsigned long long deadline, rvf
     return errno == EINTR ? ZONE_INTERRUPTED : ZONE_FAILED;
 }
 
+static void add_active(rvf_wait_token *token) {
+    pthread_mutex_lock(&claim_mutex);
+    token->next_active = active_waits;
+    active_waits = token;
+    pthread_mutex_unlock(&claim_mutex);
+}
+
+static void remove_active(rvf_wait_token *token) {
+    pthread_mutex_lock(&claim_mutex);
+    for (rvf_wait_token **link = &active_waits; *link != NULL; link = &(*link)->next_active) {
+        if (*link == token) {
+            *link = token->next_active;
+            break;
+        }
+    }
+    token->next_active = NULL;
+    pthread_mutex_unlock(&claim_mutex);
+}
+
 int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns, rvf_wait_token *token) {
-    pthread_once(&choose_once, choose_signal);
-    if (interrupt_signal == 0 || !signal_is_still_ours()) {
+    int signal = current_signal();
+    if (signal == 0) {
         return RVF_FLOCK_WAIT_UNAVAILABLE;
     }
     unsigned long long deadline = 0;
@@ -150,35 +207,42 @@ int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns,
         }
     }
 
+    // The thread's own timer: the timeout, and the cancellation (which fires it
+    // early). Without one (timer_create refused: no signal queue space left under
+    // RLIMIT_SIGPENDING, or a seccomp profile), nothing could end the blocking
+    // call, so the caller must wait another way.
+    struct sigevent event;
+    memset(&event, 0, sizeof event);
+    event.sigev_notify = SIGEV_THREAD_ID;
+    event.sigev_signo = signal;
+    event.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &event, &timer) != 0) {
+        return RVF_FLOCK_WAIT_UNAVAILABLE;
+    }
+
     pthread_mutex_lock(&token->mutex);
-    token->thread = pthread_self();
+    token->thread = event.sigev_notify_thread_id;
+    token->timer = timer;
+    token->signal = signal;
+    token->signal_lost = 0;
     token->waiting = 1;
     pthread_mutex_unlock(&token->mutex);
+    add_active(token);
 
     sigset_t ours, previous;
     sigemptyset(&ours);
-    sigaddset(&ours, interrupt_signal);
+    sigaddset(&ours, signal);
     pthread_sigmask(SIG_UNBLOCK, &ours, &previous);
 
-    timer_t timer;
-    int has_timer = 0;
     if (deadline != 0) {
-        struct sigevent event;
-        memset(&event, 0, sizeof event);
-        event.sigev_notify = SIGEV_THREAD_ID;
-        event.sigev_signo = interrupt_signal;
-        event.sigev_notify_thread_id = (pid_t)syscall(SYS_gettid);
-        if (timer_create(CLOCK_MONOTONIC, &event, &timer) == 0) {
-            has_timer = 1;
-            struct itimerspec spec;
-            memset(&spec, 0, sizeof spec);
-            spec.it_value.tv_sec = (time_t)(deadline / 1000000000ULL);
-            spec.it_value.tv_nsec = (long)(deadline % 1000000000ULL);
-            // Repeats, so that an expiry which found the thread between two
-            // attempts (an EINTR from another signal) is followed by another.
-            spec.it_interval.tv_nsec = 10 * 1000 * 1000;
-            timer_settime(timer, TIMER_ABSTIME, &spec, NULL);
-        }
+        struct itimerspec spec;
+        memset(&spec, 0, sizeof spec);
+        spec.it_value.tv_sec = (time_t)(deadline / 1000000000ULL);
+        spec.it_value.tv_nsec = (long)(deadline % 1000000000ULL);
+        // Once: a signal that finds the thread between two attempts is ignored by
+        // the handler, and the next attempt sees the deadline itself.
+        timer_settime(timer, TIMER_ABSTIME, &spec, NULL);
     }
 
     int outcome;
@@ -212,28 +276,62 @@ int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns,
             outcome = RVF_FLOCK_WAIT_TIMED_OUT;
             break;
         }
-        if (!has_timer && deadline != 0) {
-            // No timer could be made: fall back to short non-blocking retries.
-            struct timespec pause = {0, 1000 * 1000};
-            nanosleep(&pause, NULL);
+        if (token->signal_lost || !is_ours(signal)) {
+            // The host program installed its own handler on the signal: neither the
+            // timer nor a cancellation could end the next blocking call.
+            outcome = RVF_FLOCK_WAIT_UNAVAILABLE;
+            break;
         }
     }
 
-    if (has_timer) {
-        timer_delete(timer);
-    }
+    remove_active(token);
     pthread_mutex_lock(&token->mutex);
     token->waiting = 0;
+    timer_delete(timer);
     pthread_mutex_unlock(&token->mutex);
-    // A signal still pending from the timer or a late cancel is delivered when
+    // A signal still pending from a late cancel or the watchdog is delivered when
     // the mask is restored, or later: the handler ignores it outside a wait.
-    if (sigismember(&previous, interrupt_signal) == 1) {
+    if (sigismember(&previous, signal) == 1) {
         pthread_sigmask(SIG_SETMASK, &previous, NULL);
     }
     if (outcome == RVF_FLOCK_WAIT_FAILED) {
         errno = saved_errno;
     }
     return outcome;
+}
+
+int rvf_flock_wait_watchdog(void) {
+    pthread_mutex_lock(&claim_mutex);
+    int rescued = 0;
+    if (active_waits != NULL && !is_ours(interrupt_signal)) {
+        // The host program took the signal over (with SA_RESTART a blocked flock()
+        // now restarts after its handler and never returns). Claim another one for
+        // new waits, and reach each thread still blocked with it, so that it
+        // returns and waits another way.
+        interrupt_signal = claim_signal();
+        for (rvf_wait_token *token = active_waits; token != NULL; token = token->next_active) {
+            pthread_mutex_lock(&token->mutex);
+            if (token->waiting && token->signal != interrupt_signal) {
+                token->signal_lost = 1;
+                if (interrupt_signal != 0) {
+                    // Sent as kill() sends (SI_USER), to this process's own thread: the
+                    // kernel delivers it even when no signal queue space is left.
+                    siginfo_t info;
+                    memset(&info, 0, sizeof info);
+                    info.si_signo = interrupt_signal;
+                    info.si_code = SI_USER;
+                    info.si_pid = getpid();
+                    info.si_uid = getuid();
+                    syscall(SYS_rt_tgsigqueueinfo, getpid(), token->thread, interrupt_signal, &info);
+                }
+                rescued++;
+            }
+            pthread_mutex_unlock(&token->mutex);
+        }
+    }
+    int any = active_waits != NULL;
+    pthread_mutex_unlock(&claim_mutex);
+    return rescued > 0 ? rescued : (any ? 0 : -1);
 }
 
 #else
@@ -247,6 +345,7 @@ void rvf_wait_token_destroy(rvf_wait_token *token) { free(token); }
 void rvf_wait_token_cancel(rvf_wait_token *token) { token->cancelled = 1; }
 int rvf_wait_token_is_cancelled(const rvf_wait_token *token) { return token->cancelled != 0; }
 int rvf_flock_wait_signal(void) { return 0; }
+int rvf_flock_wait_watchdog(void) { return -1; }
 int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns, rvf_wait_token *token) {
     (void)descriptor;
     (void)operation;

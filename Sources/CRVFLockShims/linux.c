@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -50,6 +51,18 @@ unsigned long long rvf_monotonic_ns(void) {
     return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
 }
 
+unsigned long long rvf_boot_clock_ns(void) {
+    struct timespec now;
+#if defined(CLOCK_BOOTTIME)
+    clock_gettime(CLOCK_BOOTTIME, &now);
+#else
+    clock_gettime(CLOCK_MONOTONIC, &now);
+#endif
+    return (unsigned long long)now.tv_sec * 1000000000ULL + (unsigned long long)now.tv_nsec;
+}
+
+long rvf_clock_ticks_per_second(void) { return sysconf(_SC_CLK_TCK); }
+
 unsigned long long rvf_wall_clock_ns(void) {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
@@ -87,6 +100,18 @@ int rvf_link_open_file(int descriptor, int directory, const char *name) {
     (void)directory;
     (void)name;
     errno = ENOENT;
+    return -1;
+#endif
+}
+
+int rvf_rename_noreplace(int directory, const char *source, const char *target) {
+#if defined(__linux__) && defined(RENAME_NOREPLACE)
+    return renameat2(directory, source, directory, target, RENAME_NOREPLACE);
+#else
+    (void)directory;
+    (void)source;
+    (void)target;
+    errno = ENOSYS;
     return -1;
 #endif
 }

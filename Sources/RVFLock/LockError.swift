@@ -42,6 +42,10 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         /// This process already holds the lock, through another handle: acquiring it
         /// again would wait for itself.
         public static let heldByThisProcess = Code("heldByThisProcess")
+        /// This process was forked (without `exec`) from the process that holds the
+        /// lock, and used that process's handle: only the process that took a lock
+        /// may release or check it.
+        public static let heldByParentProcess = Code("heldByParentProcess")
         /// The waiting task was cancelled.
         public static let cancelled = Code("cancelled")
         /// The lock file was removed or replaced while this process held it.
@@ -126,6 +130,8 @@ extension LockError {
     public static var busy: Code { .busy }
     /// Matches a ``LockError`` whose code is ``Code/timedOut``: `catch LockError.timedOut`.
     public static var timedOut: Code { .timedOut }
+    /// Matches a ``LockError`` whose code is ``Code/heldByParentProcess``: `catch LockError.heldByParentProcess`.
+    public static var heldByParentProcess: Code { .heldByParentProcess }
     /// Matches a ``LockError`` whose code is ``Code/cancelled``: `catch LockError.cancelled`.
     public static var cancelled: Code { .cancelled }
     /// Matches a ``LockError`` whose code is ``Code/lockLost``: `catch LockError.lockLost`.
@@ -190,6 +196,8 @@ extension LockError {
         switch status {
         case .held(let holder):
             switch holder.isAlive {
+            case true? where holder.liveness == .kernelLockHeldAfterWriterExited:
+                "the processes that keep its kernel lock are alive; wait for them to finish, or stop them"
             case true?:
                 "that writer is alive; wait for it to finish"
             case nil:
@@ -275,6 +283,32 @@ extension LockError {
         }
         return LockError(.systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
                          message: "\(action) \(lockFile) failed: \(error.name): \(error.errno)\(advice)")
+    }
+
+    /// A breaker moved aside a lock file that another writer had put in place of the
+    /// stale one in that very moment, and could not put it back: a newer lock had
+    /// taken the lock path meanwhile (see `OpenLockFile.remove(judged:)`).
+    static func displaced(_ lockFile: FilePath, privateName: String, record: LockRecord?) -> LockError {
+        let writer = record.map { "pid \($0.pid) on \($0.hostname.isEmpty ? "an unnamed host" : $0.hostname)" } ?? "another program"
+        let directory = lockFile.removingLastComponent()
+        let kept = directory.isEmpty ? privateName : directory.appending(privateName).string
+        return LockError(
+            .busy, lockFile: lockFile,
+            message: "while \(lockFile) was being broken, \(writer) replaced the stale lock with its own, and another "
+                + "writer then took the lock before that file could be put back; the file of \(writer) is kept, "
+                + "intact, as \(kept): that writer may still be writing without holding the lock; stop it, check "
+                + "the data file, then remove \(kept)")
+    }
+
+    /// No thread or monitor could be started for a wait or a held lock's heartbeat.
+    static func noThread(_ error: SystemCallError, lockFile: FilePath) -> LockError {
+        let advice = error.errno == .resourceTemporarilyUnavailable
+            ? "this process (or its control group) is at its limit of threads or processes (RLIMIT_NPROC, pids.max); "
+                + "the lock was not taken; end some threads or raise the limit"
+            : "the lock was not taken"
+        return LockError(.systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
+                         message: "cannot start the thread that waits for or keeps the lock \(lockFile) "
+                             + "(\(error.name): \(error.errno)); \(advice)")
     }
 
     static func unsupportedFileSystem(

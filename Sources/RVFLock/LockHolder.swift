@@ -12,6 +12,11 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
     /// The holder's program name (`/proc/PID/comm`), for a holder on this machine
     /// whose process could be found; nil otherwise.
     public let program: String?
+    /// The processes on this machine that hold the lock file's kernel lock, where the
+    /// record's own process does not: its process exited while others it started (or
+    /// handed the lock file to) keep the lock, as `rvf-lock exec`'s command does when
+    /// `rvf-lock` is killed. Empty otherwise, and where it cannot be seen.
+    public let kernelLockHolders: [HolderProcess]
     /// How the record's hostname relates to this machine.
     public let hostMatch: HostMatch
     /// What the judge learned about the holder's liveness, and how.
@@ -34,12 +39,13 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
     /// Creates a holder description; the library makes these when it reads a lock.
     public init(
         record: LockRecord, age: Duration, heldFor: Duration? = nil, program: String? = nil,
-        hostMatch: HostMatch, liveness: Liveness
+        kernelLockHolders: [HolderProcess] = [], hostMatch: HostMatch, liveness: Liveness
     ) {
         self.record = record
         self.age = age
         self.heldFor = heldFor
         self.program = program
+        self.kernelLockHolders = kernelLockHolders
         self.hostMatch = hostMatch
         self.liveness = liveness
     }
@@ -49,13 +55,23 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
         self.init(record: record, age: age, hostMatch: isSameHost ? .thisHost : .otherHost, liveness: liveness)
     }
 
-    /// This holder with its program name filled in.
-    func naming(program: String?) -> LockHolder {
-        LockHolder(record: record, age: age, heldFor: heldFor, program: program, hostMatch: hostMatch, liveness: liveness)
+    /// This holder with its program, or the processes holding its kernel lock, filled in.
+    func describing(program: String?, kernelLockHolders: [HolderProcess] = [], liveness: Liveness? = nil) -> LockHolder {
+        LockHolder(record: record, age: age, heldFor: heldFor, program: program, kernelLockHolders: kernelLockHolders,
+                   hostMatch: hostMatch, liveness: liveness ?? self.liveness)
+    }
+
+    /// How the judge knows whether the holder lives.
+    var livenessExplanation: String {
+        liveness == .kernelLockHeldAfterWriterExited && !kernelLockHolders.isEmpty
+            ? "alive while \(kernelLockHolders.count == 1 ? "that process holds" : "those processes hold") it"
+            : liveness.explanation
     }
 
     /// "pid 4242 (ingest) on build-7 for 12 min", or, where the file system keeps
-    /// no birth times, "pid 4242 on build-7, refreshed 3 s ago".
+    /// no birth times, "pid 4242 on build-7, refreshed 3 s ago"; where other processes
+    /// keep the kernel lock of a writer that exited, "pid 3000 on build-7 for 5 s, whose
+    /// process has exited; its kernel lock is held by pid 3012 (sleep)".
     public var description: String {
         var text = "pid \(pid)"
         if let program { text += " (\(program))" }
@@ -64,6 +80,10 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
             text += " for \(heldFor.humanReadable)"
         } else {
             text += ", refreshed \(age.humanReadable) ago"
+        }
+        if !kernelLockHolders.isEmpty {
+            if liveness == .kernelLockHeldAfterWriterExited { text += ", whose process has exited" }
+            text += "; its kernel lock is held by " + kernelLockHolders.map(\.description).joined(separator: ", ")
         }
         return text
     }
@@ -87,11 +107,28 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
         /// Some process holds `flock()` on the lock file exclusively: the kernel
         /// proves the holder alive.
         case kernelLockHeld
+        /// The record's own process has exited, but processes holding the lock file
+        /// open keep its `flock()` (see ``LockHolder/kernelLockHolders``): the lock is
+        /// alive as long as they are.
+        case kernelLockHeldAfterWriterExited
         /// The lock was written by RVFLock on this running kernel and nobody holds its
         /// `flock()` exclusively: the kernel proves the holder gone.
         case kernelLockReleased
-        /// `kill(pid, 0)` found the process (or found it owned by another user).
+        /// The process that has the record's PID is the writer itself: its PID
+        /// namespace, PID and start time match the record's writer id (RVFLock records only).
+        case writerProcessExists
+        /// `kill(pid, 0)` found a process (or found it owned by another user) that
+        /// started before the record was written; nothing says it is another process.
         case processExists
+        /// A process has the record's PID, but it started after the record was written
+        /// (beyond any allowance for a wall-clock step): the PID was reused, or the
+        /// machine rebooted. The writer is gone.
+        case processStartedLater
+        /// A process has the record's PID, and it started within moments after the
+        /// record's timestamp: it may be the writer under a wall clock stepped since,
+        /// or a process that got the PID later. The record is judged as one from
+        /// another host.
+        case processStartedAroundRecord
         /// `kill(pid, 0)` found no such process.
         case noSuchProcess
         /// The PID is 0, negative or above the system's maximum: no process can have it.
@@ -102,12 +139,22 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
         /// True when alive, false when dead, nil when unknowable.
         public var isAlive: Bool? {
             switch self {
-            case .kernelLockHeld, .processExists: true
-            case .kernelLockReleased, .noSuchProcess, .impossiblePID: false
-            case .unknowable: nil
+            case .kernelLockHeld, .kernelLockHeldAfterWriterExited, .writerProcessExists, .processExists: true
+            case .kernelLockReleased, .noSuchProcess, .impossiblePID, .processStartedLater: false
+            case .unknowable, .processStartedAroundRecord: nil
             }
         }
     }
+}
+
+/// A process on this machine, for messages: "pid 3012 (sleep)".
+public struct HolderProcess: Hashable, Sendable, CustomStringConvertible {
+    /// Its process id, in the PID namespace of the process that looked.
+    public let pid: Int32
+    /// Its program name (`/proc/PID/comm`), where it could be read.
+    public let program: String?
+
+    public var description: String { program.map { "pid \(pid) (\($0))" } ?? "pid \(pid)" }
 }
 
 extension Duration {

@@ -17,11 +17,12 @@ public enum LockStatus: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// This status with the holder's program name filled in by `name`.
-    func namingProgram(_ name: (LockHolder) -> String?) -> LockStatus {
+    /// This status with the holder described further by `describe` (its program, the
+    /// processes that hold its kernel lock).
+    func describingHolder(_ describe: (LockHolder) -> LockHolder) -> LockStatus {
         switch self {
-        case .held(let holder): .held(holder.naming(program: name(holder)))
-        case .stale(let holder, let reason): .stale(holder.naming(program: name(holder)), reason)
+        case .held(let holder): .held(describe(holder))
+        case .stale(let holder, let reason): .stale(describe(holder), reason)
         case .free, .invalid: self
         }
     }
@@ -41,7 +42,7 @@ public enum LockStatus: Hashable, Sendable, CustomStringConvertible {
         case .free:
             "free"
         case .held(let holder):
-            "held by \(holder) (\(holder.liveness.explanation))"
+            "held by \(holder) (\(holder.livenessExplanation))"
         case .stale(let holder, let reason):
             "stale: held by \(holder), \(reason)"
         case .invalid(let invalid):
@@ -57,6 +58,10 @@ public enum StaleReason: Hashable, Sendable, CustomStringConvertible {
     case holderGone
     /// Same host, the process is gone, and the record is older than the threshold.
     case processGoneAndOlderThan(Duration)
+    /// Same host, the record's PID names a process that started after the record was
+    /// written (the PID was reused, or the machine rebooted), and the record is
+    /// older than the threshold.
+    case processReplacedAndOlderThan(Duration)
     /// Another host, and the record is older than the threshold: no heartbeat for that long.
     case otherHostOlderThan(Duration)
 
@@ -66,6 +71,9 @@ public enum StaleReason: Hashable, Sendable, CustomStringConvertible {
             "its process has exited (the kernel holds no lock for it)"
         case .processGoneAndOlderThan(let threshold):
             "its process is gone and the lock is older than \(threshold.roundedSeconds) s"
+        case .processReplacedAndOlderThan(let threshold):
+            "its pid now names a process that started after the lock was written, and the lock is older than "
+                + "\(threshold.roundedSeconds) s"
         case .otherHostOlderThan(let threshold):
             "it is from another host and not refreshed for over \(threshold.roundedSeconds) s"
         }
@@ -119,8 +127,14 @@ extension LockHolder.Liveness {
     public var explanation: String {
         switch self {
         case .kernelLockHeld: "alive: its kernel lock on the file is held"
+        case .kernelLockHeldAfterWriterExited: "alive: its process has exited, but processes it started hold its kernel lock"
         case .kernelLockReleased: "gone: written by RVFLock on this machine, and no process holds its kernel lock"
+        case .writerProcessExists: "alive: its process exists"
         case .processExists: "alive: the process exists"
+        case .processStartedLater: "gone: its pid now names a process that started after the lock was written"
+        case .processStartedAroundRecord:
+            "liveness unknown: its pid names a process that started about when the lock was written, "
+                + "judged as a lock from another host"
         case .noSuchProcess: "gone: no such process"
         case .impossiblePID: "gone: the pid cannot belong to a process"
         case .unknowable: "liveness unknown: another host"

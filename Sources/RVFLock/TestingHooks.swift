@@ -11,6 +11,7 @@ public enum TestingHooks {
     private struct Hooks {
         var beforeRemovingJudgedFile: (@Sendable () -> Void)?
         var duringHeartbeatWrite: (@Sendable () -> Void)?
+        var beforePuttingBack: (@Sendable () -> Void)?
     }
 
     /// Called when a lock file has been judged stale (or is being broken with
@@ -18,6 +19,13 @@ public enum TestingHooks {
     public static var beforeRemovingJudgedFile: (@Sendable () -> Void)? {
         get { hooks.withLock { $0.beforeRemovingJudgedFile } }
         set { hooks.withLock { $0.beforeRemovingJudgedFile = newValue } }
+    }
+
+    /// Called when a breaker has moved aside a file that is not the one it judged
+    /// (another program replaced it in that moment), just before it puts it back.
+    public static var beforePuttingBack: (@Sendable () -> Void)? {
+        get { hooks.withLock { $0.beforePuttingBack } }
+        set { hooks.withLock { $0.beforePuttingBack = newValue } }
     }
 
     /// Called by a holder's heartbeat while it writes its record, holding the

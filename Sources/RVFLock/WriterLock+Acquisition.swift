@@ -1,4 +1,3 @@
-import Dispatch
 import Logging
 import SystemPackage
 
@@ -25,9 +24,20 @@ extension WriterLock {
     /// ``RecentReleases``).
     func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
         let location = try resolveLocation()
+        // The heartbeat's thread is reserved before the lock is taken: a process at
+        // its thread limit is refused the lock, rather than holding it unrefreshed.
+        let monitor: MonitorThread
+        var worker: Worker?
+        do throws(SystemCallError) {
+            monitor = try MonitorThread.current()
+            worker = try WorkerThreads.shared.reserve()
+        } catch {
+            throw .noThread(error, lockFile: location.lockFile)
+        }
+        defer { worker?.giveBack() }
         let judge = StalenessJudge(identity: identity, options: options)
         let start = ContinuousClock.now
-        var prepared = try prepare(location, judge: judge)
+        var prepared = try prepare(location, judge: judge, monitor: monitor)
         // The holder last seen; nil while only known to be alive (not read, to spare
         // a waiter's every turn in the queue the reads of a record nobody will see).
         var lastStatus: LockStatus? = .free
@@ -85,7 +95,7 @@ extension WriterLock {
             // is: nothing judges a record by less.
             if turns > 1 && Syscalls.monotonicNanoseconds() &- prepared.createdAt > 1_000_000_000 {
                 prepared.discard()
-                prepared = try prepare(location, judge: judge)
+                prepared = try prepare(location, judge: judge, monitor: monitor)
             }
             let linked: Bool
             do throws(SystemCallError) { linked = try prepared.link(to: location) } catch {
@@ -94,7 +104,8 @@ extension WriterLock {
             if linked {
                 // Only now may the next waiter in the kernel's queue wake.
                 predecessor?.letGo()
-                return makeHeldLock(prepared, location: location, judge: judge)
+                defer { worker = nil }
+                return makeHeldLock(prepared, location: location, judge: judge, monitor: monitor, worker: worker!)
             }
             if waiting == nil && turns > 32 { throw giveUp() }
 
@@ -180,9 +191,13 @@ extension WriterLock {
             }
             lastStatus = status
             if status.isBreakable {
-                if try location.performing("judging", { () throws(SystemCallError) in try file.remove(judged: bytes) }) {
+                let removal = try location.performing("judging") { () throws(SystemCallError) in try file.remove(judged: bytes) }
+                if removal == .removed {
                     options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
                 } else {
+                    if case .replacedAndLeftAside(let name, let record) = removal {
+                        options.logger?.critical("\(LockError.displaced(location.lockFile, privateName: name, record: record))")
+                    }
                     predecessor?.letGo()
                     predecessor = nil
                 }
@@ -207,14 +222,15 @@ extension WriterLock {
     ///
     /// Where the directory does not let this user create the file, the lock is
     /// looked at first: a user who cannot take a held lock learns who holds it.
-    private func prepare(_ location: LockLocation, judge: StalenessJudge) throws(LockError) -> PreparedLockFile {
+    private func prepare(_ location: LockLocation, judge: StalenessJudge, monitor: MonitorThread) throws(LockError) -> PreparedLockFile {
         let record = LockRecord(
             pid: UInt32(clamping: Syscalls.processID),
             hostname: identity.hostname,
             timestampNanoseconds: Syscalls.wallClockNanoseconds(),
-            writerID: identity.makeWriterID())
+            writerID: identity.makeWriterID(fileSystem: location.fileSystem))
         do {
-            return try PreparedLockFile(location: location, record: record, options: options)
+            return try PreparedLockFile(location: location, record: record, options: options,
+                                        descriptorFloor: monitor.lockDescriptorFloor)
         } catch where [.permissionDenied, .notPermitted, .readOnlyFileSystem].contains(error.errno) {
             let examiner = LockFileExaminer(location: location, judge: judge)
             if let status = try? examiner.currentStatus(), status != .free {
@@ -225,11 +241,14 @@ extension WriterLock {
         }
     }
 
-    private func makeHeldLock(_ prepared: PreparedLockFile, location: LockLocation, judge: StalenessJudge) -> HeldLock {
+    private func makeHeldLock(
+        _ prepared: PreparedLockFile, location: LockLocation, judge: StalenessJudge, monitor: MonitorThread, worker: Worker
+    ) -> HeldLock {
         let examiner = LockFileExaminer(location: location, judge: judge)
         return HeldLock(
             descriptor: prepared.takeDescriptor(), record: prepared.record, identity: prepared.identity,
             syncs: prepared.syncs, location: location, dataFile: dataFile, options: options,
+            monitor: monitor, worker: worker,
             describeStatus: { try? examiner.currentStatus() })
     }
 
@@ -255,7 +274,7 @@ extension WriterLock {
     /// The status with the holder's program name, for what people read.
     private func named(_ status: LockStatus, _ location: LockLocation) -> LockStatus {
         guard status.holder != nil, let file = try? OpenLockFile.open(location, forWriting: false) else { return status }
-        return status.namingProgram { HolderProgram.name(of: $0, lockFile: file.identity) }
+        return status.describingHolder { HolderProcesses.describe($0, lockFile: file.identity) }
     }
 
     /// Waits up to 100 ms for observers (shared kernel locks) to let go.
@@ -280,18 +299,27 @@ extension WriterLock {
     }
 
     /// Runs a blocking wait on a thread of its own, cancelled with the calling task.
+    ///
+    /// The thread comes from ``WorkerThreads``, not Dispatch, whose capped pool a
+    /// few hundred waits would exhaust (see there).
     func inBackground<Value: Sendable>(
         _ work: @escaping @Sendable (WaitCancellation) throws(LockError) -> Value
     ) async throws(LockError) -> Value {
         let cancellation: WaitCancellation
-        do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
-            throw .system(error, lockFile: lockFile, doing: "waiting for")
+        let worker: Worker
+        do throws(SystemCallError) {
+            cancellation = try WaitCancellation()
+            worker = try WorkerThreads.shared.reserve()
+        } catch {
+            throw .noThread(error, lockFile: lockFile)
         }
-        if Task.isCancelled { throw .cancelled(lockFile, status: nil) }
+        if Task.isCancelled {
+            worker.giveBack()
+            throw .cancelled(lockFile, status: nil)
+        }
         let result: Result<Value, LockError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                // A queue of its own gets a thread of its own: the wait may block for long.
-                DispatchQueue(label: "RVFLock.wait").async {
+                worker.run {
                     continuation.resume(returning: Result { () throws(LockError) in try work(cancellation) })
                 }
             }

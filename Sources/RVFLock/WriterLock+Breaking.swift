@@ -124,11 +124,19 @@ extension WriterLock {
             guard force || status.isBreakable else {
                 throw .notStale(location.lockFile, status: status)
             }
-            if try judging({ () throws(SystemCallError) in try file.remove(judged: bytes) }) {
+            switch try judging({ () throws(SystemCallError) in try file.remove(judged: bytes) }) {
+            case .removed:
                 options.logger?.warning("removed lock \(location.lockFile) (\(force ? "forced" : "stale")): \(status)")
                 // A breaker that died between its rename and its unlink leaves a private file behind.
                 PreparedLockFile.removeOrphans(of: location)
                 return status
+            case .changed, .replacedAndPutBack:
+                // Look again at what the path names now (a writer that replaced the judged file is judged anew).
+                continue
+            case .replacedAndLeftAside(let name, let record):
+                let error = LockError.displaced(location.lockFile, privateName: name, record: record)
+                options.logger?.critical("\(error)")
+                throw error
             }
         }
         throw LockError(.busy, lockFile: location.lockFile,

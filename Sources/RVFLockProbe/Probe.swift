@@ -24,7 +24,9 @@ import SystemPackage
 /// - `break`: break the lock (`force=1`: even a live one); print `broke STATUS` or `none` (exit 0),
 ///   or `refused CODE MESSAGE` (exit 3). With `pause=PATH`, pause after judging the file and
 ///   checking it is the one judged, just before removing it: print `pausing` and go on once PATH
-///   exists (`TestingHooks.beforeRemovingJudgedFile`).
+///   exists (`TestingHooks.beforeRemovingJudgedFile`). With `pause-put-back=PATH`, pause likewise
+///   before putting back a file found replaced (`TestingHooks.beforePuttingBack`), printing
+///   `pausing-put-back`.
 /// - `observe`: open FILE's lock file read-only and hold a shared `flock()` on it, as an observer
 ///   (`flock -s`) would: print `sharing`, hold it `hold-ms` or until `until` exists, print `unshared`.
 /// - `isolation`: lock FILE (A) and `other` (B) with `TestingHooks.duringHeartbeatWrite` blocking
@@ -314,6 +316,7 @@ extension Probe {
             let name = switch reason {
             case .holderGone: "holderGone"
             case .processGoneAndOlderThan: "processGoneAndOlderThan"
+            case .processReplacedAndOlderThan: "processReplacedAndOlderThan"
             case .otherHostOlderThan: "otherHostOlderThan"
             }
             return "stale \(fields(holder)) reason=\(name) breakable=\(status.isBreakable)"
@@ -346,10 +349,16 @@ extension Probe {
     }
 
     func breakLock() -> Int32 {
+        let report = { @Sendable (line: String) in self.say(line) }
         if let resume = settings["pause"] {
-            let report = { @Sendable (line: String) in self.say(line) }
             TestingHooks.beforeRemovingJudgedFile = {
                 report("pausing")
+                while access(resume, F_OK) != 0 { usleep(5_000) }
+            }
+        }
+        if let resume = settings["pause-put-back"] {
+            TestingHooks.beforePuttingBack = {
+                report("pausing-put-back")
                 while access(resume, F_OK) != 0 { usleep(5_000) }
             }
         }

@@ -51,5 +51,40 @@ extension CrossProcessTests {
             #expect(reference.outputLines.last == "released", "the reference lost its lock: \(reference.output)")
             #expect(!sandbox.lockExists)
         }
+
+        /// The same race between two users of a shared directory (issue 14, item 1):
+        /// the reference runs as one user, the breaker as another. With
+        /// `fs.protected_hardlinks=1` the breaker may not `link()` the other user's
+        /// file back; it must still put it back (a rename needs no ownership) and
+        /// never unlink it.
+        @Test(.enabled(if: ChildProcess.User.unavailableReason == nil, "needs root and setpriv, to run two other users"))
+        func aBreakerOfAnotherUserPutsTheReferencesLockBackInASharedDirectory() async throws {
+            let sandbox = LockSandbox()
+            // Shared by every user, without the sticky bit (which forbids renaming others' files).
+            #expect(chmod(sandbox.directory.path, 0o777) == 0)
+            let dead = try Host.deadPID(scratch: sandbox.directory)
+            sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                                     writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            let resume = sandbox.directory.file("resume")
+
+            let breaker = try CrossProcessTests.probe("break", sandbox.dataFile, ["pause=\(resume)"], in: sandbox, user: .nobody)
+            _ = try #require(await breaker.waitForLine(startingWith: "pausing"), "breaker: \(breaker.output) \(breaker.errorOutput)")
+            let harness = try await ReferenceHarness.shared.executable()
+            let reference = try ChildProcess(harness, ["hold", sandbox.dataFile, "3000"], environment: ["HOSTNAME": Host.name],
+                                             user: .neighbour, outputIn: sandbox.directory.path, name: "reference-hold")
+            _ = try #require(await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
+            let referenceInode = try #require(LockFiles.inode(sandbox.lockFile))
+            #expect(LockFiles.owner(sandbox.lockFile) == ChildProcess.User.neighbour.uid)
+
+            LockFiles.write([], to: resume)
+            let code = await breaker.waitForExit(timeout: .seconds(30))
+            #expect(code == 3, "breaker: \(breaker.output) \(breaker.errorOutput)")
+            #expect(breaker.outputLines.last?.hasPrefix("refused notStale") == true, "breaker: \(breaker.output)")
+            #expect(LockFiles.inode(sandbox.lockFile) == referenceInode, "the other user's lock file is gone or replaced")
+            #expect(sandbox.directory.entries.filter { $0.hasPrefix(".data.rvf.lock.") }.isEmpty, "\(sandbox.directory.entries)")
+
+            #expect(await reference.waitForExit(timeout: .seconds(30)) == 0, "reference: \(reference.output) \(reference.errorOutput)")
+            #expect(reference.outputLines.last == "released", "the reference lost its lock: \(reference.output)")
+        }
     }
 }

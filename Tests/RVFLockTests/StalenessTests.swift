@@ -114,16 +114,18 @@ import Testing
 
     // MARK: Reference-style records on this host
 
-    @Test func oldReferenceRecordWithOurLivePIDIsHeld() throws {
-        sandbox.plant(referenceRecord(pid: UInt32(getpid()), secondsOld: 120))
-        let lock = sandbox.lock()
+    /// Older than the same-host threshold, and written after this (live) process started.
+    @Test func oldReferenceRecordWithOurLivePIDIsHeld() async throws {
+        sandbox.plant(referenceRecord(pid: UInt32(getpid()), secondsOld: 0))
+        let lock = sandbox.lock { $0.sameHostStaleAfter = .milliseconds(50) }
+        try await Task.sleep(for: .milliseconds(100))
         guard case .held(let holder) = try lock.status() else {
             Issue.record("expected held, got \(try lock.status())")
             return
         }
         #expect(holder.liveness == .processExists)
         #expect(holder.isSameHost)
-        #expect(holder.age >= .seconds(119))
+        #expect(holder.age >= .milliseconds(100))
         let error = try #require(expectBusy(lock))
         #expect(error.holder?.pid == UInt32(getpid()))
         #expect(error.holder?.record.checksum == .crc32)

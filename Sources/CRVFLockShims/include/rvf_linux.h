@@ -27,6 +27,13 @@ unsigned long long rvf_monotonic_ns(void);
 /// when statx fails.
 int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds);
 
+/// CLOCK_BOOTTIME now, in nanoseconds: time since boot, suspend included (the
+/// clock of a process's start time in /proc/PID/stat).
+unsigned long long rvf_boot_clock_ns(void);
+
+/// sysconf(_SC_CLK_TCK): the unit of /proc/PID/stat's times, per second.
+long rvf_clock_ticks_per_second(void);
+
 /// CLOCK_REALTIME now, in nanoseconds since the epoch (0 before 1970).
 unsigned long long rvf_wall_clock_ns(void);
 
@@ -34,6 +41,11 @@ unsigned long long rvf_wall_clock_ns(void);
 /// (an O_TMPFILE) a name. Kernels before 6.10 refuse it without
 /// CAP_DAC_READ_SEARCH, with ENOENT.
 int rvf_link_open_file(int descriptor, int directory, const char *name);
+
+/// renameat2(..., RENAME_NOREPLACE): gives `source` the name `target` only if
+/// nothing has that name, failing with EEXIST otherwise. Unlike link(), it needs
+/// no ownership of the file (fs.protected_hardlinks does not apply).
+int rvf_rename_noreplace(int directory, const char *source, const char *target);
 
 /// Starts a detached thread running start(context), with a stack of
 /// `stack_size` bytes (0: the default). Returns pthread_create's result.

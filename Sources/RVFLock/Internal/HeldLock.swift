@@ -20,15 +20,23 @@ import SystemPackage
 /// replacement is noticed at once, and the heartbeat follows every interval.
 ///
 /// File system work (the watch, the heartbeat's write and sync, checks) runs on
-/// a work queue, never on the monitor thread, and never under ``state``'s
-/// mutex: a slow or hung file system stalls this lock's heartbeat and release,
-/// never `isHeld`, never another lock.
+/// the lock's own thread (reserved when the lock was taken), never on the
+/// monitor thread, and never under ``state``'s mutex: a slow or hung file system
+/// stalls this lock's heartbeat and release, never `isHeld`, never another lock.
+///
+/// The lock belongs to the process that took it. A child forked without `exec`
+/// has a copy of this object and shares its descriptor (and so its `flock()`),
+/// but none of its threads: there it refuses to release or check the lock, and
+/// dropping it only closes the child's copy of the descriptor.
 final class HeldLock: HeartbeatThread.Work {
     let location: LockLocation
     let dataFile: FilePath
     let identity: FileIdentity
     let writerID: WriterID
     let syncs: Bool
+    /// The process that took the lock.
+    let owner: pid_t
+    private let monitor: MonitorThread
     private let logger: Logger?
     private let describeStatus: @Sendable () -> LockStatus?
     private let lost = Atomic<Bool>(false)
@@ -51,12 +59,15 @@ final class HeldLock: HeartbeatThread.Work {
         var nextHandlerID: UInt64 = 0
         var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
+        /// Reserved for the heartbeat when the lock was taken, until it starts.
+        var worker: Worker?
         var heartbeatThread: HeartbeatThread?
     }
 
     init(
         descriptor: CInt, record: LockRecord, identity: FileIdentity, syncs: Bool,
         location: LockLocation, dataFile: FilePath, options: LockOptions,
+        monitor: MonitorThread, worker: Worker,
         describeStatus: @escaping @Sendable () -> LockStatus?
     ) {
         self.location = location
@@ -64,25 +75,43 @@ final class HeldLock: HeartbeatThread.Work {
         self.identity = identity
         self.writerID = record.writerID
         self.syncs = syncs
+        self.owner = getpid()
+        self.monitor = monitor
         self.logger = options.logger
         self.describeStatus = describeStatus
-        self.state = Mutex(State(record: record))
+        self.state = Mutex(State(record: record, worker: worker))
         self.interval = options.effectiveHeartbeatInterval
         io.withLock { $0 = descriptor }
         HeldLockRegistry.shared.insert(record.writerID)
-        let interval = self.interval
-        let timer = MonitorThread.shared.schedule(after: min(Self.watchDelay, interval), every: .seconds(3600)) {
-            [weak self] in self?.tick()
-        }
+        let timer = monitor.after(min(Self.watchDelay, interval)) { [weak self] in self?.tick() }
         state.withLock { $0.timer = timer }
     }
 
-    deinit { releaseQuietly() }
+    deinit {
+        if isForkedCopy {
+            // The parent's lock: only this process's copy of the descriptor is ours to close.
+            Syscalls.close(io.withLock { $0 })
+        } else {
+            releaseQuietly()
+        }
+    }
+
+    /// True in a child forked (without `exec`) from the process that took the lock.
+    var isForkedCopy: Bool { getpid() != owner }
+
+    private func refuseInForkedCopy(_ action: String) throws(LockError) {
+        guard isForkedCopy else { return }
+        throw LockError(
+            .heldByParentProcess, lockFile: lockFile,
+            message: "the lock \(lockFile) belongs to process \(owner), which took it; this process (\(getpid())) was forked "
+                + "from it and does not hold the lock, so it cannot \(action) it; take the lock in this process "
+                + "(after the parent releases it), or leave it to the parent")
+    }
 
     var lockFile: FilePath { location.lockFile }
 
     var isHeld: Bool {
-        !lost.load(ordering: .acquiring) && !released.load(ordering: .acquiring)
+        !lost.load(ordering: .acquiring) && !released.load(ordering: .acquiring) && !isForkedCopy
     }
 
     var record: LockRecord { state.withLock { $0.record } }
@@ -96,19 +125,15 @@ final class HeldLock: HeartbeatThread.Work {
     // MARK: Monitoring
 
     /// Runs on the monitor thread once the lock has been held for ``watchDelay``:
-    /// starts the lock's own thread for its file system work, and ends the timer.
+    /// puts the lock's own thread to work.
     private func tick() {
         let interval = self.interval
-        let started: Bool = state.withLock { state in
-            guard !released.load(ordering: .acquiring), state.heartbeatThread == nil else { return false }
-            state.heartbeatThread = HeartbeatThread.start(interval: interval, work: self)
-            if state.heartbeatThread == nil {
-                logger?.error("no thread for the heartbeat of \(lockFile): the lock is not kept fresh; release it soon")
-            }
-            return true
+        state.withLock { state in
+            state.timer = nil
+            guard !released.load(ordering: .acquiring), let worker = state.worker else { return }
+            state.worker = nil
+            state.heartbeatThread = HeartbeatThread.start(on: worker, interval: interval, work: self)
         }
-        guard started else { return }
-        if let timer = state.withLock({ $0.timer }) { MonitorThread.shared.cancel(timer) }
     }
 
     func startWatching() {
@@ -116,7 +141,7 @@ final class HeldLock: HeartbeatThread.Work {
             guard descriptor >= 0 else { return nil }
             // Through /proc, the watch is on this very inode, whatever the lock path names by now.
             return ProcSelfFD.withPath(of: descriptor) { path in
-                MonitorThread.shared.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
+                monitor.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
                     self?.state.withLock { $0.heartbeatThread }?.requestVerify()
                 }
             }
@@ -126,7 +151,7 @@ final class HeldLock: HeartbeatThread.Work {
             state.watch = subscription
             return true
         }
-        if !keep { MonitorThread.shared.unsubscribe(subscription) }
+        if !keep { monitor.unsubscribe(subscription) }
         // The path may have changed before the watch existed: look once now.
         verify()
     }
@@ -219,6 +244,7 @@ final class HeldLock: HeartbeatThread.Work {
 
     /// Checks now, synchronously, that the lock is still this holder's.
     func checkHeld() throws(LockError) {
+        try refuseInForkedCopy("check")
         if released.load(ordering: .acquiring) {
             throw LockError(.lockLost, lockFile: lockFile, message: "the lock \(lockFile) was already released by this process")
         }
@@ -242,17 +268,21 @@ final class HeldLock: HeartbeatThread.Work {
     /// remove the file, so between the identity check and the unlink nobody else
     /// can remove ours and put theirs in its place.
     func release() throws(LockError) {
+        try refuseInForkedCopy("release")
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let (timer, watch, heartbeatThread) = state.withLock { state in
+        let (timer, watch, heartbeatThread, worker) = state.withLock { state in
             defer {
                 state.lossHandlers = []
                 state.heartbeatThread = nil
+                state.worker = nil
+                state.timer = nil
             }
-            return (state.timer, state.watch, state.heartbeatThread)
+            return (state.timer, state.watch, state.heartbeatThread, state.worker)
         }
         heartbeatThread?.stop()
+        worker?.giveBack()
         // Before the unlink, so that releasing wakes no monitor for this holder's own change.
-        MonitorThread.shared.unsubscribe(watch)
+        monitor.unsubscribe(watch)
         // Waits for a heartbeat's write in progress; the descriptor closes last.
         let descriptor = io.withLock { descriptor in
             defer { descriptor = -1 }
@@ -266,7 +296,7 @@ final class HeldLock: HeartbeatThread.Work {
                 Syscalls.close(descriptor)
             }
             // After the handoff: nothing here delays the next holder.
-            if let timer { MonitorThread.shared.cancel(timer) }
+            if let timer { monitor.cancel(timer) }
             HeldLockRegistry.shared.remove(writerID)
         }
         var check = checkPath()

@@ -21,7 +21,8 @@ final class LockChangeWatcher {
     init(location: LockLocation) {
         let wake = try? WakeSignal()
         self.wake = wake
-        self.hub = wake == nil || !MonitorThread.shared.deliversFileEvents ? nil : MonitorThread.shared
+        let monitor = try? MonitorThread.current()
+        self.hub = wake == nil || monitor?.deliversFileEvents != true ? nil : monitor
         if let hub, let wake {
             subscription = ProcSelfFD.withPath(of: location.directory.descriptor) { directory in
                 hub.subscribe(directory, events: MonitorThread.directoryEvents, name: location.nameBytes) {

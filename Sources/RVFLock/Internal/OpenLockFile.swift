@@ -212,9 +212,10 @@ final class OpenLockFile {
             let record = try LockRecord(decoding: bytes)
             let unchanged = UnchangedSince.shared.duration(
                 of: .init(file: identity, contentStamp: record.timestampNanoseconds, writer: record.writerID))
-            var status = judge.judge(record, kernelLock: kernelLock, nowNanoseconds: now, unchangedFor: unchanged,
+            var status = judge.judge(record, kernelLock: kernelLock, fileSystem: location.fileSystem,
+                                     nowNanoseconds: now, unchangedFor: unchanged,
                                      birthNanoseconds: Syscalls.birthTime(descriptor))
-            if namingProgram { status = status.namingProgram { HolderProgram.name(of: $0, lockFile: identity) } }
+            if namingProgram { status = status.describingHolder { HolderProcesses.describe($0, lockFile: identity) } }
             return (status, bytes)
         } catch {
             // Read again, after the bytes: a file being written must look as young as it is.
@@ -227,6 +228,21 @@ final class OpenLockFile {
         }
     }
 
+    /// What ``remove(judged:)`` did.
+    enum Removal: Equatable {
+        /// The judged file is gone from the lock path.
+        case removed
+        /// The path named another file, or the bytes changed: nothing was touched.
+        case changed
+        /// Another file had replaced the judged one in the moment before it was moved
+        /// aside (the reference takes no kernel lock); it was put back at the lock path.
+        case replacedAndPutBack
+        /// As ``replacedAndPutBack``, but a newer lock file had already taken the lock
+        /// path, so the moved file could not be put back: it was left, intact, under
+        /// `privateName` beside the lock. Its writer no longer holds the lock.
+        case replacedAndLeftAside(privateName: String, record: LockRecord?)
+    }
+
     /// Removes this file from the lock path, if the path still names it and its
     /// bytes are still `judged`. Call only while holding its exclusive kernel lock,
     /// except to break a live lock on purpose (`breakLock(force: true)`).
@@ -234,13 +250,13 @@ final class OpenLockFile {
     /// Other RVFLock breakers are excluded by the kernel lock. The reference takes
     /// none, and may delete the judged file and create its own between this
     /// process's check and its removal; so the file is first renamed to a private
-    /// name, checked to be the judged one, and only then unlinked; a wrongly moved
-    /// file is linked back at once.
-    ///
-    /// - Returns: false when the path named another file or the bytes changed.
-    func remove(judged: [UInt8]) throws(SystemCallError) -> Bool {
-        guard let current = try location.lstat(), FileIdentity(current) == identity else { return false }
-        guard try readBytes() == judged else { return false }
+    /// name, checked to be the judged one, and only then unlinked. A file that is
+    /// not the judged one is never unlinked: it is renamed back with
+    /// `RENAME_NOREPLACE`, which, unlike `link()`, needs no ownership of the file
+    /// (`fs.protected_hardlinks` refuses another user's file to `link()`).
+    func remove(judged: [UInt8]) throws(SystemCallError) -> Removal {
+        guard let current = try location.lstat(), FileIdentity(current) == identity else { return .changed }
+        guard try readBytes() == judged else { return .changed }
         TestingHooks.beforeRemovingJudgedFile?()
         let directory = location.directory.descriptor
         let privateName = location.temporaryName(purpose: "breaking")
@@ -251,25 +267,48 @@ final class OpenLockFile {
                 }
             }
         } catch where error.errno == .noSuchFileOrDirectory {
-            return false
+            return .changed
         }
-        return try privateName.withUnsafeBufferPointer { (moved) throws(SystemCallError) -> Bool in
+        return try privateName.withUnsafeBufferPointer { (moved) throws(SystemCallError) -> Removal in
             let movedPath = moved.baseAddress!
             if let movedInfo = try Syscalls.lstatAt(directory, movedPath), FileIdentity(movedInfo) == identity {
                 try Syscalls.unlinkAt(directory, movedPath)
-                return true
+                return .removed
             }
             // Not the judged file: someone replaced it in the moment between the
             // check and the rename. Put theirs back where it was.
-            location.withName { name in
-                do throws(SystemCallError) {
-                    try Syscalls.linkAt(directory, movedPath, directory, name)
-                } catch {
-                    // The path was taken again meanwhile; nothing can restore theirs now.
-                }
+            TestingHooks.beforePuttingBack?()
+            if putBack(movedPath) { return .replacedAndPutBack }
+            let record = (try? Syscalls.openAt(directory, movedPath, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK)).flatMap { descriptor in
+                defer { Syscalls.close(descriptor) }
+                return (try? Syscalls.preadPrefix(descriptor, count: LockRecord.size)).flatMap { try? LockRecord(decoding: $0) }
             }
-            try? Syscalls.unlinkAt(directory, movedPath)
-            return false
+            // Under a name that says what happened, and that no clean-up of orphans removes.
+            let displaced = location.temporaryName(purpose: LockLocation.displacedPurpose)
+            let kept = displaced.withUnsafeBufferPointer { displaced in
+                (try? Syscalls.renameAtNoReplace(directory, movedPath, displaced.baseAddress!)) != nil
+            } ? displaced : privateName
+            let keptName = String(decoding: kept.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            return .replacedAndLeftAside(privateName: keptName, record: record)
+        }
+    }
+
+    /// Gives a file moved aside by mistake its lock name back, unless the name was
+    /// taken again meanwhile; true if it is back.
+    private func putBack(_ moved: UnsafePointer<CChar>) -> Bool {
+        let directory = location.directory.descriptor
+        return location.withName { name in
+            do throws(SystemCallError) {
+                try Syscalls.renameAtNoReplace(directory, moved, name)
+                return true
+            } catch where [.invalidArgument, .noFunction, .notSupported].contains(error.errno) {
+                // No RENAME_NOREPLACE on this file system: link it back where the rules allow.
+                guard (try? Syscalls.linkAt(directory, moved, directory, name)) != nil else { return false }
+                _ = try? Syscalls.unlinkAt(directory, moved)
+                return true
+            } catch {
+                return false
+            }
         }
     }
 }

@@ -29,7 +29,10 @@ final class PreparedLockFile {
     let createdAt: UInt64
 
     /// Creates the file beside the lock and writes `record` into it.
-    init(location: LockLocation, record: LockRecord, options: LockOptions) throws(LockError) {
+    ///
+    /// - Parameter descriptorFloor: the lowest number its descriptor may have
+    ///   (see ``MonitorThread/lockDescriptorFloor``).
+    init(location: LockLocation, record: LockRecord, options: LockOptions, descriptorFloor: CInt) throws(LockError) {
         let directory = location.directory.descriptor
         var created: CInt? = nil
         var temporaryName: [CChar]? = nil
@@ -48,7 +51,7 @@ final class PreparedLockFile {
         } catch {
             throw .system(error, lockFile: location.lockFile, doing: "creating")
         }
-        let descriptor = Syscalls.raised(created!, toAtLeast: MonitorThread.shared.lockDescriptorFloor)
+        let descriptor = Syscalls.raised(created!, toAtLeast: descriptorFloor)
         let fileSystem = Syscalls.fileSystemType(descriptor)
         syncs = options.syncPolicy.syncs(on: fileSystem)
         createdAt = Syscalls.monotonicNanoseconds()
@@ -139,7 +142,8 @@ final class PreparedLockFile {
     /// seconds belongs to a process that died.
     static func removeOrphans(of location: LockLocation) {
         let directory = location.directory.descriptor
-        for name in Syscalls.directoryEntries(directory) where location.isPrivateName(name) {
+        for name in Syscalls.directoryEntries(directory)
+        where location.isPrivateName(name) && !name.hasSuffix("." + LockLocation.displacedPurpose) {
             guard let descriptor = try? Syscalls.openAt(directory, name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else { continue }
             defer { Syscalls.close(descriptor) }
             guard let info = try? Syscalls.fstat(descriptor), FileIdentity.kind(of: info) == nil,

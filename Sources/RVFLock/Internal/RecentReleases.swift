@@ -51,21 +51,10 @@ final class RecentReleases: Sendable {
             return closing
         }
         for descriptor in stale { Syscalls.close(descriptor) }
-        // Nobody may come back for it: close it after its lifetime, on the monitor thread.
-        let once = OneShot()
-        once.set(MonitorThread.shared.schedule(after: .nanoseconds(Int64(Self.lifetime) + 1_000_000), every: .seconds(3600)) {
-            [weak self] in
+        // Nobody may come back for it: close it after its lifetime, on the monitor thread
+        // (without one, at this process's next release).
+        _ = try? MonitorThread.current().after(.nanoseconds(Int64(Self.lifetime) + 1_000_000)) { [weak self] in
             self?.expire()
-            once.cancel()
-        })
-    }
-
-    /// A monitor timer that cancels itself after its first run.
-    private final class OneShot: Sendable {
-        private let timer = Mutex<MonitorThread.TimerID?>(nil)
-        func set(_ id: MonitorThread.TimerID) { timer.withLock { $0 = id } }
-        func cancel() {
-            if let id = timer.withLock({ $0 }) { MonitorThread.shared.cancel(id) }
         }
     }
 

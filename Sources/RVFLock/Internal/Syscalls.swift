@@ -213,6 +213,13 @@ enum Syscalls {
         return info
     }
 
+    /// `stat(2)`, following symbolic links.
+    static func statFollowing(_ path: FilePath) throws(SystemCallError) -> stat {
+        var info = stat()
+        _ = try retrying("stat") { path.withPlatformString { c_stat($0, &info) } }
+        return info
+    }
+
     /// `lstat(2)`, or nil when nothing is at `path`.
     static func lstat(_ path: FilePath) throws(SystemCallError) -> stat? {
         var info = stat()
@@ -290,6 +297,13 @@ enum Syscalls {
         _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
     ) throws(SystemCallError) {
         try check("renameat", renameat(directory, source, directory, target))
+    }
+
+    /// Renames `source` to `target` in `directory` unless `target` exists (EEXIST then).
+    static func renameAtNoReplace(
+        _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
+        _ = try retrying("renameat2") { rvf_rename_noreplace(directory, source, target) }
     }
 
     static func unlinkAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
@@ -414,6 +428,7 @@ private func c_fsync(_ descriptor: CInt) -> CInt { fsync(descriptor) }
 private func c_fdatasync(_ descriptor: CInt) -> CInt { fdatasync(descriptor) }
 #endif
 private func c_fstat(_ descriptor: CInt, _ info: inout stat) -> CInt { fstat(descriptor, &info) }
+private func c_stat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { stat(path, &info) }
 private func c_lstat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { lstat(path, &info) }
 private func c_readlink(_ path: UnsafePointer<CChar>, _ buffer: inout [CChar], _ size: Int) -> Int {
     readlink(path, &buffer, size)

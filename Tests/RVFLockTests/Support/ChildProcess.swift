@@ -27,6 +27,8 @@ final class ChildProcess: Sendable {
 
         /// `nobody`, who owns nothing the tests did not give it.
         static let nobody = User(uid: 65534, gid: 65534)
+        /// A second unprivileged user (no account needed), for two users sharing a directory.
+        static let neighbour = User(uid: 65533, gid: 65533)
 
         static let setpriv = "/usr/bin/setpriv"
 

@@ -54,6 +54,11 @@ enum LockFiles {
         return lstat(path, &info) == 0 ? info.st_ino : nil
     }
 
+    static func owner(_ path: String) -> uid_t? {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_uid : nil
+    }
+
     /// Sets a file's modification time `seconds` into the past (negative: the future).
     static func setModificationTime(_ path: String, secondsAgo seconds: Int) {
         var now = timespec()

@@ -35,6 +35,8 @@ actor ReferenceHarness {
     /// Where the build goes: one folder per test run, removed when the test process exits.
     private static let buildDirectory: String = {
         let path = TemporaryDirectory.create("rvflock-refharness")
+        // Other users run the harness too (a second user in a shared directory).
+        chmod(path, 0o755)
         atexit { try? FileManager.default.removeItem(atPath: ReferenceHarness.buildDirectory) }
         return path
     }()

@@ -102,33 +102,81 @@ struct HostIdentity: Sendable {
         return .otherHost
     }
 
-    /// A writer id whose second half binds its first half to this kernel boot.
+    /// A writer id that a judge on this machine can check against what it sees.
     ///
-    /// The record stays readable by the reference (a writer id is opaque to it),
-    /// and a judge on the same boot can tell that the holder takes `flock()` on
-    /// its lock file while alive: see ``StalenessJudge``.
-    func makeWriterID() -> WriterID {
+    /// The first half is random. The second half holds two tags computed from it:
+    /// - 40 bits bind it to this kernel boot and to the file system the lock is on
+    ///   (its directory's device): a judge on the same boot and the same mount knows
+    ///   the writer takes `flock()` on its lock file while alive (see
+    ///   ``StalenessJudge``). Not on another mount of the same files whose `flock()`
+    ///   domain may differ (a FUSE mount such as bindfs shows other devices).
+    /// - 24 bits bind it to the writer's PID namespace, PID and start time: a judge
+    ///   in the same namespace can tell whether the process that has the PID now is
+    ///   the writer, or one that got the PID later.
+    ///
+    /// The record stays readable by the reference (a writer id is opaque to it).
+    func makeWriterID(fileSystem: UInt64) -> WriterID {
         let nonce = Syscalls.randomUInt64()
-        guard let tag = bootTag(for: nonce) else { return WriterID(high: nonce, low: Syscalls.randomUInt64()) }
-        return WriterID(high: nonce, low: tag)
+        guard let boot = bootTag(for: nonce, fileSystem: fileSystem) else {
+            return WriterID(high: nonce, low: Syscalls.randomUInt64())
+        }
+        let own = ProcessIdentity.current
+        let writer = writerTag(for: nonce, pid: UInt32(clamping: own.pid), startTicks: own.startTicks ?? 0,
+                               pidNamespace: own.pidNamespace ?? 0) ?? 0
+        return WriterID(high: nonce, low: boot << 24 | writer)
     }
 
-    /// Whether `writerID` was made by ``makeWriterID()`` on this very kernel boot.
-    func isWrittenOnThisBoot(_ writerID: WriterID) -> Bool {
-        guard let tag = bootTag(for: writerID.high) else { return false }
-        return tag == writerID.low
+    /// Whether `writerID` was made by ``makeWriterID(fileSystem:)`` on this very kernel
+    /// boot, for a lock on the file system `fileSystem`.
+    func isWrittenOnThisBoot(_ writerID: WriterID, fileSystem: UInt64) -> Bool {
+        guard let tag = bootTag(for: writerID.high, fileSystem: fileSystem) else { return false }
+        return tag == writerID.low >> 24
     }
 
-    private func bootTag(for nonce: UInt64) -> UInt64? {
+    /// Whether `writerID` was made on this boot by the process that has `pid` now in
+    /// this process's PID namespace, which started `startTicks` after boot.
+    func isWrittenBy(_ writerID: WriterID, pid: UInt32, startTicks: UInt64) -> Bool {
+        guard let namespace = ProcessIdentity.current.pidNamespace,
+              let tag = writerTag(for: writerID.high, pid: pid, startTicks: startTicks, pidNamespace: namespace)
+        else { return false }
+        return tag == writerID.low & 0xFF_FFFF
+    }
+
+    /// 40 bits: this boot and this file system. Not a secret, only a marker that a
+    /// random writer id matches by chance with odds 2^-40.
+    private func bootTag(for nonce: UInt64, fileSystem: UInt64) -> UInt64? {
         guard let bootID else { return nil }
-        // FNV-1a over a domain label, the boot id and the nonce: not a secret, only
-        // a marker that a random writer id matches by chance with odds 2^-64.
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
-        func mix(_ byte: UInt8) { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
-        for byte in "RVFLock boot tag v1".utf8 { mix(byte) }
-        for byte in bootID { mix(byte) }
-        for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: nonce >> UInt64(shift))) }
-        return hash
+        var hash = FNV1a()
+        hash.mix("RVFLock boot tag v2")
+        hash.mix(bootID)
+        hash.mix(fileSystem)
+        hash.mix(nonce)
+        return hash.value >> 24
+    }
+
+    /// 24 bits: this boot, the writer's PID namespace, PID and start time.
+    private func writerTag(for nonce: UInt64, pid: UInt32, startTicks: UInt64, pidNamespace: UInt64) -> UInt64? {
+        guard let bootID else { return nil }
+        var hash = FNV1a()
+        hash.mix("RVFLock writer tag v2")
+        hash.mix(bootID)
+        hash.mix(pidNamespace)
+        hash.mix(UInt64(pid))
+        hash.mix(startTicks)
+        hash.mix(nonce)
+        return hash.value & 0xFF_FFFF
+    }
+}
+
+/// 64-bit FNV-1a, for the writer id's tags.
+private struct FNV1a {
+    private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
+
+    mutating func mix(_ byte: UInt8) { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+    mutating func mix(_ bytes: some Sequence<UInt8>) { for byte in bytes { mix(byte) } }
+    mutating func mix(_ text: String) { mix(text.utf8) }
+    mutating func mix(_ number: UInt64) {
+        for shift in stride(from: 0, to: 64, by: 8) { mix(UInt8(truncatingIfNeeded: number >> UInt64(shift))) }
     }
 }
 

@@ -4,7 +4,6 @@ import Glibc
 import Darwin
 #endif
 import CRVFLockShims
-import Dispatch
 import Synchronization
 
 /// One thread for the whole process that watches lock files and keeps time for
@@ -18,10 +17,33 @@ import Synchronization
 /// lock costs two `timerfd_settime` calls and wakes nobody.
 ///
 /// The thread itself never touches a lock file: timer actions and event
-/// callbacks must return at once (holders hand their I/O to a work queue), so
-/// that a slow or hung file system stalls no other lock.
+/// callbacks must return at once (holders hand their I/O to their own thread),
+/// so that a slow or hung file system stalls no other lock.
+///
+/// One per process: a child forked without `exec` shares its parent's inotify
+/// instance and timerfd (arming either would disturb the parent) and has none of
+/// its threads, so it makes its own (``current()``).
 final class MonitorThread: Sendable {
-    static let shared = MonitorThread()
+    private static let perProcess = Mutex<MonitorThread?>(nil)
+
+    /// This process's monitor, started on first use.
+    ///
+    /// - Throws: when its inotify instance, timerfd or thread cannot be made (the
+    ///   process is out of descriptors or at its thread limit).
+    static func current() throws(SystemCallError) -> MonitorThread {
+        try perProcess.withLock { (monitor) throws(SystemCallError) -> MonitorThread in
+            let me = getpid()
+            if let monitor, monitor.owner == me { return monitor }
+            // Forked: the parent's descriptors are its own business; close this copy of them.
+            if let inherited = monitor {
+                Syscalls.close(inherited.notifier)
+                Syscalls.close(inherited.timer)
+            }
+            let made = try MonitorThread(owner: me)
+            monitor = made
+            return made
+        }
+    }
 
     /// Events that mean a watched lock file lost its name or was moved: a
     /// holder's loss. Not `IN_CLOSE_WRITE`: judges open lock files for writing,
@@ -66,25 +88,32 @@ final class MonitorThread: Sendable {
 
     private let notifier: CInt
     private let timer: CInt
+    private let owner: pid_t
     private let state = Mutex(State())
 
-    private init() {
+    private init(owner: pid_t) throws(SystemCallError) {
+        self.owner = owner
         Syscalls.prepareDescriptors()
+        // Without inotify, waiters poll and holders rely on their heartbeats.
         #if os(Linux)
         notifier = Syscalls.keptAboveStandardStreams(inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC)))
         #else
         notifier = -1
         #endif
-        timer = Syscalls.keptAboveStandardStreams(rvf_timerfd_create())
-        // A thread of its own for the life of the process (a plain thread: starting
-        // the dispatch machinery costs a short-lived process like `rvf-lock exec`).
-        let context = Unmanaged.passRetained(self).toOpaque()
-        if rvf_start_detached_thread({ context in
-            Unmanaged<MonitorThread>.fromOpaque(context!).takeRetainedValue().run()
-            return nil
-        }, context, 256 * 1024) != 0 {
-            Unmanaged<MonitorThread>.fromOpaque(context).release()
-            DispatchQueue(label: "RVFLock.monitor").async { [self] in run() }
+        let timer = rvf_timerfd_create()
+        guard timer >= 0 else {
+            let failure = SystemCallError(name: "timerfd_create", errno: .init(rawValue: errno))
+            if notifier >= 0 { Syscalls.close(notifier) }
+            throw failure
+        }
+        self.timer = Syscalls.keptAboveStandardStreams(timer)
+        // A thread of its own for the life of the process.
+        do throws(SystemCallError) {
+            try WorkerThreads.startDetached(stackSize: 256 * 1024) { [self] in run() }
+        } catch {
+            if notifier >= 0 { Syscalls.close(notifier) }
+            Syscalls.close(self.timer)
+            throw error
         }
     }
 
@@ -135,13 +164,22 @@ final class MonitorThread: Sendable {
         }
     }
 
-    /// Runs `action` on the monitor thread after `delay`, then every `interval`.
-    func schedule(after delay: Duration, every interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
-        let due = Syscalls.monotonicNanoseconds() &+ delay.nanoseconds
-        return state.withLock { state in
+    /// Runs `action` on the monitor thread once, after `delay`, unless cancelled first.
+    func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
+        add(due: Syscalls.monotonicNanoseconds() &+ delay.nanoseconds, interval: 0, action)
+    }
+
+    /// Runs `action` on the monitor thread every `interval` (at least 1 ms) until cancelled.
+    func every(_ interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
+        let interval = max(interval.nanoseconds, 1_000_000)
+        return add(due: Syscalls.monotonicNanoseconds() &+ interval, interval: interval, action)
+    }
+
+    private func add(due: UInt64, interval: UInt64, _ action: @escaping @Sendable () -> Void) -> TimerID {
+        state.withLock { state in
             let id = state.nextID
             state.nextID += 1
-            state.timers.append(Timer(id: id, due: due, interval: max(interval.nanoseconds, 1_000_000), action: action))
+            state.timers.append(Timer(id: id, due: due, interval: interval, action: action))
             if state.armedFor == 0 || due < state.armedFor { arm(&state, for: due) }
             return TimerID(id: id)
         }
@@ -194,6 +232,8 @@ final class MonitorThread: Sendable {
                 due.append(state.timers[index].action)
                 state.timers[index].due = now &+ state.timers[index].interval
             }
+            // One-shot timers (no interval) are done.
+            state.timers.removeAll { $0.interval == 0 && $0.due <= now }
             state.armedFor = 0
             arm(&state, for: earliestDue(state))
             return due

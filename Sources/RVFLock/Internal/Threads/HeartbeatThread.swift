@@ -3,7 +3,6 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
 import Dispatch
 import Synchronization
 
@@ -11,10 +10,11 @@ import Synchronization
 /// watch, checking the lock path when the watch reports a change, and the
 /// heartbeat's write and sync.
 ///
-/// One thread per lock, started once the lock has been held for a moment,
-/// because that work may block on a slow or hung file system (a sync on NFS
-/// under writeback pressure): on a thread of its own it stalls only this lock's
-/// heartbeat, never another lock, the monitor thread, `isHeld` or the caller.
+/// One thread per lock, because that work may block on a slow or hung file
+/// system (a sync on NFS under writeback pressure): on a thread of its own it
+/// stalls only this lock's heartbeat, never another lock, the monitor thread,
+/// `isHeld` or the caller. The thread is reserved from ``WorkerThreads`` when the
+/// lock is taken, and put to work once the lock has been held for a moment.
 /// Between heartbeats it sleeps on a semaphore: a heartbeat costs a wake-up and
 /// its system calls, nothing else.
 final class HeartbeatThread: Sendable {
@@ -37,21 +37,10 @@ final class HeartbeatThread: Sendable {
         self.work = work
     }
 
-    /// Starts the thread; nil if the system refuses a thread (the lock then has no
-    /// heartbeat, and says so in its log).
-    static func start(interval: Duration, work: any Work) -> HeartbeatThread? {
+    /// Starts the heartbeat on `worker`, a thread reserved for it when the lock was taken.
+    static func start(on worker: Worker, interval: Duration, work: any Work) -> HeartbeatThread {
         let thread = HeartbeatThread(interval: interval, work: work)
-        let context = Unmanaged.passRetained(thread).toOpaque()
-        // The work is a few system calls deep: a small stack is plenty.
-        let result = rvf_start_detached_thread({ context in
-            let thread = Unmanaged<HeartbeatThread>.fromOpaque(context!).takeRetainedValue()
-            thread.run()
-            return nil
-        }, context, 256 * 1024)
-        guard result == 0 else {
-            Unmanaged<HeartbeatThread>.fromOpaque(context).release()
-            return nil
-        }
+        worker.run { thread.run() }
         return thread
     }
 

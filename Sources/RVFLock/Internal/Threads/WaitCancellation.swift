@@ -57,16 +57,62 @@ final class WaitCancellation: @unchecked Sendable {
     }
 
     /// Blocks in `flock(descriptor, operation)` until granted, `timeout` passes, or this is cancelled.
+    ///
+    /// ``QueueOutcome/unavailable`` when nothing could end the blocking call (see
+    /// `rvf_flock_wait.h`): the caller must poll instead.
     func waitInKernelQueue(
         _ descriptor: CInt, operation: CInt, timeout: Duration?
     ) throws(SystemCallError) -> QueueOutcome {
         let nanoseconds = timeout.map { $0 <= .zero ? 0 : $0.nanoseconds } ?? UInt64.max
+        SignalWatchdog.shared.enter()
+        defer { SignalWatchdog.shared.leave() }
         switch rvf_flock_wait(descriptor, operation, nanoseconds, token) {
         case CInt(RVF_FLOCK_WAIT_GRANTED): return .granted
         case CInt(RVF_FLOCK_WAIT_TIMED_OUT): return .timedOut
         case CInt(RVF_FLOCK_WAIT_CANCELLED): return .cancelled
         case CInt(RVF_FLOCK_WAIT_UNAVAILABLE): return .unavailable
         default: throw SystemCallError(name: "flock", errno: .init(rawValue: errno))
+        }
+    }
+}
+
+/// Looks, while waits are blocked in the kernel's queue, whether the host
+/// program has installed its own handler on their signal (with `SA_RESTART` a
+/// blocked `flock()` would then restart after that handler and never return);
+/// `rvf_flock_wait_watchdog` then frees the blocked waits, which poll instead.
+private final class SignalWatchdog: Sendable {
+    static let shared = SignalWatchdog()
+    /// How soon a takeover is noticed: a wait's timeout or cancellation is late by at most this.
+    private static let interval = Duration.milliseconds(100)
+
+    private struct State {
+        /// A child forked during a wait inherits a count of waits it does not have.
+        var owner = getpid()
+        var waits = 0
+        var timer: MonitorThread.TimerID?
+        var monitor: MonitorThread?
+    }
+
+    private let state = Mutex(State())
+
+    func enter() {
+        state.withLock { state in
+            if state.owner != getpid() { state = State() }
+            state.waits += 1
+            guard state.waits == 1, let monitor = try? MonitorThread.current() else { return }
+            state.monitor = monitor
+            state.timer = monitor.every(Self.interval) { _ = rvf_flock_wait_watchdog() }
+        }
+    }
+
+    func leave() {
+        state.withLock { state in
+            guard state.waits > 0 else { return }
+            state.waits -= 1
+            guard state.waits == 0, let timer = state.timer else { return }
+            state.monitor?.cancel(timer)
+            state.timer = nil
+            state.monitor = nil
         }
     }
 }
