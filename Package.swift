@@ -52,6 +52,7 @@ let package = Package(
             name: "rvflock-probe",
             dependencies: [
                 "RVFLock",
+                "CRVFLockShims",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/RVFLockProbe",

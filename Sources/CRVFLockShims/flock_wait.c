@@ -314,15 +314,9 @@ int rvf_flock_wait_watchdog(void) {
             if (token->waiting && token->signal != interrupt_signal) {
                 token->signal_lost = 1;
                 if (interrupt_signal != 0) {
-                    // Sent as kill() sends (SI_USER), to this process's own thread: the
-                    // kernel delivers it even when no signal queue space is left.
-                    siginfo_t info;
-                    memset(&info, 0, sizeof info);
-                    info.si_signo = interrupt_signal;
-                    info.si_code = SI_USER;
-                    info.si_pid = getpid();
-                    info.si_uid = getuid();
-                    syscall(SYS_rt_tgsigqueueinfo, getpid(), token->thread, interrupt_signal, &info);
+                    // The wait's own timer has the old signal; the new one reaches the
+                    // thread directly. It had queue space for its timer a moment ago.
+                    syscall(SYS_tgkill, getpid(), token->thread, interrupt_signal);
                 }
                 rescued++;
             }

@@ -109,111 +109,118 @@ extension WriterLock {
             }
             if waiting == nil && turns > 32 { throw giveUp() }
 
-            // The file at the lock path: the one whose kernel lock this process holds
-            // (its holder died without unlinking it), or a newer one to open.
-            let file: OpenLockFile
-            if let held = predecessor, try !location.performing("judging", { () throws(SystemCallError) in try held.isUnlinked() }) {
-                file = held
-            } else {
-                // Someone else linked first: the next in line behind this process on the
-                // old file may move up now, and queues behind it on the new one.
-                predecessor?.letGo()
-                predecessor = nil
-                guard let opened = try OpenLockFile.open(location, forWriting: true) else { continue }
-                if try location.performing("judging", { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
-                let probe = try location.performing("judging") { () throws(SystemCallError) in try opened.tryExclusive() }
-                switch probe {
-                case .acquired:
-                    break
-                case .refused(let errno):
-                    throw .unsupportedFileSystem(
-                        location.lockFile, fileSystem: Syscalls.fileSystemType(opened.descriptor).name,
-                        missing: opened.isWritable
-                            ? LockFileSystem.Requirement.fileLocks.description
-                            : "its file locks (flock) need the lock file open for writing (NFS), and this user may not write it; "
-                                + "make lock files writable for every user that locks (a shared group and umask 002)",
-                        systemCall: "flock", errno: errno)
-                case .heldExclusively, .sharedOnly:
-                    let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
-                    // Read the record only where something needs it: a try's "busy", a
-                    // progress report, a judgement of observers only, or this process
-                    // holding locks (it may be waiting for itself).
-                    if waiting == nil || waiting?.onProgress != nil || !holderAlive || !HeldLockRegistry.shared.isEmpty {
-                        let status = try location.performing("judging") { () throws(SystemCallError) in
-                            try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
-                        }
-                        lastStatus = status
-                        try refuseWaitingForItself(status, location)
-                    } else {
-                        lastStatus = nil
-                    }
-                    attempts += 1
-                    guard let waiting else {
-                        // Observers let go within microseconds: worth a short wait, not a "busy".
-                        guard !holderAlive, try location.performing("judging", { () throws(SystemCallError) in try waitBriefly(for: opened) }) else {
-                            throw giveUp()
-                        }
-                        break
-                    }
-                    try stopIfDue()
-                    report()
-                    let outcome = try location.performing("judging") { () throws(SystemCallError) in
-                        try opened.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
-                    }
-                    switch outcome {
-                    case .granted:
-                        break
-                    case .timedOut, .cancelled:
-                        try stopIfDue()
-                        continue
-                    case .unavailable:
-                        // No signal to interrupt the kernel's queue with: poll it instead.
-                        predecessor?.letGo()
-                        predecessor = nil
-                        try location.performing("judging") { () throws(SystemCallError) in
-                            try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
-                        }
-                        continue
-                    }
-                }
-                // This process holds the file's exclusive kernel lock now: it heads the
-                // line. Most often its holder has just released it (unlinked it): link at
-                // once, and judge it only if that fails.
-                predecessor = opened
-                continue
-            }
-
-            // The file at the lock path, under this process's exclusive kernel lock:
-            // its holder is gone, or it never held the kernel lock (the reference,
-            // another machine, an invalid file).
-            let (status, bytes) = try location.performing("judging") { () throws(SystemCallError) in
-                try file.judge(with: judge, kernelLock: .notHeld)
-            }
-            lastStatus = status
-            if status.isBreakable {
-                let removal = try location.performing("judging") { () throws(SystemCallError) in try file.remove(judged: bytes) }
-                if removal == .removed {
-                    options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
+            do throws(LockError) {
+                // The file at the lock path: the one whose kernel lock this process holds
+                // (its holder died without unlinking it), or a newer one to open.
+                let file: OpenLockFile
+                if let held = predecessor, try !location.performing("judging", { () throws(SystemCallError) in try held.isUnlinked() }) {
+                    file = held
                 } else {
-                    if case .replacedAndLeftAside(let name, let record) = removal {
-                        options.logger?.critical("\(LockError.displaced(location.lockFile, privateName: name, record: record))")
-                    }
+                    // Someone else linked first: the next in line behind this process on the
+                    // old file may move up now, and queues behind it on the new one.
                     predecessor?.letGo()
                     predecessor = nil
+                    guard let opened = try OpenLockFile.open(location, forWriting: true) else { continue }
+                    if try location.performing("judging", { () throws(SystemCallError) in try opened.isUnlinked() }) { continue }
+                    let probe = try location.performing("judging") { () throws(SystemCallError) in try opened.tryExclusive() }
+                    switch probe {
+                    case .acquired:
+                        break
+                    case .refused(let errno):
+                        throw .unsupportedFileSystem(
+                            location.lockFile, fileSystem: Syscalls.fileSystemType(opened.descriptor).name,
+                            missing: opened.isWritable
+                                ? LockFileSystem.Requirement.fileLocks.description
+                                : "its file locks (flock) need the lock file open for writing (NFS), and this user may not write it; "
+                                    + "make lock files writable for every user that locks (a shared group and umask 002)",
+                            systemCall: "flock", errno: errno)
+                    case .heldExclusively, .sharedOnly:
+                        let holderAlive: Bool = if case .heldExclusively = probe { true } else { false }
+                        // Read the record only where something needs it: a try's "busy", a
+                        // progress report, a judgement of observers only, or this process
+                        // holding locks (it may be waiting for itself).
+                        if waiting == nil || waiting?.onProgress != nil || !holderAlive || !HeldLockRegistry.shared.isEmpty {
+                            let status = try location.performing("judging") { () throws(SystemCallError) in
+                                try opened.judge(with: judge, kernelLock: holderAlive ? .heldExclusively : .notHeld).status
+                            }
+                            lastStatus = status
+                            try refuseWaitingForItself(status, location)
+                        } else {
+                            lastStatus = nil
+                        }
+                        attempts += 1
+                        guard let waiting else {
+                            // Observers let go within microseconds: worth a short wait, not a "busy".
+                            guard !holderAlive, try location.performing("judging", { () throws(SystemCallError) in try waitBriefly(for: opened) }) else {
+                                throw giveUp()
+                            }
+                            break
+                        }
+                        try stopIfDue()
+                        report()
+                        let outcome = try location.performing("judging") { () throws(SystemCallError) in
+                            try opened.waitForExclusive(timeout: waiting.timeout.map { $0 - waited() }, cancellation: waiting.cancellation)
+                        }
+                        switch outcome {
+                        case .granted:
+                            break
+                        case .timedOut, .cancelled:
+                            try stopIfDue()
+                            continue
+                        case .unavailable:
+                            // No signal to interrupt the kernel's queue with: poll it instead.
+                            predecessor?.letGo()
+                            predecessor = nil
+                            try location.performing("judging") { () throws(SystemCallError) in
+                                try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+                            }
+                            continue
+                        }
+                    }
+                    // This process holds the file's exclusive kernel lock now: it heads the
+                    // line. Most often its holder has just released it (unlinked it): link at
+                    // once, and judge it only if that fails.
+                    predecessor = opened
+                    continue
                 }
-                continue
-            }
-            // A holder without a kernel lock, or an invalid file too young to judge:
-            // wait for it to go, or to age.
-            predecessor?.letGo()
-            predecessor = nil
-            try refuseWaitingForItself(status, location)
-            attempts += 1
-            guard let waiting else { throw giveUp() }
-            try stopIfDue()
-            report()
-            try location.performing("judging") { () throws(SystemCallError) in
-                try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+
+                // The file at the lock path, under this process's exclusive kernel lock:
+                // its holder is gone, or it never held the kernel lock (the reference,
+                // another machine, an invalid file).
+                let (status, bytes) = try location.performing("judging") { () throws(SystemCallError) in
+                    try file.judge(with: judge, kernelLock: .notHeld)
+                }
+                lastStatus = status
+                if status.isBreakable {
+                    let removal = try location.performing("judging") { () throws(SystemCallError) in try file.remove(judged: bytes) }
+                    if removal == .removed {
+                        options.logger?.notice("removed stale lock \(location.lockFile): \(status)")
+                    } else {
+                        if case .replacedAndLeftAside(let name, let record) = removal {
+                            options.logger?.critical("\(LockError.displaced(location.lockFile, privateName: name, record: record))")
+                        }
+                        predecessor?.letGo()
+                        predecessor = nil
+                    }
+                    continue
+                }
+                // A holder without a kernel lock, or an invalid file too young to judge:
+                // wait for it to go, or to age.
+                predecessor?.letGo()
+                predecessor = nil
+                try refuseWaitingForItself(status, location)
+                attempts += 1
+                guard let waiting else { throw giveUp() }
+                try stopIfDue()
+                report()
+                try location.performing("judging") { () throws(SystemCallError) in
+                    try sleep(&poll, watcher: &watcher, location: location, waiting: waiting, waited: waited())
+                }
+            } catch where error.errno == .staleNFSFileHandle {
+                // NFS: the file this process had open was removed on the server (by its
+                // holder's release, or a breaker): it was replaced; look at the path again.
+                predecessor?.letGo()
+                predecessor = nil
             }
         }
     }
@@ -274,7 +281,7 @@ extension WriterLock {
     /// The status with the holder's program name, for what people read.
     private func named(_ status: LockStatus, _ location: LockLocation) -> LockStatus {
         guard status.holder != nil, let file = try? OpenLockFile.open(location, forWriting: false) else { return status }
-        return status.describingHolder { HolderProcesses.describe($0, lockFile: file.identity) }
+        return status.describingHolder { HolderProcesses.describe($0, lockFile: file.identity, identity: identity) }
     }
 
     /// Waits up to 100 ms for observers (shared kernel locks) to let go.

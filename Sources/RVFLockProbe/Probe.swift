@@ -34,6 +34,7 @@ import SystemPackage
 ///   `a-isHeld true`, `a-checkHeld ok`, `b-acquired`, `b-heartbeat-advanced`, `b-released`,
 ///   `a-isHeld true`, `a-checkHeld ok`), then `waiting` until `until` exists, then unblock A,
 ///   release it and print `a-released`.
+/// - the modes of hostile conditions: see `Probe+HostileConditions.swift`.
 ///
 /// Common keys: `stale-ms` (same-host threshold), `other-ms` (other-host threshold),
 /// `heartbeat-ms`, `named-temp=1`, `sync=always|never|automatic`, `report=PATH` (status lines
@@ -52,7 +53,7 @@ struct Probe {
     static func main() {
         let arguments = Array(CommandLine.arguments.dropFirst())
         guard arguments.count >= 2 else {
-            printError("usage: rvflock-probe try|hold|contend|race|wait|status|break|observe|isolation FILE [key=value...]\n")
+            printError("usage: rvflock-probe MODE FILE [key=value...] (modes: see Probe.swift)\n")
             exit(64)
         }
         var settings: [String: String] = [:]
@@ -121,6 +122,11 @@ struct Probe {
             case "break": return breakLock()
             case "observe": return observe()
             case "isolation": return try isolation()
+            case "async-wait": return asyncWait()
+            case "hijack": return hijack()
+            case "hold-many": return try holdMany()
+            case "async-many": return asyncMany()
+            case "fork": return try forkWhileHolding()
             default:
                 printError("rvflock-probe: unknown mode \(mode)\n")
                 return 64

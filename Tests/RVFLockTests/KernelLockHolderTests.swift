@@ -18,7 +18,7 @@ struct KernelLockHolderTests {
                                  writerID: LockFiles.randomWriterID()))
         let flock = try #require(Host.executable(named: "flock"))
         let keeper = try ChildProcess(flock, ["-n", sandbox.lockFile, "sleep", "30"], outputIn: sandbox.directory.path, name: "flock")
-        #expect(await eventually { (try? sandbox.lock().tryAcquire()) == nil })
+        #expect(await eventually { LockFiles.isKernelLocked(sandbox.lockFile) })
 
         let status = try sandbox.lock().status()
         guard case .held(let holder) = status else {

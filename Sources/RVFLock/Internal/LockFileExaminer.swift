@@ -45,6 +45,9 @@ struct LockFileExaminer: Sendable {
         for _ in 0..<16 {
             do {
                 if let status = try inspect() { return status }
+            } catch where error.errno == .staleNFSFileHandle {
+                // NFS: the file opened was removed on the server meanwhile; look again.
+                continue
             } catch where error.code == .notARegularFile {
                 if let status = error.status { return status }
                 throw error

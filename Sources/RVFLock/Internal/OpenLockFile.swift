@@ -215,7 +215,7 @@ final class OpenLockFile {
             var status = judge.judge(record, kernelLock: kernelLock, fileSystem: location.fileSystem,
                                      nowNanoseconds: now, unchangedFor: unchanged,
                                      birthNanoseconds: Syscalls.birthTime(descriptor))
-            if namingProgram { status = status.describingHolder { HolderProcesses.describe($0, lockFile: identity) } }
+            if namingProgram { status = status.describingHolder { HolderProcesses.describe($0, lockFile: identity, identity: judge.identity) } }
             return (status, bytes)
         } catch {
             // Read again, after the bytes: a file being written must look as young as it is.

@@ -229,6 +229,13 @@ enum Syscalls {
         throw SystemCallError(name: "lstat", errno: Errno(rawValue: errno))
     }
 
+    /// `fstatat(2)`, following a final symbolic link (a `/proc/PID/fd` entry to its file).
+    static func statAt(_ directory: CInt, _ name: String) throws(SystemCallError) -> stat {
+        var info = stat()
+        _ = try retrying("fstatat") { fstatat(directory, name, &info, 0) }
+        return info
+    }
+
     /// `fstatat(2)` without following a final symbolic link, or nil when nothing is there.
     static func lstatAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) -> stat? {
         var info = stat()

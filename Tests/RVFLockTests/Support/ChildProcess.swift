@@ -29,6 +29,8 @@ final class ChildProcess: Sendable {
         static let nobody = User(uid: 65534, gid: 65534)
         /// A second unprivileged user (no account needed), for two users sharing a directory.
         static let neighbour = User(uid: 65533, gid: 65533)
+        /// A uid no process uses, for per-user limits (`ulimit -u`) that others' processes must not count against.
+        static let unused = User(uid: 65532, gid: 65532)
 
         static let setpriv = "/usr/bin/setpriv"
 

@@ -54,6 +54,14 @@ enum LockFiles {
         return lstat(path, &info) == 0 ? info.st_ino : nil
     }
 
+    /// Whether some process holds an exclusive `flock()` on the file at `path`.
+    static func isKernelLocked(_ path: String) -> Bool {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        return flock(descriptor, LOCK_SH | LOCK_NB) != 0
+    }
+
     static func owner(_ path: String) -> uid_t? {
         var info = stat()
         return lstat(path, &info) == 0 ? info.st_uid : nil

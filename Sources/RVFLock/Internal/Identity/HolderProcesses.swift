@@ -15,7 +15,7 @@ import SystemPackage
 enum HolderProcesses {
     /// `holder` with its program name, and, where its kernel lock is held by
     /// processes other than the record's, those processes.
-    static func describe(_ holder: LockHolder, lockFile: FileIdentity) -> LockHolder {
+    static func describe(_ holder: LockHolder, lockFile: FileIdentity, identity: HostIdentity) -> LockHolder {
         #if os(Linux)
         guard holder.hostMatch != .otherHost, ProcessIdentity.procShowsThisNamespace else { return holder }
         let pid = holder.pid
@@ -24,7 +24,9 @@ enum HolderProcesses {
         case .writerProcessExists, .processExists:
             return holder.describing(program: validPID ? program(of: Int32(pid)) : nil)
         case .kernelLockHeld, .kernelLockHeldAfterWriterExited:
-            if validPID && holdsOpen(pid: Int32(pid), file: lockFile) {
+            // The writer itself, named by its writer tag (one read of /proc), or found
+            // holding the file open (a look at each of its descriptors).
+            if validPID, isWriter(holder, identity: identity) || holdsOpen(pid: Int32(pid), file: lockFile) {
                 return holder.describing(program: program(of: Int32(pid)))
             }
             // The record's process does not hold the file: it has exited (its children
@@ -40,6 +42,12 @@ enum HolderProcesses {
         #else
         return holder
         #endif
+    }
+
+    /// Whether the process with the record's PID wrote it, by its writer tag.
+    private static func isWriter(_ holder: LockHolder, identity: HostIdentity) -> Bool {
+        guard holder.record.checksum == .crc32c, let start = ProcessIdentity.startTicks(of: Int32(holder.pid)) else { return false }
+        return identity.isWrittenBy(holder.writerID, pid: holder.pid, startTicks: start)
     }
 
     /// `/proc/PID/comm`.
@@ -61,7 +69,7 @@ enum HolderProcesses {
         defer { Syscalls.close(descriptor) }
         var found: [String] = []
         for name in Syscalls.directoryEntries(descriptor).prefix(4096) {
-            if let info = try? Syscalls.statFollowing(FilePath("\(directory)/\(name)")), FileIdentity(info) == file {
+            if let info = try? Syscalls.statAt(descriptor, name), FileIdentity(info) == file {
                 found.append(name)
             }
         }
