@@ -8,10 +8,13 @@
 #   rvflock.pml   dead-holder-taken       LTL + weak fairness, must verify
 #   reference.pml mutual-exclusion (x2)   negative controls: must be VIOLATED
 #   rvflock.pml   mutants (x3)            negative controls: must be VIOLATED
+#   rvflock.pml   breaker-put-back        with a writer that takes no flock: must verify
+#   rvflock.pml   mutant-unlink-after-put-back   negative control: must be VIOLATED
 # Exit 0 iff every check gave its expected result.
 #
 # Knobs (environment): SAFETY_CRASHES (default 2), LIVENESS_CRASHES (default 1),
-# NPROC (default 3), MEMLIM_MB (default 8192), KEEP_TMP=1 (keep the work dir).
+# NPROC (default 3), FOREIGN_NPROC (default 2: RVFLock processes beside the
+# foreign writer), MEMLIM_MB (default 8192), KEEP_TMP=1 (keep the work dir).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -20,6 +23,7 @@ models="$here/models"
 SAFETY_CRASHES="${SAFETY_CRASHES:-2}"
 LIVENESS_CRASHES="${LIVENESS_CRASHES:-1}"
 NPROC="${NPROC:-3}"
+FOREIGN_NPROC="${FOREIGN_NPROC:-2}"
 MEMLIM_MB="${MEMLIM_MB:-8192}"
 DEPTH=3000000
 
@@ -58,16 +62,16 @@ not_exhaustive() {
   return 1
 }
 
-# run_check NAME MODEL EXPECT SPINFLAGS GCCFLAGS PANFLAGS
-#   EXPECT = verify | violate
+# run_check NAME MODEL EXPECT SPINFLAGS GCCFLAGS PANFLAGS [PROCESSES]
+#   EXPECT = verify | violate; PROCESSES defaults to NPROC
 run_check() {
-  local name="$1" model="$2" expect="$3" sflags="$4" gflags="$5" pflags="$6"
+  local name="$1" model="$2" expect="$3" sflags="$4" gflags="$5" pflags="$6" nproc="${7:-$NPROC}"
   local dir="$work/$(echo "$model-$name" | tr -c 'A-Za-z0-9.-' '_')"
   mkdir -p "$dir"
   cp "$models/$model" "$dir/"
   local out="$dir/pan.out" why="" result=""
   # shellcheck disable=SC2086
-  if ! (cd "$dir" && spin -DN=$NPROC $sflags -a "$model" >spin.out 2>&1); then
+  if ! (cd "$dir" && spin -DN=$nproc $sflags -a "$model" >spin.out 2>&1); then
     why="spin -a failed: $(tail -n 3 "$dir/spin.out" | tr '\n' ' ')"
   # shellcheck disable=SC2086
   elif ! (cd "$dir" && gcc -O2 -DMEMLIM=$MEMLIM_MB $gflags -o pan pan.c >gcc.out 2>&1); then
@@ -146,6 +150,18 @@ run_check "mutant-close-before-unlink" rvflock.pml violate \
 # 7. mutant for the liveness check: a judge may refuse forever -> cycle.
 run_check "mutant-judge-refuses-forever" rvflock.pml violate \
   "-DMAXCRASH=1 -DLIVENESS -DJUDGE_MAY_REFUSE" "-DNOREDUCE" "-a -f -N dead_holder_taken"
+
+# 8. our protocol beside a writer that takes no flock (the reference, another
+#    user's), which may replace a dead holder's lock between a breaker's checks
+#    and its rename: the breaker puts that file back (renameat2 NOREPLACE) or
+#    keeps it aside, and never unlinks it while its writer holds the lock.
+run_check "breaker-put-back [with a writer that takes no flock]" rvflock.pml verify \
+  "-DMAXCRASH=$SAFETY_CRASHES -DFOREIGN -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP" \
+  "-DSAFETY -DNOCLAIM" "-w26" "$FOREIGN_NPROC"
+
+# 9. mutant: the old put-back, link() (refused for another user's file), then unlink.
+run_check "mutant-unlink-after-put-back" rvflock.pml violate \
+  "-DMAXCRASH=1 -DFOREIGN -DMUTANT_UNLINK_AFTER_PUT_BACK" "-DSAFETY -DNOCLAIM" "" "$FOREIGN_NPROC"
 
 echo "$passed passed, $failed failed"
 [[ "$failed" == 0 ]]

@@ -9,9 +9,11 @@
  *          that only adds an early "changed" exit)
  *   H, R   Internal/HeldLock.swift (beat/verify, release())
  *   Not modelled: breakLock(force: true) (operator's forced break, which by
- *   design ignores the flock), observers (status/wait: LOCK_SH for microseconds,
- *   never unlink; a judge that meets only shared locks waits for them, which is
- *   the blocking branch of A5b), and the reference implementation.
+ *   design ignores the flock) and observers (status/wait: LOCK_SH for
+ *   microseconds, never unlink; a judge that meets only shared locks waits for
+ *   them, which is the blocking branch of A5b). The reference implementation
+ *   (or any writer of another user that takes no flock) is the optional
+ *   `Foreign` process (-DFOREIGN), which makes the breaker's put-back reachable.
  *
  * World
  *   L          the lock path: 0 = names no inode, i = names inode i.
@@ -49,7 +51,11 @@
  *   A5e    "A5e rename": rename(L -> moved): moves WHATEVER L names at that
  *          moment (the model does not assume it is J's inode).
  *   A5f    lstat(moved) is J's inode: unlink it and keep J as the predecessor;
- *          otherwise link(moved -> L) back if L is still free, unlink moved, close J.
+ *          otherwise put it back: renameat2(moved -> L, RENAME_NOREPLACE), which
+ *          succeeds iff L is free; if not, the file stays aside (displaced: never
+ *          unlinked); close J. (MUTANT_UNLINK_AFTER_PUT_BACK: the old put-back,
+ *          link(), which fs.protected_hardlinks may refuse for another user's
+ *          file, followed by an unlink of the moved file whatever happened.)
  *   busy   close J; then either wait (retry from A4 with the same T) or give
  *          up (try-lock failure: close T, start over at A1 later).
  *   H      "H heartbeat": rewrite timestamp in own inode (no path effect),
@@ -84,6 +90,16 @@
  *                        the moved file (the old check-free unlink)
  *   MUTANT_CLOSE_BEFORE_UNLINK   broken variant: release drops the flock first
  *                        (both must be refuted by spin: negative controls)
+ *   FOREIGN              a writer that takes no flock (the reference, another
+ *                        user's): creates L when free, replaces a lock whose
+ *                        holder is dead in one step (delete + create), releases
+ *                        by unlinking L if it still names its file. Asserted:
+ *                        no RVFLock process ever unlinks its file while it holds
+ *                        the lock (mutual exclusion is asserted among RVFLock
+ *                        processes only: against a writer that takes no flock a
+ *                        window remains, see Protocol.md)
+ *   MUTANT_UNLINK_AFTER_PUT_BACK broken variant (with FOREIGN): the put-back may
+ *                        fail (link refused) and the moved file is then unlinked
  */
 
 #ifndef N
@@ -92,7 +108,11 @@
 #ifndef MAXCRASH
 #define MAXCRASH 2          /* total crashes (each followed by a restart) */
 #endif
+#ifdef FOREIGN
+#define NI (2*N+4)          /* plus the foreign writer's file and files kept aside (displaced) */
+#else
 #define NI (2*N+1)          /* inode pool: each process holds at most T and J, plus an orphan at L */
+#endif
 
 byte L = 0;
 byte flk[NI+1];             /* index 0 unused */
@@ -102,6 +122,15 @@ bool inCS[N];
 byte incs = 0;              /* ghost: processes in the CS */
 bool crashreq[N];
 byte crashes = 0;
+#ifdef FOREIGN
+byte F = 0;                 /* the foreign writer's inode while it exists */
+bool fin = false;           /* the foreign writer believes it holds the lock */
+bool flost = false;         /* ghost: an RVFLock process unlinked F while fin */
+byte aside[N];              /* a file kept aside (displaced) by p's breaker: stays linked there */
+#define UNLINKED(i)  if :: (fin && (i) == F) -> flost = true :: else -> skip fi
+#else
+#define UNLINKED(i)  skip
+#endif
 #ifdef LIVENESS
 bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-acquired */
 #define SET_DH(v)  dh = v
@@ -122,9 +151,16 @@ inline inode_free(i, k, res) {
   res = (L != i);
   k = 0;
   do
-  :: k < N -> if :: (T[k] == i || J[k] == i) -> res = false :: else -> skip fi; k++
+  :: k < N -> if :: (T[k] == i || J[k] == i) -> res = false :: else -> skip fi;
+#ifdef FOREIGN
+              if :: aside[k] == i -> res = false :: else -> skip fi;
+#endif
+              k++
   :: else -> break
-  od
+  od;
+#ifdef FOREIGN
+  if :: F == i -> res = false :: else -> skip fi
+#endif
 }
 
 /* close J, releasing its flock if p holds it */
@@ -184,6 +220,13 @@ acquire:
        :: skip                                     /* judged stale */
        fi;
 #endif
+#ifdef FOREIGN
+       /* the foreign writer's record names a live process: not stale */
+       if
+       :: atomic { (fin && J[p] == F) -> close_J(p) }; goto busy
+       :: else -> skip
+       fi;
+#endif
 #ifndef MUTANT_NO_RECHECK
        same = (L == J[p]);                         /* A5d lstat(L) ino == J ino */
 #else
@@ -202,14 +245,34 @@ acquire:
        atomic { L != 0 -> moved = L; L = 0; same = false;
 #ifndef MUTANT_NO_RECHECK
          if
-         :: moved == J[p] -> skip                  /* A5f the judged inode: unlink it; J is the predecessor */
+         :: moved == J[p] -> UNLINKED(moved)       /* A5f the judged inode: unlink it; J is the predecessor */
          :: else ->                                /* A5f another file was moved: put it back */
-              EXACT(false);
-              if :: L == 0 -> L = moved :: else -> skip fi;
+#ifndef FOREIGN
+              EXACT(false);                        /* unreachable without a writer that takes no flock */
+#endif
+#ifndef MUTANT_UNLINK_AFTER_PUT_BACK
+              if
+              :: L == 0 -> L = moved               /* renameat2 NOREPLACE: back at L */
+              :: else ->                           /* L taken meanwhile: kept aside, never unlinked */
+#ifdef FOREIGN
+                   aside[p] = moved
+#else
+                   skip
+#endif
+              fi;
+#else
+              if
+              :: L == 0 -> L = moved               /* link() back ... */
+              :: true -> skip                      /* ... or refused (EPERM) */
+              fi;
+              UNLINKED(moved);                     /* ... then the moved name is unlinked */
+#endif
               close_J(p)
          fi;
+#else
+         UNLINKED(moved);                          /* mutant: unlinks whatever was moved, unchecked */
 #endif
-         moved = 0                                 /* (mutant: unlinks whatever was moved, unchecked) */
+         moved = 0
        };
 busy:
        skip                                        /* wait: retry from A4 */
@@ -229,7 +292,7 @@ busy:
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
              assert(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
-    atomic { EXACT(L == T[p]); L = 0 };            /* R2 unlink(L) */
+    atomic { EXACT(L == T[p]); UNLINKED(L); L = 0 };   /* R2 unlink(L) */
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
 #else
     atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */
@@ -247,6 +310,39 @@ busy:
   }
   od
 }
+
+#ifdef FOREIGN
+/* The reference (or another user's writer): no flock, no checks before deleting
+   a lock whose holder is dead; replacing one is a single step here (the widest
+   race for a breaker between its checks and its rename). */
+active proctype Foreign() {
+  byte i, k;
+  bool ok;
+  do
+  :: atomic {                                      /* create its file at a free L, or replace a dead holder's */
+       !fin && (L == 0 || (T[0] != L
+#if N > 1
+                           && T[1] != L
+#endif
+#if N > 2
+                           && T[2] != L
+#endif
+                          )) ->
+       i = 1;
+       do
+       :: i > NI -> assert(false)
+       :: i <= NI -> inode_free(i, k, ok); if :: ok -> break :: else -> i++ fi
+       od;
+       F = i; L = F; fin = true; i = 0; k = 0; ok = false
+     }
+  :: atomic { fin ->                               /* release: unlink L if it is still its file */
+       assert(!flost);                             /* no RVFLock process removed its live lock */
+       if :: L == F -> L = 0 :: else -> skip fi;
+       fin = false; F = 0
+     }
+  od
+}
+#endif
 
 active proctype Crasher() {
   byte q;
