@@ -52,8 +52,13 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static let notStale = Code("notStale")
         /// The lock path is a directory, a symbolic link, or another non-regular file.
         public static let notARegularFile = Code("notARegularFile")
-        /// The data file path cannot have a lock (empty, or a directory).
+        /// The data file path cannot have a lock: empty, a directory, or (unless
+        /// ``LockOptions/allowsLockSuffix`` says it really is a data file) a name
+        /// ending in `.lock`, which is nearly always a lock file given by mistake.
         public static let invalidPath = Code("invalidPath")
+        /// The ``LockOptions`` cannot work: a threshold of zero or less, or an interval
+        /// too short to be anything but a busy loop. Nothing was read or written.
+        public static let invalidOptions = Code("invalidOptions")
         /// A system call failed; ``LockError/systemCall`` and ``LockError/errno`` say which and why.
         public static let systemCallFailed = Code("systemCallFailed")
         /// The file system holding the lock cannot support the protocol (no hard links,
@@ -126,6 +131,8 @@ extension LockError {
     public static var busy: Code { .busy }
     /// Matches a ``LockError`` whose code is ``Code/timedOut``: `catch LockError.timedOut`.
     public static var timedOut: Code { .timedOut }
+    /// Matches a ``LockError`` whose code is ``Code/heldByThisProcess``: `catch LockError.heldByThisProcess`.
+    public static var heldByThisProcess: Code { .heldByThisProcess }
     /// Matches a ``LockError`` whose code is ``Code/cancelled``: `catch LockError.cancelled`.
     public static var cancelled: Code { .cancelled }
     /// Matches a ``LockError`` whose code is ``Code/lockLost``: `catch LockError.lockLost`.
@@ -138,6 +145,8 @@ extension LockError {
     public static var notARegularFile: Code { .notARegularFile }
     /// Matches a ``LockError`` whose code is ``Code/invalidPath``: `catch LockError.invalidPath`.
     public static var invalidPath: Code { .invalidPath }
+    /// Matches a ``LockError`` whose code is ``Code/invalidOptions``: `catch LockError.invalidOptions`.
+    public static var invalidOptions: Code { .invalidOptions }
     /// Matches a ``LockError`` whose code is ``Code/systemCallFailed``: `catch LockError.systemCallFailed`.
     public static var systemCallFailed: Code { .systemCallFailed }
     /// Matches a ``LockError`` whose code is ``Code/unsupportedFileSystem``: `catch LockError.unsupportedFileSystem`.
