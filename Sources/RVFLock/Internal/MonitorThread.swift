@@ -18,7 +18,7 @@ import Synchronization
 /// lock costs two `timerfd_settime` calls and wakes nobody.
 ///
 /// The thread itself never touches a lock file: timer actions and event
-/// callbacks must return at once (holders hand their I/O to a work queue), so
+/// callbacks must return at once (each holder does its I/O on its own heartbeat thread), so
 /// that a slow or hung file system stalls no other lock.
 final class MonitorThread: Sendable {
     static let shared = MonitorThread()
