@@ -40,6 +40,8 @@ swift build -c release --package-path "$root" --scratch-path "$cli_scratch" \
 cli_bin="$(swift build -c release --package-path "$root" --scratch-path "$cli_scratch" --show-bin-path)"
 
 mkdir -p "$package/results" "$locks"
+# From the top of the working tree: the results show paths inside it relative to it.
+cd "$root"
 exec "$bin/rvflock-bench" run --profile "$profile" \
     --rvf-lock "$cli_bin/rvf-lock" --directory "$locks" \
     --markdown "$package/results/$name.md" --json "$package/results/$name.json" \

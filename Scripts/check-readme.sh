@@ -1,36 +1,36 @@
 #!/usr/bin/env bash
-# Compiles every Swift example of README.md, as a user would paste it, so that
-# the README cannot drift from the library's API.
+# Builds the Swift examples of README.md into the program they describe, as a
+# user would paste them, and runs it, so that the README cannot drift from the
+# library's API.
 #
 #   Scripts/check-readme.sh [README]
 #
-# The convention for ```swift blocks of the README:
+# The convention for ```swift blocks of the README: each begins with a comment
+# naming the file it goes in.
 #
-# - A block whose first line is `// Package.swift` is a manifest fragment: the
-#   arguments of `Package(...)` after `name:` and `platforms:`. It goes into the
-#   Package.swift of a fresh package, with `<repository URL>` replaced by a
-#   temporary Git repository holding the files of this checkout's HEAD commit on
-#   its only branch, `main`, and no tags (as the real repository has today), and
-#   the package must resolve: a `from: "0.1.0"` with no such tag would fail here.
-# - Every other block is compiled as written, as the body of a function the
-#   script provides (`async throws` if the block contains `await`, `throws`
-#   otherwise), with its `import` lines moved to the top of the file: so a block
-#   may use `try` and `await` at its top level, as in a `main.swift`, and may
-#   declare types and functions. The blocks go into a fresh package that depends
-#   on this checkout (its working tree) by path, compiled in Swift 6 mode with
-#   warnings as errors.
+# - `// Package.swift`: a manifest fragment, the arguments of `Package(...)`
+#   after `name:` and `platforms:`. It becomes the Package.swift of a fresh
+#   package, with `<repository URL>` replaced by a file:// URL of a Git
+#   repository holding this checkout's working tree (tracked files and new ones
+#   not ignored) on its only branch, `main`, and no tags, as the real repository
+#   has today: a `from: "0.1.0"` with no such tag would fail here.
+# - `// Sources/TARGET/NAME.swift`: that file of the package, as written. No two
+#   blocks name the same file.
 #
-# The fresh packages are in a temporary folder; the build products are kept in
-# .build/check-readme so that a second run is quick.
+# The package is built (Swift 6 language mode, from its tools version) and must
+# compile its own files without a warning; then its executable runs in an empty
+# directory and must exit 0 within 120 s. The package, the repository and the
+# build stay in .build/check-readme, so that a second run is quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 readme=${1:-README.md}
 [ -f "$readme" ] || { echo "check-readme: no $readme" >&2; exit 66; }
 
+state=$root/.build/check-readme
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/blocks"
+mkdir -p "$work/blocks" "$state"
 
 # One file per block, numbered from 1, in order.
 awk -v dir="$work/blocks" '
@@ -39,61 +39,35 @@ awk -v dir="$work/blocks" '
   inside { print >> file }
 ' "$readme"
 
-snippets="$work/snippets"
-mkdir -p "$snippets/Sources/ReadmeSnippets"
+consumer=$state/consumer
+rm -rf "$consumer/Sources"
+mkdir -p "$consumer/Sources"
 manifest_fragment=""
-compiled=0
+files=0
 for block in "$work"/blocks/*.swift; do
   [ -e "$block" ] || break
   number=$(basename "$block" .swift)
-  if [ "$(head -n 1 "$block")" = "// Package.swift" ]; then
-    [ -z "$manifest_fragment" ] || { echo "check-readme: more than one // Package.swift block" >&2; exit 65; }
-    manifest_fragment=$block
-    continue
-  fi
-  effects="throws"
-  grep -qw "await" "$block" && effects="async throws"
-  {
-    echo "// README.md, Swift block $number, compiled as written inside a function."
-    grep -E '^import [A-Za-z_]' "$block" || true
-    echo
-    echo "func readmeBlock$number() $effects {"
-    grep -vE '^import [A-Za-z_]' "$block"
-    echo "}"
-  } >"$snippets/Sources/ReadmeSnippets/Block$number.swift"
-  compiled=$((compiled + 1))
+  first=$(head -n 1 "$block")
+  case $first in
+    "// Package.swift")
+      [ -z "$manifest_fragment" ] || { echo "check-readme: more than one // Package.swift block" >&2; exit 65; }
+      manifest_fragment=$block
+      ;;
+    "// Sources/"*.swift)
+      path=${first#// }
+      [ ! -e "$consumer/$path" ] || { echo "check-readme: two blocks go in $path (the second is block $number)" >&2; exit 65; }
+      mkdir -p "$(dirname "$consumer/$path")"
+      cp "$block" "$consumer/$path"
+      files=$((files + 1))
+      ;;
+    *)
+      echo "check-readme: Swift block $number of $readme does not say where it goes (its first line: $first);" \
+        "begin it with // Package.swift or // Sources/TARGET/NAME.swift" >&2
+      exit 65
+      ;;
+  esac
 done
-[ "$compiled" -gt 0 ] || { echo "check-readme: no Swift blocks in $readme" >&2; exit 65; }
-
-cat >"$snippets/Package.swift" <<EOF
-// swift-tools-version: 6.2
-import PackageDescription
-
-let package = Package(
-    name: "ReadmeSnippets",
-    platforms: [.macOS(.v15)],
-    dependencies: [.package(name: "RVFLock", path: "$root")],
-    targets: [
-        .target(
-            name: "ReadmeSnippets",
-            dependencies: [.product(name: "RVFLock", package: "RVFLock")],
-            swiftSettings: [.swiftLanguageMode(.v6), .unsafeFlags(["-warnings-as-errors"])]
-        ),
-    ]
-)
-EOF
-echo "check-readme: compiling $compiled Swift blocks of $readme against this checkout..."
-if ! swift build --package-path "$snippets" --scratch-path "$root/.build/check-readme" >"$work/build.log" 2>&1; then
-  cat "$work/build.log" >&2
-  echo "check-readme: the README's Swift blocks do not compile (files: Block<N>.swift = the README's N-th Swift block)" >&2
-  exit 1
-fi
-if grep -q "warning:" "$work/build.log"; then
-  grep -A5 "warning:" "$work/build.log" >&2
-  echo "check-readme: the README's Swift blocks compile with warnings" >&2
-  exit 1
-fi
-
+[ "$files" -gt 0 ] || { echo "check-readme: no Swift source blocks in $readme" >&2; exit 65; }
 if [ -z "$manifest_fragment" ]; then
   echo "check-readme: no // Package.swift block: nothing tells users how to depend on the library" >&2
   exit 65
@@ -102,31 +76,60 @@ grep -q '<repository URL>' "$manifest_fragment" || {
   echo "check-readme: the // Package.swift block has no <repository URL> to stand for the repository" >&2
   exit 65
 }
-# The repository as users see it today: one branch, main, no tags. Made afresh from
-# HEAD's files rather than pushed, so that a shallow CI checkout works too.
-remote="$work/RVFLock.git"
-mkdir -p "$remote"
-git archive HEAD | tar -x -C "$remote"
-git -C "$remote" init --quiet --initial-branch=main
+
+# The repository as users see it today: one branch, main, no tags, holding this
+# working tree. Kept between runs and committed to, so that its history only grows.
+remote=$state/RVFLock.git
+if [ ! -d "$remote/.git" ]; then
+  rm -rf "$remote"
+  mkdir -p "$remote"
+  git -C "$remote" init --quiet --initial-branch=main
+fi
+git -C "$remote" ls-files -z | (cd "$remote" && xargs -0 -r rm -f)
+git ls-files -z --cached --others --exclude-standard | while IFS= read -r -d '' file; do
+  [ -f "$file" ] && printf '%s\0' "$file"
+done | tar --null -T - -cf - | tar -xf - -C "$remote"
 git -C "$remote" add --all
-git -C "$remote" -c user.name=check-readme -c user.email=check-readme@localhost commit --quiet -m "HEAD of the checkout"
-consumer="$work/consumer"
-mkdir -p "$consumer/Sources/MyTool"
-echo 'import RVFLock' >"$consumer/Sources/MyTool/main.swift"
+git -C "$remote" -c user.name=check-readme -c user.email=check-readme@localhost commit --quiet --allow-empty \
+  -m "the working tree of the checkout"
+
 {
   echo "// swift-tools-version: 6.2"
   echo "import PackageDescription"
   echo
   echo "let package = Package("
-  echo "    name: \"Consumer\","
+  echo "    name: \"MyTool\","
   echo "    platforms: [.macOS(.v15)],"
   tail -n +2 "$manifest_fragment" | sed "s|<repository URL>|file://$remote|"
   echo ")"
 } >"$consumer/Package.swift"
-echo "check-readme: resolving the README's dependency line against a copy of this repository with no tags..."
-if ! swift package --package-path "$consumer" --scratch-path "$work/consumer-build" resolve >"$work/resolve.log" 2>&1; then
+
+targets=$(cd "$consumer/Sources" && ls)
+[ "$(wc -w <<<"$targets")" -eq 1 ] || { echo "check-readme: the blocks go in more than one target: $targets" >&2; exit 65; }
+echo "check-readme: building the README's $files Swift files into $targets, against this working tree..."
+# The branch has moved since the last run: resolve it afresh.
+if ! swift package --package-path "$consumer" --scratch-path "$state/build" update >"$work/resolve.log" 2>&1; then
   cat "$consumer/Package.swift" "$work/resolve.log" >&2
   echo "check-readme: the README's dependency line does not resolve" >&2
   exit 1
 fi
-echo "check-readme: $compiled Swift blocks compile; the dependency line resolves"
+if ! swift build --package-path "$consumer" --scratch-path "$state/build" >"$work/build.log" 2>&1; then
+  cat "$work/build.log" >&2
+  echo "check-readme: the README's examples do not build (the files are in $consumer/Sources)" >&2
+  exit 1
+fi
+if grep -E "^$consumer/Sources/.*warning:" "$work/build.log" >&2; then
+  echo "check-readme: the README's examples compile with warnings" >&2
+  exit 1
+fi
+
+executable="$(swift build --package-path "$consumer" --scratch-path "$state/build" --show-bin-path)/$targets"
+mkdir "$work/run"
+echo "check-readme: running $targets in an empty directory..."
+if ! (cd "$work/run" && timeout 120 "$executable") >"$work/run.log" 2>&1; then
+  cat "$work/run.log" >&2
+  echo "check-readme: the README's program failed" >&2
+  exit 1
+fi
+sed 's/^/  | /' "$work/run.log"
+echo "check-readme: the README's $files Swift files build (Swift 6, no warnings) and run; the dependency line resolves"

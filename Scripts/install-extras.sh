@@ -10,23 +10,31 @@
 #                   DIR/share/zsh/site-functions/_rvf-lock
 #                   DIR/share/fish/vendor_completions.d/rvf-lock.fish
 #   --stage DIR   write the same tree under DIR instead (for packaging, or to look first)
-#   --check       also render the manual page (man -l) and load the bash completion,
-#                 failing on any warning; CI runs `--stage TMP --check`
+#   --check       also render the manual page (man -l), failing on any warning, and
+#                 complete a command line with each installed completion in a real
+#                 interactive bash, zsh and fish (those of them that are installed, with
+#                 python3 to drive them; a missing one is named as skipped); CI runs
+#                 `--stage TMP --check` with all three installed
 #
 # The manual page comes from swift-argument-parser's GenerateManual plugin
 # (`swift package plugin generate-manual`, which builds the package in release
 # mode and reads `rvf-lock --experimental-dump-help`); the completions from
 # `rvf-lock --generate-completion-script SHELL`, run from that same release build.
 # Both describe the rvf-lock of this checkout: install the binary built from it
-# (see README.md, "Install rvf-lock").
+# (see README.md, "Install rvf-lock"). That build goes to a scratch folder of its
+# own (.build/extras), so that it never replaces the statically linked rvf-lock
+# the install step builds in .build.
 #
 # The generated page is touched up in three ways, each because the generator
 # cannot be told: blank lines of the help texts become paragraph breaks (.Pp;
-# groff warns about blank lines in mdoc), the hidden internal `_trampoline`
-# subcommand is left out, and the generic EXIT STATUS ("0 on success, >0 if an
-# error occurs", untrue for `status`) points to each command's own list.
+# groff warns about blank lines in mdoc), hidden internal subcommands (named
+# `_...`, such as `_selftest-helper`) are left out, and the generic EXIT STATUS
+# ("0 on success, >0 if an error occurs", untrue for `status`) points to each
+# command's own list.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo=$PWD
+scratch=.build/extras
 
 prefix=/usr/local
 stage=""
@@ -43,16 +51,16 @@ done
 root=${stage:-$prefix}
 
 echo "install-extras: generating the manual page (release build of the package)..."
-swift package plugin generate-manual --configuration release >/dev/null
-generated=.build/plugins/GenerateManual/outputs/rvf-lock/rvf-lock.1
+swift package --scratch-path "$scratch" plugin generate-manual --configuration release >/dev/null
+generated=$scratch/plugins/GenerateManual/outputs/rvf-lock/rvf-lock.1
 [ -s "$generated" ] || { echo "install-extras: the plugin wrote no $generated" >&2; exit 70; }
-binary="$(swift build -c release --show-bin-path)/rvf-lock"
+binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/rvf-lock"
 [ -x "$binary" ] || { echo "install-extras: no release rvf-lock at $binary" >&2; exit 70; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 awk '
-  /^\.It Em _trampoline$/ { skipping = 1; next }
+  /^\.It Em _/ { skipping = 1; next }
   skipping { if ($0 == ".El") skipping = 0; next }
   /^\.Ex -std$/ {
     print "Each command above lists its own exit statuses."
@@ -81,23 +89,19 @@ if $check; then
     exit 1
   fi
   rendered=$(MANWIDTH=80 man -l "$work/rvf-lock.1" 2>/dev/null)
-  for expected in "rvf-lock exec" "Exit status:" "--conflict-exit-code"; do
+  for expected in "rvf-lock exec" "Exit status:" "--conflict-exit-code" "--allow-lock-suffix"; do
     grep -q -- "$expected" <<<"$rendered" || { echo "install-extras: the page lacks '$expected'" >&2; exit 1; }
   done
-  if grep -q "_trampoline" <<<"$rendered"; then
-    echo "install-extras: the page shows the internal _trampoline command" >&2
+  if grep -qE '(^|[[:space:]])_[a-z]' <<<"$rendered"; then
+    echo "install-extras: the page shows an internal command: $(grep -E '(^|[[:space:]])_[a-z]' <<<"$rendered" | head -1)" >&2
     exit 1
   fi
-  offered=$(bash -c '
-    source "$1"
-    COMP_WORDS=(rvf-lock ""); COMP_CWORD=1; COMP_LINE="rvf-lock "; COMP_POINT=${#COMP_LINE}; COMPREPLY=()
-    _rvf-lock rvf-lock "" rvf-lock
-    echo "${COMPREPLY[*]}"' bash "$work/rvf-lock.bash")
-  for subcommand in exec status wait break; do
-    [[ " $offered " == *" $subcommand "* ]] || { echo "install-extras: bash completion does not offer $subcommand (offered: $offered)" >&2; exit 1; }
-  done
-  [[ " $offered " != *"_trampoline"* ]] || { echo "install-extras: bash completion offers _trampoline" >&2; exit 1; }
-  echo "install-extras: the manual page renders without warnings; the bash completion offers: $offered"
+  # The page is all a user of the installed tool has: it must not send them to a file of the source tree.
+  if grep -qE 'Documentation/|README|\.md\b' <<<"$rendered"; then
+    echo "install-extras: the page points to a file that is not installed: $(grep -E 'Documentation/|README|\.md\b' <<<"$rendered" | head -1)" >&2
+    exit 1
+  fi
+  echo "install-extras: the manual page renders without warnings"
 fi
 
 install -d "$root/share/man/man1" "$root/share/bash-completion/completions" \
@@ -106,6 +110,34 @@ install -m 0644 "$work/rvf-lock.1" "$root/share/man/man1/rvf-lock.1"
 install -m 0644 "$work/rvf-lock.bash" "$root/share/bash-completion/completions/rvf-lock"
 install -m 0644 "$work/_rvf-lock" "$root/share/zsh/site-functions/_rvf-lock"
 install -m 0644 "$work/rvf-lock.fish" "$root/share/fish/vendor_completions.d/rvf-lock.fish"
+if $check; then
+  # Each shell loads the installed file the way it finds it under PREFIX, in a real
+  # interactive shell: bash-completion's file sourced, zsh through fpath and compinit,
+  # fish through its completion path. rvf-lock (which completes COMMAND) is the one just built.
+  export PATH="$(dirname "$binary"):$PATH"
+  for shell in bash zsh fish; do
+    case $shell in
+      bash) setup="source '$root/share/bash-completion/completions/rvf-lock'" ;;
+      zsh) setup="fpath=('$root/share/zsh/site-functions' \$fpath); autoload -Uz compinit; compinit -u -D" ;;
+      fish) setup="set -p fish_complete_path '$root/share/fish/vendor_completions.d'" ;;
+    esac
+    if ! command -v "$shell" >/dev/null || ! command -v python3 >/dev/null; then
+      echo "install-extras: SKIPPED the $shell completion check: $shell or python3 is not installed"
+      continue
+    fi
+    mkdir -p "$work/try/man"
+    completed=$(cd "$work/try" && python3 "$repo/Scripts/complete-in-shell.py" "$shell" "$setup" "rvf-lock ex" "rvf-lock selftest ma") || {
+      echo "install-extras: the installed $shell completion could not be tried" >&2
+      exit 1
+    }
+    [ "$completed" = '["rvf-lock exec ", "rvf-lock selftest man/"]' ] || {
+      echo "install-extras: the installed $shell completion completed $completed" >&2
+      exit 1
+    }
+    echo "install-extras: the installed $shell completion completes commands and directories"
+  done
+fi
+
 echo "install-extras: installed under $root:"
 echo "  share/man/man1/rvf-lock.1 (man rvf-lock)"
 echo "  share/bash-completion/completions/rvf-lock, share/zsh/site-functions/_rvf-lock,"

@@ -56,8 +56,13 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static let notStale = Code("notStale")
         /// The lock path is a directory, a symbolic link, or another non-regular file.
         public static let notARegularFile = Code("notARegularFile")
-        /// The data file path cannot have a lock (empty, or a directory).
+        /// The data file path cannot have a lock: empty, a directory, or (unless
+        /// ``LockOptions/allowsLockSuffix`` says it really is a data file) a name
+        /// ending in `.lock`, which is nearly always a lock file given by mistake.
         public static let invalidPath = Code("invalidPath")
+        /// The ``LockOptions`` cannot work: a threshold of zero or less, or an interval
+        /// too short to be anything but a busy loop. Nothing was read or written.
+        public static let invalidOptions = Code("invalidOptions")
         /// A system call failed; ``LockError/systemCall`` and ``LockError/errno`` say which and why.
         public static let systemCallFailed = Code("systemCallFailed")
         /// The file system holding the lock cannot support the protocol (no hard links,
@@ -132,6 +137,8 @@ extension LockError {
     public static var timedOut: Code { .timedOut }
     /// Matches a ``LockError`` whose code is ``Code/heldByParentProcess``: `catch LockError.heldByParentProcess`.
     public static var heldByParentProcess: Code { .heldByParentProcess }
+    /// Matches a ``LockError`` whose code is ``Code/heldByThisProcess``: `catch LockError.heldByThisProcess`.
+    public static var heldByThisProcess: Code { .heldByThisProcess }
     /// Matches a ``LockError`` whose code is ``Code/cancelled``: `catch LockError.cancelled`.
     public static var cancelled: Code { .cancelled }
     /// Matches a ``LockError`` whose code is ``Code/lockLost``: `catch LockError.lockLost`.
@@ -144,6 +151,8 @@ extension LockError {
     public static var notARegularFile: Code { .notARegularFile }
     /// Matches a ``LockError`` whose code is ``Code/invalidPath``: `catch LockError.invalidPath`.
     public static var invalidPath: Code { .invalidPath }
+    /// Matches a ``LockError`` whose code is ``Code/invalidOptions``: `catch LockError.invalidOptions`.
+    public static var invalidOptions: Code { .invalidOptions }
     /// Matches a ``LockError`` whose code is ``Code/systemCallFailed``: `catch LockError.systemCallFailed`.
     public static var systemCallFailed: Code { .systemCallFailed }
     /// Matches a ``LockError`` whose code is ``Code/unsupportedFileSystem``: `catch LockError.unsupportedFileSystem`.
@@ -212,7 +221,8 @@ extension LockError {
         case .invalid(let invalid) where invalid.isBreakable:
             "it is old enough to remove; the next attempt, or breakLock(), removes it"
         case .invalid:
-            "it may be another program's lock being written; it counts as stale once unmodified for the stale threshold"
+            "it may be another program's lock being written, or one held with flock(); it counts as stale once "
+                + "unmodified for the stale threshold while no process holds its kernel lock"
         case .free:
             "try again"
         }
@@ -230,7 +240,8 @@ extension LockError {
             advice = "its process is gone, and the lock turns stale once older than the stale threshold; "
                 + "breakLock(force: true) removes it now"
         case .invalid:
-            advice = "it may be another program's lock being written; it can be broken once unmodified for the stale threshold, "
+            advice = "it may be another program's lock being written, or one held with flock(); it can be broken once "
+                + "unmodified for the stale threshold while no process holds its kernel lock, "
                 + "or with breakLock(force: true) if you are sure no program is writing it"
         case .free, .stale:
             advice = "try again"
@@ -266,14 +277,25 @@ extension LockError {
     }
 
     static func system(_ error: SystemCallError, lockFile: FilePath, doing action: String) -> LockError {
+        // Creating and removing need write permission on the directory; everything
+        // else (opening it, reading or judging the lock file) needs only search permission.
+        let changesDirectory = action == "creating" || action == "removing the lock file" || action == "breaking"
         let advice: String
         switch error.errno {
-        case .permissionDenied, .notPermitted:
+        case .permissionDenied where changesDirectory, .notPermitted where changesDirectory:
             advice = "; the directory of \(lockFile) must be writable by this user"
+        case .permissionDenied, .notPermitted:
+            advice = "; this user needs search permission (x) on every directory on the way to \(lockFile), "
+                + "and read permission on the lock file"
         case .readOnlyFileSystem:
             advice = "; the file system is read-only, so no writer can lock it here"
-        case .noSuchFileOrDirectory:
+        case .noSuchFileOrDirectory where action == "opening the directory of":
             advice = "; create the directory of \(lockFile) first"
+        case .noSuchFileOrDirectory where action == "creating":
+            // The directory is open (every operation starts by opening it), so it exists:
+            // its file system refuses new files, as /proc and /sys do.
+            advice = "; its directory exists but its file system does not let files be created there "
+                + "(as /proc and /sys do not); put the data file on an ordinary file system"
         case .notDirectory:
             advice = "; a component of the path is not a directory"
         case .noSpace:

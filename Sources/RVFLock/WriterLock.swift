@@ -31,14 +31,20 @@ public struct WriterLock: Sendable {
     let namesDirectory: Bool
 
     /// Describes the writer lock of `dataFile`; touches no file.
+    ///
+    /// The path and the options are checked when the lock is used: a data file
+    /// whose name ends in `.lock` (unless ``LockOptions/allowsLockSuffix``) fails
+    /// with ``LockError/Code/invalidPath``, options that cannot work with
+    /// ``LockError/Code/invalidOptions``.
     public init(dataFile: FilePath, options: LockOptions = LockOptions()) {
         self.init(dataFile: dataFile, options: options, identity: .current)
     }
 
     /// Describes the writer lock of the data file at `path` (`"data.rvf"`); touches no file.
     ///
-    /// A path ending in `/` names a directory, not a data file: taking, inspecting
-    /// or breaking its lock fails with ``LockError/Code/invalidPath``.
+    /// A path ending in `/` names a directory, not a data file, and a name ending
+    /// in `.lock` a lock file (unless ``LockOptions/allowsLockSuffix``): taking,
+    /// inspecting or breaking its lock fails with ``LockError/Code/invalidPath``.
     public init(dataFile path: String, options: LockOptions = LockOptions()) {
         self.init(dataFile: FilePath(path), options: options, identity: .current, namesDirectory: path.hasSuffix("/"))
     }
@@ -51,13 +57,40 @@ public struct WriterLock: Sendable {
         self.namesDirectory = namesDirectory
     }
 
-    /// Where this lock's file lives, fixed for one operation.
+    /// Where this lock's file lives, fixed for one operation; first refuses
+    /// options that cannot work and paths that cannot have a lock.
     func resolveLocation() throws(LockError) -> LockLocation {
+        if let problem = options.problem {
+            throw LockError(.invalidOptions, lockFile: lockFile,
+                            message: "\(problem); nothing was done to \(lockFile)")
+        }
         if namesDirectory {
             throw LockError(.invalidPath, lockFile: lockFile,
                             message: "\(dataFile)/ names a directory; an RVF writer lock protects a data file, name the file")
         }
-        return try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        try refuseLockSuffix(of: dataFile, reachedAs: nil)
+        let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
+        if location.lockFile != lockFile {
+            // The data file is a symbolic link: the name it leads to counts too.
+            try refuseLockSuffix(of: FilePath(String(location.lockFile.string.dropLast(Self.lockSuffix.count))),
+                                 reachedAs: dataFile)
+        }
+        return location
+    }
+
+    /// What a lock file's name adds to its data file's.
+    static let lockSuffix = ".lock"
+
+    /// Refuses a data file named like a lock file (`d.rvf.lock`), unless the options allow it.
+    private func refuseLockSuffix(of path: FilePath, reachedAs link: FilePath?) throws(LockError) {
+        guard !options.allowsLockSuffix, let name = path.lastComponent?.string,
+              name.hasSuffix(Self.lockSuffix) else { return }
+        let owner = String(path.string.dropLast(Self.lockSuffix.count))
+        let which = link.map { "\($0) leads to \(path), which" } ?? "\(path)"
+        let dataFileHint = name == Self.lockSuffix ? "" : "; the data file is \(owner): name that to lock it"
+        throw LockError(.invalidPath, lockFile: lockFile,
+                        message: "\(which) is a lock file, not a data file\(dataFileHint) "
+                            + "(if \(path) really is a data file, set LockOptions.allowsLockSuffix)")
     }
 
     /// The lock file of a data file: `data.rvf` → `data.rvf.lock`.

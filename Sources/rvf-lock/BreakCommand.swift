@@ -21,8 +21,9 @@ struct BreakCommand: ParsableCommand {
             is held (or an invalid file too young to judge) and --force was not \
             given; 64 usage; 66 bad FILE or lock path; 69 no file locks on its file \
             system; 70 an unexpected system error; 73 the lock file cannot be \
-            removed (read-only file system); 75 the lock file kept changing while it \
-            was judged, try again; 77 no permission to remove it.
+            removed (read-only file system) or its name is too long; 75 the lock \
+            file kept changing while it was judged, try again; 77 no permission to \
+            remove it.
 
             Examples:
               rvf-lock break data.rvf
@@ -33,12 +34,21 @@ struct BreakCommand: ParsableCommand {
     @Flag(help: "Remove the lock even if its holder looks alive.")
     var force = false
 
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"))
+    @Flag(name: .customLong("allow-lock-suffix"),
+          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
+    var allowLockSuffix = false
+
+    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
+              completion: .file())
     var file: String
 
     func run() throws {
         let target: LockTarget
-        do throws(CommandFailure) { target = try LockTarget(file) } catch { throw error.reported() }
+        do throws(CommandFailure) {
+            target = try LockTarget(file, command: "break", allowsLockSuffix: allowLockSuffix)
+        } catch {
+            throw error.reported()
+        }
         let lockFile = target.lock.lockFile
         let removed: LockStatus?
         do throws(LockError) {

@@ -21,8 +21,9 @@ enum CommandSpawner {
     ///   - newProcessGroup: whether COMMAND gets a process group of its own.
     ///   - resetSignals: signals COMMAND starts with at their default action even
     ///     if rvf-lock ignores them.
+    ///   - file: FILE as given, for the hint when COMMAND is shell syntax in one word.
     static func spawn(
-        _ command: [String], lockDescriptor: CInt, newProcessGroup: Bool, resetSignals: [CInt]
+        _ command: [String], file: String, lockDescriptor: CInt, newProcessGroup: Bool, resetSignals: [CInt]
     ) throws(CommandFailure) -> pid_t {
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -38,15 +39,16 @@ enum CommandSpawner {
             }
         }
         guard child < 0 else { return child }
-        throw failure(command[0], step: failedStep, errno: failureErrno)
+        throw failure(command, file: file, step: failedStep, errno: failureErrno)
     }
 
-    private static func failure(_ name: String, step: CInt, errno error: CInt) -> CommandFailure {
+    private static func failure(_ command: [String], file: String, step: CInt, errno error: CInt) -> CommandFailure {
+        let name = command[0]
         let reason = String(cString: strerror(error))
         switch UInt32(step) {
         case RVF_SPAWN_EXEC.rawValue where error == ENOENT:
             let what = name.contains("/") ? "no such file" : "command not found in PATH"
-            return CommandFailure(ExitStatus.commandNotFound, "\(name): \(what)")
+            return CommandFailure(ExitStatus.commandNotFound, "\(name): \(what)\(shellHint(command, file: file))")
         case RVF_SPAWN_EXEC.rawValue:
             return CommandFailure(ExitStatus.cannotExecute,
                                   "\(name): cannot execute (\(reason)); check that it is an executable file")
@@ -64,5 +66,14 @@ enum CommandSpawner {
             return CommandFailure(ExitStatus.software,
                                   "cannot start \(name) (clone: \(reason)); the system may be out of processes or memory")
         }
+    }
+
+    /// For a COMMAND that is a whole shell command line in one word (`"echo hi >> d.rvf"`,
+    /// as `flock FILE -c` takes it), how to run it: rvf-lock runs a program, not a shell.
+    static func shellHint(_ command: [String], file: String) -> String {
+        guard command.count == 1, command[0].contains(where: { " \t;|&<>$`'\"*?(){}".contains($0) }) else { return "" }
+        let quoted = "'" + command[0].replacing("'", with: "'\\''") + "'"
+        return "; COMMAND is a program and its arguments, not a shell command line: "
+            + "to run shell syntax, use sh -c (rvf-lock exec \(file) sh -c \(quoted))"
     }
 }

@@ -10,7 +10,7 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run COMMAND while holding the writer lock of FILE.",
-        usage: "rvf-lock exec [-w SECONDS | -n] [-E CODE] [-q] [--kill-after SECONDS] [--kill-leftovers] FILE [--] COMMAND [ARGS...]",
+        usage: "rvf-lock exec [-w SECONDS | -n] [-E CODE] [-q | -v] [--kill-after SECONDS] [--kill-leftovers] [--allow-lock-suffix] FILE [--] COMMAND [ARGS...]",
         discussion: """
             Takes FILE.lock (waiting for it as long as needed, unless -w or -n says \
             otherwise), runs COMMAND with the lock held and kept fresh, and exits with \
@@ -30,14 +30,22 @@ struct ExecCommand: ParsableCommand {
             SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM sent to \
             rvf-lock are passed on to COMMAND. Outside a terminal's job COMMAND has \
             a process group of its own, so a signal for rvf-lock's whole group \
-            reaches it once, through rvf-lock. Documentation/rvf-lock.md says \
-            exactly when a signal can still arrive twice.
+            reaches it once, through rvf-lock. It can still arrive twice when \
+            rvf-lock is a terminal's job and another program signals the whole \
+            group (timeout 60 rvf-lock exec ... at a prompt: use timeout \
+            --foreground), or when a service manager signals every process of a \
+            service (systemd's KillMode=control-group: use KillMode=mixed).
+
+            Waiting, it says who holds the lock on standard error when that is a \
+            terminal (or with -v); -q silences that and every other notice but \
+            errors. A FILE whose name ends in .lock is refused as a lock file given \
+            by mistake (its lock would be FILE.lock.lock), unless --allow-lock-suffix.
 
             Exit status: COMMAND's (128 + N if it died of signal N); 75 (or -E CODE) \
             when the lock cannot be had; 64 usage; 66 bad FILE or lock path; 69 the \
             file system or system cannot support the lock; 70 lock lost, or an \
             unexpected system error; 73 the lock file cannot be created (read-only \
-            file system, disk full); 77 no permission; 126/127 COMMAND not \
+            file system, disk full, name too long); 77 no permission; 126/127 COMMAND not \
             executable / not found.
 
             Examples:
@@ -64,6 +72,14 @@ struct ExecCommand: ParsableCommand {
           help: "Print nothing while waiting (for the lock, or for leftover processes), and nothing when the lock cannot be had.")
     var quiet = false
 
+    @Flag(name: [.customShort("v"), .customLong("verbose")],
+          help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
+    var verbose = false
+
+    @Flag(name: .customLong("allow-lock-suffix"),
+          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
+    var allowLockSuffix = false
+
     @Option(name: .customLong("kill-after"),
             help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers).",
                                valueName: "SECONDS"))
@@ -73,18 +89,20 @@ struct ExecCommand: ParsableCommand {
           help: "When COMMAND ends, stop the processes it left running (SIGTERM, then SIGKILL) instead of waiting for them.")
     var killLeftovers = false
 
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"))
+    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
+              completion: .file())
     var file: String
 
     @Argument(parsing: .captureForPassthrough,
-              help: ArgumentHelp("The command to run with the lock held, and its arguments.", valueName: "COMMAND"))
+              help: ArgumentHelp("The command to run with the lock held, and its arguments.", valueName: "COMMAND"),
+              completion: .custom(CommandCompletion.candidates))
     var command: [String] = []
 
     /// The options as ``ExecRunner`` takes them.
     func options() throws(UsageError) -> ExecOptions {
         let options = ExecOptions(
             waitSeconds: waitSeconds, noWait: noWait, conflictExitCode: conflictExitCode, quiet: quiet,
-            killAfterSeconds: killAfterSeconds, killLeftovers: killLeftovers,
+            verbose: verbose, allowsLockSuffix: allowLockSuffix, killAfterSeconds: killAfterSeconds, killLeftovers: killLeftovers,
             file: file, command: try ExecOptions.command(after: file, command))
         return try options.validated()
     }

@@ -32,8 +32,10 @@ extension ExecOptions {
             case "-n", "--no-wait": option = .noWait
             case "-E", "--conflict-exit-code": option = .conflictExitCode
             case "-q", "--quiet": option = .quiet
+            case "-v", "--verbose": option = .verbose
             case "--kill-after": option = .killAfter
             case "--kill-leftovers": option = .killLeftovers
+            case "--allow-lock-suffix": option = .allowLockSuffix
             default: return nil
             }
             guard seen & option.rawValue == 0 else { return nil }
@@ -53,6 +55,8 @@ extension ExecOptions {
                 guard let code = Int32(value) else { return nil }
                 options.conflictExitCode = code
             case .quiet: options.quiet = true
+            case .verbose: options.verbose = true
+            case .allowLockSuffix: options.allowsLockSuffix = true
             case .killAfter:
                 guard let seconds = Double(value) else { return nil }
                 options.killAfterSeconds = seconds
@@ -71,7 +75,8 @@ extension ExecOptions {
     }
 
     private enum FastOption: UInt8 {
-        case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32
+        case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32, verbose = 64,
+             allowLockSuffix = 128
 
         var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter }
     }

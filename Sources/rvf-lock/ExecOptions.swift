@@ -9,6 +9,10 @@ struct ExecOptions: Equatable {
     var noWait = false
     var conflictExitCode: Int32 = ExitStatus.temporaryFailure
     var quiet = false
+    /// Show the waiting line off a terminal too.
+    var verbose = false
+    /// FILE may end in `.lock`.
+    var allowsLockSuffix = false
     var killAfterSeconds: Double = ExecOptions.defaultKillAfterSeconds
     var killLeftovers = false
     var file: String
@@ -37,21 +41,18 @@ struct ExecOptions: Equatable {
 
     /// Checks the values together; the first problem, as the user must hear it.
     func validated() throws(UsageError) -> ExecOptions {
+        guard !(quiet && verbose) else { throw UsageError("-q and -v contradict each other; give one of them") }
         guard !command.isEmpty else {
             throw UsageError("missing COMMAND: put it after FILE, e.g. rvf-lock exec \(file) ./append-records")
         }
         if let waitSeconds {
             guard !noWait else { throw UsageError("-w and -n contradict each other; give one of them") }
-            guard waitSeconds.isFinite, waitSeconds >= 0 else {
-                throw UsageError("-w takes a number of seconds, 0 or more (e.g. -w 2.5), not \(waitSeconds)")
-            }
+            _ = try SecondsArgument.checkedWait(waitSeconds)
         }
         guard (0...255).contains(conflictExitCode) else {
             throw UsageError("-E takes an exit code from 0 to 255, not \(conflictExitCode)")
         }
-        guard killAfterSeconds.isFinite, killAfterSeconds >= 0, killAfterSeconds <= 86_400 else {
-            throw UsageError("--kill-after takes a number of seconds from 0 to 86400 (e.g. --kill-after 10), not \(killAfterSeconds)")
-        }
+        _ = try SecondsArgument.checked(killAfterSeconds, option: "--kill-after", range: 0...86_400, example: "--kill-after 10")
         return self
     }
 }

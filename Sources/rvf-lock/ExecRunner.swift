@@ -11,7 +11,11 @@ struct ExecRunner {
     /// already on standard error.
     func run() -> Int32 {
         let target: LockTarget
-        do throws(CommandFailure) { target = try LockTarget(options.file) } catch { return error.report() }
+        do throws(CommandFailure) {
+            target = try LockTarget(options.file, command: "exec", allowsLockSuffix: options.allowsLockSuffix)
+        } catch {
+            return error.report()
+        }
         let handle: LockHandle
         switch acquire(target.lock) {
         case .success(let acquired): handle = acquired
@@ -50,19 +54,23 @@ struct ExecRunner {
     }
 
     private func acquire(_ lock: WriterLock) -> Acquisition {
+        // validated() keeps -w within what a Duration holds.
         let timeout: Duration? = options.waitSeconds.map { .seconds($0) }
-        let reporter = WaitReporter(lockFile: lock.lockFile, quiet: options.quiet, timeout: timeout)
+        let reporter = WaitReporter(lockFile: lock.lockFile, quiet: options.quiet, verbose: options.verbose, timeout: timeout)
         do throws(LockError) {
             let handle = options.noWait
                 ? try lock.tryAcquire()
-                : try lock.acquire(timeout: timeout, onProgress: reporter.report)
+                : try lock.acquire(timeout: timeout, onProgress: reporter.callback)
             reporter.finish()
             return .success(handle)
         } catch {
             reporter.finish()
-            let failure = CommandFailure(error, conflictStatus: options.conflictExitCode)
-            if options.quiet && (error.code == .busy || error.code == .timedOut) { return .failure(failure.exitStatus) }
-            return .failure(failure.report())
+            if options.quiet && (error.code == .busy || error.code == .timedOut) { return .failure(options.conflictExitCode) }
+            var message: String?
+            if error.code == .timedOut, let timeout {
+                message = LockAdvice.timedOut(error, current: try? lock.status(), waited: timeout)
+            }
+            return .failure(CommandFailure(error, conflictStatus: options.conflictExitCode, message: message).report())
         }
     }
 }

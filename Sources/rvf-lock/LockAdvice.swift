@@ -29,6 +29,22 @@ enum LockAdvice {
         }
     }
 
+    /// The message when a wait of `waited` timed out, from the lock's state read
+    /// afresh at the timeout (`current`): the library's error describes the holder as
+    /// it was when the wait began, which would give its age from then.
+    static func timedOut(_ error: LockError, current: LockStatus?, waited: Duration) -> String {
+        // Released at the very moment of the timeout, or unreadable now: the library's account stands.
+        guard let status = current, status != .free else { return message(for: error) }
+        let file = dataFile(of: error)
+        let what: String
+        switch status {
+        case .held(let holder), .stale(let holder, _): what = "\(file) is locked by \(holder)"
+        case .invalid(let invalid): what = "\(file) has an unreadable lock file \(error.lockFile) (\(invalid))"
+        case .free: what = "\(file) is locked"
+        }
+        return "\(what); gave up after waiting \(WaitReporter.seconds(waited)) s; \(busy(status, file: file))"
+    }
+
     /// Advice when the lock is taken (`exec -n`) or the wait timed out (`exec -w`, `wait -w`).
     static func busy(_ status: LockStatus, file: String) -> String {
         switch status {
@@ -48,9 +64,12 @@ enum LockAdvice {
             return "it is stale; the next attempt removes it"
         case .invalid(let invalid) where invalid.isBreakable:
             return "it is old enough to remove: `rvf-lock break \(file)` removes it, as the next attempt will"
+        case .invalid(let invalid) where invalid.fileAge > options.sameHostStaleAfter:
+            // Old enough, yet not breakable: the judge saw its kernel lock held (flock(1), or another program).
+            return "a process holds its kernel lock (flock), so a program is using it as a lock; wait for that program to finish"
         case .invalid:
             return "it may be another program's lock being written; it counts as stale once unmodified for "
-                + "\(seconds(options.sameHostStaleAfter)) s"
+                + "\(seconds(options.sameHostStaleAfter)) s while no process holds its kernel lock (flock)"
         case .free:
             return "try again"
         }
@@ -67,10 +86,13 @@ enum LockAdvice {
         case .held:
             return "its process is gone, and the lock turns stale once \(seconds(options.sameHostStaleAfter)) s old; "
                 + "`rvf-lock break --force \(file)` removes it now"
+        case .invalid(let invalid) where invalid.fileAge > options.sameHostStaleAfter:
+            return "a process holds its kernel lock (flock), so a program is using it as a lock; wait for that program "
+                + "to finish, or run `rvf-lock break --force \(file)` if you are sure it does not guard \(file)"
         case .invalid:
             return "it may be another program's lock being written; it can be broken once unmodified for "
-                + "\(seconds(options.sameHostStaleAfter)) s, or with `rvf-lock break --force \(file)` "
-                + "if you are sure no program is writing it"
+                + "\(seconds(options.sameHostStaleAfter)) s while no process holds its kernel lock (flock), "
+                + "or with `rvf-lock break --force \(file)` if you are sure no program is writing it"
         case .free, .stale:
             return "try again"
         }

@@ -24,20 +24,27 @@ struct LockTarget {
         case reportAsInvalid
     }
 
-    init(_ argument: String, lockPathRule: LockPathRule = .mustBeRegularOrAbsent) throws(CommandFailure) {
+    /// - Parameters:
+    ///   - command: the subcommand, for the hint about a lock file given as FILE.
+    ///   - allowsLockSuffix: FILE may end in `.lock` (`--allow-lock-suffix`).
+    init(_ argument: String, command: String, allowsLockSuffix: Bool = false,
+         lockPathRule: LockPathRule = .mustBeRegularOrAbsent) throws(CommandFailure) {
         guard !argument.isEmpty else {
             throw CommandFailure(ExitStatus.usage, "FILE is empty; name the data file, e.g. data.rvf")
         }
         let dataFile = FilePath(argument)
-        let lock = WriterLock(dataFile: dataFile)
+        var options = LockOptions()
+        options.allowsLockSuffix = allowsLockSuffix
+        let lock = WriterLock(dataFile: dataFile, options: options)
         let lockFile = lock.lockFile
+        if !allowsLockSuffix { try Self.refuseLockFile(dataFile, command: command) }
 
         if Self.kind(of: dataFile, followingLinks: true) == .directory || argument.hasSuffix("/") {
             throw CommandFailure(ExitStatus.noInput,
                                  "\(dataFile) is a directory; FILE is the data file (e.g. \(dataFile.appending("data.rvf"))), "
                                      + "whose lock is FILE.lock beside it")
         }
-        let directory = dataFile.removingLastComponent().isEmpty ? FilePath(".") : dataFile.removingLastComponent()
+        let directory = Self.directory(of: dataFile)
         switch Self.kind(of: directory, followingLinks: true) {
         case .directory:
             break
@@ -54,8 +61,15 @@ struct LockTarget {
             throw CommandFailure(ExitStatus.noInput,
                                  "\(directory) is a file, not a directory; \(dataFile) cannot be there")
         }
+        let lockPathKind = Self.kind(of: lockFile, followingLinks: false)
+        if case .inaccessible(.fileNameTooLong) = lockPathKind {
+            // One status for every command: nothing can be locked, or examined, under that name.
+            throw CommandFailure(ExitStatus.cannotCreate,
+                                 "the name of the lock file \(lockFile) is too long for the file system "
+                                     + "(the lock file's name adds 5 characters to FILE's); use a shorter FILE")
+        }
         if lockPathRule == .mustBeRegularOrAbsent {
-            switch Self.kind(of: lockFile, followingLinks: false) {
+            switch lockPathKind {
             case .missing, .regularFile:
                 break
             case .directory:
@@ -73,6 +87,46 @@ struct LockTarget {
         }
         self.dataFile = dataFile
         self.lock = lock
+    }
+
+    /// Refuses a FILE named like a lock file (`data.rvf.lock`), or a symbolic link
+    /// that leads to one: its lock would be `data.rvf.lock.lock`, which excludes
+    /// nobody. The library refuses it too; checking here gives the usage status
+    /// and the command line to use instead.
+    private static func refuseLockFile(_ dataFile: FilePath, command: String) throws(CommandFailure) {
+        let reached = linkTarget(of: dataFile)
+        let candidates: [(path: FilePath?, link: FilePath?)] = [(dataFile, nil), (reached, dataFile)]
+        for (path, link) in candidates {
+            guard let path, let name = path.lastComponent?.string, name.hasSuffix(".lock") else { continue }
+            let owner = String(path.string.dropLast(".lock".count))
+            let which = link.map { "\($0) leads to \(path), which" } ?? "\(path)"
+            let example = "rvf-lock \(command) \(owner)" + (command == "exec" ? " COMMAND" : "")
+            let instead = name == ".lock" ? "" : "; the data file is \(owner), so name that: \(example)"
+            throw CommandFailure(ExitStatus.usage,
+                                 "\(which) is a lock file, not a data file\(instead) "
+                                     + "(if \(path) really is a data file, add --allow-lock-suffix)")
+        }
+    }
+
+    /// Where a chain of symbolic links at `path` ends (as the library follows it),
+    /// or nil when `path` is not a symbolic link.
+    private static func linkTarget(of path: FilePath) -> FilePath? {
+        var current = path
+        var followed = false
+        for _ in 0..<40 {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let count = current.withPlatformString { readlink($0, &buffer, buffer.count - 1) }
+            guard count > 0 else { break }
+            let target = FilePath(String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            current = target.isAbsolute ? target : current.removingLastComponent().pushing(target)
+            followed = true
+        }
+        return followed ? current : nil
+    }
+
+    /// The directory a path's last component is in (`.` for a bare name).
+    static func directory(of path: FilePath) -> FilePath {
+        path.removingLastComponent().isEmpty ? FilePath(".") : path.removingLastComponent()
     }
 
     /// What to do about a path that cannot be examined, by why.
@@ -116,8 +170,10 @@ extension CommandFailure {
     /// The exit status and message for a library error, by its code and errno; the
     /// message gives the tool's advice (``LockAdvice``).
     ///
-    /// - Parameter conflictStatus: the status for "the lock cannot be had" (busy, timed out).
-    init(_ error: LockError, conflictStatus: Int32 = ExitStatus.temporaryFailure) {
+    /// - Parameters:
+    ///   - conflictStatus: the status for "the lock cannot be had" (busy, timed out).
+    ///   - message: the message to give instead of the library's account with the tool's advice.
+    init(_ error: LockError, conflictStatus: Int32 = ExitStatus.temporaryFailure, message: String? = nil) {
         let status: Int32
         switch error.code {
         case .busy, .timedOut:
@@ -129,15 +185,15 @@ extension CommandFailure {
         case .unsupportedFileSystem:
             status = ExitStatus.unavailable
         case .systemCallFailed:
-            status = Self.status(forSystemCall: error.systemCall, errno: error.errno)
+            status = Self.status(forSystemCall: error.systemCall, errno: error.errno, lockFile: error.lockFile)
         default:
             // Lost, taken over, cancelled: the guarantee did not hold, which is a failure, not a retry.
             status = ExitStatus.software
         }
-        self.init(status, LockAdvice.message(for: error))
+        self.init(status, message ?? LockAdvice.message(for: error))
     }
 
-    private static func status(forSystemCall call: String?, errno: Errno?) -> Int32 {
+    private static func status(forSystemCall call: String?, errno: Errno?, lockFile: FilePath) -> Int32 {
         guard let errno else { return ExitStatus.software }
         let isLink = call == "linkat" || call == "link"
         switch errno {
@@ -146,6 +202,9 @@ extension CommandFailure {
             return ExitStatus.unavailable
         case .permissionDenied, .notPermitted:
             return ExitStatus.noPermission
+        case .noSuchFileOrDirectory where LockTarget.kind(of: LockTarget.directory(of: lockFile), followingLinks: true) == .directory:
+            // The directory is there, yet a file cannot be made in it (/proc, /sys).
+            return ExitStatus.cannotCreate
         case .noSuchFileOrDirectory, .notDirectory:
             return ExitStatus.noInput
         case .readOnlyFileSystem, .noSpace, .diskQuotaExceeded, .fileNameTooLong, .fileExists, .tooManyLinks:

@@ -51,7 +51,7 @@ struct LockedCommand {
         guard descriptor >= 0 else {
             throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
         }
-        let child = try CommandSpawner.spawn(options.command, lockDescriptor: descriptor, newProcessGroup: ownGroup,
+        let child = try CommandSpawner.spawn(options.command, file: options.file, lockDescriptor: descriptor, newProcessGroup: ownGroup,
                                              resetSignals: relay.signalsToReset)
         var supervision = CommandSupervision(command: child, ownGroup: ownGroup, relay: relay, scope: scope, options: options)
         return supervision.run()

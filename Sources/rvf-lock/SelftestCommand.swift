@@ -54,15 +54,18 @@ struct SelftestCommand: ParsableCommand {
     @Flag(help: "Print one JSON object instead of lines.")
     var json = false
 
-    @Argument(help: ArgumentHelp("The directory whose file system to check; default: the current directory.", valueName: "DIR"))
+    @Argument(help: ArgumentHelp("The directory whose file system to check; default: the current directory.", valueName: "DIR"),
+              completion: .directory)
     var directory = "."
 
     func validate() throws {
         guard (2...64).contains(processes) else {
             throw ValidationError("--processes takes a number from 2 to 64, not \(processes)")
         }
-        guard seconds.isFinite, seconds >= 0.1, seconds <= 3600 else {
-            throw ValidationError("--seconds takes a number of seconds from 0.1 to 3600 (e.g. --seconds 2.5), not \(seconds)")
+        do throws(UsageError) {
+            _ = try SecondsArgument.checked(seconds, option: "--seconds", range: 0.1...3600, example: "--seconds 2.5")
+        } catch {
+            throw ValidationError(error.message)
         }
         guard !directory.isEmpty else { throw ValidationError("DIR is empty; name a directory, or leave it out for the current one") }
     }

@@ -15,15 +15,17 @@ struct StatusCommand: ParsableCommand {
 
             Exit status: 0 when every lock is free, 1 if any is held, 2 if any is \
             stale or invalid (the worst wins). If a FILE cannot be examined, a line \
-            on standard error says why and its status wins over the others: 64 empty \
-            FILE; 66 bad FILE or path; 69 no file locks on its file system; 70 an \
+            on standard error says why and its status wins over the others: 64 an \
+            empty FILE or one ending in .lock; 66 bad FILE or path; 69 no file locks on its file system; 70 an \
             unexpected system error; 73 the lock file's name is too long; 75 the lock \
             file kept changing while it was read; 77 no permission.
 
-            With --json, prints one JSON object per FILE, each on its own line, with \
-            the fields file, lock, state (free, held, stale, invalid, error), pid, \
-            hostname, timestamp_ns, age_seconds, writer_id, same_host, pid_alive and \
-            reason; null where a field does not apply.
+            With --json, prints one JSON object per FILE, each on its own line (JSON \
+            Lines: `jq` reads them as they are, `jq -s` as one array, `python3 -m \
+            json.tool --json-lines` too), with the fields file, lock, state (free, \
+            held, stale, invalid, error), pid, hostname, timestamp_ns, age_seconds, \
+            writer_id, same_host, pid_alive and reason; null where a field does not \
+            apply.
 
             Examples:
               rvf-lock status data.rvf
@@ -31,10 +33,15 @@ struct StatusCommand: ParsableCommand {
             """
     )
 
-    @Flag(help: "Print one JSON object per FILE, each on its own line.")
+    @Flag(help: "Print one JSON object per FILE, each on its own line (JSON Lines).")
     var json = false
 
-    @Argument(help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"))
+    @Flag(name: .customLong("allow-lock-suffix"),
+          help: "A FILE whose name ends in .lock really is a data file (without this, such a FILE is refused as a lock file).")
+    var allowLockSuffix = false
+
+    @Argument(help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"),
+              completion: .file())
     var files: [String]
 
     func validate() throws {
@@ -44,7 +51,7 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         var worst = ExitStatus.success
         for file in files {
-            let report = Self.report(for: file)
+            let report = Self.report(for: file, allowsLockSuffix: allowLockSuffix)
             if report.state == "error" { StandardError.line(report.reason ?? "") }
             if json {
                 StandardOutput.line(report.json)
@@ -57,10 +64,10 @@ struct StatusCommand: ParsableCommand {
         if worst != ExitStatus.success { throw ExitCode(worst) }
     }
 
-    private static func report(for file: String) -> LockReport {
+    private static func report(for file: String, allowsLockSuffix: Bool) -> LockReport {
         let lockFile = file + ".lock"
         do throws(CommandFailure) {
-            let target = try LockTarget(file, lockPathRule: .reportAsInvalid)
+            let target = try LockTarget(file, command: "status", allowsLockSuffix: allowsLockSuffix, lockPathRule: .reportAsInvalid)
             do throws(LockError) {
                 return LockReport(file: file, lock: target.lock.lockFile.string, status: try target.lock.status())
             } catch {

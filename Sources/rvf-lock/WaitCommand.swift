@@ -11,9 +11,13 @@ struct WaitCommand: ParsableCommand {
             (the next writer removes it). Another writer may take the lock right \
             after; use `exec` to run something under the lock.
 
+            Waiting, it says who holds the lock on standard error when that is a \
+            terminal (or with -v); with -q it prints nothing at all.
+
             Exit status: 0 when the lock is free or stale; 75 when -w SECONDS passed \
-            first; 64 usage; 66 bad FILE or lock path; 69 no file locks on its file \
-            system; 70 an unexpected system error; 77 no permission.
+            first; 64 usage (including a FILE ending in .lock); 66 bad FILE or lock \
+            path; 69 no file locks on its file system; 70 an unexpected system \
+            error; 73 the lock file's name is too long; 77 no permission.
 
             Examples:
               rvf-lock wait data.rvf && cp data.rvf backup.rvf
@@ -30,29 +34,47 @@ struct WaitCommand: ParsableCommand {
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print nothing while waiting or after.")
     var quiet = false
 
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"))
+    @Flag(name: [.customShort("v"), .customLong("verbose")],
+          help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
+    var verbose = false
+
+    @Flag(name: .customLong("allow-lock-suffix"),
+          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
+    var allowLockSuffix = false
+
+    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
+              completion: .file())
     var file: String
 
     func validate() throws {
-        if let waitSeconds, !(waitSeconds.isFinite && waitSeconds >= 0) {
-            throw ValidationError("-w takes a number of seconds, 0 or more (e.g. -w 2.5), not \(waitSeconds)")
+        guard !(quiet && verbose) else { throw ValidationError("-q and -v contradict each other; give one of them") }
+        if let waitSeconds {
+            do throws(UsageError) { _ = try SecondsArgument.checkedWait(waitSeconds) } catch { throw ValidationError(error.message) }
         }
     }
 
     func run() throws {
         let target: LockTarget
-        do throws(CommandFailure) { target = try LockTarget(file) } catch { throw error.reported() }
+        do throws(CommandFailure) {
+            target = try LockTarget(file, command: "wait", allowsLockSuffix: allowLockSuffix)
+        } catch {
+            throw error.reported()
+        }
+        // validate() keeps -w within what a Duration holds.
         let timeout: Duration? = waitSeconds.map { .seconds($0) }
-        let reporter = WaitReporter(lockFile: target.lock.lockFile, quiet: quiet, timeout: timeout)
+        let reporter = WaitReporter(lockFile: target.lock.lockFile, quiet: quiet, verbose: verbose, timeout: timeout)
         let status: LockStatus
         do throws(LockError) {
-            status = try target.lock.waitUntilAvailable(timeout: timeout, onProgress: reporter.report)
+            status = try target.lock.waitUntilAvailable(timeout: timeout, onProgress: reporter.callback)
             reporter.finish()
         } catch {
             reporter.finish()
-            let failure = CommandFailure(error)
-            if quiet && error.code == .timedOut { throw ExitCode(failure.exitStatus) }
-            throw failure.reported()
+            if quiet && error.code == .timedOut { throw ExitCode(ExitStatus.temporaryFailure) }
+            var message: String?
+            if error.code == .timedOut, let timeout {
+                message = LockAdvice.timedOut(error, current: try? target.lock.status(), waited: timeout)
+            }
+            throw CommandFailure(error, message: message).reported()
         }
         guard !quiet else { return }
         switch status {

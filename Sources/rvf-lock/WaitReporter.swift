@@ -8,30 +8,38 @@ import SystemPackage
 
 /// Shows, on standard error, what a wait is waiting for.
 ///
-/// On a terminal, one line rewritten in place at each progress report; otherwise
-/// one line when the wait starts, so that logs are not flooded; nothing when quiet.
-/// Used only from the waiting thread (the library calls `onProgress` on the thread
-/// that waits), so it needs no synchronisation.
+/// On a terminal, one line rewritten in place at each progress report. Off a
+/// terminal nothing, as with flock(1), so that scripts and loops do not fill
+/// their logs; with `--verbose`, one line when the wait starts. Nothing at all
+/// when quiet. Used only from the waiting thread (the library calls `onProgress`
+/// on the thread that waits), so it needs no synchronisation.
 final class WaitReporter {
     private let lockFile: FilePath
-    private let quiet: Bool
     private let timeout: Duration?
     private let isTerminal = isatty(2) == 1
+    /// Whether any line is shown: on a terminal or with --verbose, and not quiet.
+    private let shows: Bool
     private var hasAnnounced = false
     private var showsLine = false
     private var lastText = ""
 
-    init(lockFile: FilePath, quiet: Bool, timeout: Duration?) {
+    init(lockFile: FilePath, quiet: Bool, verbose: Bool, timeout: Duration?) {
         self.lockFile = lockFile
-        self.quiet = quiet
         self.timeout = timeout
+        shows = !quiet && (verbose || isTerminal)
     }
 
-    /// The library's `onProgress` callback.
+    /// The library's `onProgress` callback, or nil when nothing would be shown, so
+    /// that the library need not describe the holder for nobody.
+    var callback: ((WaitProgress) -> Void)? {
+        shows ? { [self] progress in report(progress) } : nil
+    }
+
+    /// Shows a progress report.
     func report(_ progress: WaitProgress) {
         // Off a terminal only the first report is shown: build no text for the others,
         // since describing a holder costs more than a waiter's wake-up in a handoff.
-        guard !quiet, isTerminal || !hasAnnounced else { return }
+        guard shows, isTerminal || !hasAnnounced else { return }
         let text = "waiting for \(lockFile): \(Self.describe(progress.status))"
         if isTerminal {
             // Redraw only when the text changes: the library reports at every poll.

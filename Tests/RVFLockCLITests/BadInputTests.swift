@@ -28,7 +28,10 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         self.init(arguments, .nothing, status)
     }
 
-    var testDescription: String { "\(setup): rvf-lock \(arguments.joined(separator: " ")) → \(status)" }
+    var testDescription: String {
+        let shown = arguments.map { $0.count > 40 ? String($0.prefix(12)) + "…(\($0.count))" : $0 }
+        return "\(setup): rvf-lock \(shown.joined(separator: " ")) → \(status)"
+    }
 
     /// Every bad input the issue lists, for each command it applies to. `DIR` is the sandbox.
     static let all: [BadInput] = {
@@ -50,7 +53,30 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             BadInput(["wait"], 64),
             BadInput(["break", "--bogus", "DIR/data.rvf"], 64),
             BadInput(["frobnicate", "DIR/data.rvf"], 64),
+            BadInput([], 64),
+            // Seconds beyond what a Duration holds, or no number at all: refused, never a crash (SIGILL).
+            BadInput(["exec", "-w", "1e30", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["exec", "-w", "1e21", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["exec", "-w", "inf", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["exec", "-w", "nan", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["exec", "-w", "1000000001", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["exec", "--kill-after", "1e30", "DIR/data.rvf", "--", "touch", "DIR/ran"], 64),
+            BadInput(["wait", "-w", "1e30", "DIR/data.rvf"], 64),
+            BadInput(["wait", "-w", "-inf", "DIR/data.rvf"], 64),
+            BadInput(["selftest", "-s", "1e30", "DIR"], 64),
+            BadInput(["selftest", "-s", "nan", "DIR"], 64),
         ]
+        // A lock file given as FILE: the data file is DIR/data.rvf (exit 64, naming it), for every command.
+        for command in [["exec", "DIR/data.rvf.lock", "--", "touch", "DIR/ran"], ["status", "DIR/data.rvf.lock"],
+                        ["wait", "DIR/data.rvf.lock"], ["break", "DIR/data.rvf.lock"]] {
+            cases.append(BadInput(command, 64))
+        }
+        // A lock file name longer than NAME_MAX (255): one status, 73, from every command.
+        let long = "DIR/" + String(repeating: "x", count: 252)
+        for command in [["exec", long, "--", "touch", "DIR/ran"], ["status", long], ["wait", long], ["break", long],
+                        ["exec", long + "yyyyyyyy", "--", "touch", "DIR/ran"], ["status", long + "yyyyyyyy"]] {
+            cases.append(BadInput(command, 73))
+        }
         let commands: [[String]] = [["exec", "DIR/data.rvf", "--", "touch", "DIR/ran"], ["wait", "DIR/data.rvf"], ["break", "DIR/data.rvf"]]
         for command in commands {
             cases.append(BadInput(command, .dataFileIsDirectory, 66))
@@ -120,6 +146,13 @@ extension CLITests {
                     #expect(result.standardError.contains(dir))
                 } else if input.status == 64 {
                     #expect(!result.standardError.isEmpty)
+                    if input.arguments.contains(where: { $0.hasSuffix(".rvf.lock") }) {
+                        #expect(result.standardError.contains("the data file is \(dir)/data.rvf"), "\(result.standardError)")
+                        #expect(result.standardError.contains("--allow-lock-suffix"), "\(result.standardError)")
+                    }
+                } else if input.status == 73 {
+                    #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+                    #expect(result.standardError.contains("too long"), "\(result.standardError)")
                 }
                 if input.setup == .lockPathIsSymlinkToFile {
                     #expect(try String(contentsOfFile: "\(dir)/target", encoding: .utf8) == "precious\n")
@@ -128,9 +161,9 @@ extension CLITests {
         }
 
         @Test(arguments: [
-            (["exec", "-w", "-1", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds, 0 or more"),
-            (["exec", "--wait", "-2.5", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds, 0 or more"),
-            (["wait", "-w", "-1", "DIR/data.rvf"], "-w takes a number of seconds, 0 or more"),
+            (["exec", "-w", "-1", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds from 0 to"),
+            (["exec", "--wait", "-2.5", "DIR/data.rvf", "--", "true"], "-w takes a number of seconds from 0 to"),
+            (["wait", "-w", "-1", "DIR/data.rvf"], "-w takes a number of seconds from 0 to"),
             (["exec", "-E", "-1", "DIR/data.rvf", "--", "true"], "-E takes an exit code from 0 to 255"),
         ])
         func aNegativeNumberIsReadAndRefusedWithWhatIsWrong(_ arguments: [String], _ expected: String) async throws {

@@ -97,10 +97,19 @@ extension CLITests {
                 let waited = ContinuousClock.now - started
                 #expect(result.status == 75)
                 #expect(waited >= .milliseconds(300))
-                // Not a terminal: exactly one line announces the wait, then the failure.
-                #expect(result.standardError.contains("waiting for \(dir)/data.rvf.lock: held by pid \(holder.pid)"))
-                #expect(result.standardError.components(separatedBy: "waiting for").count == 2)
+                // Not a terminal: no waiting line (as flock(1)), only the failure, naming the holder.
+                #expect(!result.standardError.contains("waiting for"), "\(result.standardError)")
+                #expect(result.standardError.split(separator: "\n").count == 1, "\(result.standardError)")
+                #expect(result.standardError.contains("pid \(holder.pid)"), "\(result.standardError)")
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
+
+                // With -v, one line announces the wait, with the program name, then the failure.
+                let verbose = try await rvfLock(["exec", "-v", "-w", "0.3", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
+                #expect(verbose.status == 75)
+                #expect(verbose.standardError.hasPrefix("rvf-lock: waiting for \(dir)/data.rvf.lock: held by pid \(holder.pid)"),
+                        "\(verbose.standardError)")
+                #expect(verbose.standardError.components(separatedBy: "waiting for").count == 2)
+                #expect(verbose.standardError.split(separator: "\n").allSatisfy { $0.hasPrefix("rvf-lock: ") })
 
                 holder.send(SIGTERM)
                 #expect(await holder.wait() == 128 + SIGTERM)

@@ -33,7 +33,7 @@ extension CLITests {
             // COMMAND's own status (and 128 + N) besides rvf-lock's own codes.
             "exec": [128, 75, 64, 66, 69, 70, 73, 77, 126, 127],
             "status": [0, 1, 2, 64, 66, 69, 70, 73, 75, 77],
-            "wait": [0, 75, 64, 66, 69, 70, 77],
+            "wait": [0, 75, 64, 66, 69, 70, 73, 77],
             "break": [0, 1, 64, 66, 69, 70, 73, 75, 77],
         ]
 

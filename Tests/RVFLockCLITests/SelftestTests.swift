@@ -11,7 +11,8 @@ struct SelftestPlace: Sendable, CustomTestStringConvertible {
     let parent: String
     var testDescription: String { parent }
 
-    static let all = [SelftestPlace(parent: "/tmp"), SelftestPlace(parent: "/dev/shm")]
+    static let tmp = SelftestPlace(parent: "/tmp")
+    static let shm = SelftestPlace(parent: "/dev/shm")
 
     var isAvailable: Bool {
         var info = stat()
@@ -180,12 +181,20 @@ let requiredSelftestChecks = [
 extension CLITests {
     /// `rvf-lock selftest`: real probes and real worker processes in real directories.
     @Suite struct Selftest {
-        @Test(arguments: SelftestPlace.all)
-        func aLocalDirectoryPassesWithItsTypeAndSyncPolicyAndIsLeftAsItWas(_ place: SelftestPlace) async throws {
-            guard place.isAvailable else {
-                print("skipped \(place.parent): not a writable directory here")
-                return
-            }
+        // One test per place, so that a place this machine lacks shows as a skipped test.
+        @Test(.enabled(if: SelftestPlace.tmp.isAvailable, "needs /tmp to be a writable directory"))
+        func aDirectoryOnTheTemporaryFileSystemPassesAndIsLeftAsItWas() async throws {
+            try await selftestPasses(in: .tmp)
+        }
+
+        @Test(.enabled(if: SelftestPlace.shm.isAvailable, "needs /dev/shm (tmpfs) to be a writable directory"))
+        func aDirectoryOnTmpfsPassesAndIsLeftAsItWas() async throws {
+            try await selftestPasses(in: .shm)
+        }
+
+        /// A selftest in a fresh directory under `place` passes, names the file system
+        /// and its sync policy, and leaves the directory as it was.
+        func selftestPasses(in place: SelftestPlace) async throws {
             try await withSelftestDirectory(in: place.parent) { dir in
                 let before = listing(of: dir)
                 let result = try await rvfLock(["selftest", "--json", "--seconds", "1.5", dir])

@@ -11,7 +11,7 @@ extension CrossProcessTests {
     /// microseconds before it removes it, the reference deletes the same stale
     /// file and creates its own. The breaker is paused there
     /// (`TestingHooks.beforeRemovingJudgedFile`) to make that window as wide as needed.
-    @Suite(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference locking.rs in /work/shared or ../shared"))
+    @Suite(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
     struct BreakingRaceTests {
         @Test func aBreakerResumingAfterTheReferenceTookTheLockLeavesTheReferencesLockInPlace() async throws {
             let sandbox = LockSandbox()

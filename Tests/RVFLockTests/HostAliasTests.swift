@@ -20,7 +20,7 @@ extension CrossProcessTests {
                                                  environment: judgeEnvironment)
         }
 
-        @Test(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference locking.rs in /work/shared or ../shared"))
+        @Test(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
         func aLiveReferenceHolderNamingThisHostByAnAliasIsNotBrokenAfterTheOtherHostThreshold() async throws {
             #expect(Host.name != Self.alias)
             let sandbox = LockSandbox()

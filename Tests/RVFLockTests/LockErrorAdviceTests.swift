@@ -61,4 +61,20 @@ import Testing
         #expect(refused.contains("breakLock(force: true)"), "\(refused)")
         #expect(!refused.contains("rvf-lock"), "\(refused)")
     }
+
+    @Test func aDirectoryThatRefusesNewFilesIsNotCalledMissing() throws {
+        // /proc exists but creates no files: creating the lock file there fails with ENOENT.
+        let lock = WriterLock(dataFile: "/proc/rvflock-advice-test.rvf")
+        let error = try #require(LockError.caught { () throws(LockError) in try lock.tryAcquire() })
+        #expect(error.code == .systemCallFailed, "\(error)")
+        #expect(!error.description.contains("create the directory"), "\(error)")
+        #expect(error.description.contains("does not let files be created"), "\(error)")
+    }
+
+    @Test func aMissingDirectoryIsStillCalledMissing() throws {
+        let error = try #require(LockError.caught { () throws(LockError) in
+            try WriterLock(dataFile: FilePath(sandbox.directory.file("missing/data.rvf"))).tryAcquire()
+        })
+        #expect(error.description.contains("create the directory"), "\(error)")
+    }
 }

@@ -6,15 +6,15 @@ import Testing
     let sandbox = LockSandbox()
 
     static let allCodes: [LockError.Code] = [
-        .busy, .timedOut, .cancelled, .lockLost, .takenOver, .notStale,
-        .notARegularFile, .invalidPath, .systemCallFailed, .unsupportedFileSystem,
+        .busy, .timedOut, .heldByThisProcess, .cancelled, .lockLost, .takenOver, .notStale,
+        .notARegularFile, .invalidPath, .invalidOptions, .systemCallFailed, .unsupportedFileSystem,
     ]
 
-    /// The static properties of `LockError`, in the order of ``allCodes``.
+    /// The static properties of `LockError`, in the order of ``allCodes``: every code has one.
     static let staticProperties: [LockError.Code] = [
-        LockError.busy, LockError.timedOut, LockError.cancelled, LockError.lockLost, LockError.takenOver,
-        LockError.notStale, LockError.notARegularFile, LockError.invalidPath, LockError.systemCallFailed,
-        LockError.unsupportedFileSystem,
+        LockError.busy, LockError.timedOut, LockError.heldByThisProcess, LockError.cancelled, LockError.lockLost,
+        LockError.takenOver, LockError.notStale, LockError.notARegularFile, LockError.invalidPath,
+        LockError.invalidOptions, LockError.systemCallFailed, LockError.unsupportedFileSystem,
     ]
 
     @Test func eachStaticPropertyIsItsCode() {
@@ -69,6 +69,22 @@ import Testing
             caught = "other: \(error)"
         }
         #expect(caught == "explicit")
+    }
+
+    @Test func catchLockErrorHeldByThisProcessMatchesARealReentry() throws {
+        let lock = sandbox.lock()
+        var caught = ""
+        try lock.withLock { _ in
+            do {
+                // The same thread's blocking call while it holds the lock: a real re-entry.
+                try lock.withLock { _ in caught = "entered twice" }
+            } catch LockError.heldByThisProcess {
+                caught = "heldByThisProcess"
+            } catch {
+                caught = "other: \(error)"
+            }
+        }
+        #expect(caught == "heldByThisProcess")
     }
 
     @Test func eachCodeMatchesItselfAndNothingElse() throws {

@@ -7,7 +7,7 @@ import Testing
 extension CrossProcessTests {
     /// RVFLock and the reference implementation (`locking.rs`) on the same lock file.
     @Suite(.enabled(if: ReferenceHarness.isAvailable,
-                    "needs rustc, and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR set to the folder holding seed/locking.rs"))
+                    "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
     struct ReferenceInteropTests {
         static let sameHost = ["HOSTNAME": Host.name]
         static let otherHost = ["HOSTNAME": "elsewhere"]

@@ -46,7 +46,7 @@ struct CommandStartBenchmark {
             }
         }
         return Results.CommandStart(
-            rvfLock: tools.rvfLock, flock: tools.flock, rounds: rounds,
+            rvfLock: shownPath(tools.rvfLock), flock: tools.flock, rounds: rounds,
             rows: commands.indices.map { index in
                 Results.CommandStart.Row(name: commands[index].prepared.label, command: commands[index].command,
                                          nanoseconds: Summary(samples[index]))

@@ -58,7 +58,7 @@ struct Run: ParsableCommand {
             command: invokedAs ?? CommandLine.arguments.joined(separator: " "),
             machine: .init(system: Self.systemName(), cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
                            loadAverageAtStart: Self.loadAverage(), loadAverageAtEnd: "",
-                           lockDirectory: scratch, fileSystem: Self.fileSystemName(of: scratch),
+                           lockDirectory: shownPath(scratch), fileSystem: Self.fileSystemName(of: scratch),
                            startedAt: ISO8601DateFormatter().string(from: startedAt), secondsTaken: 0))
         if let unavailable = harness.unavailable {
             results.notes.append("Reference not measured: \(unavailable).")
@@ -177,6 +177,6 @@ struct Run: ParsableCommand {
             let matches = path == point || path.hasPrefix(point == "/" ? "/" : point + "/")
             if matches && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
         }
-        return "\(best?.type ?? "an unknown file system") (\(path))"
+        return "\(best?.type ?? "an unknown file system") (\(shownPath(path)))"
     }
 }
