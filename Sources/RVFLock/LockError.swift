@@ -39,8 +39,10 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
         public static let busy = Code("busy")
         /// Another writer still held the lock when the wait's timeout ran out.
         public static let timedOut = Code("timedOut")
-        /// This process already holds the lock, through another handle: acquiring it
-        /// again would wait for itself.
+        /// The caller already holds the lock: the task is inside its own `withLock`
+        /// body for it, or the task (or, for blocking calls, the thread) took it
+        /// through a handle it still holds. Acquiring it again would wait for
+        /// itself. (Other threads and tasks of the process wait for their turn.)
         public static let heldByThisProcess = Code("heldByThisProcess")
         /// This process was forked (without `exec`) from the process that holds the
         /// lock, and used that process's handle: only the process that took a lock
@@ -174,11 +176,23 @@ extension LockError.Code {
 }
 
 extension LockError {
+    /// - Parameter byThisProcess: another thread or task of this process holds the
+    ///   lock, or is ahead in this process's line for it.
     static func busy(
-        _ lockFile: FilePath, dataFile: FilePath, status: LockStatus, waited: Duration?, cannotCreate: LockError? = nil
+        _ lockFile: FilePath, dataFile: FilePath, status: LockStatus, waited: Duration?, cannotCreate: LockError? = nil,
+        byThisProcess: Bool = false
     ) -> LockError {
         let what: String
         switch status {
+        case _ where byThisProcess:
+            what = "\(dataFile) is locked by another thread or task of this process (pid \(Syscalls.processID)), "
+                + "or one is ahead in line for it"
+            let advice = "wait for it to release the lock (acquire with a timeout, or withLock, waits its turn)"
+            if let waited {
+                return LockError(.timedOut, lockFile: lockFile, status: status,
+                                 situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: advice)
+            }
+            return LockError(.busy, lockFile: lockFile, status: status, situation: what, advice: advice)
         case .held(let holder), .stale(let holder, _):
             what = "\(dataFile) is locked by \(holder)"
         case .invalid(let invalid):
@@ -250,9 +264,14 @@ extension LockError {
                          situation: "refusing to break \(lockFile): it is \(status)", advice: advice)
     }
 
-    static func heldByThisProcess(_ lockFile: FilePath, dataFile: FilePath, status: LockStatus) -> LockError {
+    /// - Parameter how: who in this process holds it: the task inside its `withLock`
+    ///   body, a task or thread through a handle it took.
+    static func heldByThisProcess(
+        _ lockFile: FilePath, dataFile: FilePath, status: LockStatus,
+        how: String = "another handle of this process holds it"
+    ) -> LockError {
         LockError(.heldByThisProcess, lockFile: lockFile, status: status,
-                  message: "\(dataFile) is already locked by this process (pid \(Syscalls.processID)) through another handle; "
+                  message: "\(dataFile) is already locked by this process (pid \(Syscalls.processID)): \(how); "
                       + "taking it again would wait for itself: use the handle or scope you have, or release it first")
     }
 

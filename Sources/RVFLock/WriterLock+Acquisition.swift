@@ -9,6 +9,36 @@ extension WriterLock {
         let onProgress: ((WaitProgress) -> Void)?
     }
 
+    /// Takes this lock's turn among the threads and tasks of this process (see
+    /// ``ProcessQueue``), waiting in line when `waiting` says so; the turn is the
+    /// caller's to leave.
+    func enterProcessQueue(_ location: LockLocation, owner: ProcessQueue.Owner, waiting: Waiting?) throws(LockError) {
+        let start = ContinuousClock.now
+        let deadline = waiting?.timeout.map { start + $0 }
+        let status = { () -> LockStatus in
+            (try? LockFileExaminer(location: location, judge: StalenessJudge(identity: identity, options: options)).currentStatus()) ?? .free
+        }
+        do throws(ProcessQueue.Refusal) {
+            try ProcessQueue.shared.enter(location.key, owner: owner, waits: waiting != nil, deadline: deadline,
+                                          cancellation: waiting?.cancellation) {
+                // One look at the lock, for the caller's report; none while waiting.
+                guard let onProgress = waiting?.onProgress else { return }
+                onProgress(WaitProgress(status: status(), waited: ContinuousClock.now - start, attempts: 1))
+            }
+        } catch {
+            switch error {
+            case .reentered(let how):
+                throw .heldByThisProcess(location.lockFile, dataFile: dataFile, status: status(), how: how)
+            case .busy:
+                throw .busy(location.lockFile, dataFile: dataFile, status: status(), waited: nil, byThisProcess: true)
+            case .timedOut:
+                throw .busy(location.lockFile, dataFile: dataFile, status: status(), waited: waiting?.timeout, byThisProcess: true)
+            case .cancelled:
+                throw .cancelled(location.lockFile, status: status())
+            }
+        }
+    }
+
     /// Takes the lock: links a complete lock file at the lock path, breaking a
     /// stale lock in the way; when a live holder has it, fails (`waiting` nil) or
     /// waits: in the kernel's queue for the holder's `flock()` (RVFLock holders),
@@ -22,8 +52,16 @@ extension WriterLock {
     /// file in turn and queues on the new one: the line moves over in order. A
     /// releaser that had waiters queues behind them on its own old file (see
     /// ``RecentReleases``).
-    func acquireHeldLock(waiting: Waiting?) throws(LockError) -> HeldLock {
+    ///
+    /// Other threads and tasks of this process wait for their turn first, in
+    /// memory (see ``ProcessQueue``); `owner` is the caller.
+    func acquireHeldLock(waiting: Waiting?, owner: ProcessQueue.Owner) throws(LockError) -> HeldLock {
         let location = try resolveLocation()
+        let start = ContinuousClock.now
+        try enterProcessQueue(location, owner: owner, waiting: waiting)
+        // Until the lock is held, the turn is this function's to pass on.
+        var holdsTurn = true
+        defer { if holdsTurn { ProcessQueue.shared.leave(location.key) } }
         // The heartbeat's thread is reserved before the lock is taken: a process at
         // its thread limit is refused the lock, rather than holding it unrefreshed.
         let monitor: MonitorThread
@@ -36,7 +74,6 @@ extension WriterLock {
         }
         defer { worker?.giveBack() }
         let judge = StalenessJudge(identity: identity, options: options)
-        let start = ContinuousClock.now
         var prepared = try prepare(location, judge: judge, monitor: monitor)
         // The holder last seen; nil while only known to be alive (not read, to spare
         // a waiter's every turn in the queue the reads of a record nobody will see).
@@ -70,9 +107,7 @@ extension WriterLock {
 
         // Released by this process a moment ago while others were queued for it:
         // queue behind them first (see RecentReleases).
-        if !RecentReleases.shared.isEmpty, let key = RecentReleases.key(for: location),
-           let kept = RecentReleases.shared.take(key)
-        {
+        if !RecentReleases.shared.isEmpty, let kept = RecentReleases.shared.take(location.key) {
             if let waiting, let released = OpenLockFile.adopting(kept, location: location) {
                 let outcome = try location.performing("judging") { () throws(SystemCallError) in
                     try released.waitForExclusive(timeout: waiting.timeout, cancellation: waiting.cancellation)
@@ -104,7 +139,10 @@ extension WriterLock {
             if linked {
                 // Only now may the next waiter in the kernel's queue wake.
                 predecessor?.letGo()
-                defer { worker = nil }
+                defer {
+                    worker = nil
+                    holdsTurn = false
+                }
                 return makeHeldLock(prepared, location: location, judge: judge, monitor: monitor, worker: worker!)
             }
             if waiting == nil && turns > 32 { throw giveUp() }
@@ -310,8 +348,10 @@ extension WriterLock {
     /// The thread comes from ``WorkerThreads``, not Dispatch, whose capped pool a
     /// few hundred waits would exhaust (see there).
     func inBackground<Value: Sendable>(
-        _ work: @escaping @Sendable (WaitCancellation) throws(LockError) -> Value
+        _ work: @escaping @Sendable (WaitCancellation, ProcessQueue.Owner) throws(LockError) -> Value
     ) async throws(LockError) -> Value {
+        // The calling task, before the wait moves to another thread.
+        let owner = ProcessQueue.Owner.currentTask
         let cancellation: WaitCancellation
         let worker: Worker
         do throws(SystemCallError) {
@@ -327,7 +367,7 @@ extension WriterLock {
         let result: Result<Value, LockError> = await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 worker.run {
-                    continuation.resume(returning: Result { () throws(LockError) in try work(cancellation) })
+                    continuation.resume(returning: Result { () throws(LockError) in try work(cancellation, owner) })
                 }
             }
         } onCancel: {

@@ -5,8 +5,13 @@ extension WriterLock {
     /// Waits until no live writer holds the lock: in the kernel's queue (a shared
     /// `flock()`) while an RVFLock holder has it, otherwise for file events and a
     /// bounded poll.
-    func waitForAvailability(waiting: Waiting) throws(LockError) -> LockStatus {
+    ///
+    /// While another thread or task of this process holds the lock, it first waits
+    /// for its turn in the process (see ``ProcessQueue``), and passes it on at once.
+    func waitForAvailability(waiting: Waiting, owner: ProcessQueue.Owner) throws(LockError) -> LockStatus {
         let location = try resolveLocation()
+        try enterProcessQueue(location, owner: owner, waiting: waiting)
+        ProcessQueue.shared.leave(location.key)
         let judge = StalenessJudge(identity: identity, options: options)
         let examiner = LockFileExaminer(location: location, judge: judge)
         let start = ContinuousClock.now

@@ -131,9 +131,12 @@ extension WriterLock {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
         let handle = LockHandle(try acquireHeldLock(
-            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress)))
+            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
         let scope = handle.scope
-        let result = Result { () throws(E) in try body(scope) }
+        // The body's own acquisitions of this lock would wait for itself: they fail at once.
+        let result = ProcessQueue.$insideWithLock.withValue(ProcessQueue.insideWithLock + [scope.held.location.key]) {
+            Result { () throws(E) in try body(scope) }
+        }
         try finish(handle, lost: !scope.isHeld)
         return result
     }
@@ -149,11 +152,17 @@ extension WriterLock {
         let scope = handle.scope
         let canceller = withUnsafeCurrentTask { CurrentTaskCanceller($0) }
         let lossHandler = handle.held.onLoss { canceller.cancel() }
-        let result: Result<R, E>
-        do throws(E) {
-            result = .success(try await body(scope))
-        } catch {
-            result = .failure(error)
+        // The body's own acquisitions of this lock would wait for itself: they fail at once.
+        let inside = ProcessQueue.insideWithLock + [scope.held.location.key]
+        // `withValue` does not pass on that the body's result is `sending`: it is
+        // disconnected from everything else all the same (the body made it, and
+        // nothing else saw it), which `nonisolated(unsafe)` tells the compiler.
+        nonisolated(unsafe) let result: Result<R, E> = await ProcessQueue.$insideWithLock.withValue(inside) {
+            do throws(E) {
+                return .success(try await body(scope))
+            } catch {
+                return .failure(error)
+            }
         }
         // Before this task can end: removing the handler waits out a run of it already
         // under way, so that it never touches the task once withLock has returned.

@@ -102,7 +102,7 @@ public struct WriterLock: Sendable {
     ///
     /// - Throws: ``LockError/Code/busy`` naming the holder when another writer has it.
     public func tryAcquire() throws(LockError) -> LockHandle {
-        LockHandle(try acquireHeldLock(waiting: nil))
+        LockHandle(try acquireHeldLock(waiting: nil, owner: .current))
     }
 
     /// Takes the lock, waiting for it as long as `timeout` allows (nil: forever).
@@ -128,7 +128,7 @@ public struct WriterLock: Sendable {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
         return LockHandle(try acquireHeldLock(
-            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress)))
+            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
     }
 
     /// Takes the lock, waiting as long as `timeout` allows, and giving up when the task is cancelled.
@@ -141,8 +141,8 @@ public struct WriterLock: Sendable {
         timeout: Duration? = nil,
         onProgress: (@Sendable (WaitProgress) -> Void)? = nil
     ) async throws(LockError) -> LockHandle {
-        LockHandle(try await inBackground { (cancellation) throws(LockError) in
-            try acquireHeldLock(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
+        LockHandle(try await inBackground { (cancellation, owner) throws(LockError) in
+            try acquireHeldLock(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: owner)
         })
     }
 
@@ -171,7 +171,7 @@ public struct WriterLock: Sendable {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
         return try waitForAvailability(
-            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
+            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current)
     }
 
     /// Waits until the lock is free or stale, without taking it, and gives up when the task is cancelled.
@@ -185,8 +185,8 @@ public struct WriterLock: Sendable {
         timeout: Duration? = nil,
         onProgress: (@Sendable (WaitProgress) -> Void)? = nil
     ) async throws(LockError) -> LockStatus {
-        try await inBackground { (cancellation) throws(LockError) in
-            try waitForAvailability(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress))
+        try await inBackground { (cancellation, owner) throws(LockError) in
+            try waitForAvailability(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: owner)
         }
     }
 

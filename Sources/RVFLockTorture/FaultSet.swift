@@ -23,11 +23,17 @@ struct FaultSet: OptionSet, ExpressibleByArgument, CustomStringConvertible, Send
     /// Now and then, a reference implementation holder that names this host by an alias, held
     /// beyond the other-host threshold (needs rustc and the reference's `locking.rs`).
     static let aliasReference = FaultSet(rawValue: 1 << 8)
+    /// A process of another user (nobody) in the shared directory, breaking stale locks again
+    /// and again while the workers hold, release, die and plant (needs root and setpriv).
+    static let otherUser = FaultSet(rawValue: 1 << 9)
 
-    static let all: FaultSet = [.kill, .stop, .plant, .namespaces, .temporaries, .exec, .chdir, .closedStdout, .aliasReference]
+    static let all: FaultSet = [
+        .kill, .stop, .plant, .namespaces, .temporaries, .exec, .chdir, .closedStdout, .aliasReference, .otherUser,
+    ]
     static let names: [(String, FaultSet)] = [
         ("kill", .kill), ("stop", .stop), ("plant", .plant), ("namespaces", .namespaces), ("temporaries", .temporaries),
         ("exec", .exec), ("chdir", .chdir), ("closed-stdout", .closedStdout), ("alias-reference", .aliasReference),
+        ("other-user", .otherUser),
     ]
 
     init(rawValue: Int) { self.rawValue = rawValue }

@@ -10,6 +10,11 @@ enum PlantKind: String, CaseIterable, Codable, Sendable {
     case empty, truncated, garbage, badChecksum
     case pidZeroOld, pidAboveMaximumOld
     case pidZeroFuture, futureTimestamp
+    /// A live process's pid, in a record written before that process started (the
+    /// harness's own pid, an hour before the run): the pid was reused.
+    case pidReused
+    /// Pid 1 in a record written before this boot: every process of this boot started later.
+    case pidBeforeBoot
     case directory, danglingSymlink
 
     /// What should happen to it.
@@ -30,7 +35,7 @@ enum PlantKind: String, CaseIterable, Codable, Sendable {
     var expectation: Expectation {
         switch self {
         case .empty, .truncated, .garbage, .badChecksum: .brokenAfterThreshold
-        case .pidZeroOld, .pidAboveMaximumOld: .brokenAtOnce
+        case .pidZeroOld, .pidAboveMaximumOld, .pidReused, .pidBeforeBoot: .brokenAtOnce
         case .pidZeroFuture, .futureTimestamp: .brokenOnceWatchedPastThreshold
         case .directory, .danglingSymlink: .notARegularFile
         }
@@ -86,6 +91,13 @@ enum PlantKind: String, CaseIterable, Codable, Sendable {
             return record(pid: 0, timestamp: now + 24 * hour)
         case .futureTimestamp:
             return record(pid: Self.deadPID(), timestamp: now + 24 * hour)
+        case .pidReused:
+            return record(pid: UInt32(getpid()), timestamp: now - hour)
+        case .pidBeforeBoot:
+            var sinceBoot = timespec()
+            clock_gettime(CLOCK_BOOTTIME, &sinceBoot)
+            let boot = now - UInt64(sinceBoot.tv_sec) * 1_000_000_000
+            return record(pid: 1, timestamp: boot - hour)
         case .directory, .danglingSymlink:
             return []
         }

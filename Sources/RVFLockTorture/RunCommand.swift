@@ -16,7 +16,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Write the report as JSON to this file.") var json: String?
     @Option(help: "An empty or missing directory for the data file, lock and logs (default: a new one under /tmp).") var dir: String?
     @Option(help: "Seed for the fault schedule and the workers' choices (default: random).") var seed: UInt64?
-    @Option(help: "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference.")
+    @Option(help: "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference,other-user.")
     var faults = FaultSet.all
     @Option(help: "sameHostStaleAfter for the workers, in milliseconds.") var staleMs = 1500
     @Option(help: "Heartbeat interval for the workers, in milliseconds.") var heartbeatMs = 250
@@ -46,6 +46,7 @@ struct RunCommand: ParsableCommand {
         try supervisor.run()
         if let reason = supervisor.namespaceSkipReason { say("namespaces skipped: \(reason)\n") }
         if let reason = supervisor.referenceSkipReason { say("alias reference holders skipped: \(reason)\n") }
+        if let reason = supervisor.otherUserSkipReason { say("other-user breaker skipped: \(reason)\n") }
         let data = (try? Data(contentsOf: URL(fileURLWithPath: configuration.files.dataFile))) ?? Data()
         let readerResults = (0..<configuration.readers).map {
             (try? String(contentsOfFile: configuration.files.readerResult($0), encoding: .utf8)) ?? ""

@@ -39,6 +39,12 @@ struct RunVerifier {
         report.chdir.workers = supervisor.slots.filter { $0.placement == .chdir }.count
         report.closedStdout.workers = supervisor.slots.filter { $0.placement == .closedStdout || $0.placement == .closedStdoutAndStdin }.count
         report.closedStdout.withStandardInputClosed = supervisor.slots.filter { $0.placement == .closedStdoutAndStdin }.count
+        if let skipped = supervisor.otherUserSkipReason {
+            report.otherUserBreaker = "skipped: \(skipped)"
+        } else if let output = try? String(contentsOfFile: supervisor.breakerOutput, encoding: .utf8) {
+            report.otherUserBreaker = output.split(separator: "\n").last { $0.hasPrefix("breaker uid ") }.map(String.init)
+                ?? "no summary (output: \(output.prefix(200)))"
+        }
         report.aliasReference.alias = configuration.referenceAlias
         report.aliasReference.skipped = supervisor.referenceSkipReason
         report.aliasReference.started = supervisor.referenceSlot.map { supervisor.slots[$0].incarnation + 1 } ?? 0

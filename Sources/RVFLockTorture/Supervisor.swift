@@ -93,6 +93,10 @@ final class Supervisor {
     /// The pid logged with each writer's current holding: the rvf-lock process for exec workers.
     private var holderPIDs: [Int: pid_t] = [:]
     private var readerPids: [pid_t] = []
+    /// The other user's breaker, and why there is none if there is none.
+    private var breakerPid: pid_t?
+    private(set) var otherUserSkipReason: String?
+    var breakerOutput: String { configuration.files.directory + "/breaker.out" }
     private let log: AppendLog
     private let startedAt = Monotonic.now()
     private(set) var deadline: UInt64 = 0
@@ -144,6 +148,7 @@ final class Supervisor {
                      "--until", "\(deadline + 1_500_000_000)"],
                     output: configuration.files.directory + "/reader-\(index).out"))
         }
+        try startBreaker()
         scheduleNextFault()
         while Monotonic.now() < deadline {
             followLog()
@@ -190,6 +195,26 @@ final class Supervisor {
         guard referenceProgram != nil else { return [:] }
         if placement == .otherHost || configuration.workersIgnoreAlias { return ["HOSTNAME": nil] }
         return ["HOSTNAME": configuration.referenceAlias]
+    }
+
+    /// Starts the other user's breaker: `nobody`, through setpriv, in the directory made
+    /// writable by every user (without the sticky bit, as a group-shared directory is).
+    private func startBreaker() throws {
+        guard configuration.faults.contains(.otherUser) else { return }
+        guard getuid() == 0 else {
+            otherUserSkipReason = "not root: cannot run a process as another user"
+            return
+        }
+        guard let setpriv = ProcessSpawner.which("setpriv") else {
+            otherUserSkipReason = "no setpriv(1) on PATH"
+            return
+        }
+        chmod(configuration.files.directory, 0o777)
+        breakerPid = try ProcessSpawner.spawn(
+            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", ProcessSpawner.currentExecutable, "breaker",
+             "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
+             "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(configuration.otherHostMilliseconds)"],
+            output: breakerOutput, environment: environment(for: .plain))
     }
 
     private func checkExec() {
@@ -521,7 +546,7 @@ final class Supervisor {
         }
         fault = .none
         let graceEnd = Monotonic.now() + 20_000_000_000
-        var waiting = Set(slots.filter(\.running).map(\.pid)).union(readerPids)
+        var waiting = Set(slots.filter(\.running).map(\.pid)).union(readerPids).union(breakerPid.map { [$0] } ?? [])
         var status: CInt = 0
         while !waiting.isEmpty && Monotonic.now() < graceEnd {
             let pid = waitpid(-1, &status, WNOHANG)

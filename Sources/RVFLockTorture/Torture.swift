@@ -11,7 +11,10 @@ struct Torture: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rvflock-torture",
         abstract: "Run worker processes against one RVF writer lock with injected faults, and verify that no two holders overlapped.",
-        subcommands: [RunCommand.self, WorkerCommand.self, ReaderCommand.self, ExecWorkerCommand.self, ExecWriterCommand.self],
+        subcommands: [
+            RunCommand.self, WorkerCommand.self, ReaderCommand.self, ExecWorkerCommand.self, ExecWriterCommand.self,
+            BreakerCommand.self,
+        ],
         defaultSubcommand: RunCommand.self
     )
 }

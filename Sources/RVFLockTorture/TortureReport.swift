@@ -166,6 +166,8 @@ struct TortureReport: Codable, Sendable {
     var chdir = ChdirSummary()
     var closedStdout = ClosedStdoutSummary()
     var aliasReference = AliasReferenceSummary()
+    /// The other user's breaker: its own summary line, or why it did not run.
+    var otherUserBreaker: String?
 
     var recoveryAfterKill = Percentiles([])
     var waitForLock = Percentiles([])
@@ -225,6 +227,7 @@ struct TortureReport: Codable, Sendable {
             row("  reference wait for the lock", "p50 \(ms(reference.waitedForLock.p50Milliseconds)), longest \(ms(reference.waitedForLock.maxMilliseconds)); "
                 + "workers that cannot probe its pid use an other-host threshold of \(reference.blindWorkersOtherHostThresholdMilliseconds) ms")
         }
+        if let otherUserBreaker { row("other-user breaker", otherUserBreaker) }
         for (name, plant) in plants.sorted(by: { $0.key < $1.key }) {
             let times = plant.resolveMilliseconds
             let range = times.isEmpty ? "" : String(format: ", gone after %.0f-%.0f ms", times.min()!, times.max()!)

@@ -118,34 +118,3 @@ extension CrossProcessTests {
         }
     }
 }
-
-/// Tasks of one process and the lock.
-@Suite struct SameProcessTests {
-    let sandbox = LockSandbox()
-
-    @Test func aTaskAcquiringWhileAnotherTaskOfTheProcessHoldsFailsAtOnce() async throws {
-        let lock = sandbox.lock()
-        let bodyEntered = AtomicFlag()
-        let mayFinish = AtomicFlag()
-        let first = Task {
-            try await lock.withLock(timeout: .seconds(60)) { _ in
-                bodyEntered.set()
-                while !mayFinish.isSet { try await Task.sleep(for: .milliseconds(5)) }
-            }
-        }
-        while !bodyEntered.isSet { try await Task.sleep(for: .milliseconds(5)) }
-        do throws(LockError) {
-            try await lock.withLock(timeout: .seconds(60)) { _ in
-                _ = Issue.record("two tasks of one process held the lock together")
-            }
-            Issue.record("the second task's withLock returned without the lock")
-        } catch {
-            #expect(error.code == .heldByThisProcess, "got \(error)")
-        }
-        mayFinish.set()
-        try await first.value
-        // Released by the first task: the second takes it.
-        try await lock.withLock(timeout: .seconds(60)) { scope in #expect(scope.isHeld) }
-        #expect(!sandbox.lockExists)
-    }
-}

@@ -44,7 +44,7 @@ final class HeldLock: HeartbeatThread.Work {
     private let interval: Duration
     private let state: Mutex<State>
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
-    /// sync against release. Held only by the work queue and by release.
+    /// sync against release. Held only by the lock's heartbeat thread and by release.
     private let io = Mutex<CInt>(-1)
     /// Held while loss handlers are taken out and run, so that removing a handler
     /// waits out a run of it already under way (see ``removeLossHandler(_:)``).
@@ -290,11 +290,13 @@ final class HeldLock: HeartbeatThread.Work {
         }
         var removed = false
         defer {
-            if removed && yieldToWaiters(descriptor), let key = RecentReleases.key(for: location) {
-                RecentReleases.shared.keep(descriptor, for: key)
+            if removed && yieldToWaiters(descriptor) {
+                RecentReleases.shared.keep(descriptor, for: location.key)
             } else {
                 Syscalls.close(descriptor)
             }
+            // The next thread or task of this process in line may start its own acquisition.
+            ProcessQueue.shared.leave(location.key)
             // After the handoff: nothing here delays the next holder.
             if let timer { monitor.cancel(timer) }
             HeldLockRegistry.shared.remove(writerID)

@@ -21,9 +21,12 @@ struct LockLocation: Sendable {
     /// The lock file as people should read it: the caller's path, or the path the
     /// data file's symbolic links lead to.
     let lockFile: FilePath
-    /// The device of the lock's directory: which mount of which file system the lock
+    /// The lock's directory: its device is which mount of which file system the lock
     /// is on, as the boot tag of a writer id records it (see ``HostIdentity``).
-    let fileSystem: UInt64
+    let directoryIdentity: FileIdentity
+    var fileSystem: UInt64 { directoryIdentity.device }
+    /// Which lock this is, within this process, whatever path named it.
+    var key: ProcessQueue.Key { ProcessQueue.Key(directory: directoryIdentity, name: name) }
 
     /// Follows the data file's symbolic links, refuses paths that cannot have a
     /// lock, and opens the lock file's directory.
@@ -53,7 +56,7 @@ struct LockLocation: Sendable {
         do throws(SystemCallError) { info = try Syscalls.fstat(descriptor) } catch {
             throw .system(error, lockFile: resolvedLockFile, doing: "opening the directory of")
         }
-        return LockLocation(directory: directory, name: name, lockFile: resolvedLockFile, fileSystem: UInt64(info.st_dev))
+        return LockLocation(directory: directory, name: name, lockFile: resolvedLockFile, directoryIdentity: FileIdentity(info))
     }
 
     /// The path the data file's symbolic links lead to (the data file itself when

@@ -14,11 +14,7 @@ import Synchronization
 final class RecentReleases: Sendable {
     static let shared = RecentReleases()
 
-    /// Which lock: its directory's identity and its name.
-    struct Key: Equatable, Sendable {
-        let directory: FileIdentity
-        let name: [CChar]
-    }
+    typealias Key = ProcessQueue.Key
 
     private struct Entry {
         let key: Key
@@ -35,10 +31,6 @@ final class RecentReleases: Sendable {
     /// Whether anything is kept: checked before computing a key, which costs a system call.
     var isEmpty: Bool { entries.withLock { $0.isEmpty } }
 
-    static func key(for location: LockLocation) -> Key? {
-        guard let info = try? Syscalls.fstat(location.directory.descriptor) else { return nil }
-        return Key(directory: FileIdentity(info), name: location.name)
-    }
 
     /// Keeps `descriptor` (its kernel lock already let go) for this process's next
     /// acquisition of the lock; this object closes it.
