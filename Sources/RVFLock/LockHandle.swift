@@ -9,6 +9,32 @@ public import SystemPackage
 ///
 /// Most callers use `withLock` instead, which releases on every exit path.
 ///
+/// ## Keeping a handle in a class or an actor
+///
+/// A handle is noncopyable: keep it in an optional stored property, and release
+/// it through the optional itself, which leaves `nil` behind:
+///
+/// ```swift
+/// actor Ingest {
+///     private var handle: LockHandle?
+///
+///     func start() throws {
+///         handle = try WriterLock(dataFile: "data.rvf").tryAcquire()
+///     }
+///
+///     func stop() throws {
+///         try handle.release()    // not `handle?.release()`
+///     }
+/// }
+/// ```
+///
+/// `try handle?.release()` does not compile: releasing consumes the handle, and
+/// Swift may not move a value out of a class's or actor's stored property (it
+/// says the property "cannot be consumed when captured by an escaping closure",
+/// though there is no closure). `handle.release()` on the optional (see
+/// `Optional.release()`) takes the handle out first, as `handle.take()?.release()`
+/// does. Setting the property to `nil` releases the lock too, reporting nothing.
+///
 /// - Important: Swift may end a value's lifetime right after its last use, not
 ///   at the end of its scope, and dropping the handle releases the lock. Code that
 ///   takes the lock with `let handle = try lock.acquire()` and then writes without
@@ -77,4 +103,16 @@ public struct LockScope: Sendable {
     public var isHeld: Bool { held.isHeld }
     /// Verifies, with a system call, that the lock file is still this holder's.
     public func checkHeld() throws(LockError) { try held.checkHeld() }
+}
+
+extension Optional where Wrapped == LockHandle {
+    /// Releases the lock held by this optional handle, if any, and leaves `nil`:
+    /// for a handle kept in a stored property of a class or an actor, where
+    /// `handle?.release()` cannot consume it (see ``LockHandle``).
+    ///
+    /// - Throws: ``LockError/Code/takenOver`` when the lock file was removed or
+    ///   replaced by another writer meanwhile; it is left as it is.
+    public mutating func release() throws(LockError) {
+        try take()?.release()
+    }
 }
