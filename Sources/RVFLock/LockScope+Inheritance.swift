@@ -21,3 +21,19 @@ extension LockScope {
         held.onLoss(handler)
     }
 }
+
+@_spi(RVFLockCLI)
+extension LockScope {
+    /// Makes the record name `pid` as the holder's process from now on: writes it
+    /// at once, with a fresh timestamp, and every heartbeat after writes that pid.
+    ///
+    /// For `rvf-lock exec`, whose keeper process (holding this lock's descriptor)
+    /// outlives `rvf-lock` for as long as anything its command started lives: the
+    /// reference implementation judges a holder on this host by the record's pid.
+    ///
+    /// - Throws: ``LockError/Code/lockLost`` when the lock was found lost or was
+    ///   released; ``LockError/Code/systemCallFailed`` when the record cannot be written.
+    public func writeRecord(naming pid: Int32) throws(LockError) {
+        try held.rewriteRecord(naming: UInt32(bitPattern: pid))
+    }
+}

@@ -182,15 +182,17 @@ final class HeldLock: HeartbeatThread.Work {
     func beat() {
         verify()
         guard isHeld else { return }
-        var record = state.withLock { $0.record }
-        record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
         let failure: SystemCallError? = io.withLock { descriptor in
             guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
+            // Read under the I/O mutex: a record rewritten meanwhile (rewriteRecord) is the one this beat refreshes.
+            var record = state.withLock { $0.record }
+            record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
             do throws(SystemCallError) {
                 try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
                 TestingHooks.duringHeartbeatWrite?()
                 // Synced where other machines read the server's copy.
                 if syncs { try Syscalls.fdatasync(descriptor) }
+                state.withLock { $0.record = record }
                 return nil
             } catch {
                 return error
@@ -198,9 +200,30 @@ final class HeldLock: HeartbeatThread.Work {
         }
         if let failure {
             logger?.error("heartbeat of \(lockFile) failed: \(failure.name): \(failure.errno); retrying")
-        } else {
-            state.withLock { $0.record = record }
         }
+    }
+
+    /// Writes the record at once naming `pid` as the holder's process, with a fresh
+    /// timestamp; every heartbeat after writes that pid too.
+    func rewriteRecord(naming pid: UInt32) throws(LockError) {
+        try refuseInForkedCopy("rewrite the record of")
+        // Released or lost: says which.
+        if !isHeld { try checkHeld() }
+        let failure: SystemCallError? = io.withLock { descriptor in
+            guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
+            var record = state.withLock { $0.record }
+            record.pid = pid
+            record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
+            do throws(SystemCallError) {
+                try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
+                if syncs { try Syscalls.fdatasync(descriptor) }
+                state.withLock { $0.record = record }
+                return nil
+            } catch {
+                return error
+            }
+        }
+        if let failure { throw .system(failure, lockFile: lockFile, doing: "rewriting the record of") }
     }
 
     private func markLost() {
