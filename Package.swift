@@ -87,6 +87,8 @@ let package = Package(
             dependencies: [
                 "RVFLock",
                 "rvflock-probe",
+                // For the reference's view of a killed `rvf-lock exec`'s command (ReferenceInteropTests+Exec).
+                "rvf-lock",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,34 +22,53 @@ extern char **environ;
 
 #if defined(__linux__)
 
-/// What the parent hands the child, and where the child reports a failure. The
-/// child shares the parent's memory (CLONE_VM) and the parent sleeps until the
-/// child has executed the command or exited (CLONE_VFORK), so plain fields do.
-struct child_arguments {
+/// What the keeper needs to start COMMAND. Everything is allocated by rvf-lock
+/// before the fork: the keeper is a fork of a multi-threaded process, where
+/// another thread may have held the allocator's lock at the moment of the fork,
+/// so it may call only async-signal-safe functions.
+struct command_plan {
     const char *const *argv;
     char *const *envp;
     int inherited_descriptor;
-    int parent_death_signal;
-    pid_t expected_parent;
-    int new_process_group;
+    /// 0: COMMAND leads a process group of its own; else the group it joins.
+    pid_t process_group;
     const int *default_signals;
     int default_signal_count;
+    /// The stack COMMAND's child runs on until it executes COMMAND.
+    void *stack;
+    size_t stack_size;
+    /// Where COMMAND's child reports a failure: it shares the keeper's memory
+    /// (CLONE_VM), and the keeper sleeps until it has executed COMMAND or exited
+    /// (CLONE_VFORK), so plain fields do.
     volatile int failed_step;
     volatile int failure_errno;
 };
 
-static int fail(struct child_arguments *arguments, int step) {
-    arguments->failure_errno = errno;
-    arguments->failed_step = step;
+/// Everything the keeper holds besides the plan.
+struct keeper_plan {
+    struct command_plan command;
+    /// The lock's descriptor: the keeper keeps its own reference to the open file
+    /// description, and so the kernel lock, until it ends.
+    int lock_descriptor;
+    /// The supervision's event pipe (rvf-lock's end for writing): where the keeper's reports go.
+    int report_descriptor;
+    /// The go pipe: the keeper reads its end; rvf-lock keeps the other.
+    int go_read_descriptor;
+    int go_write_descriptor;
+};
+
+static int fail(struct command_plan *plan, int step) {
+    plan->failure_errno = errno;
+    plan->failed_step = step;
     _exit(127);
 }
 
-/// Runs in the child, on its own stack, with every signal blocked.
-static int child_main(void *opaque) {
-    struct child_arguments *arguments = opaque;
+/// Runs in COMMAND's child, on its own stack, with every signal blocked.
+static int command_main(void *opaque) {
+    struct command_plan *plan = opaque;
 
-    // A handler of the parent's must never run here: it would act on the
-    // parent's memory. Reset them before any signal can be unblocked.
+    // A handler of rvf-lock's must never run here: it would act on the keeper's
+    // memory. Reset them before any signal can be unblocked.
     struct sigaction action;
     struct sigaction defaults;
     memset(&defaults, 0, sizeof defaults);
@@ -65,41 +85,168 @@ static int child_main(void *opaque) {
             sigaction(signal, &defaults, NULL);
         }
     }
-    for (int index = 0; index < arguments->default_signal_count; index++) {
-        sigaction(arguments->default_signals[index], &defaults, NULL);
+    for (int index = 0; index < plan->default_signal_count; index++) {
+        sigaction(plan->default_signals[index], &defaults, NULL);
     }
 
-    if (prctl(PR_SET_PDEATHSIG, (unsigned long)arguments->parent_death_signal, 0UL, 0UL, 0UL) != 0) {
-        fail(arguments, RVF_SPAWN_PARENT_DEATH_SIGNAL);
+    // setpgid(0, 0) makes a group of its own; setpgid(0, G) joins G, which must
+    // be in this session (rvf-lock's group, for a terminal's job).
+    if (setpgid(0, plan->process_group) != 0) {
+        fail(plan, RVF_SPAWN_PROCESS_GROUP);
     }
-    // The parent may have died before the request: then nothing would kill us with it.
-    if (getppid() != arguments->expected_parent) {
-        errno = ESRCH;
-        fail(arguments, RVF_SPAWN_PARENT_GONE);
-    }
-    if (arguments->new_process_group && setpgid(0, 0) != 0) {
-        fail(arguments, RVF_SPAWN_PROCESS_GROUP);
-    }
-    // Only in this child's descriptor table: the parent's copy stays close-on-exec.
-    if (arguments->inherited_descriptor >= 0 && fcntl(arguments->inherited_descriptor, F_SETFD, 0) != 0) {
-        fail(arguments, RVF_SPAWN_INHERIT);
+    // Only in this child's descriptor table: the keeper's copy stays close-on-exec.
+    if (plan->inherited_descriptor >= 0 && fcntl(plan->inherited_descriptor, F_SETFD, 0) != 0) {
+        fail(plan, RVF_SPAWN_INHERIT);
     }
     sigset_t empty;
     sigemptyset(&empty);
     sigprocmask(SIG_SETMASK, &empty, NULL);
 
-    execvpe(arguments->argv[0], (char *const *)arguments->argv, arguments->envp);
-    fail(arguments, RVF_SPAWN_EXEC);
+    execvpe(plan->argv[0], (char *const *)plan->argv, plan->envp);
+    fail(plan, RVF_SPAWN_EXEC);
     return 127;
 }
 
-pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, const char *environment_name,
-                        int parent_death_signal, int new_process_group, const int *default_signals,
-                        int default_signal_count, int *failed_step, int *failure_errno) {
-    *failed_step = RVF_SPAWN_STARTED;
+/// Starts COMMAND as the keeper's child with clone(CLONE_VM | CLONE_VFORK), as
+/// posix_spawn does: no copy of the page tables, failures through shared memory.
+/// Its pid, or -1 with the plan's failure set (and the failed child reaped).
+static pid_t start_command(struct command_plan *plan) {
+    plan->failed_step = RVF_SPAWN_STARTED;
+    plan->failure_errno = 0;
+    pid_t child = clone(command_main, (char *)plan->stack + plan->stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, plan);
+    if (child == -1) {
+        plan->failure_errno = errno;
+        plan->failed_step = RVF_SPAWN_CLONE;
+        return -1;
+    }
+    if (plan->failed_step != RVF_SPAWN_STARTED) {
+        int status;
+        while (waitpid(child, &status, 0) == -1 && errno == EINTR) {
+        }
+        return -1;
+    }
+    return child;
+}
+
+/// One report on the event pipe: a single write of 16 bytes, so it never
+/// interleaves with the signal handlers' records. Lost if rvf-lock has died (EPIPE;
+/// SIGPIPE is blocked here), which is fine: nobody is left to hear it.
+static void report(int descriptor, int kind, int code, int value) {
+    struct rvf_signal_record record = {kind, code, value, 0};
+    ssize_t written;
+    do {
+        written = write(descriptor, &record, sizeof record);
+    } while (written == -1 && errno == EINTR);
+}
+
+/// Reads one byte; 0 at end of file (the writer closed its end, or died).
+static int read_byte(int descriptor) {
+    char byte;
+    ssize_t count;
+    do {
+        count = read(descriptor, &byte, 1);
+    } while (count == -1 && errno == EINTR);
+    return count == 1;
+}
+
+/// Closes descriptors from `first` to `last` (inclusive).
+static void close_range_of(unsigned int first, unsigned int last) {
+    if (first > last) {
+        return;
+    }
+#if defined(SYS_close_range)
+    if (syscall(SYS_close_range, first, last, 0) == 0) {
+        return;
+    }
+#endif
+    // Before Linux 5.9: one close per number, below the descriptor limit.
+    unsigned long limit = 65536;
+    struct rlimit current;
+    if (getrlimit(RLIMIT_NOFILE, &current) == 0 && current.rlim_cur != RLIM_INFINITY) {
+        limit = (unsigned long)current.rlim_cur;
+    }
+    for (unsigned long descriptor = first; descriptor <= last && descriptor < limit; descriptor++) {
+        close((int)descriptor);
+    }
+}
+
+/// Closes every descriptor but the three given (distinct, non-negative).
+static void close_all_but(int a, int b, int c) {
+    int kept[3] = {a, b, c};
+    // Sorted, to close the gaps between them.
+    for (int i = 0; i < 3; i++) {
+        for (int j = i + 1; j < 3; j++) {
+            if (kept[j] < kept[i]) {
+                int swap = kept[i];
+                kept[i] = kept[j];
+                kept[j] = swap;
+            }
+        }
+    }
+    unsigned int next = 0;
+    for (int i = 0; i < 3; i++) {
+        if (kept[i] > 0) {
+            close_range_of(next, (unsigned int)kept[i] - 1);
+        }
+        next = (unsigned int)kept[i] + 1;
+    }
+    close_range_of(next, ~0U);
+}
+
+/// The keeper, from the fork on; never returns. Every signal is blocked (as it
+/// was in rvf-lock for the fork) and stays blocked: a signal meant for rvf-lock's
+/// process group, or for rvf-lock's children, must not end the process whose
+/// pid the record names. Only SIGKILL can.
+__attribute__((noreturn)) static void keeper_main(struct keeper_plan *plan) {
+    close(plan->go_write_descriptor);
+    // Out of rvf-lock's process group: a SIGKILL or SIGSTOP for rvf-lock's whole
+    // job (kill -9 %1) must not reach it. Not fatal if refused: it only narrows that.
+    setpgid(0, 0);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1UL, 0UL, 0UL, 0UL) != 0) {
+        report(plan->report_descriptor, RVF_KEEPER_FAILED, RVF_SPAWN_SUBREAPER, errno);
+        _exit(1);
+    }
+    // rvf-lock writes the keeper's pid into the lock record, then says go. Without
+    // it (rvf-lock died, or gave up) COMMAND must not start: the record would name
+    // a process that does not live as long as COMMAND.
+    if (!read_byte(plan->go_read_descriptor)) {
+        _exit(1);
+    }
+    pid_t command = start_command(&plan->command);
+    if (command < 0) {
+        report(plan->report_descriptor, RVF_KEEPER_FAILED, plan->command.failed_step, plan->command.failure_errno);
+        _exit(1);
+    }
+    report(plan->report_descriptor, RVF_KEEPER_STARTED, 0, command);
+    // COMMAND has its copies; the keeper needs nothing but the lock's descriptor,
+    // its report pipe and the go pipe (standard descriptors included: a `$(...)`
+    // waiting for the end of output must not wait for the keeper).
+    close_all_but(plan->lock_descriptor, plan->report_descriptor, plan->go_read_descriptor);
+    // No reaping until rvf-lock has opened a pidfd on COMMAND (it closes the go
+    // pipe then), or has died: until COMMAND is reaped its pid cannot name another process.
+    while (read_byte(plan->go_read_descriptor)) {
+    }
+    close(plan->go_read_descriptor);
+    for (;;) {
+        int status = 0;
+        pid_t reaped = waitpid(-1, &status, __WALL);
+        if (reaped == command) {
+            report(plan->report_descriptor, RVF_KEEPER_EXITED, status, command);
+        } else if (reaped == -1 && errno != EINTR) {
+            // ECHILD: no child is left, and as a subreaper the keeper inherits every
+            // orphan below it, so no descendant is left either.
+            _exit(0);
+        }
+    }
+}
+
+pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
+                       pid_t command_group, const int *default_signals, int default_signal_count,
+                       int report_descriptor, int *go_descriptor, int *failure_errno) {
+    *go_descriptor = -1;
     *failure_errno = 0;
 
-    // The child's environment: ours, with NAME=descriptor replacing any NAME already set.
+    // COMMAND's environment: ours, with NAME=descriptor replacing any NAME already set.
     size_t name_length = strlen(environment_name);
     size_t count = 0;
     for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
@@ -110,7 +257,6 @@ pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, cons
     if (envp == NULL || setting == NULL) {
         free(envp);
         free(setting);
-        *failed_step = RVF_SPAWN_CLONE;
         *failure_errno = ENOMEM;
         return -1;
     }
@@ -122,7 +268,7 @@ pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, cons
         }
         envp[kept++] = environ[index];
     }
-    snprintf(setting, name_length + 16, "%s=%d", environment_name, inherited_descriptor);
+    snprintf(setting, name_length + 16, "%s=%d", environment_name, lock_descriptor);
     envp[kept++] = setting;
     envp[kept] = NULL;
 
@@ -136,53 +282,65 @@ pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, cons
     size_t stack_size = 64 * 1024 + (argc + 3) * sizeof(char *);
     stack_size = (stack_size + (size_t)page - 1) / (size_t)page * (size_t)page;
     void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) {
-        *failed_step = RVF_SPAWN_CLONE;
+    int go[2] = {-1, -1};
+    if (stack == MAP_FAILED || pipe2(go, O_CLOEXEC) != 0) {
         *failure_errno = errno;
+        if (stack != MAP_FAILED) {
+            munmap(stack, stack_size);
+        }
         free(envp);
         free(setting);
         return -1;
     }
 
-    struct child_arguments arguments = {
-        .argv = argv,
-        .envp = envp,
-        .inherited_descriptor = inherited_descriptor,
-        .parent_death_signal = parent_death_signal,
-        .expected_parent = getpid(),
-        .new_process_group = new_process_group,
-        .default_signals = default_signals,
-        .default_signal_count = default_signal_count,
-        .failed_step = RVF_SPAWN_STARTED,
-        .failure_errno = 0,
+    struct keeper_plan plan = {
+        .command = {
+            .argv = argv,
+            .envp = envp,
+            .inherited_descriptor = lock_descriptor,
+            .process_group = command_group,
+            .default_signals = default_signals,
+            .default_signal_count = default_signal_count,
+            .stack = stack,
+            .stack_size = stack_size,
+            .failed_step = RVF_SPAWN_STARTED,
+            .failure_errno = 0,
+        },
+        .lock_descriptor = lock_descriptor,
+        .report_descriptor = report_descriptor,
+        .go_read_descriptor = go[0],
+        .go_write_descriptor = go[1],
     };
 
+    // Blocked across the fork, so that no handler of rvf-lock's runs in the keeper.
     sigset_t all;
     sigset_t previous;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &previous);
-    pid_t child = clone(child_main, (char *)stack + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, &arguments);
-    int clone_errno = errno;
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    // The fork without atfork handlers: the keeper runs none of the runtime's
+    // (it touches nothing they prepare), and the fork is async-signal-safe.
+    pid_t keeper = _Fork();
+#else
+    pid_t keeper = fork();
+#endif
+    if (keeper == 0) {
+        keeper_main(&plan);
+    }
+    int fork_errno = errno;
     pthread_sigmask(SIG_SETMASK, &previous, NULL);
 
+    close(go[0]);
     munmap(stack, stack_size);
     free(envp);
     free(setting);
-
-    if (child == -1) {
-        *failed_step = RVF_SPAWN_CLONE;
-        *failure_errno = clone_errno;
+    if (keeper == -1) {
+        close(go[1]);
+        *failure_errno = fork_errno;
         return -1;
     }
-    if (arguments.failed_step != RVF_SPAWN_STARTED) {
-        *failed_step = arguments.failed_step;
-        *failure_errno = arguments.failure_errno;
-        int status;
-        while (waitpid(child, &status, 0) == -1 && errno == EINTR) {
-        }
-        return -1;
-    }
-    return child;
+    *go_descriptor = go[1];
+    return keeper;
 }
 
 int rvf_set_child_subreaper(void) {
@@ -210,19 +368,19 @@ int rvf_pidfd_send_signal(int pidfd, int signal) {
 #endif
 }
 
-#else /* not Linux: no parent-death signal, so no command may run unprotected */
+#else /* not Linux: no child subreaper, so no command may run uncontained */
 
-pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, const char *environment_name,
-                        int parent_death_signal, int new_process_group, const int *default_signals,
-                        int default_signal_count, int *failed_step, int *failure_errno) {
+pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
+                       pid_t command_group, const int *default_signals, int default_signal_count,
+                       int report_descriptor, int *go_descriptor, int *failure_errno) {
     (void)argv;
-    (void)inherited_descriptor;
+    (void)lock_descriptor;
     (void)environment_name;
-    (void)parent_death_signal;
-    (void)new_process_group;
+    (void)command_group;
     (void)default_signals;
     (void)default_signal_count;
-    *failed_step = RVF_SPAWN_PARENT_DEATH_SIGNAL;
+    (void)report_descriptor;
+    *go_descriptor = -1;
     *failure_errno = ENOSYS;
     return -1;
 }

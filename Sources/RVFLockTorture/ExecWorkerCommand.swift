@@ -5,13 +5,14 @@ import ArgumentParser
 
 /// A worker that holds the lock through `rvf-lock exec` (hidden subcommand):
 /// until the deadline, run `rvf-lock exec [-n | -w S] data.rvf sh -c 'TORTURE exec-writer ...; :'`,
-/// so that the records are written by a grandchild of rvf-lock (the shell's
-/// child), the case where a parent-death signal alone protects nothing.
+/// so that the records are written by the shell's child, below rvf-lock's keeper
+/// (rvf-lock, keeper, shell, writer).
 ///
 /// The supervisor SIGKILLs the rvf-lock of a holding exec worker (its pid is in
-/// the `A` line the writer logs); the writer then goes on writing, and the
-/// verifier checks that nobody else held the lock meanwhile. This loop just
-/// starts the next `rvf-lock exec`, which waits like any other contender.
+/// the `A` line the writer logs); the shell and the writer then go on, the
+/// writer writing, and the verifier checks that nobody else held the lock
+/// meanwhile. This loop just starts the next `rvf-lock exec`, which waits like
+/// any other contender.
 struct ExecWorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "exec-worker", shouldDisplay: false)
 
@@ -43,7 +44,7 @@ struct ExecWorkerCommand: ParsableCommand {
             let writer = [
                 "\"$0\" exec-writer --index \(index) --incarnation \(incarnation) --acquisition \(attempts)",
                 "--dir '\(dir)' --seed \(seed) --mode \(waiting ? "wait" : "try") --wanted-since \(Monotonic.now())",
-                "--rvf-lock-pid $PPID; :",
+                "--keeper-pid $PPID; :",
             ].joined(separator: " ")
             attempts += 1
             let arguments = [rvfLock] + lockArguments + [files.dataFile, "sh", "-c", writer, ProcessSpawner.currentExecutable]

@@ -6,8 +6,9 @@ import Foundation
 import RVFLock
 
 /// The writer of an exec worker's holding (hidden subcommand), started by
-/// `rvf-lock exec ... sh -c '...'` as rvf-lock's grandchild: logs `A` (with the
-/// pid of the rvf-lock that holds the lock, for the supervisor to kill), appends
+/// `rvf-lock exec ... sh -c '...'` as the child of the shell, whose parent is
+/// rvf-lock's keeper: logs `A` (with the pid of the rvf-lock that holds the lock,
+/// the keeper's parent, for the supervisor to kill), appends
 /// a few records, checking before each that the lock path still names the
 /// lock file whose descriptor it inherited (`RVF_LOCK_FD`), and logs `R`.
 struct ExecWriterCommand: ParsableCommand {
@@ -20,7 +21,7 @@ struct ExecWriterCommand: ParsableCommand {
     @Option var seed: UInt64
     @Option var mode: String
     @Option(help: "CLOCK_MONOTONIC nanoseconds when the worker started rvf-lock") var wantedSince: UInt64
-    @Option(help: "The rvf-lock process holding the lock") var rvfLockPid: Int32
+    @Option(help: "rvf-lock's keeper, the shell's parent; its own parent is the rvf-lock holding the lock") var keeperPid: Int32
 
     func run() throws {
         let files = TortureFiles(directory: dir)
@@ -31,6 +32,10 @@ struct ExecWriterCommand: ParsableCommand {
 
         guard let variable = ProcessInfo.processInfo.environment["RVF_LOCK_FD"], let descriptor = CInt(variable) else {
             log.append("E \(Monotonic.now()) w\(index) \(getpid()) no-RVF_LOCK_FD\n")
+            throw ExitCode(3)
+        }
+        guard let rvfLockPid = ProcessSpawner.parent(of: keeperPid) else {
+            log.append("E \(Monotonic.now()) w\(index) \(getpid()) no-rvf-lock-above-keeper\n")
             throw ExitCode(3)
         }
         log.append(TortureEvent.acquiredLine(

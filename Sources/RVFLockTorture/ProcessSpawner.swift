@@ -75,6 +75,16 @@ enum ProcessSpawner {
         return text.split(separator: " ").first.flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
+    /// The parent of `pid`, from `/proc/PID/stat`; nil once it is gone.
+    static func parent(of pid: pid_t) -> pid_t? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return nil }
+        // After the name: the state, then the parent.
+        let fields = stat[close...].dropFirst(2).split(separator: " ")
+        return fields.count > 1 ? pid_t(fields[1]) : nil
+    }
+
     /// Waits (at most a second) until `/proc` shows `pid` stopped by a signal.
     static func waitUntilStopped(_ pid: pid_t) {
         let end = Monotonic.now() + 1_000_000_000

@@ -3,12 +3,17 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import RVFLock
+@_spi(RVFLockCLI) import RVFLock
 
 /// The loop that waits for COMMAND and its descendants, passes signals on,
 /// and stops them all when they must stop.
+///
+/// rvf-lock's child is the keeper (``CommandKeeper``), COMMAND the keeper's: the
+/// keeper reports COMMAND's end, and its own end means that no descendant is
+/// left. The keeper itself is never signalled, named or counted as a leftover.
 struct CommandSupervision {
-    let command: pid_t
+    let command: CommandProcess
+    let keeper: pid_t
     let ownGroup: Bool
     let relay: SignalRelay
     let scope: LockScope
@@ -16,8 +21,9 @@ struct CommandSupervision {
     let me = getpid()
     let myGroup = getpgrp()
 
-    init(command: pid_t, ownGroup: Bool, relay: SignalRelay, scope: LockScope, options: ExecOptions) {
+    init(command: CommandProcess, keeper: pid_t, ownGroup: Bool, relay: SignalRelay, scope: LockScope, options: ExecOptions) {
         self.command = command
+        self.keeper = keeper
         self.ownGroup = ownGroup
         self.relay = relay
         self.scope = scope
@@ -26,6 +32,9 @@ struct CommandSupervision {
 
     /// COMMAND's exit status once reaped, as a shell reports it (128 + signal).
     private var commandStatus: Int32?
+    /// Until rvf-lock reaps it, the keeper's pid names the keeper.
+    private var keeperRunning = true
+    private var sawLoss = false
     private var lost = false
     private var stopping = false
     /// When SIGKILL goes out to whatever is left.
@@ -44,23 +53,19 @@ struct CommandSupervision {
     /// How long leftovers may run before rvf-lock says it waits for them.
     static let leftoverNoticeDelay = Duration.seconds(1)
 
-    mutating func run() -> LockedCommand.Outcome {
-        var sawLoss = false
+    /// Supervises until no descendant is left; `pending` are events that arrived
+    /// while COMMAND was being started.
+    mutating func run(pending: [SignalRelay.Event]) -> LockedCommand.Outcome {
+        var events = pending
         while true {
-            for event in relay.wait(milliseconds: pollTimeout()) {
-                switch event {
-                case .lockLost: sawLoss = true
-                case .childChanged: break
-                case .signal(let signal, let sentByProcess, let sender):
-                    // Before reaping: a sender that is a child that just exited is still a zombie to recognise.
-                    if signal == SignalRelay.stopSignal {
-                        stopWithCommand(sentByProcess: sentByProcess, sender: sender)
-                    } else {
-                        pass(signal, sentByProcess: sentByProcess, sender: sender)
-                    }
+            for event in events { handle(event) }
+            guard reapChildren() else {
+                // The keeper reported COMMAND's end before it exited: the report may still be in the pipe.
+                for event in relay.wait(milliseconds: 0) {
+                    if case .commandExited = event { handle(event) }
                 }
+                break
             }
-            guard reapChildren() else { break }
 
             if !lost && (sawLoss || !scope.isHeld) {
                 lost = true
@@ -89,6 +94,7 @@ struct CommandSupervision {
                 announcedLeftovers = true
                 announceLeftovers()
             }
+            events = relay.wait(milliseconds: pollTimeout())
         }
         if announcedLeftovers && !lost && !options.quiet {
             StandardError.line("the processes the command left running have ended; releasing \(scope.lockFile)")
@@ -98,6 +104,22 @@ struct CommandSupervision {
     }
 
     // MARK: Waiting
+
+    private mutating func handle(_ event: SignalRelay.Event) {
+        switch event {
+        case .lockLost: sawLoss = true
+        case .childChanged, .commandStarted, .commandFailed: break
+        case .commandExited(let status):
+            if commandStatus == nil { commandStatus = Self.shellStatus(status) }
+        case .signal(let signal, let sentByProcess, let sender):
+            // Before reaping: a sender that is a child that just exited is still a zombie to recognise.
+            if signal == SignalRelay.stopSignal {
+                stopWithCommand(sentByProcess: sentByProcess, sender: sender)
+            } else {
+                pass(signal, sentByProcess: sentByProcess, sender: sender)
+            }
+        }
+    }
 
     /// How long to sleep: until the next deadline, a short while between rounds
     /// of SIGKILL, or until something happens.
@@ -121,13 +143,31 @@ struct CommandSupervision {
             var status: CInt = 0
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0 {
-                if pid == command { commandStatus = Self.shellStatus(status) }
+                if pid == keeper { keeperEnded(status) }
+                // COMMAND, reparented to rvf-lock when the keeper was killed before it.
+                if pid == command.pid && commandStatus == nil { commandStatus = Self.shellStatus(status) }
                 continue
             }
             if pid == 0 { return true }
             if errno == EINTR { continue }
             return false
         }
+    }
+
+    /// The keeper exits 0 once no descendant is left. Otherwise someone killed it:
+    /// its orphans came to rvf-lock, and the record must name a process that lives.
+    private mutating func keeperEnded(_ status: CInt) {
+        keeperRunning = false
+        guard status != 0 else { return }
+        var rewritten = ""
+        do throws(LockError) {
+            try scope.writeRecord(naming: me)
+            rewritten = "; the lock record names rvf-lock (pid \(me)) again"
+        } catch {
+            rewritten = "; the lock record still names it (\(error.situationWithoutAdvice))"
+        }
+        StandardError.line("rvf-lock's keeper process \(keeper) ended (\(CommandKeeper.describe(waitStatus: status))) "
+                           + "before the command's processes; rvf-lock waits for them itself\(rewritten)")
     }
 
     /// The status as a shell reports it: the exit code, or 128 + the signal.
@@ -156,13 +196,13 @@ struct CommandSupervision {
         }
         if commandStatus == nil {
             // COMMAND's own group is COMMAND and its pipelines, as a terminal would signal them;
-            // COMMAND itself if it left that group.
-            if !ownGroup || kill(-command, signal) != 0 { _ = kill(command, signal) }
+            // COMMAND itself if it left that group. The group's id stays COMMAND's while it
+            // has members, so it names no other group.
+            if !ownGroup || kill(-command.pid, signal) != 0 { command.send(signal) }
         } else {
             // COMMAND has ended; what it left running is what rvf-lock waits for.
             let skipOurGroup = !sentByProcess
-            for entry in ProcessTable.snapshot().descendants(of: me)
-            where !(skipOurGroup && entry.processGroup == myGroup) {
+            for entry in commandProcesses() where !(skipOurGroup && entry.processGroup == myGroup) {
                 _ = ProcessTable.send(signal, to: entry)
             }
         }
@@ -172,9 +212,9 @@ struct CommandSupervision {
     /// group and rvf-lock, so that the shell sees the job stop; continue both together.
     private func stopWithCommand(sentByProcess: Bool, sender: pid_t) {
         if sentByProcess && ProcessTable.isDescendant(sender, of: me) { return }
-        if commandStatus == nil { _ = kill(-command, SIGTSTP) }
+        if commandStatus == nil { _ = kill(-command.pid, SIGTSTP) }
         _ = kill(me, SIGSTOP)
-        if commandStatus == nil { _ = kill(-command, SIGCONT) }
+        if commandStatus == nil { _ = kill(-command.pid, SIGCONT) }
     }
 
     // MARK: Stopping everything
@@ -187,7 +227,7 @@ struct CommandSupervision {
     /// SIGTERM (and SIGCONT, so that stopped processes act on it) to every
     /// descendant; SIGKILL follows after --kill-after.
     private mutating func stopAll(because reason: StopReason) {
-        let descendants = ProcessTable.snapshot().descendants(of: me)
+        let descendants = commandProcesses()
         let after = "SIGKILL after \(WaitReporter.seconds(.seconds(options.killAfterSeconds))) s"
         switch reason {
         case .lockLost:
@@ -211,18 +251,18 @@ struct CommandSupervision {
         if killAt == nil && !killing { killAt = .now + .seconds(options.killAfterSeconds) }
     }
 
-    /// COMMAND is rvf-lock's child, so until it is reaped its pid names it: signalled
-    /// without /proc, which may be missing or hide other users' processes.
+    /// COMMAND through its pidfd (see ``CommandProcess``): without /proc, which
+    /// may be missing or hide other users' processes.
     private func signalCommandDirectly(_ signal: CInt) {
         guard commandStatus == nil else { return }
-        _ = kill(command, signal)
+        command.send(signal)
     }
 
     /// Sends SIGKILL to every descendant; false when none that rvf-lock may kill is left.
     private mutating func killRound() -> Bool {
         // COMMAND's own pid first (see signalCommandDirectly); one it may not kill does not count.
-        var killable = commandStatus == nil && kill(command, SIGKILL) == 0
-        for entry in ProcessTable.snapshot().descendants(of: me) {
+        var killable = commandStatus == nil && command.send(SIGKILL)
+        for entry in commandProcesses() {
             if let start = unkillable[entry.pid], start == entry.startTime { continue }
             switch ProcessTable.send(SIGKILL, to: entry) {
             case 0: killable = true
@@ -245,11 +285,16 @@ struct CommandSupervision {
 
     private func announceLeftovers() {
         guard !options.quiet else { return }
-        let descendants = ProcessTable.snapshot().descendants(of: me)
+        let descendants = commandProcesses()
         guard !descendants.isEmpty else { return }
         StandardError.line("the command has ended (status \(commandStatus ?? 0)), but processes it started still run: "
                            + "\(Self.list(descendants)); waiting for them before releasing \(scope.lockFile) "
                            + "(--kill-leftovers stops them instead)")
+    }
+
+    /// COMMAND and every process it started that still runs: rvf-lock's descendants but the keeper.
+    private func commandProcesses() -> [ProcessTable.Entry] {
+        ProcessTable.snapshot().descendants(of: me).filter { !(keeperRunning && $0.pid == keeper) }
     }
 
     /// "4242 (python3), 4250 (sleep)", at most 10 named.

@@ -20,12 +20,14 @@ struct ExecCommand: ParsableCommand {
 
             No process that COMMAND starts writes without the lock: COMMAND inherits \
             the lock's descriptor (its number is in RVF_LOCK_FD), which keeps the \
-            lock held while any process holding it lives, even if rvf-lock is \
-            killed; rvf-lock releases the lock only when COMMAND and every process \
-            it started have ended (it names leftovers on standard error while it \
-            waits for them); if the lock is removed or replaced meanwhile, they all \
-            get SIGTERM, then SIGKILL after --kill-after SECONDS, and rvf-lock \
-            exits 70.
+            lock held while any process holding it lives; rvf-lock releases the \
+            lock only when COMMAND and every process it started have ended (it \
+            names leftovers on standard error while it waits for them); if the lock \
+            is removed or replaced meanwhile, they all get SIGTERM, then SIGKILL \
+            after --kill-after SECONDS, and rvf-lock exits 70. If rvf-lock is \
+            killed, COMMAND and what it started run to completion, holding the \
+            lock: the lock record names rvf-lock's keeper, a second rvf-lock \
+            process that lives until the last of them has ended.
 
             SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and SIGALRM sent to \
             rvf-lock are passed on to COMMAND. Outside a terminal's job COMMAND has \

@@ -16,8 +16,8 @@ enum ExitStatus {
     static let usage: Int32 = 64
     /// EX_NOINPUT: FILE is a directory, its directory is missing, or the lock path is not a regular file.
     static let noInput: Int32 = 66
-    /// EX_UNAVAILABLE: the system cannot provide what the lock needs (no parent-death
-    /// signal, no hard links or no file locks on this file system).
+    /// EX_UNAVAILABLE: the system cannot provide what the lock needs (no child
+    /// subreaper, no hard links or no file locks on this file system).
     static let unavailable: Int32 = 69
     /// EX_SOFTWARE: the lock was lost while COMMAND ran, or rvf-lock itself failed.
     static let software: Int32 = 70

@@ -8,17 +8,21 @@ import CRVFLockShims
 
 /// COMMAND and every process it starts, run while this process holds the lock.
 ///
-/// Three things keep them from writing without the lock:
+/// Four things keep them from writing without the lock:
 /// - COMMAND inherits the descriptor that holds the lock file's `flock()`, so the
 ///   kernel lock (which RVFLock contenders judge by) stays held while any process
 ///   that has it lives, even after rvf-lock is killed;
-/// - rvf-lock is a child subreaper: every orphaned descendant is reparented to it,
-///   so `waitpid(-1)` failing with ECHILD proves that none is left, and only then
-///   is the lock released;
+/// - between rvf-lock and COMMAND runs the keeper (``CommandKeeper``), a child
+///   subreaper that keeps the descriptor too and exits only when no descendant
+///   is left; the lock record names it, so the reference implementation, which
+///   judges by the record's pid, also sees the lock alive exactly as long;
+/// - rvf-lock is a child subreaper as well, so that the orphans of a keeper
+///   killed by someone come back to it: `waitpid(-1)` failing with ECHILD proves
+///   that no descendant is left, and only then is the lock released;
 /// - when the lock is lost, every descendant gets SIGTERM, then SIGKILL.
 ///
-/// Everything here runs on the main thread, on purpose: Linux sends the
-/// parent-death signal when the *thread* that spawned the child exits.
+/// Nothing ties the keeper or COMMAND to rvf-lock's life: killed, rvf-lock leaves
+/// them to finish what they write.
 struct LockedCommand {
     let options: ExecOptions
 
@@ -51,9 +55,19 @@ struct LockedCommand {
         guard descriptor >= 0 else {
             throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
         }
-        let child = try CommandSpawner.spawn(options.command, file: options.file, lockDescriptor: descriptor, newProcessGroup: ownGroup,
-                                             resetSignals: relay.signalsToReset)
-        var supervision = CommandSupervision(command: child, ownGroup: ownGroup, relay: relay, scope: scope, options: options)
-        return supervision.run()
+        var keeper = try CommandKeeper(options.command, lockDescriptor: descriptor, commandGroup: ownGroup ? 0 : getpgrp(),
+                                       resetSignals: relay.signalsToReset, reportDescriptor: relay.reportDescriptor)
+        // Before COMMAND exists: from its first moment on, the record names a process
+        // that lives as long as anything it starts.
+        do throws(LockError) {
+            try scope.writeRecord(naming: keeper.pid)
+        } catch {
+            keeper.abandon()
+            throw CommandFailure(error)
+        }
+        let (command, pending) = try keeper.startCommand(relay: relay, command: options.command, file: options.file)
+        var supervision = CommandSupervision(command: command, keeper: keeper.pid, ownGroup: ownGroup, relay: relay,
+                                             scope: scope, options: options)
+        return supervision.run(pending: pending)
     }
 }

@@ -11,7 +11,8 @@ import CRVFLockShims
 /// The handlers (in C) only `write(2)` a record, so they are safe whichever
 /// thread the kernel delivers a signal to (the library's monitor runs on a
 /// thread of its own). The same pipe carries a record for "the lock was lost",
-/// written by the library's loss handler, so the main thread sleeps in one `poll`.
+/// written by the library's loss handler, and the keeper's reports about
+/// COMMAND (see ``CommandKeeper``), so the main thread sleeps in one `poll`.
 struct SignalRelay {
     /// What arrived.
     enum Event: Equatable {
@@ -22,6 +23,12 @@ struct SignalRelay {
         case childChanged
         /// The library found the lock removed or replaced.
         case lockLost
+        /// The keeper started COMMAND, whose pid this is.
+        case commandStarted(pid_t)
+        /// The keeper could not start COMMAND: where (an `rvf_spawn_step`) and the errno.
+        case commandFailed(step: CInt, errno: CInt)
+        /// The keeper reaped COMMAND, which ended with this wait status.
+        case commandExited(waitStatus: CInt)
     }
 
     /// Signals passed on to COMMAND. SIGTSTP is handled apart (``stopSignal``).
@@ -66,6 +73,9 @@ struct SignalRelay {
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     }
 
+    /// The pipe's end for writing, which the keeper inherits for its reports.
+    var reportDescriptor: CInt { writeEnd }
+
     /// A function for the library's loss handler (any thread): wakes the main thread with ``Event/lockLost``.
     var lossNotifier: @Sendable () -> Void {
         let writeEnd = self.writeEnd
@@ -89,6 +99,9 @@ struct SignalRelay {
                 switch record.signal {
                 case 0: events.append(.lockLost)
                 case SIGCHLD: events.append(.childChanged)
+                case RVF_KEEPER_STARTED: events.append(.commandStarted(record.sender))
+                case RVF_KEEPER_FAILED: events.append(.commandFailed(step: record.code, errno: record.sender))
+                case RVF_KEEPER_EXITED: events.append(.commandExited(waitStatus: record.code))
                 default: events.append(.signal(record.signal, sentByProcess: record.code <= 0, sender: record.sender))
                 }
             }

@@ -11,11 +11,12 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
+                let keeper = try holder.keeperPID()
                 let before = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/data.rvf.lock"))
 
                 let result = try await rvfLock(["break", "\(dir)/data.rvf"])
                 #expect(result.status == 1)
-                #expect(result.standardError.contains("pid \(holder.pid)"))
+                #expect(result.standardError.contains("pid \(keeper)"))
                 // Proven alive (its kernel lock is held): no advice to force it.
                 #expect(!result.standardError.contains("--force"), "\(result.standardError)")
                 #expect(result.standardError.contains("rvf-lock wait \(dir)/data.rvf"), "\(result.standardError)")
@@ -64,11 +65,12 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
+                let keeper = try holder.keeperPID()
 
                 let result = try await rvfLock(["break", "--force", "\(dir)/data.rvf"])
                 #expect(result.status == 0)
                 #expect(result.standardError.contains("live lock"))
-                #expect(result.standardError.contains("pid \(holder.pid)"))
+                #expect(result.standardError.contains("pid \(keeper)"))
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
                 // The holder learns it lost the lock.
                 #expect(await holder.wait() == 70)
@@ -88,10 +90,11 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
+                let keeper = try holder.keeperPID()
 
                 let result = try await rvfLock(["wait", "-w", "0.3", "\(dir)/data.rvf"])
                 #expect(result.status == 75)
-                #expect(result.standardError.contains("pid \(holder.pid)"))
+                #expect(result.standardError.contains("pid \(keeper)"))
 
                 holder.send(SIGTERM)
                 #expect(await holder.wait() == 128 + SIGTERM)

@@ -109,6 +109,14 @@ final class BackgroundProcess {
 
     func send(_ signal: CInt) { kill(pid, signal) }
 
+    /// For `rvf-lock exec`, once its command runs: the keeper, rvf-lock's only child,
+    /// which the lock record names.
+    func keeperPID() throws -> pid_t {
+        let children = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
+            .split(separator: " ").compactMap { pid_t($0) }
+        return try #require(children.count == 1 ? children.first : nil, "rvf-lock \(pid) has children \(children), not one keeper")
+    }
+
     /// Waits for the process to end; its status as a shell shows it, or nil if it outlives `timeout`.
     func wait(timeout: Duration = .seconds(20)) async -> Int32? {
         if let exitStatus { return exitStatus }
@@ -170,6 +178,14 @@ func processIsGone(_ pid: pid_t) -> Bool {
     // The state follows the parenthesised command name, which may itself contain ") ".
     guard let end = stat.range(of: ") ", options: .backwards) else { return false }
     return stat[end.upperBound...].hasPrefix("Z")
+}
+
+/// The parent of `pid`, from /proc/PID/stat; nil once it is gone.
+func parentPID(of pid: pid_t) -> pid_t? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let end = stat.range(of: ") ", options: .backwards) else { return nil }
+    let fields = stat[end.upperBound...].split(separator: " ")
+    return fields.count > 1 ? pid_t(fields[1]) : nil
 }
 
 /// Waits until `pid` is gone; false if it is still there after `timeout`.

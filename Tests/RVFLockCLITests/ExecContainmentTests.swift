@@ -49,8 +49,7 @@ extension CLITests {
             }
         }
 
-        /// 2. The same under other credentials, which clear the parent-death signal
-        /// (`setpriv`, like `su`, `sudo`, `runuser`): the direct child survives too.
+        /// 2. The same under other credentials (`setpriv`, like `su`, `sudo`, `runuser`).
         @Test(.enabled(if: canChangeCredentials, "needs root and /usr/bin/setpriv"))
         func aCommandUnderAnotherUserKeepsTheLockAfterRvfLockIsKilled() async throws {
             try await withSandbox { dir in
@@ -177,7 +176,9 @@ extension CLITests {
         /// A signal from COMMAND (or what it started) to rvf-lock is not sent back to it.
         @Test func aSignalFromTheCommandToRvfLockIsNotSentBack() async throws {
             try await withSandbox { dir in
-                let script = "trap 'echo TERM >> \(dir)/signals' TERM; kill -TERM $PPID; i=0; "
+                // The command's parent is rvf-lock's keeper; rvf-lock is the keeper's parent.
+                let script = "trap 'echo TERM >> \(dir)/signals' TERM; rvflock=$(cut -d' ' -f4 /proc/$PPID/stat); "
+                    + "[ \"$rvflock\" != $PPID ] && [ \"$(cat /proc/$rvflock/comm)\" = rvf-lock ] && kill -TERM $rvflock || exit 9; i=0; "
                     + "while [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done; echo done > \(dir)/done"
                 let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", script])
                 #expect(result.status == 0, "\(result.standardError)")
@@ -208,7 +209,69 @@ extension CLITests {
             }
         }
 
+        /// 6. `kill -9` of rvf-lock while its command is in the middle of a record (issue 15,
+        /// item 5): the command finishes the record, and what it started runs on, undisturbed;
+        /// meanwhile the lock stays held, its record naming rvf-lock's keeper, alive, even while
+        /// only a grandchild that closed the lock's descriptor is left; once that one ends, so
+        /// does the keeper, and the next writer gets the lock at once.
+        @Test func aKilledRvfLockLeavesItsCommandToFinishUnderTheLock() async throws {
+            try await withSandbox { dir in
+                // The grandchild closes its copy of the lock's descriptor, as a daemon closing
+                // what it inherited does; the command writes "begin ", then "end" once told to.
+                let grandchild = "eval \"exec $RVF_LOCK_FD>&-\"; echo $$ > \(dir)/grandchild; "
+                    + "while [ ! -e \(dir)/stop ]; do sleep 0.02; done; echo grandchild end >> \(dir)/log"
+                let command = "(setsid sh -c '\(grandchild)' &); until [ -s \(dir)/grandchild ]; do sleep 0.01; done; "
+                    + "printf 'begin ' >> \(dir)/log; echo $$ $PPID $(cat \(dir)/grandchild) > \(dir)/pids.tmp; "
+                    + "mv \(dir)/pids.tmp \(dir)/pids; while [ ! -e \(dir)/finish ]; do sleep 0.02; done; echo end >> \(dir)/log"
+                let holder = try BackgroundProcess.rvfLock(["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", command],
+                                                           outputPrefix: "\(dir)/holder")
+                let pids = try await waitForLine(in: "\(dir)/pids").split(separator: " ").compactMap { pid_t($0) }
+                try #require(pids.count == 3)
+                let (commandPID, keeper, grandchildPID) = (pids[0], pids[1], pids[2])
+                defer {
+                    kill(grandchildPID, SIGKILL)
+                    kill(commandPID, SIGKILL)
+                }
+                #expect(keeper != holder.pid && parentPID(of: keeper) == holder.pid, "the command's parent is not rvf-lock's keeper")
+
+                holder.send(SIGKILL)
+                #expect(await holder.wait() == 128 + SIGKILL)
+                #expect(!processIsGone(commandPID), "the command died with rvf-lock, in the middle of its record")
+                try await expectHeld(by: keeper, dir: dir)
+
+                // The command completes its record and exits; its grandchild runs on.
+                try "".write(toFile: "\(dir)/finish", atomically: false, encoding: .utf8)
+                #expect(await waitUntilGone(commandPID))
+                #expect(try logLines(dir) == ["begin end"])
+                #expect(!processIsGone(grandchildPID))
+                try await expectHeld(by: keeper, dir: dir)
+
+                // The last of them ends; the keeper with it; the lock is free at once, not 30 s later.
+                try "".write(toFile: "\(dir)/stop", atomically: false, encoding: .utf8)
+                #expect(await waitUntilGone(keeper), "the keeper outlived the last process the command started")
+                let status = try await rvfLock(["status", "--json", "\(dir)/data.rvf"])
+                let object = try #require(try jsonObjects(status.standardOutput).first)
+                #expect(object["state"] as? String == "stale", "\(status.standardOutput)")
+                #expect((object["reason"] as? String)?.contains("the kernel holds no lock") == true, "\(status.standardOutput)")
+                let next = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "--", "sh", "-c", "echo second >> \(dir)/log"])
+                #expect(next.status == 0, "\(next.standardError)")
+                #expect(try logLines(dir) == ["begin end", "grandchild end", "second"])
+            }
+        }
+
         // MARK: Helpers
+
+        /// For test 6: `status` says the lock is held, by `keeper`, alive; a second writer is refused.
+        private func expectHeld(by keeper: pid_t, dir: String) async throws {
+            let status = try await rvfLock(["status", "--json", "\(dir)/data.rvf"])
+            #expect(status.status == 1, "\(status.standardOutput)")
+            let object = try #require(try jsonObjects(status.standardOutput).first)
+            #expect(object["state"] as? String == "held")
+            #expect((object["pid"] as? NSNumber)?.int32Value == keeper, "the record does not name the keeper: \(status.standardOutput)")
+            #expect(object["pid_alive"] as? Bool == true)
+            let refused = try await rvfLock(["exec", "-n", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo second >> \(dir)/log"])
+            #expect(refused.status == 75, "a second writer got the lock while the first command's processes lived")
+        }
 
         /// For tests 1 and 2: once the writer (a grandchild, or under another user) is
         /// writing, SIGKILL rvf-lock; while the writer lives nobody gets the lock; once it
@@ -238,7 +301,8 @@ extension CLITests {
         private func expectOneTERMFromRvfLock(dir: String, send: (pid_t) -> Void) async throws {
             let pids = try await waitForLine(in: "\(dir)/counter.pid").split(separator: " ").compactMap { pid_t($0) }
             try #require(pids.count == 2)
-            let rvfLockPID = pids[1]
+            // The counter's parent is rvf-lock's keeper, the keeper's parent rvf-lock.
+            let rvfLockPID = try #require(parentPID(of: pids[1]))
             send(rvfLockPID)
             _ = try await waitForLine(in: "\(dir)/signals")
             // A second delivery (straight to the group, then relayed) would follow within microseconds.

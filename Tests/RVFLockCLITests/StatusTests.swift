@@ -47,6 +47,8 @@ extension CLITests {
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
+                // The record names rvf-lock's keeper, which lives as long as the command's processes.
+                let keeper = try holder.keeperPID()
                 let now = UInt64(Date().timeIntervalSince1970 * 1e9)
 
                 let result = try await rvfLock(["status", "--json", "\(dir)/data.rvf"])
@@ -54,7 +56,7 @@ extension CLITests {
                 let object = try #require(try jsonObjects(result.standardOutput).first)
                 #expect(Set(object.keys) == Set(statusJSONFields))
                 #expect(object["state"] as? String == "held")
-                #expect((object["pid"] as? NSNumber)?.int32Value == holder.pid)
+                #expect((object["pid"] as? NSNumber)?.int32Value == keeper)
                 #expect(object["hostname"] as? String == thisHostname)
                 let timestamp = try #require((object["timestamp_ns"] as? NSNumber)?.uint64Value)
                 #expect(timestamp <= now + 1_000_000_000 && timestamp + 60_000_000_000 >= now)
@@ -69,7 +71,7 @@ extension CLITests {
                 let text = try await rvfLock(["status", "\(dir)/data.rvf"])
                 #expect(text.status == 1)
                 // The holder is this machine's `rvf-lock exec`, so its program is named.
-                #expect(text.standardOutput.hasPrefix("\(dir)/data.rvf.lock: held by pid \(holder.pid) (rvf-lock) on "))
+                #expect(text.standardOutput.hasPrefix("\(dir)/data.rvf.lock: held by pid \(keeper) (rvf-lock) on "))
                 #expect(text.standardOutput.contains(writerID))
 
                 holder.send(SIGTERM)

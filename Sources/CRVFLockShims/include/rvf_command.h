@@ -2,8 +2,9 @@
 #define RVF_COMMAND_H
 
 // Starting and supervising the command that `rvf-lock exec` runs under the lock.
-// In C because the child's side must run between clone() and execve() with no
-// Swift runtime in it, and because signal handlers must be async-signal-safe.
+// In C because the keeper (a fork of a multi-threaded process) and COMMAND's
+// child between clone() and execve() must run with no Swift runtime in them, and
+// because signal handlers must be async-signal-safe.
 
 #include <stdint.h>
 #include <sys/types.h>
@@ -12,44 +13,58 @@
 extern "C" {
 #endif
 
-/// Where `rvf_spawn_command` failed, when it did.
+/// Where starting the keeper or COMMAND failed, when it did.
 enum rvf_spawn_step {
     RVF_SPAWN_STARTED = 0,
-    /// clone() failed in the parent (errno: EAGAIN, ENOMEM).
+    /// fork() of the keeper, or clone() of COMMAND, failed (errno: EAGAIN, ENOMEM).
     RVF_SPAWN_CLONE = 1,
-    /// prctl(PR_SET_PDEATHSIG) failed in the child.
-    RVF_SPAWN_PARENT_DEATH_SIGNAL = 2,
-    /// The child found that its parent was no longer the caller (it died meanwhile).
-    RVF_SPAWN_PARENT_GONE = 3,
-    /// setpgid(0, 0) failed in the child.
+    /// prctl(PR_SET_CHILD_SUBREAPER) failed in the keeper.
+    RVF_SPAWN_SUBREAPER = 2,
+    /// setpgid() failed in COMMAND's child.
     RVF_SPAWN_PROCESS_GROUP = 4,
-    /// Clearing close-on-exec on the inherited descriptor failed in the child.
+    /// Clearing close-on-exec on the inherited descriptor failed in COMMAND's child.
     RVF_SPAWN_INHERIT = 5,
     /// execvpe() failed (errno: ENOENT, EACCES, ENOEXEC, ...).
     RVF_SPAWN_EXEC = 6,
 };
 
-/// Starts `argv[0]` (searched in PATH as execvp does) as a child of the calling
-/// thread, which should be the main thread: the kernel sends the parent-death
-/// signal when the thread that created the child exits.
+/// The keeper's reports, written to the supervision's event pipe as
+/// `rvf_signal_record`s whose `signal` is one of these (negative, unlike any signal).
+/// COMMAND runs: `sender` is its pid.
+#define RVF_KEEPER_STARTED (-1)
+/// COMMAND could not be started: `code` is the `rvf_spawn_step`, `sender` the errno.
+#define RVF_KEEPER_FAILED (-2)
+/// COMMAND ended (the keeper reaped it): `code` is its wait status, `sender` its pid.
+#define RVF_KEEPER_EXITED (-3)
+
+/// Starts the *keeper*: a process between rvf-lock and COMMAND that makes the
+/// lock outlive rvf-lock exactly as long as anything COMMAND started lives.
 ///
-/// The child, before it executes the command: asks for `parent_death_signal`
-/// when its parent dies, then checks that its parent is still the caller (so a
-/// caller killed meanwhile never leaves the command running); moves into a
-/// process group of its own if `new_process_group`; clears close-on-exec on
-/// `inherited_descriptor` (in its own descriptor table only) and sets
-/// `environment_name`=`inherited_descriptor` in its environment; resets every
-/// signal the caller handles, and those in `default_signals`, to the default
-/// action; and starts with an empty signal mask.
+/// The keeper is forked from the caller (with every signal blocked, which it
+/// keeps: only SIGKILL ends it) and runs only async-signal-safe C. It leaves the
+/// caller's process group, becomes a child subreaper, and waits on a *go pipe*:
+/// the caller writes the keeper's pid into the lock record, then one byte to
+/// `*go_descriptor`. Then the keeper starts COMMAND, `argv[0]` searched in PATH
+/// as execvp does (clone(CLONE_VM | CLONE_VFORK), as posix_spawn does): COMMAND
+/// leads a process group of its own if `command_group` is 0, or joins
+/// `command_group`; it inherits `lock_descriptor` (close-on-exec cleared in its
+/// own descriptor table only) and finds its number in `environment_name`; it
+/// starts with the default action for every signal the caller handles and for
+/// those in `default_signals`, and an empty signal mask. Neither gets a
+/// parent-death signal: when the caller dies, both live on.
 ///
-/// Uses clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of the
-/// caller's page tables, and failures reported through shared memory.
+/// The keeper reports on `report_descriptor` (RVF_KEEPER_STARTED or
+/// RVF_KEEPER_FAILED, later RVF_KEEPER_EXITED), closes every descriptor but
+/// the lock's and that one, and, once the caller closes `*go_descriptor` (after
+/// opening a pidfd on COMMAND) or dies, reaps every descendant, exiting 0 when
+/// none is left. If the go pipe is closed without a byte, it exits 1 without
+/// starting COMMAND.
 ///
-/// Returns the child's pid, or -1 with `*failed_step` and `*failure_errno` set;
-/// a child that failed has been reaped already.
-pid_t rvf_spawn_command(const char *const argv[], int inherited_descriptor, const char *environment_name,
-                        int parent_death_signal, int new_process_group, const int *default_signals,
-                        int default_signal_count, int *failed_step, int *failure_errno);
+/// Returns the keeper's pid and the go pipe's end in `*go_descriptor`
+/// (close-on-exec), or -1 with `*failure_errno` (fork, pipe or memory).
+pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
+                       pid_t command_group, const int *default_signals, int default_signal_count,
+                       int report_descriptor, int *go_descriptor, int *failure_errno);
 
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this
 /// process, so that it can wait for all of them. -1 and errno where unsupported.
@@ -61,9 +76,11 @@ int rvf_set_child_subreaper(void);
 /// that `fg` may bring forward). 0 when it has no controlling terminal.
 int rvf_is_terminal_job(void);
 
-/// What a relay handler writes to its pipe for each signal caught: 16 bytes,
-/// written with one write(2), so records never interleave.
+/// What a relay handler writes to its pipe for each signal caught, and what the
+/// keeper writes there for each report: 16 bytes, written with one write(2), so
+/// records never interleave.
 struct rvf_signal_record {
+    /// The signal, or a keeper's report (RVF_KEEPER_...), or 0 for "the lock was lost".
     int32_t signal;
     /// siginfo's si_code: SI_USER (0) from kill(2), SI_KERNEL (0x80) from a terminal, ...
     int32_t code;

@@ -36,6 +36,13 @@ enum TestResources {
         preconditionFailure("rvflock-probe not found beside the test bundle (looked in \(candidates)); build with --build-tests")
     }()
 
+    /// The `rvf-lock` executable, built beside the probe because the test target depends on it.
+    static let rvfLock: String = {
+        let path = URL(fileURLWithPath: probe).deletingLastPathComponent().path + "/rvf-lock"
+        precondition(access(path, X_OK) == 0, "rvf-lock not found beside rvflock-probe (\(path)); build with --build-tests")
+        return path
+    }()
+
     private static func binPathFromSwiftPM() -> String? {
         guard let swift = Host.executable(named: "swift") else { return nil }
         let scratch = TemporaryDirectory("rvflock-binpath")

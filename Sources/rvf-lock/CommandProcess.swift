@@ -1,0 +1,35 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import CRVFLockShims
+
+/// COMMAND, as rvf-lock signals it: its pid, and a pidfd opened while the
+/// keeper could not yet have reaped it.
+///
+/// COMMAND is the keeper's child, not rvf-lock's: once the keeper reaps it, its
+/// pid is free for another process. The pidfd keeps naming COMMAND (a signal
+/// through it after COMMAND ended fails with ESRCH), without /proc, which may
+/// be missing or hide other users' processes.
+final class CommandProcess {
+    let pid: pid_t
+    /// -1 where the kernel has no pidfds (before Linux 5.3): then a plain kill.
+    private let pidfd: CInt
+
+    init(pid: pid_t) {
+        self.pid = pid
+        pidfd = rvf_pidfd_open(pid)
+    }
+
+    deinit {
+        if pidfd >= 0 { close(pidfd) }
+    }
+
+    /// Sends `signal` to COMMAND; whether it was sent (false once COMMAND has ended
+    /// and been reaped, or when rvf-lock may not signal it).
+    @discardableResult
+    func send(_ signal: CInt) -> Bool {
+        pidfd >= 0 ? rvf_pidfd_send_signal(pidfd, signal) == 0 : kill(pid, signal) == 0
+    }
+}
