@@ -11,6 +11,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #if defined(__linux__)
 #include <sched.h>
 #include <sys/mman.h>
@@ -50,7 +51,7 @@ struct keeper_plan {
     /// The lock's descriptor: the keeper keeps its own reference to the open file
     /// description, and so the kernel lock, until it ends.
     int lock_descriptor;
-    /// The supervision's event pipe (rvf-lock's end for writing): where the keeper's reports go.
+    /// The supervision's event channel (rvf-lock's end for writing): where the keeper's reports go.
     int report_descriptor;
     /// The go pipe: the keeper reads its end; rvf-lock keeps the other.
     int go_read_descriptor;
@@ -128,15 +129,38 @@ static pid_t start_command(struct command_plan *plan) {
     return child;
 }
 
-/// One report on the event pipe: a single write of 16 bytes, so it never
-/// interleaves with the signal handlers' records. Lost if rvf-lock has died (EPIPE;
-/// SIGPIPE is blocked here), which is fine: nobody is left to hear it.
-static void report(int descriptor, int kind, int code, int value) {
+/// One report on the event channel, one record like the signal handlers', with
+/// `passed` (a descriptor, or -1) attached. Lost if rvf-lock has died (EPIPE),
+/// which is fine: nobody is left to hear it.
+static void report_passing(int descriptor, int kind, int code, int value, int passed) {
     struct rvf_signal_record record = {kind, code, value, 0};
-    ssize_t written;
+    struct iovec part = {.iov_base = &record, .iov_len = sizeof record};
+    union {
+        char bytes[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    if (passed >= 0) {
+        memset(&control, 0, sizeof control);
+        message.msg_control = control.bytes;
+        message.msg_controllen = sizeof control.bytes;
+        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        header->cmsg_level = SOL_SOCKET;
+        header->cmsg_type = SCM_RIGHTS;
+        header->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(header), &passed, sizeof(int));
+    }
+    ssize_t sent;
     do {
-        written = write(descriptor, &record, sizeof record);
-    } while (written == -1 && errno == EINTR);
+        sent = sendmsg(descriptor, &message, MSG_NOSIGNAL);
+    } while (sent == -1 && errno == EINTR);
+}
+
+static void report(int descriptor, int kind, int code, int value) {
+    report_passing(descriptor, kind, code, value, -1);
 }
 
 /// Reads one byte; 0 at end of file (the writer closed its end, or died).
@@ -170,27 +194,15 @@ static void close_range_of(unsigned int first, unsigned int last) {
     }
 }
 
-/// Closes every descriptor but the three given (distinct, non-negative).
-static void close_all_but(int a, int b, int c) {
-    int kept[3] = {a, b, c};
-    // Sorted, to close the gaps between them.
-    for (int i = 0; i < 3; i++) {
-        for (int j = i + 1; j < 3; j++) {
-            if (kept[j] < kept[i]) {
-                int swap = kept[i];
-                kept[i] = kept[j];
-                kept[j] = swap;
-            }
-        }
+/// Closes every descriptor but the two given (distinct, non-negative).
+static void close_all_but(int a, int b) {
+    unsigned int low = (unsigned int)(a < b ? a : b);
+    unsigned int high = (unsigned int)(a < b ? b : a);
+    if (low > 0) {
+        close_range_of(0, low - 1);
     }
-    unsigned int next = 0;
-    for (int i = 0; i < 3; i++) {
-        if (kept[i] > 0) {
-            close_range_of(next, (unsigned int)kept[i] - 1);
-        }
-        next = (unsigned int)kept[i] + 1;
-    }
-    close_range_of(next, ~0U);
+    close_range_of(low + 1, high - 1);
+    close_range_of(high + 1, ~0U);
 }
 
 /// The keeper, from the fork on; never returns. Every signal is blocked (as it
@@ -217,16 +229,18 @@ __attribute__((noreturn)) static void keeper_main(struct keeper_plan *plan) {
         report(plan->report_descriptor, RVF_KEEPER_FAILED, plan->command.failed_step, plan->command.failure_errno);
         _exit(1);
     }
-    report(plan->report_descriptor, RVF_KEEPER_STARTED, 0, command);
-    // COMMAND has its copies; the keeper needs nothing but the lock's descriptor,
-    // its report pipe and the go pipe (standard descriptors included: a `$(...)`
-    // waiting for the end of output must not wait for the keeper).
-    close_all_but(plan->lock_descriptor, plan->report_descriptor, plan->go_read_descriptor);
-    // No reaping until rvf-lock has opened a pidfd on COMMAND (it closes the go
-    // pipe then), or has died: until COMMAND is reaped its pid cannot name another process.
-    while (read_byte(plan->go_read_descriptor)) {
-    }
-    close(plan->go_read_descriptor);
+    // A pidfd names COMMAND and never a process that gets its pid after the keeper
+    // reaps it: opened before any reaping, and handed to rvf-lock with the report.
+    // None before Linux 5.3: then rvf-lock signals COMMAND by its pid.
+    int pidfd = -1;
+#if defined(SYS_pidfd_open)
+    pidfd = (int)syscall(SYS_pidfd_open, command, 0);
+#endif
+    report_passing(plan->report_descriptor, RVF_KEEPER_STARTED, 0, command, pidfd);
+    // COMMAND has its copies; the keeper needs nothing but the lock's descriptor
+    // and its report channel (standard descriptors included: a `$(...)` waiting
+    // for the end of output must not wait for the keeper).
+    close_all_but(plan->lock_descriptor, plan->report_descriptor);
     for (;;) {
         int status = 0;
         pid_t reaped = waitpid(-1, &status, __WALL);
@@ -458,4 +472,52 @@ int rvf_set_signal_ignored(int signal, int ignored) {
     action.sa_handler = ignored ? SIG_IGN : SIG_DFL;
     sigemptyset(&action.sa_mask);
     return sigaction(signal, &action, NULL);
+}
+
+int rvf_event_channel(int descriptors[2]) {
+    int type = SOCK_SEQPACKET;
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    type |= SOCK_CLOEXEC | SOCK_NONBLOCK;
+    return socketpair(AF_UNIX, type, 0, descriptors);
+#else
+    if (socketpair(AF_UNIX, type, 0, descriptors) == -1) {
+        return -1;
+    }
+    for (int index = 0; index < 2; index++) {
+        fcntl(descriptors[index], F_SETFD, FD_CLOEXEC);
+        fcntl(descriptors[index], F_SETFL, fcntl(descriptors[index], F_GETFL) | O_NONBLOCK);
+    }
+    return 0;
+#endif
+}
+
+ssize_t rvf_receive_event(int descriptor, struct rvf_signal_record *record, int *passed_descriptor) {
+    *passed_descriptor = -1;
+    struct iovec part = {.iov_base = record, .iov_len = sizeof *record};
+    union {
+        char bytes[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &part;
+    message.msg_iovlen = 1;
+    message.msg_control = control.bytes;
+    message.msg_controllen = sizeof control.bytes;
+    int flags = MSG_DONTWAIT;
+#if defined(MSG_CMSG_CLOEXEC)
+    flags |= MSG_CMSG_CLOEXEC;
+#endif
+    ssize_t received;
+    do {
+        received = recvmsg(descriptor, &message, flags);
+    } while (received == -1 && errno == EINTR);
+    if (received > 0) {
+        for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+            if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                memcpy(passed_descriptor, CMSG_DATA(header), sizeof(int));
+            }
+        }
+    }
+    return received;
 }

@@ -13,14 +13,14 @@ import CRVFLockShims
 /// rvf-lock forks it (in C, `rvf_start_keeper`; it runs no Swift), writes its pid
 /// into the lock record, and only then lets it start COMMAND. The keeper is a
 /// child subreaper: it reaps every descendant, reports COMMAND's start and end on
-/// the supervision's event pipe, and exits when none is left. Nothing ties either
+/// the supervision's event channel, and exits when none is left. Nothing ties either
 /// of them to rvf-lock's life: if rvf-lock is killed, COMMAND and what it started
 /// run to completion, holding the lock, and the record's pid stays alive until
 /// the last of them ends.
 struct CommandKeeper: ~Copyable {
     let pid: pid_t
     /// rvf-lock's end of the go pipe: one byte lets the keeper start COMMAND;
-    /// closing it lets the keeper reap (or, before the byte, makes it exit).
+    /// closed without it, it makes the keeper exit.
     private var goDescriptor: CInt
 
     /// Forks the keeper, which waits for ``startCommand(relay:command:file:)``.
@@ -76,17 +76,15 @@ struct CommandKeeper: ~Copyable {
         var byte: UInt8 = 1
         // Fails (EPIPE, ignored) only if the keeper is gone: its report or its exit says why.
         _ = write(goDescriptor, &byte, 1)
+        close(goDescriptor)
+        goDescriptor = -1
         var pending: [SignalRelay.Event] = []
         while true {
             var events = relay.wait(milliseconds: -1)[...]
             while let event = events.popFirst() {
                 switch event {
-                case .commandStarted(let commandPID):
-                    // Before the keeper may reap it: the pidfd names COMMAND, never a process that gets its pid later.
-                    let process = CommandProcess(pid: commandPID)
-                    close(goDescriptor)
-                    goDescriptor = -1
-                    return (process, pending + events)
+                case .commandStarted(let commandPID, let pidfd):
+                    return (CommandProcess(pid: commandPID, pidfd: pidfd), pending + events)
                 case .commandFailed(let step, let error):
                     abandon()
                     throw Self.failure(command, file: file, step: step, errno: error)
@@ -104,8 +102,8 @@ struct CommandKeeper: ~Copyable {
         }
     }
 
-    /// Makes the keeper exit without starting COMMAND (it has not, or could not),
-    /// and waits until it has: nothing of this `exec` outlives its failure.
+    /// Makes the keeper exit without starting COMMAND (if it has not yet been
+    /// told to), and waits until it has: nothing of this `exec` outlives its failure.
     mutating func abandon() {
         if goDescriptor >= 0 { close(goDescriptor) }
         goDescriptor = -1

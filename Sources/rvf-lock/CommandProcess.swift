@@ -5,8 +5,8 @@ import Darwin
 #endif
 import CRVFLockShims
 
-/// COMMAND, as rvf-lock signals it: its pid, and a pidfd opened while the
-/// keeper could not yet have reaped it.
+/// COMMAND, as rvf-lock signals it: its pid, and a pidfd that the keeper opened
+/// before it could reap COMMAND and handed over with its report.
 ///
 /// COMMAND is the keeper's child, not rvf-lock's: once the keeper reaps it, its
 /// pid is free for another process. The pidfd keeps naming COMMAND (a signal
@@ -14,12 +14,14 @@ import CRVFLockShims
 /// be missing or hide other users' processes.
 final class CommandProcess {
     let pid: pid_t
-    /// -1 where the kernel has no pidfds (before Linux 5.3): then a plain kill.
+    /// -1 where the kernel has no pidfds (before Linux 5.3): then a plain kill,
+    /// which can miss only in the moment between the keeper's reap and its report.
     private let pidfd: CInt
 
-    init(pid: pid_t) {
+    /// Takes over `pidfd`.
+    init(pid: pid_t, pidfd: CInt) {
         self.pid = pid
-        pidfd = rvf_pidfd_open(pid)
+        self.pidfd = pidfd
     }
 
     deinit {

@@ -108,7 +108,10 @@ struct CommandSupervision {
     private mutating func handle(_ event: SignalRelay.Event) {
         switch event {
         case .lockLost: sawLoss = true
-        case .childChanged, .commandStarted, .commandFailed: break
+        case .commandStarted(_, let pidfd):
+            // Only one start is ever reported (before supervision begins).
+            if pidfd >= 0 { close(pidfd) }
+        case .childChanged, .commandFailed: break
         case .commandExited(let status):
             if commandStatus == nil { commandStatus = Self.shellStatus(status) }
         case .signal(let signal, let sentByProcess, let sender):

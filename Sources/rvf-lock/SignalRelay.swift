@@ -6,13 +6,15 @@ import Darwin
 import CRVFLockShims
 
 /// Catches the signals that rvf-lock passes on to COMMAND, and SIGCHLD, as
-/// records on a pipe that the main thread reads: who sent what, and how.
+/// records on a channel that the main thread reads: who sent what, and how.
 ///
 /// The handlers (in C) only `write(2)` a record, so they are safe whichever
 /// thread the kernel delivers a signal to (the library's monitor runs on a
-/// thread of its own). The same pipe carries a record for "the lock was lost",
+/// thread of its own). The same channel carries a record for "the lock was lost",
 /// written by the library's loss handler, and the keeper's reports about
-/// COMMAND (see ``CommandKeeper``), so the main thread sleeps in one `poll`.
+/// COMMAND (see ``CommandKeeper``), so the main thread sleeps in one `poll`. It is
+/// a socket pair (`rvf_event_channel`), not a pipe, so that the keeper's report
+/// of COMMAND's start can carry a pidfd on COMMAND.
 struct SignalRelay {
     /// What arrived.
     enum Event: Equatable {
@@ -23,8 +25,9 @@ struct SignalRelay {
         case childChanged
         /// The library found the lock removed or replaced.
         case lockLost
-        /// The keeper started COMMAND, whose pid this is.
-        case commandStarted(pid_t)
+        /// The keeper started COMMAND, whose pid this is, and handed over a pidfd
+        /// on it (-1 where the kernel has none), which the receiver must close.
+        case commandStarted(pid_t, pidfd: CInt)
         /// The keeper could not start COMMAND: where (an `rvf_spawn_step`) and the errno.
         case commandFailed(step: CInt, errno: CInt)
         /// The keeper reaped COMMAND, which ended with this wait status.
@@ -52,8 +55,8 @@ struct SignalRelay {
     /// and reset to its default for COMMAND.
     init(catchingStop: Bool) throws(CommandFailure) {
         var ends: [CInt] = [-1, -1]
-        guard rvf_pipe_cloexec_nonblock(&ends) == 0 else {
-            throw CommandFailure(ExitStatus.software, "cannot create a pipe for relaying signals: \(String(cString: strerror(errno)))")
+        guard rvf_event_channel(&ends) == 0 else {
+            throw CommandFailure(ExitStatus.software, "cannot create a socket pair for relaying signals: \(String(cString: strerror(errno)))")
         }
         readEnd = ends[0]
         writeEnd = ends[1]
@@ -73,7 +76,7 @@ struct SignalRelay {
         pthread_sigmask(SIG_UNBLOCK, &unblocked, nil)
     }
 
-    /// The pipe's end for writing, which the keeper inherits for its reports.
+    /// The channel's end for writing, which the keeper inherits for its reports.
     var reportDescriptor: CInt { writeEnd }
 
     /// A function for the library's loss handler (any thread): wakes the main thread with ``Event/lockLost``.
@@ -91,19 +94,21 @@ struct SignalRelay {
         var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
         _ = poll(&descriptor, 1, milliseconds)
         var events: [Event] = []
-        var records = [rvf_signal_record](repeating: rvf_signal_record(), count: 32)
-        while true {
-            let count = records.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
-            guard count > 0 else { break }
-            for record in records.prefix(count / MemoryLayout<rvf_signal_record>.size) {
-                switch record.signal {
-                case 0: events.append(.lockLost)
-                case SIGCHLD: events.append(.childChanged)
-                case RVF_KEEPER_STARTED: events.append(.commandStarted(record.sender))
-                case RVF_KEEPER_FAILED: events.append(.commandFailed(step: record.code, errno: record.sender))
-                case RVF_KEEPER_EXITED: events.append(.commandExited(waitStatus: record.code))
-                default: events.append(.signal(record.signal, sentByProcess: record.code <= 0, sender: record.sender))
-                }
+        var record = rvf_signal_record()
+        var passed: CInt = -1
+        // One record per message.
+        while rvf_receive_event(readEnd, &record, &passed) == MemoryLayout<rvf_signal_record>.size {
+            if record.signal == RVF_KEEPER_STARTED {
+                events.append(.commandStarted(record.sender, pidfd: passed))
+                continue
+            }
+            if passed >= 0 { close(passed) }
+            switch record.signal {
+            case 0: events.append(.lockLost)
+            case SIGCHLD: events.append(.childChanged)
+            case RVF_KEEPER_FAILED: events.append(.commandFailed(step: record.code, errno: record.sender))
+            case RVF_KEEPER_EXITED: events.append(.commandExited(waitStatus: record.code))
+            default: events.append(.signal(record.signal, sentByProcess: record.code <= 0, sender: record.sender))
             }
         }
         return events

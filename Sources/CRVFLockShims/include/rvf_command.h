@@ -28,9 +28,10 @@ enum rvf_spawn_step {
     RVF_SPAWN_EXEC = 6,
 };
 
-/// The keeper's reports, written to the supervision's event pipe as
+/// The keeper's reports, sent on the supervision's event channel as
 /// `rvf_signal_record`s whose `signal` is one of these (negative, unlike any signal).
-/// COMMAND runs: `sender` is its pid.
+/// COMMAND runs: `sender` is its pid; a pidfd on COMMAND comes with it (SCM_RIGHTS),
+/// where the kernel has pidfds.
 #define RVF_KEEPER_STARTED (-1)
 /// COMMAND could not be started: `code` is the `rvf_spawn_step`, `sender` the errno.
 #define RVF_KEEPER_FAILED (-2)
@@ -53,11 +54,11 @@ enum rvf_spawn_step {
 /// those in `default_signals`, and an empty signal mask. Neither gets a
 /// parent-death signal: when the caller dies, both live on.
 ///
-/// The keeper reports on `report_descriptor` (RVF_KEEPER_STARTED or
-/// RVF_KEEPER_FAILED, later RVF_KEEPER_EXITED), closes every descriptor but
-/// the lock's and that one, and, once the caller closes `*go_descriptor` (after
-/// opening a pidfd on COMMAND) or dies, reaps every descendant, exiting 0 when
-/// none is left. If the go pipe is closed without a byte, it exits 1 without
+/// The keeper reports on `report_descriptor`, an `rvf_event_channel` end
+/// (RVF_KEEPER_STARTED with a pidfd on COMMAND, or RVF_KEEPER_FAILED; later
+/// RVF_KEEPER_EXITED), closes every descriptor but the lock's and that one,
+/// reaps every descendant, and exits 0 when none is left. If the go pipe is
+/// closed without a byte (the caller gave up, or died), it exits 1 without
 /// starting COMMAND.
 ///
 /// Returns the keeper's pid and the go pipe's end in `*go_descriptor`
@@ -88,6 +89,18 @@ struct rvf_signal_record {
     int32_t sender;
     int32_t reserved;
 };
+
+/// The supervision's event channel: a connected pair of AF_UNIX SOCK_SEQPACKET
+/// sockets, close-on-exec and non-blocking. Each write(2) of a record is one
+/// message, and a message can carry a descriptor (the keeper's pidfd on COMMAND).
+/// 0, or -1 and errno.
+int rvf_event_channel(int descriptors[2]);
+
+/// Receives one record from an `rvf_event_channel` end without blocking:
+/// recvmsg's result (16 for a record; -1 with errno EAGAIN when none is
+/// waiting), and in `*passed_descriptor` a descriptor that came with it
+/// (close-on-exec), or -1.
+ssize_t rvf_receive_event(int descriptor, struct rvf_signal_record *record, int *passed_descriptor);
 
 /// Installs a handler for `signal` that writes an `rvf_signal_record` to
 /// `write_descriptor` (non-blocking) and does nothing else. SA_RESTART, so the
