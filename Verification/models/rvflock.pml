@@ -1,13 +1,18 @@
 /*
  * rvflock.pml -- Promela model of the RVF writer lock AS IMPLEMENTED in
  * Swift. See Verification/README.md. Where the steps live (Sources/RVFLock/):
- *   A1-A3  Internal/PreparedLockFile.swift (init)
- *   A4     PreparedLockFile.link(to:), called from WriterLock+Acquisition.swift acquireHeldLock
- *   A5     Internal/OpenLockFile.swift (open, tryExclusive, waitForExclusive, isUnlinked,
- *          remove) + Internal/StalenessJudge.swift, driven by acquireHeldLock
- *          (the implementation also re-reads the record bytes before the rename:
- *          that only adds an early "changed" exit)
- *   H, R   Internal/HeldLock.swift (beat/verify, release())
+ *   The steps are the methods of Internal/Acquisition/Acquisition.swift, named as
+ *   in Protocol.md ("Acquire"):
+ *   A1-A3  prepare()        Internal/LockFile/PreparedLockFile.swift (init)
+ *   A4     link()           PreparedLockFile.link(to:)
+ *   A5a-d  open(), contend(for:), queue(on:), judge(_:)
+ *                           Internal/LockFile/OpenLockFile.swift (open, tryExclusive,
+ *                           waitForExclusive, isAtLockPath) + StalenessJudge.swift
+ *   A5e'   takeOver(_:)     PreparedLockFile.replace(_:judged:location:) (the swap)
+ *   A5e-f  breakJudged(_:bytes:)  OpenLockFile.remove(judged:) (also breakLock())
+ *          (the implementation also re-reads the record bytes before the swap or
+ *          the rename: that only adds an early "changed" exit)
+ *   H, R   Internal/LockFile/HeldLock.swift (beat/verify, release(), releaseInPlace)
  *   Not modelled: breakLock(force: true) (operator's forced break, which by
  *   design ignores the flock) and observers (status/wait: LOCK_SH for
  *   microseconds, never unlink; a judge that meets only shared locks waits for
@@ -48,6 +53,11 @@
  *          its flock) as the predecessor and go to A4, so that the next waiter
  *          in the kernel's queue wakes only after this one linked its file.
  *   A5d    lstat(L) names J's inode? else close J and retry.
+ *   A5e'   the swap (default; -DNO_EXCHANGE models file systems without it):
+ *          renameat2(T's private name, L, RENAME_EXCHANGE) puts T at L and
+ *          WHATEVER L named at the private name; lstat(private name) is J's
+ *          inode: the CS, then unlink the old file and close J; otherwise swap
+ *          back (L = that file again) and retry.
  *   A5e    "A5e rename": rename(L -> moved): moves WHATEVER L names at that
  *          moment (the model does not assume it is J's inode).
  *   A5f    lstat(moved) is J's inode: unlink it and keep J as the predecessor;
@@ -63,6 +73,10 @@
  *   R1     "R1 lstat": leave the CS (ghost), lstat(L) == T ? -- asserted
  *          (never "taken over").
  *   R2     "R2 unlink": unlink(L) (asserted to remove exactly T's inode).
+ *   R2'    released in place, when another process has T open (a waiter's
+ *          mark): no unlink; the record is rewritten stale (not modelled: no
+ *          decision depends on it on one machine); T stays at L for the first
+ *          waiter's swap (-DNO_RELEASE_IN_PLACE: never).
  *   R3     "R3 close T": releases the flock on T.
  *   crash  any step: a Crasher process raises crashreq[p] at any time (at
  *          most MAXCRASH times in total); p's `unless` escape then closes all
@@ -98,8 +112,14 @@
  *                        the lock (mutual exclusion is asserted among RVFLock
  *                        processes only: against a writer that takes no flock a
  *                        window remains, see Protocol.md)
- *   MUTANT_UNLINK_AFTER_PUT_BACK broken variant (with FOREIGN): the put-back may
- *                        fail (link refused) and the moved file is then unlinked
+ *   MUTANT_UNLINK_AFTER_PUT_BACK broken variant (with FOREIGN, NO_EXCHANGE): the
+ *                        put-back may fail (link refused) and the moved file is
+ *                        then unlinked
+ *   NO_EXCHANGE          file systems without RENAME_EXCHANGE (NFS): a waiter breaks
+ *                        the released or dead holder's file (A5e-A5f) and links (A4)
+ *   NO_RELEASE_IN_PLACE  a releaser always unlinks (as before the in-place release)
+ *   MUTANT_UNVERIFIED_SWAP broken variant (with FOREIGN): the swap's result is not
+ *                        checked; the foreign writer's live file is unlinked
  */
 
 #ifndef N
@@ -144,6 +164,15 @@ bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-a
 #define EXACT(c)  skip
 #else
 #define EXACT(c)  assert(c)
+#endif
+
+/* does another process have p's file open (a waiter marked on it)? */
+#if N == 1
+#define WAITED(p)  false
+#elif N == 2
+#define WAITED(p)  (J[1 - (p)] == T[p])
+#else
+#define WAITED(p)  ((p != 0 && J[0] == T[p]) || (p != 1 && J[1] == T[p]) || (p != 2 && J[2] == T[p]))
 #endif
 
 /* is inode i referenced by any descriptor? (k: scratch) */
@@ -236,17 +265,50 @@ acquire:
        :: !same -> atomic { close_J(p); same = false }; goto acquire
        :: else -> skip
        fi;
-       /* A5e rename(L -> private) and A5f check-and-unlink, as one step: only
-          this process ever acts on its private name, so no interleaving between
-          them matters except at L, which is free from the rename on, as here.
-          (With only RVFLock processes, A5d and the flock make the put-back
-          unreachable: EXACT asserts it; it is there for the reference, which
-          takes no flock and is not modelled.) */
-       atomic { L != 0 -> moved = L; L = 0; same = false;
+#ifndef NO_EXCHANGE
+       /* A5e' swap: renameat2(T's private name, L, RENAME_EXCHANGE) swaps WHATEVER L
+          names at that moment with T; then lstat(private name) is J's inode? Then
+          T is at L: the CS, and the old file (now at the private name) is unlinked
+          and J closed. Otherwise swap back (T's name, and the other file's place,
+          are its own: nobody else acts on either meanwhile). */
+          if
+          :: atomic { L == 0 -> close_J(p) }; goto acquire   /* ENOENT: gone meanwhile */
+          :: atomic { L != 0 -> moved = L; L = T[p]; same = false;
+               if
+#ifndef MUTANT_UNVERIFIED_SWAP
+               :: moved == J[p] ->
+#else
+               :: true ->                              /* mutant: takes the lock whatever came out */
+#endif
+                    inCS[p] = true; incs++; SET_DH(false);
+                    assert(incs <= 1)                  /* MUTUAL EXCLUSION */
+               :: else -> skip
+               fi
+             };
+             if
+             :: inCS[p] ->
+                  atomic { UNLINKED(moved); moved = 0 };  /* the old file, at the private name */
+                  atomic { close_J(p) };                  /* the predecessor: the next may move up */
+                  break                                   /* holding the lock */
+             :: else ->
+#ifndef FOREIGN
+                  EXACT(false);                        /* unreachable without a writer that takes no flock */
+#endif
+                  atomic { assert(L == T[p]); L = moved; moved = 0; close_J(p) };   /* swapped back */
+                  goto acquire
+             fi
+          fi;
+#else
+       /* A5e rename(L -> private), then A5f: check and unlink, or put back. The
+          breaker's way (breakLock), and where names cannot be swapped (NFS). */
+       if
+       :: atomic { L == 0 -> close_J(p) }; goto acquire      /* ENOENT: gone meanwhile */
+       :: atomic { L != 0 -> moved = L; L = 0; same = false }
+       fi;
 #ifndef MUTANT_NO_RECHECK
-         if
-         :: moved == J[p] -> UNLINKED(moved)       /* A5f the judged inode: unlink it; J is the predecessor */
-         :: else ->                                /* A5f another file was moved: put it back */
+       if
+       :: atomic { moved == J[p] -> UNLINKED(moved); moved = 0 }   /* A5f the judged inode: unlink it; J is the predecessor */
+       :: atomic { moved != J[p] ->                /* A5f another file was moved: put it back */
 #ifndef FOREIGN
               EXACT(false);                        /* unreachable without a writer that takes no flock */
 #endif
@@ -267,13 +329,14 @@ acquire:
               fi;
               UNLINKED(moved);                     /* ... then the moved name is unlinked */
 #endif
+              moved = 0;
               close_J(p)
-         fi;
+          }
+       fi;
 #else
-         UNLINKED(moved);                          /* mutant: unlinks whatever was moved, unchecked */
+       atomic { UNLINKED(moved); moved = 0 };      /* mutant: unlinks whatever was moved, unchecked */
 #endif
-         moved = 0
-       };
+#endif
 busy:
        skip                                        /* wait: retry from A4 */
 #ifdef TRY_GIVE_UP
@@ -292,7 +355,14 @@ busy:
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
              assert(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
-    atomic { EXACT(L == T[p]); UNLINKED(L); L = 0 };   /* R2 unlink(L) */
+    if
+    :: atomic { EXACT(L == T[p]); UNLINKED(L); L = 0 }  /* R2 unlink(L) */
+#ifndef NO_RELEASE_IN_PLACE
+    :: WAITED(p) -> SET_DH(true)                        /* R2' released in place for a waiter (one has
+                                                           T open, as its mark says): the record
+                                                           rewritten stale, the file left at L */
+#endif
+    fi;
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
 #else
     atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */

@@ -52,7 +52,7 @@ enum HolderProcesses {
 
     /// `/proc/PID/comm`.
     static func program(of pid: Int32) -> String? {
-        guard let bytes = Syscalls.readSmallFile(FilePath("/proc/\(pid)/comm"), limit: 64) else { return nil }
+        guard let bytes = Syscalls.readProcFile("/proc/\(pid)/comm", limit: 64) else { return nil }
         let name = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         return name.isEmpty ? nil : name
     }
@@ -86,7 +86,7 @@ enum HolderProcesses {
         for name in Syscalls.directoryEntries(proc) {
             guard let pid = Int32(name), pid > 0 else { continue }
             let holds = openings(of: file, by: pid).contains { descriptor in
-                guard let info = Syscalls.readSmallFile(FilePath("/proc/\(pid)/fdinfo/\(descriptor)"), limit: 4096) else { return false }
+                guard let info = Syscalls.readProcFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else { return false }
                 return String(decoding: info, as: UTF8.self).split(separator: "\n").contains { line in
                     line.hasPrefix("lock:") && line.contains("FLOCK") && line.contains("WRITE")
                 }

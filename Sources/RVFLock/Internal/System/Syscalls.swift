@@ -306,6 +306,13 @@ enum Syscalls {
         try check("renameat", renameat(directory, source, directory, target))
     }
 
+    /// Swaps the names `first` and `second` in `directory` atomically (both must exist).
+    static func renameExchange(
+        _ directory: CInt, _ first: UnsafePointer<CChar>, _ second: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
+        _ = try retrying("renameat2") { rvf_rename_exchange(directory, first, second) }
+    }
+
     /// Renames `source` to `target` in `directory` unless `target` exists (EEXIST then).
     static func renameAtNoReplace(
         _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
@@ -342,6 +349,17 @@ enum Syscalls {
         guard let descriptor = try? open(path, flags: O_RDONLY) else { return nil }
         defer { close(descriptor) }
         return try? preadPrefix(descriptor, count: limit)
+    }
+
+    /// A small file of `/proc`, by a plain path (no `FilePath` to build: status looks
+    /// read a few of these each time).
+    static func readProcFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
+        prepareDescriptors()
+        let descriptor = path.withCString { c_open($0, O_RDONLY | O_CLOEXEC, 0) }
+        guard descriptor >= 0 else { return nil }
+        let kept = keptAboveStandardStreams(descriptor)
+        defer { close(kept) }
+        return try? preadPrefix(kept, count: limit)
     }
 
     static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
