@@ -12,7 +12,6 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "RVFLock",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "RVFLock", targets: ["RVFLock"]),
         .executable(name: "rvf-lock", targets: ["rvf-lock"]),

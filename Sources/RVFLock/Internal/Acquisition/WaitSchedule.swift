@@ -52,14 +52,14 @@ final class WaitSchedule {
     /// Sleeps until the lock's name changes, a poll interval passes, the timeout, or cancellation.
     func sleepForFileEvents() throws(LockError) {
         let watcher = watcher ?? {
-            let made = LockChangeWatcher(location: location)
+            let made = LockChangeWatcher(location: location, waker: waiting.cancellation.waker())
             self.watcher = made
             return made
         }()
         var sleep = min(poll, maximumPoll)
         if let remaining { sleep = max(.zero, min(sleep, remaining)) }
-        _ = try location.performing("waiting for") { () throws(SystemCallError) in
-            try watcher.wait(timeout: sleep, cancellation: waiting.cancellation.wakeDescriptor())
+        try location.performing("waiting for") { () throws(SystemCallError) in
+            try watcher.wait(timeout: sleep)
         }
         poll = min(poll * 2, maximumPoll)
     }

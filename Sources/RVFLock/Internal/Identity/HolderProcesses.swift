@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// Who, on this machine, is behind a lock: the holder's program name, and the
@@ -16,7 +12,6 @@ enum HolderProcesses {
     /// `holder` with its program name, and, where its kernel lock is held by
     /// processes other than the record's, those processes.
     static func describe(_ holder: LockHolder, lockFile: FileIdentity, identity: HostIdentity) -> LockHolder {
-        #if os(Linux)
         guard holder.hostMatch != .otherHost, ProcessIdentity.procShowsThisNamespace else { return holder }
         let pid = holder.pid
         let validPID = pid > 0 && pid <= UInt32(Int32.max)
@@ -39,9 +34,6 @@ enum HolderProcesses {
         default:
             return holder
         }
-        #else
-        return holder
-        #endif
     }
 
     /// Whether the process with the record's PID wrote it, by its writer tag.

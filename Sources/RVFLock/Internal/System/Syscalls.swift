@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Synchronization
 import SystemPackage
@@ -161,11 +157,7 @@ enum Syscalls {
     }
 
     static func fdatasync(_ descriptor: CInt) throws(SystemCallError) {
-        #if os(Linux)
         _ = try retrying("fdatasync") { c_fdatasync(descriptor) }
-        #else
-        _ = try retrying("fsync") { c_fsync(descriptor) }
-        #endif
     }
 
     static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
@@ -449,9 +441,7 @@ enum ProcSelfFD {
 private func c_open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
 private func c_close(_ descriptor: CInt) -> CInt { close(descriptor) }
 private func c_fsync(_ descriptor: CInt) -> CInt { fsync(descriptor) }
-#if os(Linux)
 private func c_fdatasync(_ descriptor: CInt) -> CInt { fdatasync(descriptor) }
-#endif
 private func c_fstat(_ descriptor: CInt, _ info: inout stat) -> CInt { fstat(descriptor, &info) }
 private func c_stat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { stat(path, &info) }
 private func c_lstat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { lstat(path, &info) }
