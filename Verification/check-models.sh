@@ -12,7 +12,8 @@
 #   rvflock.pml   mutants (x2)            put-back and swap negative controls: must be VIOLATED
 # Exit 0 iff every check gave its expected result.
 #
-# Knobs (environment): SAFETY_CRASHES (default 2), NFS_CRASHES (default 1), LIVENESS_CRASHES (default 1),
+# Knobs (environment): SAFETY_CRASHES (default 2), NFS_CRASHES (default 1), FOREIGN_CRASHES (default 0),
+# LIVENESS_CRASHES (default 1),
 # NPROC (default 3), FOREIGN_NPROC (default 2: RVFLock processes beside the
 # foreign writer), MEMLIM_MB (default 12000), KEEP_TMP=1 (keep the work dir).
 set -euo pipefail
@@ -24,6 +25,11 @@ SAFETY_CRASHES="${SAFETY_CRASHES:-2}"
 # The way without RENAME_EXCHANGE has a larger state space: one crash keeps it
 # within CI's time (two: more than 57 million states, not finished in 7 minutes).
 NFS_CRASHES="${NFS_CRASHES:-1}"
+# Beside a writer that takes no flock: no crash (a crash in the middle of a swap
+# that that writer's meddling made take a live holder's file out leaves two
+# holders; see Verification/README.md). One crash, without RENAME_EXCHANGE, also
+# verifies (66 million states, 188 s), too slow for CI.
+FOREIGN_CRASHES="${FOREIGN_CRASHES:-0}"
 LIVENESS_CRASHES="${LIVENESS_CRASHES:-1}"
 NPROC="${NPROC:-3}"
 FOREIGN_NPROC="${FOREIGN_NPROC:-2}"
@@ -166,10 +172,10 @@ run_check "mutant-judge-refuses-forever" rvflock.pml violate \
 #    undone, the moved file put back or kept aside, and never unlinked while its
 #    writer holds the lock. Both ways: swapping, and breaking (NFS, breakLock).
 run_check "breaker-put-back [with a writer that takes no flock]" rvflock.pml verify \
-  "-DMAXCRASH=$SAFETY_CRASHES -DFOREIGN -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP" \
+  "-DMAXCRASH=$FOREIGN_CRASHES -DFOREIGN -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP" \
   "-DSAFETY -DNOCLAIM" "-w26" "$FOREIGN_NPROC"
 run_check "breaker-put-back [with a writer that takes no flock, no RENAME_EXCHANGE]" rvflock.pml verify \
-  "-DMAXCRASH=$SAFETY_CRASHES -DFOREIGN -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP -DNO_EXCHANGE" \
+  "-DMAXCRASH=$FOREIGN_CRASHES -DFOREIGN -DJUDGE_MAY_REFUSE -DTRY_GIVE_UP -DNO_EXCHANGE" \
   "-DSAFETY -DNOCLAIM" "-w26" "$FOREIGN_NPROC"
 
 # 10. mutants: the old put-back, link() (refused for another user's file), then

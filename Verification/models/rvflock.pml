@@ -128,10 +128,18 @@
 #ifndef MAXCRASH
 #define MAXCRASH 2          /* total crashes (each followed by a restart) */
 #endif
+#ifndef FOREIGN_ROUNDS
+#define FOREIGN_ROUNDS 3    /* acquisitions of the foreign writer */
+#endif
 #ifdef FOREIGN
-#define NI (2*N+4)          /* plus the foreign writer's file and files kept aside (displaced) */
+#define KMAX (MAXCRASH+N+2*FOREIGN_ROUNDS)   /* files kept at a private name: displaced, left by a crash mid-move */
 #else
-#define NI (2*N+1)          /* inode pool: each process holds at most T and J, plus an orphan at L */
+#define KMAX (MAXCRASH+N)   /* files kept at a private name: left by a crash mid-move */
+#endif
+#ifdef FOREIGN
+#define NI (3*N+2+KMAX)     /* T, J and a moved file per process, an orphan at L, the foreign's, kept files */
+#else
+#define NI (3*N+1+KMAX)     /* T, J and a moved file per process, an orphan at L, kept files */
 #endif
 
 byte L = 0;
@@ -142,20 +150,51 @@ bool inCS[N];
 byte incs = 0;              /* ghost: processes in the CS */
 bool crashreq[N];
 byte crashes = 0;
+byte moved[N];              /* the file p moved to its private name (rename or swap), until it acts on it */
+byte kept[KMAX];            /* files that stay at a private name for good (displaced; or a crash mid-move) */
+byte nkept = 0;
+#define KEEP(i)  if :: (i) != 0 -> assert(nkept < KMAX); kept[nkept] = (i); nkept++ :: else -> skip fi
 #ifdef FOREIGN
 byte F = 0;                 /* the foreign writer's inode while it exists */
 bool fin = false;           /* the foreign writer believes it holds the lock */
 bool flost = false;         /* ghost: an RVFLock process unlinked F while fin */
-byte aside[N];              /* a file kept aside (displaced) by p's breaker: stays linked there */
 #define UNLINKED(i)  if :: (fin && (i) == F) -> flost = true :: else -> skip fi
+/* A releaser unlinks by name after its check: beside a writer that takes no
+   flock, a cascade inside that moment (a breaker moving the releaser's file aside,
+   the foreign writer creating its own at the free L) makes it unlink the foreign
+   writer's file. Not asserted: see Verification/README.md. */
+#define RELEASER_UNLINKED(i)  skip
 #else
 #define UNLINKED(i)  skip
+#define RELEASER_UNLINKED(i)  skip
 #endif
 #ifdef LIVENESS
 bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-acquired */
 #define SET_DH(v)  dh = v
 #else
 #define SET_DH(v)  skip      /* ghost only needed for the liveness property */
+#endif
+
+/* A holder's file is at L from its CS entry to its release, so its release
+   unlinks exactly its own file. Beside a writer that takes no flock it is not:
+   that writer may delete a judged file and leave L free between a waiter's check
+   and its swap (or a breaker's rename), and the swap (rename) then takes the new
+   holder's file out for a moment before putting it back; the holder's loss
+   detection reports it, and a release in that moment unlinks the waiter's file
+   instead of its own (the waiter's swap back then fails; nobody holds more than
+   before). Only the FOREIGN checks allow it. */
+#ifdef FOREIGN
+#define HOLDER(c)  skip
+#else
+#define HOLDER(c)  assert(c)
+#endif
+/* Mutual exclusion among RVFLock processes; beside a writer that takes no flock,
+   on a file system without RENAME_EXCHANGE, the rename leaves L free for another
+   process to link while a holder's file is aside: not asserted there. */
+#if defined(FOREIGN) && defined(NO_EXCHANGE)
+#define EXCLUSIVE(c)  skip
+#else
+#define EXCLUSIVE(c)  assert(c)
 #endif
 
 /* "removes exactly the inode judged/owned" -- a diagnostic assertion; off in
@@ -180,11 +219,13 @@ inline inode_free(i, k, res) {
   res = (L != i);
   k = 0;
   do
-  :: k < N -> if :: (T[k] == i || J[k] == i) -> res = false :: else -> skip fi;
-#ifdef FOREIGN
-              if :: aside[k] == i -> res = false :: else -> skip fi;
-#endif
+  :: k < N -> if :: (T[k] == i || J[k] == i || moved[k] == i) -> res = false :: else -> skip fi;
               k++
+  :: else -> break
+  od;
+  k = 0;
+  do
+  :: k < nkept -> if :: kept[k] == i -> res = false :: else -> skip fi; k++
   :: else -> break
   od;
 #ifdef FOREIGN
@@ -199,7 +240,7 @@ inline close_J(p) {
 }
 
 proctype Proc(byte p) {
-  byte i, k, moved;
+  byte i, k;
   bool ok, same;
 
   do
@@ -221,7 +262,7 @@ acquire:
     do
     :: atomic { L == 0 ->                          /* A4 link: success */
          L = T[p]; inCS[p] = true; incs++; SET_DH(false);
-         assert(incs <= 1)                         /* MUTUAL EXCLUSION */
+         EXCLUSIVE(incs <= 1)                      /* MUTUAL EXCLUSION */
        };
        atomic { close_J(p) };                      /* close the predecessor */
        break
@@ -273,29 +314,35 @@ acquire:
           are its own: nobody else acts on either meanwhile). */
           if
           :: atomic { L == 0 -> close_J(p) }; goto acquire   /* ENOENT: gone meanwhile */
-          :: atomic { L != 0 -> moved = L; L = T[p]; same = false;
+          :: atomic { L != 0 -> moved[p] = L; L = T[p]; same = false;
                if
 #ifndef MUTANT_UNVERIFIED_SWAP
-               :: moved == J[p] ->
+               :: moved[p] == J[p] ->
 #else
                :: true ->                              /* mutant: takes the lock whatever came out */
 #endif
                     inCS[p] = true; incs++; SET_DH(false);
-                    assert(incs <= 1)                  /* MUTUAL EXCLUSION */
+                    EXCLUSIVE(incs <= 1)               /* MUTUAL EXCLUSION */
                :: else -> skip
                fi
              };
              if
              :: inCS[p] ->
-                  atomic { UNLINKED(moved); moved = 0 };  /* the old file, at the private name */
+                  atomic { UNLINKED(moved[p]); moved[p] = 0 };  /* the old file, at the private name */
                   atomic { close_J(p) };                  /* the predecessor: the next may move up */
                   break                                   /* holding the lock */
              :: else ->
 #ifndef FOREIGN
                   EXACT(false);                        /* unreachable without a writer that takes no flock */
 #endif
-                  atomic { assert(L == T[p]); L = moved; moved = 0; close_J(p) };   /* swapped back */
-                  goto acquire
+                  /* swap back, if L still names T (lstat, then renameat2 EXCHANGE);
+                     otherwise T was removed or moved meanwhile (only beside a writer
+                     that takes no flock): keep the other file aside, start anew */
+                  if
+                  :: atomic { L == T[p] -> L = moved[p]; moved[p] = 0; close_J(p) }; goto acquire
+                  :: atomic { L != T[p] -> KEEP(moved[p]); moved[p] = 0; close_J(p);
+                              flk[T[p]] = 0; T[p] = 0 }; goto start
+                  fi
              fi
           fi;
 #else
@@ -303,38 +350,34 @@ acquire:
           breaker's way (breakLock), and where names cannot be swapped (NFS). */
        if
        :: atomic { L == 0 -> close_J(p) }; goto acquire      /* ENOENT: gone meanwhile */
-       :: atomic { L != 0 -> moved = L; L = 0; same = false }
+       :: atomic { L != 0 -> moved[p] = L; L = 0; same = false }
        fi;
 #ifndef MUTANT_NO_RECHECK
        if
-       :: atomic { moved == J[p] -> UNLINKED(moved); moved = 0 }   /* A5f the judged inode: unlink it; J is the predecessor */
-       :: atomic { moved != J[p] ->                /* A5f another file was moved: put it back */
+       :: atomic { moved[p] == J[p] -> UNLINKED(moved[p]); moved[p] = 0 }   /* A5f the judged inode: unlink it; J is the predecessor */
+       :: atomic { moved[p] != J[p] ->                /* A5f another file was moved: put it back */
 #ifndef FOREIGN
               EXACT(false);                        /* unreachable without a writer that takes no flock */
 #endif
 #ifndef MUTANT_UNLINK_AFTER_PUT_BACK
               if
-              :: L == 0 -> L = moved               /* renameat2 NOREPLACE: back at L */
+              :: L == 0 -> L = moved[p]               /* renameat2 NOREPLACE: back at L */
               :: else ->                           /* L taken meanwhile: kept aside, never unlinked */
-#ifdef FOREIGN
-                   aside[p] = moved
-#else
-                   skip
-#endif
+                   KEEP(moved[p])
               fi;
 #else
               if
-              :: L == 0 -> L = moved               /* link() back ... */
+              :: L == 0 -> L = moved[p]               /* link() back ... */
               :: true -> skip                      /* ... or refused (EPERM) */
               fi;
-              UNLINKED(moved);                     /* ... then the moved name is unlinked */
+              UNLINKED(moved[p]);                     /* ... then the moved name is unlinked */
 #endif
-              moved = 0;
+              moved[p] = 0;
               close_J(p)
           }
        fi;
 #else
-       atomic { UNLINKED(moved); moved = 0 };      /* mutant: unlinks whatever was moved, unchecked */
+       atomic { UNLINKED(moved[p]); moved[p] = 0 };      /* mutant: unlinks whatever was moved, unchecked */
 #endif
 #endif
 busy:
@@ -350,13 +393,13 @@ busy:
     od;
 
     /* critical section */
-    assert(L == T[p]);                             /* H heartbeat: still ours */
+    HOLDER(L == T[p]);                             /* H heartbeat: still ours */
 
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
-             assert(L == T[p]) };                  /*     never "taken over" */
+             HOLDER(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
     if
-    :: atomic { EXACT(L == T[p]); UNLINKED(L); L = 0 }  /* R2 unlink(L) */
+    :: atomic { HOLDER(L == T[p]); RELEASER_UNLINKED(L); L = 0 } /* R2 unlink(L) */
 #ifndef NO_RELEASE_IN_PLACE
     :: WAITED(p) -> SET_DH(true)                        /* R2' released in place for a waiter (one has
                                                            T open, as its mark says): the record
@@ -374,7 +417,8 @@ busy:
       if :: T[p] != 0 && flk[T[p]] == p + 1 -> flk[T[p]] = 0 :: else -> skip fi;
       if :: J[p] != 0 && flk[J[p]] == p + 1 -> flk[J[p]] = 0 :: else -> skip fi;
       if :: inCS[p] -> inCS[p] = false; incs-- :: else -> skip fi;
-      T[p] = 0; J[p] = 0; moved = 0; same = false; ok = false; i = 0; k = 0;
+      KEEP(moved[p]);                              /* a file moved aside stays at its private name */
+      T[p] = 0; J[p] = 0; moved[p] = 0; same = false; ok = false; i = 0; k = 0;
       crashreq[p] = false
     }                                              /* restart as a fresh process */
   }
@@ -386,11 +430,11 @@ busy:
    a lock whose holder is dead; replacing one is a single step here (the widest
    race for a breaker between its checks and its rename). */
 active proctype Foreign() {
-  byte i, k;
+  byte i, k, rounds;
   bool ok;
   do
   :: atomic {                                      /* create its file at a free L, or replace a dead holder's */
-       !fin && (L == 0 || (T[0] != L
+       !fin && rounds < FOREIGN_ROUNDS && (L == 0 || (T[0] != L
 #if N > 1
                            && T[1] != L
 #endif
@@ -403,7 +447,7 @@ active proctype Foreign() {
        :: i > NI -> assert(false)
        :: i <= NI -> inode_free(i, k, ok); if :: ok -> break :: else -> i++ fi
        od;
-       F = i; L = F; fin = true; i = 0; k = 0; ok = false
+       F = i; L = F; fin = true; i = 0; k = 0; ok = false; rounds++
      }
   :: atomic { fin ->                               /* release: unlink L if it is still its file */
        assert(!flost);                             /* no RVFLock process removed its live lock */

@@ -164,6 +164,11 @@ final class Acquisition {
         case .changed:
             letGoOfPredecessor()
             return false
+        case .startAnew:
+            letGoOfPredecessor()
+            prepared.discard()
+            prepared = try Self.prepare(lock: lock, location: location, judge: judge, monitor: monitor)
+            return false
         }
     }
 

@@ -121,6 +121,11 @@ final class PreparedLockFile {
         case changed
         /// The file system has no `RENAME_EXCHANGE` (NFS): break and link instead.
         case unsupported
+        /// What came out of the swap was not the judged file, and this file was no
+        /// longer at the lock path to swap back (only a writer that takes no
+        /// `flock()` can bring that about): the other file stays, intact, at this
+        /// file's private name, and this acquisition needs a new file.
+        case startAnew
     }
 
     /// Gives this file a private name beside the lock, if it has none (an
@@ -165,7 +170,14 @@ final class PreparedLockFile {
                     }
                     let swapped = try Syscalls.lstatAt(directory, own.baseAddress!)
                     guard let swapped, FileIdentity(swapped) == file.identity else {
-                        // Not the judged file: give it its name back, and take this file's back.
+                        // Not the judged file: give it its name back, and take this file's
+                        // back, if this file is still at the lock path.
+                        guard let current = try Syscalls.lstatAt(directory, lockName),
+                              FileIdentity(current) == identity
+                        else {
+                            self.temporaryName = nil
+                            return .startAnew
+                        }
                         try Syscalls.renameExchange(directory, own.baseAddress!, lockName)
                         return .changed
                     }
