@@ -23,7 +23,10 @@
 # Both describe the rvf-lock of this checkout: install the binary built from it
 # (see README.md, "Install rvf-lock"). That build goes to a scratch folder of its
 # own (.build/extras), so that it never replaces the statically linked rvf-lock
-# the install step builds in .build.
+# README's install commands build in .build/release (with other compiler flags,
+# which would make each build undo the other's). The completions work the same
+# with either binary; Scripts/check-install.sh --check runs the completion tests
+# against the installed one.
 #
 # The generated page is touched up in three ways, each because the generator
 # cannot be told: blank lines of the help texts become paragraph breaks (.Pp;

@@ -400,12 +400,20 @@ extension Syscalls {
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// The name in a directory entry that `readdir` returned, read where it lies, up
+    /// to its NUL. The kernel packs entries only as long as their names, so copying
+    /// `d_name` whole (256 bytes) reads past the entry, and past the end of the
+    /// stream's buffer for the last one: a crash wherever the heap ends there, as it
+    /// can in a statically linked program.
+    static func entryName(_ entry: UnsafePointer<dirent>) -> String {
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
     }
 }
 
