@@ -34,6 +34,7 @@ extension ExecOptions {
             case "-q", "--quiet": option = .quiet
             case "--kill-after": option = .killAfter
             case "--kill-leftovers": option = .killLeftovers
+            case "--etcd": option = .etcd
             default: return nil
             }
             guard seen & option.rawValue == 0 else { return nil }
@@ -57,6 +58,7 @@ extension ExecOptions {
                 guard let seconds = Double(value) else { return nil }
                 options.killAfterSeconds = seconds
             case .killLeftovers: options.killLeftovers = true
+            case .etcd: options.etcd = value
             }
         }
         // A lone "-" is left to ArgumentParser, whatever it makes of it.
@@ -71,8 +73,8 @@ extension ExecOptions {
     }
 
     private enum FastOption: UInt8 {
-        case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32
+        case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32, etcd = 64
 
-        var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter }
+        var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter || self == .etcd }
     }
 }

@@ -34,6 +34,11 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per FILE, each on its own line.")
     var json = false
 
+    @Option(name: .customLong("etcd"),
+            help: ArgumentHelp("Also show who holds each FILE's lease on this etcd cluster, its machine and fencing token "
+                               + "(rvf-lock-etcd status). Default: $RVF_LOCK_ETCD.", valueName: "ENDPOINTS"))
+    var etcd: String?
+
     @Argument(help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"))
     var files: [String]
 
@@ -53,6 +58,9 @@ struct StatusCommand: ParsableCommand {
             }
             // Errors (64 and up) outrank every lock state; among states, stale/invalid outranks held.
             worst = max(worst, report.exitStatus)
+        }
+        if let endpoints = EtcdCoordinator.endpoints(etcd) {
+            worst = max(worst, EtcdCoordinator.showStatus(endpoints: endpoints, files: files, json: json))
         }
         if worst != ExitStatus.success { throw ExitCode(worst) }
     }
