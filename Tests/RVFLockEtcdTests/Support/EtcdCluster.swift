@@ -43,6 +43,7 @@ final class EtcdCluster: Sendable {
     ///     nil picks free ports on this machine.
     init(size: Int = 3, host: String = "127.0.0.1", launcher: [String] = [], basePort: Int? = nil) async throws {
         sandbox = Sandbox(under: "/dev/shm")
+        Leftovers.removeAtExit(sandbox.path)
         self.launcher = launcher
         var members: [Member] = []
         let ports = try basePort.map { base in (0..<(2 * size)).map { base + $0 } } ?? Self.freePorts(2 * size)

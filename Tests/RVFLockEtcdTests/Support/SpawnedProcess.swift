@@ -42,6 +42,7 @@ final class SpawnedProcess: Sendable {
         let result = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
         guard result == 0 else { throw SpawnFailure(what: arguments[0], errno: result) }
         self.pid = pid
+        Leftovers.register(pid)
     }
 
     /// Runs `arguments` to completion (at most `timeout`); its status and output.
@@ -61,6 +62,7 @@ final class SpawnedProcess: Sendable {
             guard waitpid(pid, &raw, WNOHANG) == pid else { return false }
             let signal = raw & 0x7F
             status = signal == 0 ? (raw >> 8) & 0xFF : 128 + signal
+            Leftovers.unregister(pid)
             return true
         }
     }
@@ -160,4 +162,44 @@ final class Recorder<Value: Sendable>: Sendable {
     private let storage = Mutex<[Value]>([])
     func append(_ value: Value) { storage.withLock { $0.append(value) } }
     var values: [Value] { storage.withLock { $0 } }
+}
+
+/// What must not outlive the test process: the processes it started (the shared
+/// cluster's members live as long as the process, and no deinit ends them) and
+/// the folders they use. Ended and removed when the process exits.
+enum Leftovers {
+    private static let state = Mutex<(pids: [pid_t], paths: [String], installed: Bool)>(([], [], false))
+
+    static func register(_ pid: pid_t) {
+        installIfNeeded()
+        state.withLock { $0.pids.append(pid) }
+    }
+
+    static func unregister(_ pid: pid_t) {
+        state.withLock { $0.pids.removeAll { $0 == pid } }
+    }
+
+    /// Removes `path` (a folder) when the process exits.
+    static func removeAtExit(_ path: String) {
+        installIfNeeded()
+        state.withLock { $0.paths.append(path) }
+    }
+
+    private static func installIfNeeded() {
+        let install = state.withLock { state -> Bool in
+            defer { state.installed = true }
+            return !state.installed
+        }
+        if install { atexit { Leftovers.cleanUp() } }
+    }
+
+    private static func cleanUp() {
+        let (pids, paths, _) = state.withLock { $0 }
+        for pid in pids { kill(pid, SIGKILL) }
+        for pid in pids {
+            var status: CInt = 0
+            waitpid(pid, &status, 0)
+        }
+        for path in paths { try? FileManager.default.removeItem(atPath: path) }
+    }
 }
