@@ -9,7 +9,7 @@ extension EtcdWriterLock {
     /// deleted; the lock file removed or replaced), the calling task is
     /// cancelled at once, ``EtcdLockScope/isHeld`` turns false, and `withLock`
     /// throws `LockError.lockLost` when `body` returns: the loss outranks the
-    /// body's own error, as for ``WriterLock``.
+    /// body's own error, as for `WriterLock`.
     ///
     /// - Throws: what ``acquire(timeout:onWaiting:)`` throws; `LockError.lockLost`;
     ///   otherwise whatever `body` throws.

@@ -7,7 +7,7 @@ import FoundationEssentials
 public import RVFLock
 
 /// The RVF writer lock of one data file for writers on several machines: a
-/// place in a line kept on an etcd cluster, then the lock file as ``WriterLock``
+/// place in a line kept on an etcd cluster, then the lock file as `WriterLock`
 /// takes it, released in the reverse order.
 ///
 /// ```swift
@@ -27,7 +27,7 @@ public import RVFLock
 /// own and is woken when that key is deleted, with no polling. The key's create
 /// revision is the holder's *fencing token*, larger than every earlier holder's.
 ///
-/// The lock file is taken after the line's first place, as ``WriterLock`` takes
+/// The lock file is taken after the line's first place, as `WriterLock` takes
 /// it, so that writers that use only the lock file (the reference
 /// implementation, `rvf-lock exec` without `--etcd`) on the same file system
 /// are still excluded.
@@ -50,9 +50,11 @@ public struct EtcdWriterLock: Sendable {
     /// Describes the lock of `dataFile` on the cluster `etcd`; touches neither.
     ///
     /// - Parameters:
+    ///   - dataFile: the data file; its lock file is `dataFile.lock`.
+    ///   - etcd: the cluster and the lease.
     ///   - keyName: the line's name; nil takes ``defaultKeyName(for:)``. Give one
     ///     where the machines mount the shared data at different paths.
-    ///   - options: the lock file's options, as for ``WriterLock``.
+    ///   - options: the lock file's options, as for `WriterLock`.
     public init(dataFile: FilePath, etcd: EtcdOptions, keyName: String? = nil, options: LockOptions = LockOptions()) {
         self.init(fileLock: WriterLock(dataFile: dataFile, options: options), etcd: etcd, keyName: keyName)
     }
@@ -93,9 +95,11 @@ public struct EtcdWriterLock: Sendable {
     /// giving up when the task is cancelled: first the line's first place on the
     /// cluster, then the lock file in what is left of `timeout`.
     ///
-    /// - Parameter onWaiting: called each time the wait finds another writer ahead.
+    /// - Parameters:
+    ///   - timeout: how long to wait at most, for both; nil waits as long as it takes.
+    ///   - onWaiting: called each time the wait finds another writer ahead.
     /// - Throws: `LockError.timedOut`, `LockError.cancelled`, or any other
-    ///   ``LockError`` of the lock file; an ``EtcdLockError`` when the cluster
+    ///   `LockError` of the lock file; an ``EtcdLockError`` when the cluster
     ///   cannot be used. Nothing is held when it throws.
     public func acquire(
         timeout: Duration? = nil, onWaiting: (@Sendable (EtcdLockHolder) -> Void)? = nil
@@ -135,6 +139,7 @@ public struct EtcdWriterLock: Sendable {
     /// - Parameters:
     ///   - timeout: how long to wait at most; nil waits as long as it takes.
     ///   - waiting: false fails at once with `LockError.busy` when another writer is ahead.
+    ///   - onWaiting: called each time the wait finds another writer ahead.
     public func acquireLease(
         timeout: Duration?, waiting: Bool = true, onWaiting: (@Sendable (EtcdLockHolder) -> Void)? = nil
     ) async throws -> EtcdLease {

@@ -45,7 +45,8 @@ extension EtcdTests {
                  "echo $RVF_LOCK_FENCE > \(s)/b.token; rvf-lock-etcd fence \(fileB) -- sh -c 'echo B >> \(fileB)'"],
                 environment: environment, in: s)
             #expect(writerB.status == 0, "\(writerB)")
-            #expect(ContinuousClock.now - paused >= .seconds(1), "B got the lease before A's could expire")
+            let waitedForA = ContinuousClock.now - paused
+            #expect(waitedForA >= .seconds(1), "B got the lease before A's could expire")
             let tokenB = try #require(Int64(try String(contentsOfFile: s + "/b.token", encoding: .utf8)
                 .trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(tokenB > tokenA)
@@ -59,6 +60,8 @@ extension EtcdTests {
             #expect(await writerA.wait(timeout: .seconds(30)) == 70, "\(writerA.errorOutput)")
             #expect(writerA.errorOutput.contains("token \(tokenB) is stamped"), "\(writerA.errorOutput)")
             #expect(try String(contentsOfFile: fileA, encoding: .utf8) == "A1\nB\n")
+            print("EtcdFaultTests: holder paused with a 2 s lease: the next writer had the lock and had written "
+                  + "\(waitedForA) after the pause (token \(tokenA) -> \(tokenB)); the late write was refused")
         }
 
         @Test func killingTheLeaderDuringAHoldKeepsTheHold() async throws {
@@ -72,8 +75,10 @@ extension EtcdTests {
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
             let leader = try #require(try await cluster.waitForLeader())
             await cluster.stop(leader)
+            let killed = ContinuousClock.now
             let newLeader = try await cluster.waitForLeader(timeout: .seconds(15))
             #expect(newLeader != nil && newLeader != leader)
+            print("EtcdFaultTests: leader killed during a hold with a 3 s lease: a new leader after \(ContinuousClock.now - killed)")
             // Still held, by the same holder, through and after the election.
             let others = cluster.members.enumerated().filter { $0.offset != leader }.map(\.element.clientURL).joined(separator: ",")
             let busy = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", file, "true"],
