@@ -88,6 +88,23 @@ extension EtcdTests {
             #expect(holder.output.contains("done"))
         }
 
+        @Test func aFrozenFirstEndpointDoesNotCostTheHolderItsLease() async throws {
+            let cluster = try await EtcdCluster()
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"]
+            let holder = try SpawnedProcess(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
+                environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            // The endpoint every request goes to first stops answering (connections hang):
+            // keep-alives must move on to the others in time, every third of the TTL.
+            cluster.pause(0)
+            defer { cluster.resume(0) }
+            #expect(await holder.wait(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
+            #expect(holder.output.contains("done"))
+        }
+
         @Test func withTwoOfThreeMembersStoppedAcquisitionsFailClearlyAndTheHolderLearnsOfItsLossWithinTheTTL() async throws {
             let cluster = try await EtcdCluster()
             let sandbox = Sandbox()
