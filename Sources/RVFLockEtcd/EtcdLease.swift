@@ -40,8 +40,11 @@ public final class EtcdLease: Sendable {
 
     deinit {
         // A lease dropped without release(): its key goes when the lease expires, or
-        // at once if the revocation below reaches the cluster.
-        if !released.load(ordering: .acquiring) { releaseInBackground() }
+        // at once if the revocation below reaches the cluster. Not through self, which
+        // is going away: the revocation needs only the keeper and the gateway.
+        guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        watchTask.withLock { $0 }?.cancel()
+        Self.revokeInBackground(keeper: keeper, gateway: gateway)
     }
 
     /// False once the lease or its key was found lost, or after release.
@@ -72,10 +75,14 @@ public final class EtcdLease: Sendable {
     public func release() async {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         watchTask.withLock { $0 }?.cancel()
+        await Self.revoke(keeper: keeper, gateway: gateway)
+    }
+
+    private static func revoke(keeper: LeaseKeeper, gateway: EtcdGateway) async {
         keeper.stop()
         do throws(EtcdLockError) {
             let _: LeaseRevokeResponse = try await gateway.call(
-                "/v3/lease/revoke", LeaseIDRequest(ID: EtcdInt64(leaseID)), deadline: .now + keeper.ttl)
+                "/v3/lease/revoke", LeaseIDRequest(ID: EtcdInt64(keeper.id)), deadline: .now + keeper.ttl)
         } catch {
             // The lease is gone already (expired or revoked by another), or the
             // cluster is away: either way the key goes within the TTL.
@@ -83,10 +90,8 @@ public final class EtcdLease: Sendable {
         await gateway.shutdown()
     }
 
-    /// ``release()`` without waiting for it, for a lease dropped on a path that cannot wait.
-    func releaseInBackground() {
-        let lease = self
-        Task { await lease.release() }
+    private static func revokeInBackground(keeper: LeaseKeeper, gateway: EtcdGateway) {
+        Task { await revoke(keeper: keeper, gateway: gateway) }
     }
 
     /// Watches the key for its deletion (by anyone, or by the lease's end) from

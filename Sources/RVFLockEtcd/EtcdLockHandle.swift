@@ -3,8 +3,8 @@ public import RVFLock
 /// A held ``EtcdWriterLock``: the line's first place on the cluster and the lock file.
 ///
 /// Release it with ``release()``; dropping it releases both too (the lock file at
-/// once, the lease in the background), reporting nothing. Most callers use
-/// `withLock`, which releases on every exit path.
+/// once, the lease in the background, an instant later), reporting nothing. Most
+/// callers use `withLock`, which releases on every exit path.
 public struct EtcdLockHandle: ~Copyable, Sendable {
     /// The lock file's handle.
     let file: LockHandle

@@ -1,4 +1,4 @@
-@_spi(RVFLockCoordinator) public import RVFLock
+@_spi(RVFLockCoordinator) import RVFLock
 
 extension EtcdWriterLock {
     /// Takes the lock (waiting as long as `timeout` allows, or until the task is
@@ -44,7 +44,7 @@ extension EtcdWriterLock {
         } catch {
             let lostLease = !lease.isHeld
             await lease.release()
-            if lostLease, let error = error as? LockError, error.code == .lockLost {
+            if lostLease, error.code == .lockLost {
                 throw Self.lost(lease, lockFile: fileLock.lockFile, dataFile: dataFile)
             }
             throw error
