@@ -44,10 +44,15 @@ public struct EtcdLockError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     /// The whole message: what happened, where, and what to do.
     public let description: String
+    /// Whether trying again soon may succeed: the cluster answered that it cannot
+    /// serve now (an election, no quorum yet), or an endpoint did not answer in
+    /// time; not when every endpoint refused the connection or the TLS handshake.
+    let isTransient: Bool
 
-    init(_ code: Code, _ message: String) {
+    init(_ code: Code, _ message: String, transient: Bool = false) {
         self.code = code
         self.description = message
+        self.isTransient = transient
     }
 }
 

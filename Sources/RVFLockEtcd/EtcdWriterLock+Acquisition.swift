@@ -22,9 +22,12 @@ extension EtcdWriterLock {
         let gateway = try EtcdGateway(options: etcd)
         let keeper: LeaseKeeper
         do {
-            let grantSentAt = ContinuousClock.now
-            let grant: LeaseGrantResponse = try await gateway.call(
-                "/v3/lease/grant", LeaseGrantRequest(TTL: EtcdInt64(etcd.leaseTTLSeconds)), deadline: deadline)
+            var grantSentAt = ContinuousClock.now
+            let grant: LeaseGrantResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
+                grantSentAt = ContinuousClock.now
+                return try await gateway.call(
+                    "/v3/lease/grant", LeaseGrantRequest(TTL: EtcdInt64(etcd.leaseTTLSeconds)), deadline: deadline)
+            }
             guard let id = grant.ID?.value, id != 0, (grant.error ?? "").isEmpty else {
                 throw EtcdLockError(.unavailable, "the etcd cluster at \(gateway.endpointList) granted no lease: "
                                         + "\(grant.error ?? "no lease id in its answer")")
@@ -64,10 +67,12 @@ extension EtcdWriterLock {
         let value = (try? JSONEncoder().encode(details)) ?? Data()
 
         // Create the key unless it exists (a retried request may have created it already).
-        let put: TxnResponse = try await gateway.call("/v3/kv/txn", TxnRequest(
-            compare: [Compare(key: keyBytes, create_revision: EtcdInt64(0))],
-            success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id)))],
-            failure: [RequestOp(request_range: RangeRequest(key: keyBytes))]), deadline: deadline)
+        let put: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
+            try await gateway.call("/v3/kv/txn", TxnRequest(
+                compare: [Compare(key: keyBytes, create_revision: EtcdInt64(0))],
+                success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id)))],
+                failure: [RequestOp(request_range: RangeRequest(key: keyBytes))]), deadline: deadline)
+        }
         let token: Int64
         if put.succeeded == true {
             guard let revision = put.header?.revision?.value else { throw unexpected("no revision in the answer to creating \(key)") }
@@ -83,12 +88,14 @@ extension EtcdWriterLock {
             try Task.checkCancellation()
             if keeper.isLost { throw placeLost(keeper) }
             // Is this key still there, and which key is just ahead of it?
-            let check: TxnResponse = try await gateway.call("/v3/kv/txn", TxnRequest(
-                compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
-                success: [RequestOp(request_range: RangeRequest(
-                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
-                    sort_order: "DESCEND", sort_target: "CREATE", max_create_revision: EtcdInt64(token - 1)))],
-                failure: []), deadline: deadline)
+            let check: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
+                try await gateway.call("/v3/kv/txn", TxnRequest(
+                    compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
+                    success: [RequestOp(request_range: RangeRequest(
+                        key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
+                        sort_order: "DESCEND", sort_target: "CREATE", max_create_revision: EtcdInt64(token - 1)))],
+                    failure: []), deadline: deadline)
+            }
             guard check.succeeded == true else { throw placeLost(keeper) }
             guard let ahead = check.responses?.first?.response_range?.kvs?.first else {
                 return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway)
@@ -116,6 +123,23 @@ extension EtcdWriterLock {
     }
 
     private enum WaitEnd: Sendable { case deleted, streamBroke, leaseLost, deadlinePassed, cancelled }
+
+    /// Runs `call` again, every 200 ms, while it fails in a way that may pass (an
+    /// election, a member restarting), until `deadline` (without one, for twice the
+    /// lease TTL); a refused connection or TLS handshake fails at once.
+    private func retrying<R>(
+        until deadline: ContinuousClock.Instant?, _ call: () async throws(EtcdLockError) -> R
+    ) async throws(EtcdLockError) -> R {
+        let giveUp = deadline ?? .now + etcd.leaseTTL * 2
+        while true {
+            do throws(EtcdLockError) {
+                return try await call()
+            } catch {
+                guard error.isTransient, !Task.isCancelled, ContinuousClock.now + LeaseKeeper.retryPause < giveUp else { throw error }
+                try? await Task.sleep(for: LeaseKeeper.retryPause)
+            }
+        }
+    }
 
     /// Watches `key` from the revision after `revision` until it is deleted; the
     /// deletion may have happened already (it is in the watch's history then).

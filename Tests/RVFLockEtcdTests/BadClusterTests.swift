@@ -54,14 +54,15 @@ struct BadClusterTests {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(silent, $0, &length) }
         }
         let port = UInt16(bigEndian: address.sin_port)
+        // A silence may be a member busy with an election: tried again until the wait's end.
         let started = ContinuousClock.now
         let error = await #expect(throws: EtcdLockError.self) {
-            _ = try await lock(sandbox, endpoints: "http://127.0.0.1:\(port)").acquire(timeout: .seconds(10))
+            _ = try await lock(sandbox, endpoints: "http://127.0.0.1:\(port)").acquire(timeout: .seconds(3))
         }
         let elapsed = ContinuousClock.now - started
         #expect(error?.code == .unreachable)
         #expect(error?.description.contains("no answer") == true, "\(String(describing: error))")
-        #expect(elapsed >= .milliseconds(900) && elapsed < .seconds(4), "\(elapsed)")
+        #expect(elapsed >= .milliseconds(2900) && elapsed < .seconds(5), "\(elapsed)")
         try expectNothingHeld(sandbox)
     }
 

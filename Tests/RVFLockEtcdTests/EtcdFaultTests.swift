@@ -132,7 +132,8 @@ extension EtcdTests {
             }
             #expect(contender.status == 69, "\(contender.errorOutput)")
             #expect(contender.errorOutput.contains("nothing is held"), "\(contender.errorOutput)")
-            #expect(try #require(contenderTook) < .seconds(4 + 1), "the -w 4 wait ends in time")
+            // The -w 4 wait, plus the start of rvf-lock and its helper (debug builds, a loaded machine).
+            #expect(try #require(contenderTook) < .seconds(4 + 2), "the -w 4 wait ends in time")
             // The command is stopped (SIGTERM ends `sleep`) once the lease counts as lost:
             // at most 0.9 TTL after the last answered keep-alive, sent before the freeze.
             #expect(holder.status == 70, "\(holder.errorOutput)")

@@ -257,6 +257,7 @@ private struct Failures {
     private var sawAnswer: EtcdLockError?
     private var sawTLS = false
     private var sawTransport = false
+    private var sawTimeout = false
 
     init(path: String) { self.path = path }
 
@@ -270,6 +271,10 @@ private struct Failures {
             reasons.append("\(endpoint.url): \(hint)")
         } else {
             sawTransport = true
+            if let error = error as? HTTPClientError,
+               [.connectTimeout, .deadlineExceeded, .readTimeout, .remoteConnectionClosed].contains(error) {
+                sawTimeout = true
+            }
             reasons.append("\(endpoint.url): \(EtcdGateway.describe(error))")
         }
     }
@@ -303,7 +308,7 @@ private struct Failures {
             return EtcdLockError(.unavailable,
                                  "the etcd cluster at \(endpointList) cannot serve requests now\(detail); it may have lost its "
                                      + "quorum (a majority of its members down or cut off): nothing is held; try again once "
-                                     + "most members are up")
+                                     + "most members are up", transient: true)
         }
         if sawTLS && !sawTransport {
             return EtcdLockError(.tlsFailed, "no TLS connection to the etcd cluster at \(endpointList)\(detail); nothing is held")
@@ -311,7 +316,8 @@ private struct Failures {
         let time = deadlinePassed && reasons.isEmpty ? " before the wait's deadline" : ""
         return EtcdLockError(.unreachable,
                              "no answer from the etcd cluster at \(endpointList)\(time)\(detail); check that etcd runs there, "
-                                 + "that most of its members are up, and that this machine can reach them: nothing is held")
+                                 + "that most of its members are up, and that this machine can reach them: nothing is held",
+                             transient: sawTimeout || deadlinePassed)
     }
 }
 
