@@ -40,7 +40,8 @@ cluster=$(mktemp -d /dev/shm/rvflock-torture-etcd-XXXXXX)
 endpoints=$(Scripts/etcd-cluster.sh start "$cluster")
 Scripts/etcd-cluster.sh chaos "$cluster" 8 &
 chaos=$!
-trap 'kill $chaos 2>/dev/null; wait $chaos 2>/dev/null; Scripts/etcd-cluster.sh stop "$cluster"' EXIT
+# (`|| true`: a failing command would end the trap early under set -e, leaving the members running.)
+trap '{ kill $chaos; wait $chaos; } 2>/dev/null || true; Scripts/etcd-cluster.sh stop "$cluster"' EXIT
 status=0
 RVF_LOCK_ETCD_TTL=5 "$binary" --workers 8 --seconds 30 --faults all --etcd "$endpoints" "$@" || status=$?
 echo "torture.sh: etcd members killed meanwhile: $(grep -c killed "$cluster/chaos.log" 2>/dev/null || echo 0)"

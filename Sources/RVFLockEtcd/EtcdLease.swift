@@ -69,12 +69,23 @@ public final class EtcdLease: Sendable {
         keeper.removeLossHandler(id)
     }
 
-    /// Gives up the first place: revokes the lease, which deletes the key, so
-    /// that the next writer in line is woken at once. If the cluster cannot be
-    /// reached, the key goes when the lease expires, at most ``ttl`` from now.
+    /// Gives up the first place: deletes the key, which wakes the next writer in
+    /// line at once, then revokes the lease (as `etcdctl lock` does: a deletion
+    /// is committed sooner than a revocation, measured here). If the cluster
+    /// cannot be reached, the key goes when the lease expires, at most ``ttl`` from now.
     public func release() async {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         watchTask.withLock { $0 }?.cancel()
+        keeper.stop()
+        do throws(EtcdLockError) {
+            // Only if it is still this lease's key: never another writer's under the same name.
+            let _: TxnResponse = try await gateway.call("/v3/kv/txn", TxnRequest(
+                compare: [Compare(key: Data(key.utf8), create_revision: EtcdInt64(fencingToken))],
+                success: [RequestOp(request_delete_range: DeleteRangeRequest(key: Data(key.utf8)))],
+                failure: []), deadline: .now + keeper.ttl)
+        } catch {
+            // The revocation below, or the lease's expiry, removes it.
+        }
         await Self.revoke(keeper: keeper, gateway: gateway)
     }
 

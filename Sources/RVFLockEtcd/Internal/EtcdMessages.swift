@@ -79,6 +79,7 @@ struct Compare: Encodable, Sendable {
 struct RequestOp: Encodable, Sendable {
     var request_range: RangeRequest?
     var request_put: PutRequest?
+    var request_delete_range: DeleteRangeRequest?
 }
 
 struct TxnRequest: Encodable, Sendable {
