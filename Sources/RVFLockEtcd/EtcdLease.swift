@@ -73,7 +73,10 @@ public final class EtcdLease: Sendable {
     /// line at once, then revokes the lease (as `etcdctl lock` does: a deletion
     /// is committed sooner than a revocation, measured here). If the cluster
     /// cannot be reached, the key goes when the lease expires, at most ``ttl`` from now.
-    public func release() async {
+    ///
+    /// - Parameter afterKeyDeleted: called once the deletion was answered (or failed),
+    ///   before the revocation: the moment the next writer can have the lock.
+    public func release(afterKeyDeleted: (@Sendable () async -> Void)? = nil) async {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         watchTask.withLock { $0 }?.cancel()
         keeper.stop()
@@ -86,6 +89,7 @@ public final class EtcdLease: Sendable {
         } catch {
             // The revocation below, or the lease's expiry, removes it.
         }
+        await afterKeyDeleted?()
         await Self.revoke(keeper: keeper, gateway: gateway)
     }
 

@@ -18,8 +18,8 @@ import Synchronization
 ///   cannot be had (the message is on standard error already, and rvf-lock exits
 ///   with STATUS); `lost` when it is lost while held (message printed too);
 /// - from rvf-lock: `release` once the lock file is released and the command's
-///   processes have ended, answered with `released` (held to the end) or `lost`
-///   once the lease is revoked. The end of the socket without `release` means rvf-lock
+///   processes have ended, answered with `released` (held to the end, once its
+///   key is deleted) or `lost`. The end of the socket without `release` means rvf-lock
 ///   was killed: its command's processes may still hold the lock file (they keep
 ///   its kernel lock), so the lease is kept until the lock file is free.
 struct HoldCommand: AsyncParsableCommand {
@@ -154,11 +154,19 @@ struct HoldCommand: AsyncParsableCommand {
                         }
                         // Held to the end? (isHeld also catches a loss the keep-alive has not
                         // noticed yet, after this process was paused.)
-                        // rvf-lock hears it before the revocation, which may take up to the TTL on
-                        // a cluster without quorum.
+                        // rvf-lock hears that the lease was held to the end once its key is deleted (so
+                        // that rvf-lock's next run in a loop does not queue before the deletion), but
+                        // not after the revocation; a lost lease it hears of at once, since asking a
+                        // cluster without quorum may take up to the TTL.
                         let heldToTheEnd = lease.isHeld
-                        if released { try? await outbound.write(ByteBuffer(string: heldToTheEnd ? "released\n" : "lost\n")) }
-                        await lease.release()
+                        if !heldToTheEnd {
+                            if released { try? await outbound.write(ByteBuffer(string: "lost\n")) }
+                            await lease.release()
+                            return ExitCodes.success
+                        }
+                        await lease.release(afterKeyDeleted: {
+                            if released { try? await outbound.write(ByteBuffer(string: "released\n")) }
+                        })
                         return ExitCodes.success
                     }
                 }
