@@ -106,8 +106,10 @@ extension EtcdTests {
 
         @Test func withoutTheHelperExecEtcdIsAClearError() async throws {
             let sandbox = Sandbox()
-            // rvf-lock alone in a folder, and a PATH without rvf-lock-etcd.
-            try FileManager.default.copyItem(atPath: Tools.rvfLock, toPath: sandbox.path + "/rvf-lock")
+            // rvf-lock alone in a folder, and a PATH without rvf-lock-etcd. A hard link, not a
+            // copy: a copy's descriptor open for writing, inherited by a process another test
+            // starts meanwhile, would make executing it fail with ETXTBSY.
+            try FileManager.default.linkItem(atPath: Tools.rvfLock, toPath: sandbox.path + "/rvf-lock")
             let result = try await SpawnedProcess.run(
                 [sandbox.path + "/rvf-lock", "exec", "--etcd", "http://127.0.0.1:1", sandbox.path + "/data.rvf", "true"],
                 environment: ["PATH": "/usr/bin:/bin"], in: sandbox.path)
