@@ -14,9 +14,12 @@
 #                 failing on any warning; CI runs `--stage TMP --check`
 #
 # The manual page comes from swift-argument-parser's GenerateManual plugin
-# (`swift package plugin generate-manual`, which builds the package in release
+# (`swift package plugin generate-manual`, which builds the package in debug
 # mode and reads `rvf-lock --experimental-dump-help`); the completions from
-# `rvf-lock --generate-completion-script SHELL`, run from that same release build.
+# `rvf-lock --generate-completion-script SHELL`, run from that same debug build.
+# Debug, not release: the plugin builds every product, rvf-lock-etcd's networking
+# stack included, which takes many minutes in release on 2 cores and none after
+# `swift build`; the help texts, and so the page and completions, are the same.
 # Both describe the rvf-lock of this checkout: install the binary built from it
 # (see README.md, "Install rvf-lock").
 #
@@ -42,12 +45,12 @@ while [ $# -gt 0 ]; do
 done
 root=${stage:-$prefix}
 
-echo "install-extras: generating the manual page (release build of the package)..."
-swift package plugin generate-manual --configuration release >/dev/null
+echo "install-extras: generating the manual page (debug build of the package)..."
+swift package plugin generate-manual --configuration debug >/dev/null
 generated=.build/plugins/GenerateManual/outputs/rvf-lock/rvf-lock.1
 [ -s "$generated" ] || { echo "install-extras: the plugin wrote no $generated" >&2; exit 70; }
-binary="$(swift build -c release --show-bin-path)/rvf-lock"
-[ -x "$binary" ] || { echo "install-extras: no release rvf-lock at $binary" >&2; exit 70; }
+binary="$(swift build --show-bin-path)/rvf-lock"
+[ -x "$binary" ] || { echo "install-extras: no rvf-lock at $binary" >&2; exit 70; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
