@@ -15,7 +15,7 @@
 # full: release binaries, rvf-lock-etcd built statically as rvf-lock is (in
 # .build-bench-cli, as Scripts/bench.sh does), 4 processes for 20 s per tool, 300
 # uncontended runs; writes Benchmarks/results/etcd-latest.md. quick (CI): the debug
-# binaries of `swift build`, 3 processes for 3 s, 20 runs, results on standard
+# binaries of `swift build`, 3 processes for 2 s, 10 runs, results on standard
 # output only; it checks that everything runs, nothing about speed.
 # Needs etcd, etcdctl and python3. Exits non-zero only when a tool breaks.
 set -euo pipefail
@@ -26,7 +26,7 @@ case "$profile" in
     swift build --package-path "$root" --product rvf-lock >&2
     swift build --package-path "$root" --product rvf-lock-etcd >&2
     bin="$(swift build --package-path "$root" --show-bin-path)"
-    processes=3 seconds=3 runs=20 output=""
+    processes=3 seconds=2 runs=10 output=""
     ;;
   full)
     scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
