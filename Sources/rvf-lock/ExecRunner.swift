@@ -28,7 +28,8 @@ struct ExecRunner {
             coordinator?.exportToCommand()
         }
         let handle: LockHandle
-        switch acquire(target.lock, startedAt: started) {
+        // Only a wait for the etcd lease comes out of -w: without one, -w is the lock file's wait whole.
+        switch acquire(target.lock, startedAt: coordinator == nil ? nil : started) {
         case .success(let acquired): handle = acquired
         case .failure(let status):
             coordinator?.release()
@@ -74,9 +75,11 @@ struct ExecRunner {
         case failure(Int32)
     }
 
-    private func acquire(_ lock: WriterLock, startedAt started: ContinuousClock.Instant) -> Acquisition {
+    private func acquire(_ lock: WriterLock, startedAt started: ContinuousClock.Instant?) -> Acquisition {
         // validated() keeps -w within what a Duration holds; what is left of it after the etcd lease's wait.
-        let timeout: Duration? = options.waitSeconds.map { max(.seconds($0) - (ContinuousClock.now - started), .zero) }
+        let timeout: Duration? = options.waitSeconds.map { seconds in
+            max(.seconds(seconds) - (started.map { ContinuousClock.now - $0 } ?? .zero), .zero)
+        }
         let reporter = WaitReporter(lockFile: lock.lockFile, quiet: options.quiet, verbose: options.verbose, timeout: timeout)
         do throws(LockError) {
             let handle = options.noWait
