@@ -10,9 +10,8 @@
 #                 temporary folder, removed afterwards)
 #
 # No documentation plugin: the package's users would all have to resolve it.
-# Instead the compiler writes the library's symbol graph into a folder this
-# script names (`-emit-symbol-graph-dir`, in a build folder of its own,
-# .build/docs, so that the main build keeps its flags), and `docc convert` reads it.
+# Instead the symbol graph comes from `swift package dump-symbol-graph` (which
+# builds the package if needed) and `docc convert` reads it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,13 +36,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -n "$output" ] || output="$work/RVFLock.doccarchive"
 
-graphs="$work/graphs"
-mkdir -p "$graphs" "$work/symbols"
-swift build --scratch-path .build/docs --target RVFLock \
-  -Xswiftc -emit-symbol-graph -Xswiftc -emit-symbol-graph-dir -Xswiftc "$graphs" \
-  -Xswiftc -emit-extension-block-symbols >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; exit 1; }
-# Only the library's own graphs: its dependencies' are written there too.
-cp "$graphs"/RVFLock.symbols.json "$work/symbols/" || { echo "check-docs: the build wrote no RVFLock symbol graph" >&2; exit 1; }
+# Where SwiftPM writes the graphs: beside its build folder (the folder of
+# `swift build --show-bin-path`), not read from what it prints.
+swift package dump-symbol-graph --emit-extension-block-symbols >"$work/dump.log" 2>&1 || { cat "$work/dump.log" >&2; exit 1; }
+graphs="$(dirname "$(swift build --show-bin-path)")/symbolgraph"
+[ -f "$graphs/RVFLock.symbols.json" ] || { echo "check-docs: no RVFLock symbol graph in $graphs" >&2; cat "$work/dump.log" >&2; exit 1; }
+# Only the library's own graphs: the others are tests, tools and C shims.
+mkdir -p "$work/symbols"
+cp "$graphs"/RVFLock.symbols.json "$work/symbols/"
 cp "$graphs"/RVFLock@*.symbols.json "$work/symbols/" 2>/dev/null || true
 
 log="$work/docc.log"
