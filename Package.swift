@@ -12,16 +12,25 @@ let strictSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "RVFLock",
-    platforms: [.macOS(.v15)],
     products: [
         .library(name: "RVFLock", targets: ["RVFLock"]),
         .executable(name: "rvf-lock", targets: ["rvf-lock"]),
+        // The writer lock for writers on several machines: a lease on etcd beside
+        // the lock file. A product of its own, so that users of RVFLock build no
+        // networking code, and `rvf-lock` links none (it starts rvf-lock-etcd).
+        .library(name: "RVFLockEtcd", targets: ["RVFLockEtcd"]),
+        .executable(name: "rvf-lock-etcd", targets: ["rvf-lock-etcd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        // RVFLockEtcd only: etcd's JSON gateway over HTTP (see the RVFLockEtcd article for why not gRPC).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         // What Glibc does not import into Swift (O_TMPFILE, prctl): see
@@ -72,6 +81,38 @@ let package = Package(
             exclude: ["Reference"],
             swiftSettings: strictSettings
         ),
+        // <sys/xattr.h>, which Glibc does not import into Swift, for the fencing helper.
+        .target(name: "CRVFLockEtcdShims"),
+        .target(
+            name: "RVFLockEtcd",
+            dependencies: [
+                "RVFLock",
+                "CRVFLockEtcdShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // `rvf-lock exec --etcd` and `rvf-lock status --etcd` start this program, so
+        // that rvf-lock itself stays free of the networking stack (and of its start-up cost).
+        .executableTarget(
+            name: "rvf-lock-etcd",
+            dependencies: [
+                "RVFLock",
+                "RVFLockEtcd",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RVFLockCLITests",
             dependencies: [
@@ -93,6 +134,19 @@ let package = Package(
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: strictSettings
+        ),
+        // Real etcd members started by the tests (skipped, with the reason, where
+        // etcd is not installed), real writer processes, namespaces as machines.
+        .testTarget(
+            name: "RVFLockEtcdTests",
+            dependencies: [
+                "RVFLock",
+                "RVFLockEtcd",
+                "rvf-lock",
+                "rvf-lock-etcd",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
             swiftSettings: strictSettings
         ),
     ]

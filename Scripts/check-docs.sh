@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the DocC catalog of the library (Sources/RVFLock/RVFLock.docc) with the
+# Builds the DocC catalogs of the libraries (Sources/RVFLock/RVFLock.docc, then
+# Sources/RVFLockEtcd/RVFLockEtcd.docc) with the
 # toolchain's own `docc`, and fails on any warning: a broken symbol link, a
 # missing article, a malformed directive.
 #
@@ -35,10 +36,12 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 [ -n "$output" ] || output="$work/RVFLock.doccarchive"
 
-dump=$(swift package dump-symbol-graph --emit-extension-block-symbols 2>&1) || { echo "$dump" >&2; exit 1; }
-graphs=$(sed -n 's/^Files written to //p' <<<"$dump" | tail -1)
-[ -d "$graphs" ] || { echo "check-docs: no symbol graphs (swift package dump-symbol-graph said: $dump)" >&2; exit 1; }
-# Only the library's own graphs: the others are tests and C shims.
+# Where SwiftPM writes the graphs: beside its build folder (the folder of
+# `swift build --show-bin-path`), not read from what it prints.
+swift package dump-symbol-graph --emit-extension-block-symbols >"$work/dump.log" 2>&1 || { cat "$work/dump.log" >&2; exit 1; }
+graphs="$(dirname "$(swift build --show-bin-path)")/symbolgraph"
+[ -f "$graphs/RVFLock.symbols.json" ] || { echo "check-docs: no RVFLock symbol graph in $graphs" >&2; cat "$work/dump.log" >&2; exit 1; }
+# Only the library's own graphs: the others are tests, tools and C shims.
 mkdir -p "$work/symbols"
 cp "$graphs"/RVFLock.symbols.json "$work/symbols/"
 cp "$graphs"/RVFLock@*.symbols.json "$work/symbols/" 2>/dev/null || true
@@ -57,3 +60,22 @@ if [ "$status" -ne 0 ] || grep -qE "(warning|error):" "$log"; then
 fi
 pages=$(find "$output/data/documentation" -name '*.json' | wc -l)
 echo "check-docs: the catalog builds without warnings ($pages pages)"
+
+# RVFLockEtcd's catalog, the same way (its archive beside RVFLock's when --output is given).
+mkdir -p "$work/etcd-symbols"
+cp "$graphs"/RVFLockEtcd.symbols.json "$work/etcd-symbols/"
+cp "$graphs"/RVFLockEtcd@*.symbols.json "$work/etcd-symbols/" 2>/dev/null || true
+etcd_output="$(dirname "$output")/RVFLockEtcd.doccarchive"
+status=0
+"$docc" convert Sources/RVFLockEtcd/RVFLockEtcd.docc \
+  --additional-symbol-graph-dir "$work/etcd-symbols" \
+  --output-path "$etcd_output" \
+  --fallback-display-name RVFLockEtcd --fallback-bundle-identifier RVFLockEtcd \
+  --warnings-as-errors >"$log" 2>&1 || status=$?
+if [ "$status" -ne 0 ] || grep -qE "(warning|error):" "$log"; then
+  cat "$log" >&2
+  echo "check-docs: docc convert reported problems in RVFLockEtcd's catalog (exit $status)" >&2
+  exit 1
+fi
+pages=$(find "$etcd_output/data/documentation" -name '*.json' | wc -l)
+echo "check-docs: RVFLockEtcd's catalog builds without warnings ($pages pages)"

@@ -17,13 +17,19 @@
 #                 `--stage TMP --check` with all three installed
 #
 # The manual page comes from swift-argument-parser's GenerateManual plugin
-# (`swift package plugin generate-manual`, which builds the package in release
+# (`swift package plugin generate-manual`, which builds the package in debug
 # mode and reads `rvf-lock --experimental-dump-help`); the completions from
-# `rvf-lock --generate-completion-script SHELL`, run from that same release build.
+# `rvf-lock --generate-completion-script SHELL`, run from that same debug build.
+# Debug, not release: the plugin builds every product, rvf-lock-etcd's networking
+# stack included, which takes many minutes in release on 2 cores and none after
+# `swift build`; the help texts, and so the page and completions, are the same.
 # Both describe the rvf-lock of this checkout: install the binary built from it
-# (see README.md, "Install rvf-lock"). That build goes to a scratch folder of its
-# own (.build/extras), so that it never replaces the statically linked rvf-lock
-# the install step builds in .build.
+# (see README.md, "Install rvf-lock"). The debug build never replaces the
+# statically linked rvf-lock that README's install commands build in
+# .build/release (with other compiler flags, which would make each build undo
+# the other's). The completions work the same
+# with either binary; Scripts/check-install.sh --check runs the completion tests
+# against the installed one.
 #
 # The generated page is touched up in three ways, each because the generator
 # cannot be told: blank lines of the help texts become paragraph breaks (.Pp;
@@ -34,7 +40,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
-scratch=.build/extras
 
 prefix=/usr/local
 stage=""
@@ -50,12 +55,12 @@ while [ $# -gt 0 ]; do
 done
 root=${stage:-$prefix}
 
-echo "install-extras: generating the manual page (release build of the package)..."
-swift package --scratch-path "$scratch" plugin generate-manual --configuration release >/dev/null
-generated=$scratch/plugins/GenerateManual/outputs/rvf-lock/rvf-lock.1
+echo "install-extras: generating the manual page (debug build of the package)..."
+swift package plugin generate-manual --configuration debug >/dev/null
+generated=.build/plugins/GenerateManual/outputs/rvf-lock/rvf-lock.1
 [ -s "$generated" ] || { echo "install-extras: the plugin wrote no $generated" >&2; exit 70; }
-binary="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/rvf-lock"
-[ -x "$binary" ] || { echo "install-extras: no release rvf-lock at $binary" >&2; exit 70; }
+binary="$(swift build --show-bin-path)/rvf-lock"
+[ -x "$binary" ] || { echo "install-extras: no rvf-lock at $binary" >&2; exit 70; }
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -116,6 +116,18 @@ int rvf_rename_noreplace(int directory, const char *source, const char *target) 
 #endif
 }
 
+int rvf_rename_exchange(int directory, const char *first, const char *second) {
+#if defined(__linux__) && defined(RENAME_EXCHANGE)
+    return renameat2(directory, first, directory, second, RENAME_EXCHANGE);
+#else
+    (void)directory;
+    (void)first;
+    (void)second;
+    errno = EINVAL;
+    return -1;
+#endif
+}
+
 int rvf_start_detached_thread(void *(*start)(void *), void *context, unsigned long stack_size) {
     pthread_attr_t attributes;
     int result = pthread_attr_init(&attributes);

@@ -33,11 +33,9 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
     public var isSameHost: Bool { hostMatch != .otherHost }
     /// True when the holder is known alive, false when known dead, nil when it cannot be known from here.
     public var isAlive: Bool? { liveness.isAlive }
-    /// Time since the holder last wrote its record: the same as ``age``.
-    public var sinceRefresh: Duration { age }
 
     /// Creates a holder description; the library makes these when it reads a lock.
-    public init(
+    init(
         record: LockRecord, age: Duration, heldFor: Duration? = nil, program: String? = nil,
         kernelLockHolders: [HolderProcess] = [], hostMatch: HostMatch, liveness: Liveness
     ) {
@@ -50,10 +48,6 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
         self.liveness = liveness
     }
 
-    /// Creates a holder description with the record's host judged only as this host or another.
-    public init(record: LockRecord, age: Duration, isSameHost: Bool, liveness: Liveness) {
-        self.init(record: record, age: age, hostMatch: isSameHost ? .thisHost : .otherHost, liveness: liveness)
-    }
 
     /// This holder with its program, or the processes holding its kernel lock, filled in.
     func describing(program: String?, kernelLockHolders: [HolderProcess] = [], liveness: Liveness? = nil) -> LockHolder {

@@ -59,7 +59,9 @@ public struct LockOptions: Sendable {
     public var syncPolicy: SyncPolicy = .automatic
 
     /// Forces named temporary files instead of Linux `O_TMPFILE` when creating a
-    /// lock file, as on file systems without `O_TMPFILE`. For testing the fallback.
+    /// lock file, as on file systems without `O_TMPFILE`. For testing the fallback
+    /// (RVFLock's tests, and `rvf-lock selftest`).
+    @_spi(Testing) @_spi(RVFLockCLI)
     public var usesNamedTemporaryFiles = false
 
     /// Creates options with the reference's thresholds and a 5-second heartbeat.

@@ -106,8 +106,8 @@ public struct InvalidLockFile: Hashable, Sendable, CustomStringConvertible {
     /// another implementation's lock being written.
     public let isBreakable: Bool
 
-    /// Creates a description of an invalid lock file.
-    public init(problem: Problem, fileAge: Duration, isBreakable: Bool) {
+    /// Creates a description of an invalid lock file; the library makes these when it reads a lock.
+    init(problem: Problem, fileAge: Duration, isBreakable: Bool) {
         self.problem = problem
         self.fileAge = fileAge
         self.isBreakable = isBreakable

@@ -7,8 +7,8 @@ public struct WaitProgress: Sendable {
     /// How many times the lock was tried so far.
     public let attempts: Int
 
-    /// Creates a progress report.
-    public init(status: LockStatus, waited: Duration, attempts: Int) {
+    /// Creates a progress report; the library makes these while it waits.
+    init(status: LockStatus, waited: Duration, attempts: Int) {
         self.status = status
         self.waited = waited
         self.attempts = attempts

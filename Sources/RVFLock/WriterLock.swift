@@ -1,3 +1,7 @@
+#if !os(Linux)
+#error("RVFLock runs on Linux only: it relies on flock(2), O_TMPFILE, renameat2, inotify, timerfd and /proc; see the Protocol article (\"Porting\") for what another system would need")
+#endif
+
 import Logging
 public import SystemPackage
 

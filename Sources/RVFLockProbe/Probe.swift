@@ -15,7 +15,8 @@ import SystemPackage
 /// - `contend`: for `seconds`, loop: wait for the lock, append `+ID` then `-ID` to `log` (one write
 ///   each) `hold-us` apart, release; print `acquisitions N`.
 /// - `race`: sleep until wall-clock `start-ns`, try once; if acquired, append `+ID`/`-ID` to `log`
-///   around a `hold-ms` pause; print `acquired` or `busy`.
+///   around a `hold-ms` pause; print `acquired TRIED RELEASING` or `busy TRIED` (wall-clock ns of
+///   the try, and of the release).
 /// - `wait`: wait for the lock at most `timeout-ms`; print `acquired MS` with the milliseconds waited
 ///   (exit 0) or `timeout` (exit 5).
 /// - `status`: print the lock's state as one `status ...` line (see ``statusLine(_:)``) and a
@@ -267,19 +268,28 @@ struct Probe {
         }
         let log = openLog()
         defer { close(log) }
+        let tried = Self.wallClockNanoseconds()
         do throws(LockError) {
             let handle = try lock.tryAcquire()
             append(log, "+\(id)\n")
             usleep(UInt32((integer("hold-ms") ?? 100) * 1000))
             append(log, "-\(id)\n")
+            // Before the release: a racer that tried after this is late, not a rival.
+            let releasing = Self.wallClockNanoseconds()
             try handle.release()
-            say("acquired")
+            say("acquired \(tried) \(releasing)")
             return 0
         } catch {
             guard error.code == .busy else { throw error }
-            say("busy")
+            say("busy \(tried)")
             return 3
         }
+    }
+
+    static func wallClockNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     func waitFor() throws -> Int32 {

@@ -22,6 +22,7 @@ struct ExecWorkerCommand: ParsableCommand {
     @Option(help: "CLOCK_MONOTONIC nanoseconds at which to stop") var until: UInt64
     @Option var seed: UInt64
     @Option(help: "The rvf-lock executable") var rvfLock: String
+    @Option(help: "An etcd cluster: take the lease there first (rvf-lock exec --etcd)") var etcd: String?
 
     func run() throws {
         let files = TortureFiles(directory: dir)
@@ -32,7 +33,7 @@ struct ExecWorkerCommand: ParsableCommand {
         while Monotonic.now() < until {
             let remaining = until - Monotonic.now()
             let waiting = random.chance(1, in: 2)
-            var lockArguments = ["exec", "-q"]
+            var lockArguments = ["exec", "-q"] + (etcd.map { ["--etcd", $0] } ?? [])
             if waiting {
                 waits += 1
                 let timeout = min(50_000_000 + random.next() % 1_450_000_000, remaining)

@@ -20,6 +20,8 @@ struct RunCommand: ParsableCommand {
     var faults = FaultSet.all
     @Option(help: "sameHostStaleAfter for the workers, in milliseconds.") var staleMs = 1500
     @Option(help: "Heartbeat interval for the workers, in milliseconds.") var heartbeatMs = 250
+    @Option(help: "The etcd profile: an etcd cluster's client URLs; exec workers (3 of every 8) take the data file's lease there first (rvf-lock exec --etcd).")
+    var etcd: String?
     @Flag(help: .hidden) var selfCheckWithoutLock = false
     /// Closed-stdout workers put the lock file on descriptor 1 (the library's bug before issue 10.1's fix).
     @Flag(help: .hidden) var selfCheckLockFileOnStdout = false
@@ -38,6 +40,7 @@ struct RunCommand: ParsableCommand {
             seed: seed ?? UInt64.random(in: 0...UInt64.max), faults: faults)
         configuration.staleMilliseconds = staleMs
         configuration.heartbeatMilliseconds = heartbeatMs
+        configuration.etcdEndpoints = etcd
         configuration.workersSkipLock = selfCheckWithoutLock
         configuration.lockFileOnStandardOutput = selfCheckLockFileOnStdout
         configuration.workersIgnoreAlias = selfCheckAliasUnknown

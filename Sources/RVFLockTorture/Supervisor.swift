@@ -25,6 +25,8 @@ final class Supervisor {
         var workersIgnoreAlias = false
         /// The hostname alias-reference holders write, which the workers also have in `$HOSTNAME`.
         var referenceAlias = "rvflock-torture-alias"
+        /// The etcd profile: exec workers take the lease on this cluster first (`rvf-lock exec --etcd`).
+        var etcdEndpoints: String?
         /// The other-host threshold of workers that cannot probe the reference holder's pid
         /// (other host, other PID namespace) when reference holders run: above any reference holding.
         var blindOtherHostMilliseconds = 20_000
@@ -165,12 +167,13 @@ final class Supervisor {
 
     /// Which slot runs where: of every 8, two exec workers (3, 7), one under another hostname (2),
     /// one in another PID namespace (5), one chdir worker (6), two with standard output closed
-    /// (0 with standard input closed too, 4), and one plain (1), each where its fault is chosen
-    /// and possible; plain otherwise.
+    /// (0 with standard input closed too, 4), and one plain (1; an exec worker too in the etcd
+    /// profile), each where its fault is chosen and possible; plain otherwise.
     private func placement(of index: Int) -> Placement {
         let faults = configuration.faults
         switch index % 8 {
         case 3 where rvfLock != nil, 7 where rvfLock != nil: return .exec
+        case 1 where rvfLock != nil && configuration.etcdEndpoints != nil: return .exec
         case 2 where unshare != nil: return .otherHost
         case 5 where unshare != nil: return .pidNamespace
         case 6 where faults.contains(.chdir): return .chdir
@@ -251,7 +254,7 @@ final class Supervisor {
                 ProcessSpawner.currentExecutable, "exec-worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
                 "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
                 "--rvf-lock", rvfLock,
-            ]
+            ] + (configuration.etcdEndpoints.map { ["--etcd", $0] } ?? [])
             slots[index].pid = try ProcessSpawner.spawn(
                 arguments, output: configuration.files.workerOutput(index, slot.incarnation), environment: environment(for: slot.placement))
             slots[index].running = true

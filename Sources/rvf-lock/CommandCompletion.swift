@@ -93,14 +93,9 @@ enum CommandCompletion {
     }
 
     private static func entries(in directory: String, startingWith prefix: String, shownAs shownDirectory: String) -> [Entry] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
         var found: [Entry] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(cString: raw.bindMemory(to: CChar.self).baseAddress!)
-            }
-            guard name != ".", name != "..", name.hasPrefix(prefix) else { continue }
+        for name in DirectoryListing.names(in: directory) ?? [] {
+            guard name.hasPrefix(prefix) else { continue }
             // Hidden files only when asked for.
             guard !name.hasPrefix(".") || prefix.hasPrefix(".") else { continue }
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name

@@ -91,6 +91,12 @@ struct ExecCommand: ParsableCommand {
           help: "When COMMAND ends, stop the processes it left running (SIGTERM, then SIGKILL) instead of waiting for them.")
     var killLeftovers = false
 
+    @Option(name: .customLong("etcd"),
+            help: ArgumentHelp("Take FILE's lease on this etcd cluster (client URLs, comma-separated) before FILE.lock; "
+                               + "COMMAND finds the fencing token in RVF_LOCK_FENCE. Default: $RVF_LOCK_ETCD.",
+                               valueName: "ENDPOINTS"))
+    var etcd: String?
+
     @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
               completion: .file())
     var file: String
@@ -105,7 +111,7 @@ struct ExecCommand: ParsableCommand {
         let options = ExecOptions(
             waitSeconds: waitSeconds, noWait: noWait, conflictExitCode: conflictExitCode, quiet: quiet,
             verbose: verbose, allowsLockSuffix: allowLockSuffix, killAfterSeconds: killAfterSeconds, killLeftovers: killLeftovers,
-            file: file, command: try ExecOptions.command(after: file, command))
+            file: file, command: try ExecOptions.command(after: file, command), etcd: etcd)
         return try options.validated()
     }
 

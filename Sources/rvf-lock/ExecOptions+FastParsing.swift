@@ -9,7 +9,7 @@ extension ExecOptions {
     init?(fastParsing arguments: ArraySlice<String>) {
         var options = ExecOptions(file: "", command: [])
         // Which options were seen, as bits: each may appear once on this path.
-        var seen: UInt8 = 0
+        var seen: UInt16 = 0
         var index = arguments.startIndex
         var file: String?
         while index < arguments.endIndex {
@@ -36,6 +36,7 @@ extension ExecOptions {
             case "--kill-after": option = .killAfter
             case "--kill-leftovers": option = .killLeftovers
             case "--allow-lock-suffix": option = .allowLockSuffix
+            case "--etcd": option = .etcd
             default: return nil
             }
             guard seen & option.rawValue == 0 else { return nil }
@@ -61,6 +62,7 @@ extension ExecOptions {
                 guard let seconds = Double(value) else { return nil }
                 options.killAfterSeconds = seconds
             case .killLeftovers: options.killLeftovers = true
+            case .etcd: options.etcd = value
             }
         }
         // A lone "-" is left to ArgumentParser, whatever it makes of it.
@@ -74,10 +76,10 @@ extension ExecOptions {
         }
     }
 
-    private enum FastOption: UInt8 {
+    private enum FastOption: UInt16 {
         case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32, verbose = 64,
-             allowLockSuffix = 128
+             allowLockSuffix = 128, etcd = 256
 
-        var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter }
+        var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter || self == .etcd }
     }
 }

@@ -18,6 +18,8 @@ struct ExecOptions: Equatable {
     var file: String
     /// COMMAND and its arguments, without the `--` that may separate them from FILE.
     var command: [String]
+    /// `--etcd ENDPOINTS`: take the data file's lease on this etcd cluster first (rvf-lock-etcd holds it).
+    var etcd: String?
 
     /// How long a command and its processes get between SIGTERM and SIGKILL.
     static let defaultKillAfterSeconds: Double = 5

@@ -16,23 +16,45 @@ struct ExecRunner {
         } catch {
             return error.report()
         }
+        let started = ContinuousClock.now
+        // --etcd: the lease first (rvf-lock-etcd holds it), then the lock file; released in reverse.
+        var coordinator: EtcdCoordinator?
+        if let endpoints = EtcdCoordinator.endpoints(options.etcd) {
+            do throws(CommandFailure) {
+                coordinator = try EtcdCoordinator.acquire(endpoints: endpoints, options: options)
+            } catch {
+                return error.message.isEmpty ? error.exitStatus : error.report()
+            }
+            coordinator?.exportToCommand()
+        }
         let handle: LockHandle
-        switch acquire(target.lock) {
+        // Only a wait for the etcd lease comes out of -w: without one, -w is the lock file's wait whole.
+        switch acquire(target.lock, startedAt: coordinator == nil ? nil : started) {
         case .success(let acquired): handle = acquired
-        case .failure(let status): return status
+        case .failure(let status):
+            coordinator?.release()
+            return status
         }
 
         let outcome: LockedCommand.Outcome
         do throws(CommandFailure) {
-            outcome = try LockedCommand(options: options).run(holding: handle.scope)
+            outcome = try LockedCommand(options: options).run(holding: handle.scope, coordinator: coordinator)
         } catch {
             // COMMAND never started: release quietly, the failure is the message.
             try? handle.release()
+            coordinator?.release()
             return error.report()
         }
 
         var releaseFailure: CommandFailure?
         do throws(LockError) { try handle.release() } catch { releaseFailure = CommandFailure(error) }
+        if let coordinator, !coordinator.release(), case .finished(let status) = outcome {
+            // The command ended on its own, but the lease had been lost meanwhile (this
+            // process was paused past its TTL, say): what it wrote may overlap another writer's.
+            StandardError.line("the etcd lease of \(options.file) was lost while the command ran (it ended with status "
+                               + "\(status)); exiting \(ExitStatus.software)")
+            return ExitStatus.software
+        }
         switch outcome {
         case .finished(let status):
             // COMMAND and its processes ended on their own, so its status is the answer;
@@ -53,9 +75,11 @@ struct ExecRunner {
         case failure(Int32)
     }
 
-    private func acquire(_ lock: WriterLock) -> Acquisition {
-        // validated() keeps -w within what a Duration holds.
-        let timeout: Duration? = options.waitSeconds.map { .seconds($0) }
+    private func acquire(_ lock: WriterLock, startedAt started: ContinuousClock.Instant?) -> Acquisition {
+        // validated() keeps -w within what a Duration holds; what is left of it after the etcd lease's wait.
+        let timeout: Duration? = options.waitSeconds.map { seconds in
+            max(.seconds(seconds) - (started.map { ContinuousClock.now - $0 } ?? .zero), .zero)
+        }
         let reporter = WaitReporter(lockFile: lock.lockFile, quiet: options.quiet, verbose: options.verbose, timeout: timeout)
         do throws(LockError) {
             let handle = options.noWait

@@ -36,7 +36,7 @@ struct LockedCommand {
     }
 
     /// Starts COMMAND and supervises it and its descendants until none is left.
-    func run(holding scope: LockScope) throws(CommandFailure) -> Outcome {
+    func run(holding scope: LockScope, coordinator: EtcdCoordinator? = nil) throws(CommandFailure) -> Outcome {
         guard rvf_set_child_subreaper() == 0 else {
             throw CommandFailure(ExitStatus.unavailable,
                                  "cannot make rvf-lock a child subreaper (prctl PR_SET_CHILD_SUBREAPER: "
@@ -49,8 +49,9 @@ struct LockedCommand {
         // a signal sent to rvf-lock's group reaches COMMAND only once, through rvf-lock
         // (see Documentation/rvf-lock.md, "Signals").
         let ownGroup = rvf_is_terminal_job() == 0
-        let relay = try SignalRelay(catchingStop: ownGroup)
+        var relay = try SignalRelay(catchingStop: ownGroup)
         scope.onLoss(relay.lossNotifier)
+        relay.coordinator = coordinator
         let descriptor = scope.kernelLockDescriptor
         guard descriptor >= 0 else {
             throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")

@@ -32,12 +32,7 @@ struct ProcessTable {
     /// Reads every process's /proc/PID/stat.
     static func snapshot() -> ProcessTable {
         var entries: [Entry] = []
-        guard let directory = opendir("/proc") else { return ProcessTable(entries: []) }
-        defer { closedir(directory) }
-        while let item = readdir(directory) {
-            let name = withUnsafeBytes(of: item.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+        for name in DirectoryListing.names(in: "/proc") ?? [] {
             guard let pid = pid_t(name), let entry = entry(pid) else { continue }
             entries.append(entry)
         }

@@ -166,15 +166,7 @@ enum SelftestSystem {
     /// levels); returns what could not be removed, with why.
     static func removeTree(_ directory: String) -> [String] {
         var problems: [String] = []
-        if let stream = opendir(directory) {
-            var names: [String] = []
-            while let entry = readdir(stream) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                    String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-                }
-                if name != "." && name != ".." { names.append(name) }
-            }
-            closedir(stream)
+        if let names = DirectoryListing.names(in: directory) {
             for name in names where Glibc.unlink(directory + "/" + name) != 0 && errno != ENOENT {
                 problems.append("\(directory)/\(name) (unlink: \(errnoName(errno)))")
             }

@@ -45,6 +45,8 @@ struct SignalRelay {
     /// The signals COMMAND must start with at their default action (besides
     /// the ones with handlers here, which the spawner resets anyway).
     let signalsToReset: [CInt]
+    /// `exec --etcd`: the lease's holder, whose socket says when the lease is lost.
+    var coordinator: EtcdCoordinator?
 
     /// Installs the handlers.
     ///
@@ -91,9 +93,19 @@ struct SignalRelay {
     /// Sleeps until something arrives or `milliseconds` pass (-1: no limit), and
     /// returns everything that arrived meanwhile, in order.
     func wait(milliseconds: Int32) -> [Event] {
-        var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
-        _ = poll(&descriptor, 1, milliseconds)
         var events: [Event] = []
+        if let coordinator, !coordinator.lossReported {
+            var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0),
+                               pollfd(fd: coordinator.descriptor, events: Int16(POLLIN), revents: 0)]
+            _ = poll(&descriptors, 2, milliseconds)
+            if descriptors[1].revents != 0 && coordinator.reportsLoss() {
+                coordinator.lossReported = true
+                events.append(.lockLost)
+            }
+        } else {
+            var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            _ = poll(&descriptor, 1, milliseconds)
+        }
         var record = rvf_signal_record()
         var passed: CInt = -1
         // One record per message.

@@ -36,6 +36,11 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per FILE, each on its own line (JSON Lines).")
     var json = false
 
+    @Option(name: .customLong("etcd"),
+            help: ArgumentHelp("Also show who holds each FILE's lease on this etcd cluster, its machine and fencing token "
+                               + "(rvf-lock-etcd status). Default: $RVF_LOCK_ETCD.", valueName: "ENDPOINTS"))
+    var etcd: String?
+
     @Flag(name: .customLong("allow-lock-suffix"),
           help: "A FILE whose name ends in .lock really is a data file (without this, such a FILE is refused as a lock file).")
     var allowLockSuffix = false
@@ -60,6 +65,9 @@ struct StatusCommand: ParsableCommand {
             }
             // Errors (64 and up) outrank every lock state; among states, stale/invalid outranks held.
             worst = max(worst, report.exitStatus)
+        }
+        if let endpoints = EtcdCoordinator.endpoints(etcd) {
+            worst = max(worst, EtcdCoordinator.showStatus(endpoints: endpoints, files: files, json: json))
         }
         if worst != ExitStatus.success { throw ExitCode(worst) }
     }

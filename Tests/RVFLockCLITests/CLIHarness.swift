@@ -12,10 +12,19 @@ import Testing
 @Suite(.serialized, .timeLimit(.minutes(2)))
 struct CLITests {}
 
-/// The built `rvf-lock`, found beside the test bundle.
+/// The `rvf-lock` under test: the one built beside the test bundle, or the one in
+/// the folder `RVFLOCK_TOOL_DIRECTORY` names, so that the same tests check a
+/// binary built as README.md's "Install rvf-lock" says
+/// (`RVFLOCK_TOOL_DIRECTORY=/usr/local/bin swift test --filter RVFLockCLITests`).
 enum Tool {
-    /// The folder holding the test bundle and the package's executables.
+    /// The folder holding the `rvf-lock` under test (by default the test bundle's,
+    /// which also holds the package's other executables).
     static let binDirectory: String = {
+        if let chosen = ProcessInfo.processInfo.environment["RVFLOCK_TOOL_DIRECTORY"], !chosen.isEmpty {
+            precondition(FileManager.default.isExecutableFile(atPath: chosen + "/rvf-lock"),
+                         "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable rvf-lock")
+            return chosen
+        }
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         if FileManager.default.isExecutableFile(atPath: bundleDirectory + "/rvf-lock") { return bundleDirectory }
         // Some runners start the tests from elsewhere: ask SwiftPM where it builds.

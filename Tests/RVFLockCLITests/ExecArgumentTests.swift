@@ -55,6 +55,8 @@ extension CLITests {
                 ["--kill-after", "0.5", "--kill-leftovers", "d.rvf", "cmd", "--kill-after"],
                 ["--quiet", "--conflict-exit-code", "255", "--", "d.rvf", "--", "--"], ["-q", "--", "-d.rvf", "x"],
                 ["d.rvf", "-", "x"], ["", "x"], ["d.rvf", "x", "-w", "1"],
+                ["--etcd", "http://e1:2379,http://e2:2379", "-n", "d.rvf", "x"], ["-w", "3", "--etcd", "e1", "d.rvf", "--", "x"],
+                ["--etcd", "--", "d.rvf", "x"], ["--etcd", "e1", "--etcd", "e2", "d.rvf", "x"],
                 // Declined by the fast parser, or refused by both:
                 ["-nq", "d.rvf", "x"], ["--wait=2", "d.rvf", "x"], ["-w", "-1", "d.rvf", "x"], ["-w", "abc", "d.rvf", "x"],
                 ["-w", "1", "-n", "d.rvf", "x"], ["-n", "-n", "d.rvf", "x"], ["-E", "256", "d.rvf", "x"], ["--help"],

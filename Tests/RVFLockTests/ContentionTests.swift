@@ -7,7 +7,7 @@ extension CrossProcessTests {
             let sandbox = LockSandbox()
             let log = sandbox.directory.file("holders.log")
             let workers = try (0..<8).map { id in
-                try CrossProcessTests.probe("contend", sandbox.dataFile, ["seconds=4", "id=\(id)", "log=\(log)"],
+                try CrossProcessTests.probe("contend", sandbox.dataFile, ["seconds=\(Stress.count(short: 2, full: 4))", "id=\(id)", "log=\(log)"],
                                             in: sandbox, name: "contend-\(id)")
             }
             var reported = 0

@@ -118,7 +118,7 @@ extension CrossProcessTests {
             _ = try #require(await looker.waitForLine(startingWith: "looping"), "looker: \(looker.errorOutput)")
 
             let lock = sandbox.lock()
-            let rounds = 300
+            let rounds = Stress.count(short: 60, full: 300)
             var failures: [String] = []
             for round in 0..<rounds {
                 // Every other round over a stale lock, which must be judged and broken under the looks.

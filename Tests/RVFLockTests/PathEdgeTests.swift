@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import RVFLock
+@_spi(Testing) import RVFLock
 import SystemPackage
 import Testing
 

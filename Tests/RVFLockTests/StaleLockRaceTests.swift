@@ -31,7 +31,7 @@ extension CrossProcessTests {
         }
 
         @Test func exactlyOneOfSixRacingProcessesTakesAStaleLock() async throws {
-            let trials = 20
+            let trials = Stress.count(short: 4, full: 20)
             let racers = 6
             var failures = 0
             for trial in 0..<trials {
@@ -47,23 +47,33 @@ extension CrossProcessTests {
                         "race", sandbox.dataFile, ["start-ns=\(start)", "id=\(id)", "log=\(log)", "hold-ms=200"],
                         in: sandbox, name: "race-\(id)")
                 }
-                var winners = 0
-                var losers = 0
+                // (tried, released) of each winner; the try of each loser.
+                var wins: [(tried: UInt64, released: UInt64)] = []
+                var losses = 0
                 for worker in workers {
                     let code = await worker.waitForExit(timeout: .seconds(30))
+                    let fields = worker.outputLines.first?.split(separator: " ") ?? []
                     switch code {
-                    case 0 where worker.outputLines == ["acquired"]: winners += 1
-                    case 3 where worker.outputLines == ["busy"]: losers += 1
+                    case 0 where fields.count == 3 && fields[0] == "acquired":
+                        wins.append((UInt64(fields[1]) ?? 0, UInt64(fields[2]) ?? 0))
+                    case 3 where fields.count == 2 && fields[0] == "busy":
+                        losses += 1
                     default: Issue.record("trial \(trial): racer exit \(String(describing: code)): \(worker.output) \(worker.errorOutput)")
                     }
                 }
+                // A racer that a loaded machine woke only after the winner had released
+                // takes a free lock: a later holder, not a second winner of the race.
+                let first = wins.min { $0.tried < $1.tried }
+                let rivals = wins.filter { win in first.map { win.tried < $0.released } ?? false }
+                let late = wins.count - rivals.count
                 let holders = HolderLog(contentsOf: log)
-                #expect(winners == 1, "trial \(trial) (\(origin)): \(winners) processes took the lock")
-                #expect(losers == racers - 1, "trial \(trial) (\(origin))")
+                #expect(rivals.count == 1, "trial \(trial) (\(origin)): \(rivals.count) processes took the lock in the race")
+                #expect(losses + late == racers - 1, "trial \(trial) (\(origin))")
                 #expect(holders.overlaps == 0, "trial \(trial) (\(origin))")
-                #expect(holders.total == 1, "trial \(trial) (\(origin))")
+                #expect(holders.total == wins.count, "trial \(trial) (\(origin))")
                 #expect(!sandbox.lockExists)
-                if winners != 1 || holders.overlaps != 0 { failures += 1 }
+                if late > 0 { print("stale-lock race: trial \(trial): \(late) racer(s) woke after the winner released") }
+                if rivals.count != 1 || holders.overlaps != 0 { failures += 1 }
             }
             print("stale-lock race: \(trials) trials of \(racers) racers, \(failures) with other than exactly one holder")
         }

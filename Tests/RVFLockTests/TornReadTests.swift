@@ -13,7 +13,8 @@ extension CrossProcessTests {
     ///
     /// The holder beats every millisecond and, besides, rewrites its record in place
     /// (one `pwrite` of a whole valid record, as a heartbeat does) every ~50 us,
-    /// while four threads of this process call `status()`, 10,000 times in all per file system.
+    /// while four threads of this process call `status()`, 10,000 times in all per file system
+/// (`RVFLOCK_STRESS=1`; 1,000 by default, see ``Stress``).
     @Suite struct TornReadTests {
         /// ext4 (/tmp here) and tmpfs (/dev/shm) tear differently.
         static let fileSystems: [String] = ["/tmp", "/dev/shm"].filter { access($0, W_OK) == 0 }
@@ -59,7 +60,7 @@ extension CrossProcessTests {
             let lock = sandbox.lock()
 
             let threads = 4
-            let looksPerThread = 2_500
+            let looksPerThread = Stress.count(short: 250, full: 2_500)
             let looks = Looks()
             let group = DispatchGroup()
             for thread in 0..<threads {
@@ -76,7 +77,7 @@ extension CrossProcessTests {
             print("torn reads on \(base): \(total) looks, \(looks.held) held, \(looks.invalid.count) invalid, "
                   + "\(looks.distinctTimestamps) distinct records seen")
             // The holder really rewrote its record while the looks ran: they could have torn.
-            #expect(looks.distinctTimestamps > 100, "only \(looks.distinctTimestamps) distinct records seen")
+            #expect(looks.distinctTimestamps > total / 100, "only \(looks.distinctTimestamps) distinct records seen")
             #expect(looks.invalid.isEmpty, "\(looks.invalid.count) of \(total) looks called the live lock invalid: \(looks.invalid.prefix(2))")
             #expect(looks.other.isEmpty, "a live holder's lock was seen as: \(looks.other.prefix(2))")
 

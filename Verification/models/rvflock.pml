@@ -1,13 +1,18 @@
 /*
  * rvflock.pml -- Promela model of the RVF writer lock AS IMPLEMENTED in
  * Swift. See Verification/README.md. Where the steps live (Sources/RVFLock/):
- *   A1-A3  Internal/PreparedLockFile.swift (init)
- *   A4     PreparedLockFile.link(to:), called from WriterLock+Acquisition.swift acquireHeldLock
- *   A5     Internal/OpenLockFile.swift (open, tryExclusive, waitForExclusive, isUnlinked,
- *          remove) + Internal/StalenessJudge.swift, driven by acquireHeldLock
- *          (the implementation also re-reads the record bytes before the rename:
- *          that only adds an early "changed" exit)
- *   H, R   Internal/HeldLock.swift (beat/verify, release())
+ *   The steps are the methods of Internal/Acquisition/Acquisition.swift, named as
+ *   in Protocol.md ("Acquire"):
+ *   A1-A3  prepare()        Internal/LockFile/PreparedLockFile.swift (init)
+ *   A4     link()           PreparedLockFile.link(to:)
+ *   A5a-d  open(), contend(for:), queue(on:), judge(_:)
+ *                           Internal/LockFile/OpenLockFile.swift (open, tryExclusive,
+ *                           waitForExclusive, isAtLockPath) + StalenessJudge.swift
+ *   A5e'   takeOver(_:)     PreparedLockFile.replace(_:judged:location:) (the swap)
+ *   A5e-f  breakJudged(_:bytes:)  OpenLockFile.remove(judged:) (also breakLock())
+ *          (the implementation also re-reads the record bytes before the swap or
+ *          the rename: that only adds an early "changed" exit)
+ *   H, R   Internal/LockFile/HeldLock.swift (beat/verify, release(), releaseInPlace)
  *   Not modelled: breakLock(force: true) (operator's forced break, which by
  *   design ignores the flock) and observers (status/wait: LOCK_SH for
  *   microseconds, never unlink; a judge that meets only shared locks waits for
@@ -48,6 +53,11 @@
  *          its flock) as the predecessor and go to A4, so that the next waiter
  *          in the kernel's queue wakes only after this one linked its file.
  *   A5d    lstat(L) names J's inode? else close J and retry.
+ *   A5e'   the swap (default; -DNO_EXCHANGE models file systems without it):
+ *          renameat2(T's private name, L, RENAME_EXCHANGE) puts T at L and
+ *          WHATEVER L named at the private name; lstat(private name) is J's
+ *          inode: the CS, then unlink the old file and close J; otherwise swap
+ *          back (L = that file again) and retry.
  *   A5e    "A5e rename": rename(L -> moved): moves WHATEVER L names at that
  *          moment (the model does not assume it is J's inode).
  *   A5f    lstat(moved) is J's inode: unlink it and keep J as the predecessor;
@@ -63,6 +73,10 @@
  *   R1     "R1 lstat": leave the CS (ghost), lstat(L) == T ? -- asserted
  *          (never "taken over").
  *   R2     "R2 unlink": unlink(L) (asserted to remove exactly T's inode).
+ *   R2'    released in place, when another process has T open (a waiter's
+ *          mark): no unlink; the record is rewritten stale (not modelled: no
+ *          decision depends on it on one machine); T stays at L for the first
+ *          waiter's swap (-DNO_RELEASE_IN_PLACE: never).
  *   R3     "R3 close T": releases the flock on T.
  *   crash  any step: a Crasher process raises crashreq[p] at any time (at
  *          most MAXCRASH times in total); p's `unless` escape then closes all
@@ -98,8 +112,14 @@
  *                        the lock (mutual exclusion is asserted among RVFLock
  *                        processes only: against a writer that takes no flock a
  *                        window remains, see Protocol.md)
- *   MUTANT_UNLINK_AFTER_PUT_BACK broken variant (with FOREIGN): the put-back may
- *                        fail (link refused) and the moved file is then unlinked
+ *   MUTANT_UNLINK_AFTER_PUT_BACK broken variant (with FOREIGN, NO_EXCHANGE): the
+ *                        put-back may fail (link refused) and the moved file is
+ *                        then unlinked
+ *   NO_EXCHANGE          file systems without RENAME_EXCHANGE (NFS): a waiter breaks
+ *                        the released or dead holder's file (A5e-A5f) and links (A4)
+ *   NO_RELEASE_IN_PLACE  a releaser always unlinks (as before the in-place release)
+ *   MUTANT_UNVERIFIED_SWAP broken variant (with FOREIGN): the swap's result is not
+ *                        checked; the foreign writer's live file is unlinked
  */
 
 #ifndef N
@@ -108,10 +128,18 @@
 #ifndef MAXCRASH
 #define MAXCRASH 2          /* total crashes (each followed by a restart) */
 #endif
+#ifndef FOREIGN_ROUNDS
+#define FOREIGN_ROUNDS 3    /* acquisitions of the foreign writer */
+#endif
 #ifdef FOREIGN
-#define NI (2*N+4)          /* plus the foreign writer's file and files kept aside (displaced) */
+#define KMAX (MAXCRASH+N+2*FOREIGN_ROUNDS)   /* files kept at a private name: displaced, left by a crash mid-move */
 #else
-#define NI (2*N+1)          /* inode pool: each process holds at most T and J, plus an orphan at L */
+#define KMAX (MAXCRASH+N)   /* files kept at a private name: left by a crash mid-move */
+#endif
+#ifdef FOREIGN
+#define NI (3*N+2+KMAX)     /* T, J and a moved file per process, an orphan at L, the foreign's, kept files */
+#else
+#define NI (3*N+1+KMAX)     /* T, J and a moved file per process, an orphan at L, kept files */
 #endif
 
 byte L = 0;
@@ -122,20 +150,51 @@ bool inCS[N];
 byte incs = 0;              /* ghost: processes in the CS */
 bool crashreq[N];
 byte crashes = 0;
+byte moved[N];              /* the file p moved to its private name (rename or swap), until it acts on it */
+byte kept[KMAX];            /* files that stay at a private name for good (displaced; or a crash mid-move) */
+byte nkept = 0;
+#define KEEP(i)  if :: (i) != 0 -> assert(nkept < KMAX); kept[nkept] = (i); nkept++ :: else -> skip fi
 #ifdef FOREIGN
 byte F = 0;                 /* the foreign writer's inode while it exists */
 bool fin = false;           /* the foreign writer believes it holds the lock */
 bool flost = false;         /* ghost: an RVFLock process unlinked F while fin */
-byte aside[N];              /* a file kept aside (displaced) by p's breaker: stays linked there */
 #define UNLINKED(i)  if :: (fin && (i) == F) -> flost = true :: else -> skip fi
+/* A releaser unlinks by name after its check: beside a writer that takes no
+   flock, a cascade inside that moment (a breaker moving the releaser's file aside,
+   the foreign writer creating its own at the free L) makes it unlink the foreign
+   writer's file. Not asserted: see Verification/README.md. */
+#define RELEASER_UNLINKED(i)  skip
 #else
 #define UNLINKED(i)  skip
+#define RELEASER_UNLINKED(i)  skip
 #endif
 #ifdef LIVENESS
 bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-acquired */
 #define SET_DH(v)  dh = v
 #else
 #define SET_DH(v)  skip      /* ghost only needed for the liveness property */
+#endif
+
+/* A holder's file is at L from its CS entry to its release, so its release
+   unlinks exactly its own file. Beside a writer that takes no flock it is not:
+   that writer may delete a judged file and leave L free between a waiter's check
+   and its swap (or a breaker's rename), and the swap (rename) then takes the new
+   holder's file out for a moment before putting it back; the holder's loss
+   detection reports it, and a release in that moment unlinks the waiter's file
+   instead of its own (the waiter's swap back then fails; nobody holds more than
+   before). Only the FOREIGN checks allow it. */
+#ifdef FOREIGN
+#define HOLDER(c)  skip
+#else
+#define HOLDER(c)  assert(c)
+#endif
+/* Mutual exclusion among RVFLock processes; beside a writer that takes no flock,
+   on a file system without RENAME_EXCHANGE, the rename leaves L free for another
+   process to link while a holder's file is aside: not asserted there. */
+#if defined(FOREIGN) && defined(NO_EXCHANGE)
+#define EXCLUSIVE(c)  skip
+#else
+#define EXCLUSIVE(c)  assert(c)
 #endif
 
 /* "removes exactly the inode judged/owned" -- a diagnostic assertion; off in
@@ -146,16 +205,27 @@ bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-a
 #define EXACT(c)  assert(c)
 #endif
 
+/* does another process have p's file open (a waiter marked on it)? */
+#if N == 1
+#define WAITED(p)  false
+#elif N == 2
+#define WAITED(p)  (J[1 - (p)] == T[p])
+#else
+#define WAITED(p)  ((p != 0 && J[0] == T[p]) || (p != 1 && J[1] == T[p]) || (p != 2 && J[2] == T[p]))
+#endif
+
 /* is inode i referenced by any descriptor? (k: scratch) */
 inline inode_free(i, k, res) {
   res = (L != i);
   k = 0;
   do
-  :: k < N -> if :: (T[k] == i || J[k] == i) -> res = false :: else -> skip fi;
-#ifdef FOREIGN
-              if :: aside[k] == i -> res = false :: else -> skip fi;
-#endif
+  :: k < N -> if :: (T[k] == i || J[k] == i || moved[k] == i) -> res = false :: else -> skip fi;
               k++
+  :: else -> break
+  od;
+  k = 0;
+  do
+  :: k < nkept -> if :: kept[k] == i -> res = false :: else -> skip fi; k++
   :: else -> break
   od;
 #ifdef FOREIGN
@@ -170,7 +240,7 @@ inline close_J(p) {
 }
 
 proctype Proc(byte p) {
-  byte i, k, moved;
+  byte i, k;
   bool ok, same;
 
   do
@@ -192,7 +262,7 @@ acquire:
     do
     :: atomic { L == 0 ->                          /* A4 link: success */
          L = T[p]; inCS[p] = true; incs++; SET_DH(false);
-         assert(incs <= 1)                         /* MUTUAL EXCLUSION */
+         EXCLUSIVE(incs <= 1)                      /* MUTUAL EXCLUSION */
        };
        atomic { close_J(p) };                      /* close the predecessor */
        break
@@ -236,44 +306,80 @@ acquire:
        :: !same -> atomic { close_J(p); same = false }; goto acquire
        :: else -> skip
        fi;
-       /* A5e rename(L -> private) and A5f check-and-unlink, as one step: only
-          this process ever acts on its private name, so no interleaving between
-          them matters except at L, which is free from the rename on, as here.
-          (With only RVFLock processes, A5d and the flock make the put-back
-          unreachable: EXACT asserts it; it is there for the reference, which
-          takes no flock and is not modelled.) */
-       atomic { L != 0 -> moved = L; L = 0; same = false;
+#ifndef NO_EXCHANGE
+       /* A5e' swap: renameat2(T's private name, L, RENAME_EXCHANGE) swaps WHATEVER L
+          names at that moment with T; then lstat(private name) is J's inode? Then
+          T is at L: the CS, and the old file (now at the private name) is unlinked
+          and J closed. Otherwise swap back (T's name, and the other file's place,
+          are its own: nobody else acts on either meanwhile). */
+          if
+          :: atomic { L == 0 -> close_J(p) }; goto acquire   /* ENOENT: gone meanwhile */
+          :: atomic { L != 0 -> moved[p] = L; L = T[p]; same = false;
+               if
+#ifndef MUTANT_UNVERIFIED_SWAP
+               :: moved[p] == J[p] ->
+#else
+               :: true ->                              /* mutant: takes the lock whatever came out */
+#endif
+                    inCS[p] = true; incs++; SET_DH(false);
+                    EXCLUSIVE(incs <= 1)               /* MUTUAL EXCLUSION */
+               :: else -> skip
+               fi
+             };
+             if
+             :: inCS[p] ->
+                  atomic { UNLINKED(moved[p]); moved[p] = 0 };  /* the old file, at the private name */
+                  atomic { close_J(p) };                  /* the predecessor: the next may move up */
+                  break                                   /* holding the lock */
+             :: else ->
+#ifndef FOREIGN
+                  EXACT(false);                        /* unreachable without a writer that takes no flock */
+#endif
+                  /* swap back, if L still names T (lstat, then renameat2 EXCHANGE);
+                     otherwise T was removed or moved meanwhile (only beside a writer
+                     that takes no flock): keep the other file aside, start anew */
+                  if
+                  :: atomic { L == T[p] -> L = moved[p]; moved[p] = 0; close_J(p) }; goto acquire
+                  :: atomic { L != T[p] -> KEEP(moved[p]); moved[p] = 0; close_J(p);
+                              flk[T[p]] = 0; T[p] = 0 }; goto start
+                  fi
+             fi
+          fi;
+#else
+       /* A5e rename(L -> private), then A5f: check and unlink, or put back. The
+          breaker's way (breakLock), and where names cannot be swapped (NFS). */
+       if
+       :: atomic { L == 0 -> close_J(p) }; goto acquire      /* ENOENT: gone meanwhile */
+       :: atomic { L != 0 -> moved[p] = L; L = 0; same = false }
+       fi;
 #ifndef MUTANT_NO_RECHECK
-         if
-         :: moved == J[p] -> UNLINKED(moved)       /* A5f the judged inode: unlink it; J is the predecessor */
-         :: else ->                                /* A5f another file was moved: put it back */
+       if
+       :: atomic { moved[p] == J[p] -> UNLINKED(moved[p]); moved[p] = 0 }   /* A5f the judged inode: unlink it; J is the predecessor */
+       :: atomic { moved[p] != J[p] ->                /* A5f another file was moved: put it back */
 #ifndef FOREIGN
               EXACT(false);                        /* unreachable without a writer that takes no flock */
 #endif
 #ifndef MUTANT_UNLINK_AFTER_PUT_BACK
               if
-              :: L == 0 -> L = moved               /* renameat2 NOREPLACE: back at L */
+              :: L == 0 -> L = moved[p]               /* renameat2 NOREPLACE: back at L */
               :: else ->                           /* L taken meanwhile: kept aside, never unlinked */
-#ifdef FOREIGN
-                   aside[p] = moved
-#else
-                   skip
-#endif
+                   KEEP(moved[p])
               fi;
 #else
               if
-              :: L == 0 -> L = moved               /* link() back ... */
+              :: L == 0 -> L = moved[p]               /* link() back ... */
               :: true -> skip                      /* ... or refused (EPERM) */
               fi;
-              UNLINKED(moved);                     /* ... then the moved name is unlinked */
+              UNLINKED(moved[p]);                     /* ... then the moved name is unlinked */
 #endif
+              moved[p] = 0;
               close_J(p)
-         fi;
+          }
+       fi;
 #else
-         UNLINKED(moved);                          /* mutant: unlinks whatever was moved, unchecked */
+       atomic { UNLINKED(moved[p]); moved[p] = 0 };      /* mutant: unlinks whatever was moved, unchecked */
 #endif
-         moved = 0
-       };
+#endif
 busy:
        skip                                        /* wait: retry from A4 */
 #ifdef TRY_GIVE_UP
@@ -287,12 +393,19 @@ busy:
     od;
 
     /* critical section */
-    assert(L == T[p]);                             /* H heartbeat: still ours */
+    HOLDER(L == T[p]);                             /* H heartbeat: still ours */
 
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
-             assert(L == T[p]) };                  /*     never "taken over" */
+             HOLDER(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
-    atomic { EXACT(L == T[p]); UNLINKED(L); L = 0 };   /* R2 unlink(L) */
+    if
+    :: atomic { HOLDER(L == T[p]); RELEASER_UNLINKED(L); L = 0 } /* R2 unlink(L) */
+#ifndef NO_RELEASE_IN_PLACE
+    :: WAITED(p) -> SET_DH(true)                        /* R2' released in place for a waiter (one has
+                                                           T open, as its mark says): the record
+                                                           rewritten stale, the file left at L */
+#endif
+    fi;
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
 #else
     atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */
@@ -304,7 +417,8 @@ busy:
       if :: T[p] != 0 && flk[T[p]] == p + 1 -> flk[T[p]] = 0 :: else -> skip fi;
       if :: J[p] != 0 && flk[J[p]] == p + 1 -> flk[J[p]] = 0 :: else -> skip fi;
       if :: inCS[p] -> inCS[p] = false; incs-- :: else -> skip fi;
-      T[p] = 0; J[p] = 0; moved = 0; same = false; ok = false; i = 0; k = 0;
+      KEEP(moved[p]);                              /* a file moved aside stays at its private name */
+      T[p] = 0; J[p] = 0; moved[p] = 0; same = false; ok = false; i = 0; k = 0;
       crashreq[p] = false
     }                                              /* restart as a fresh process */
   }
@@ -316,11 +430,11 @@ busy:
    a lock whose holder is dead; replacing one is a single step here (the widest
    race for a breaker between its checks and its rename). */
 active proctype Foreign() {
-  byte i, k;
+  byte i, k, rounds;
   bool ok;
   do
   :: atomic {                                      /* create its file at a free L, or replace a dead holder's */
-       !fin && (L == 0 || (T[0] != L
+       !fin && rounds < FOREIGN_ROUNDS && (L == 0 || (T[0] != L
 #if N > 1
                            && T[1] != L
 #endif
@@ -333,7 +447,7 @@ active proctype Foreign() {
        :: i > NI -> assert(false)
        :: i <= NI -> inode_free(i, k, ok); if :: ok -> break :: else -> i++ fi
        od;
-       F = i; L = F; fin = true; i = 0; k = 0; ok = false
+       F = i; L = F; fin = true; i = 0; k = 0; ok = false; rounds++
      }
   :: atomic { fin ->                               /* release: unlink L if it is still its file */
        assert(!flost);                             /* no RVFLock process removed its live lock */

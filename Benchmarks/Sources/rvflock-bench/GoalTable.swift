@@ -1,9 +1,9 @@
 import Foundation
 
-/// The goals of issues 8 (cost of `rvf-lock exec`) and 9 (performance), each
-/// read against its measurement. Printed, never asserted: the tool exits 0
-/// whatever the numbers are. A goal whose measurement did not run reads
-/// "not measured", met n/a.
+/// The goals of issues 8 (cost of `rvf-lock exec`), 9 (performance) and 17 (the
+/// tool's start-up), each read against its measurement. Printed, never asserted:
+/// the tool exits 0 whatever the numbers are. A goal whose measurement did not
+/// run reads "not measured", met n/a.
 enum GoalTable {
     /// Issue 9 asks for a heartbeat "as low as today or lower": today is the full
     /// run of 2026-11-28 (Benchmarks/results/latest.json of that date), default
@@ -101,16 +101,19 @@ enum GoalTable {
             heartbeat.map { $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
                 && $0.writeCallsPerHour <= heartbeatBaselineWriteCallsPerHour } ?? false)
 
-        // Issue 8: the cost of rvf-lock exec against flock(1).
+        // Issues 8 and 17: the cost of rvf-lock exec against flock(1), the binary built
+        // as README.md installs it; judged by the median of the paired ratios.
         do {
             let rows = results.commandStart?.rows
             let ours = rows?.first { $0.command.hasPrefix("rvf-lock exec") }
             let flock = rows?.first { $0.command.hasPrefix("flock") }
-            let measured = ours.flatMap { ours in flock.map { (ours.nanoseconds.median, $0.nanoseconds.median) } }
-            let ratio = measured.map { $0.0 / $0.1 } ?? .nan
-            add(8, "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, p50",
-                measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
-                "≤ 2× flock(1)", ratio <= 2)
+            let ratio = ours?.pairedRatioToFlock.median ?? .nan
+            add(17, "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, median of paired runs",
+                ours.flatMap { ours in flock.map { flock in
+                    "\(Format.duration(ours.nanoseconds.median)) vs \(Format.duration(flock.nanoseconds.median)); "
+                        + "paired \(Format.ratio(ratio)) (p99 \(Format.ratio(ours.pairedRatioToFlock.p99)))"
+                } },
+                "≤ 1.5× flock(1)", ratio <= 1.5)
         }
         do {
             let ours = results.commandHandoff.first { $0.command.hasPrefix("rvf-lock") }

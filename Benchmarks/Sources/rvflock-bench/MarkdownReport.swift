@@ -145,12 +145,13 @@ struct MarkdownReport {
             out.append("Whole-process time, from `posix_spawn` to `waitpid` returning, of \(start.rounds) runs of each command, "
                 + "the four interleaved in a rotating order; FILE is free each time. rvf-lock: `\(start.rvfLock)`; flock(1): `\(start.flock)`.")
             out.append("")
-            out.append("| Command | runs | p50 | p99 | min | p50 / flock(1) |")
-            out.append("|---|---|---|---|---|---|")
+            out.append("| Command | runs | p50 | p99 | min | p50 / flock(1) | paired / flock(1), p50 / p99 |")
+            out.append("|---|---|---|---|---|---|---|")
             for row in start.rows {
                 out.append("| `\(row.command)` | \(row.nanoseconds.count) | \(Format.duration(row.nanoseconds.median)) "
                     + "| \(Format.duration(row.nanoseconds.p99)) | \(Format.duration(row.nanoseconds.minimum)) "
-                    + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) |")
+                    + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) "
+                    + "| \(Format.ratio(row.pairedRatioToFlock.median)) / \(Format.ratio(row.pairedRatioToFlock.p99)) |")
             }
         }
         if !results.commandHandoff.isEmpty {

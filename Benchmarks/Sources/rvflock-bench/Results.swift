@@ -79,6 +79,9 @@ struct Results: Codable {
             var command: String
             /// From posix_spawn to waitpid returning, every run.
             var nanoseconds: Summary
+            /// Each run's time over flock(1)'s run of the same round: the pairs share
+            /// whatever load the machine had at that moment.
+            var pairedRatioToFlock: Summary
         }
         /// The binaries measured, by path.
         var rvfLock: String

@@ -47,6 +47,10 @@ int rvf_link_open_file(int descriptor, int directory, const char *name);
 /// no ownership of the file (fs.protected_hardlinks does not apply).
 int rvf_rename_noreplace(int directory, const char *source, const char *target);
 
+/// renameat2(..., RENAME_EXCHANGE): swaps the names `first` and `second`
+/// atomically; both must exist. EINVAL where the file system cannot (NFS).
+int rvf_rename_exchange(int directory, const char *first, const char *second);
+
 /// Starts a detached thread running start(context), with a stack of
 /// `stack_size` bytes (0: the default). Returns pthread_create's result.
 int rvf_start_detached_thread(void *(*start)(void *), void *context, unsigned long stack_size);

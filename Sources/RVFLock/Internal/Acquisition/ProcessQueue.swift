@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Synchronization
 
 /// The threads and tasks of this process that want the same lock: they take
@@ -61,12 +57,13 @@ final class ProcessQueue: Sendable {
 
     private final class Waiter: Sendable {
         let owner: Owner
+        /// The wait's one waker: cancellation signals it too.
         let wake: WakeSignal
         let granted = Atomic<Bool>(false)
 
-        init(owner: Owner) throws(SystemCallError) {
+        init(owner: Owner, wake: WakeSignal) {
             self.owner = owner
-            wake = try WakeSignal()
+            self.wake = wake
         }
     }
 
@@ -116,8 +113,8 @@ final class ProcessQueue: Sendable {
             if let thread = owner.thread, holder.thread == thread {
                 return .failure(.reentered("this thread already holds it, through a handle it took"))
             }
-            guard waits else { return .failure(.busy) }
-            guard let waiter = try? Waiter(owner: owner) else { return .failure(.busy) }
+            guard waits, let wake = cancellation?.waker() ?? (try? WakeSignal()) else { return .failure(.busy) }
+            let waiter = Waiter(owner: owner, wake: wake)
             lines[index].waiters.append(waiter)
             return .success(waiter)
         }
@@ -129,7 +126,6 @@ final class ProcessQueue: Sendable {
     private func wait(
         _ waiter: Waiter, key: Key, deadline: ContinuousClock.Instant?, cancellation: WaitCancellation?
     ) throws(Refusal) {
-        let cancelled = cancellation?.wakeDescriptor()
         while !waiter.granted.load(ordering: .acquiring) {
             let refusal: Refusal?
             if cancellation?.isCancelled == true {
@@ -152,8 +148,7 @@ final class ProcessQueue: Sendable {
                 throw refusal
             }
             let remaining = deadline.map { $0 - ContinuousClock.now } ?? .seconds(3600)
-            let descriptors = [waiter.wake.readable] + (cancelled.map { [$0] } ?? [])
-            _ = try? Syscalls.pollReadable(descriptors, timeoutMilliseconds: max(.zero, remaining).pollMilliseconds)
+            _ = try? waiter.wake.sleep(timeout: max(.zero, remaining))
         }
     }
 
@@ -170,6 +165,6 @@ final class ProcessQueue: Sendable {
             next.granted.store(true, ordering: .releasing)
             return next
         }
-        next?.wake.fire()
+        next?.wake.signal()
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// Who, on this machine, is behind a lock: the holder's program name, and the
@@ -16,7 +12,6 @@ enum HolderProcesses {
     /// `holder` with its program name, and, where its kernel lock is held by
     /// processes other than the record's, those processes.
     static func describe(_ holder: LockHolder, lockFile: FileIdentity, identity: HostIdentity) -> LockHolder {
-        #if os(Linux)
         guard holder.hostMatch != .otherHost, ProcessIdentity.procShowsThisNamespace else { return holder }
         let pid = holder.pid
         let validPID = pid > 0 && pid <= UInt32(Int32.max)
@@ -39,9 +34,6 @@ enum HolderProcesses {
         default:
             return holder
         }
-        #else
-        return holder
-        #endif
     }
 
     /// Whether the process with the record's PID wrote it, by its writer tag.
@@ -52,7 +44,7 @@ enum HolderProcesses {
 
     /// `/proc/PID/comm`.
     static func program(of pid: Int32) -> String? {
-        guard let bytes = Syscalls.readSmallFile(FilePath("/proc/\(pid)/comm"), limit: 64) else { return nil }
+        guard let bytes = Syscalls.readProcFile("/proc/\(pid)/comm", limit: 64) else { return nil }
         let name = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
         return name.isEmpty ? nil : name
     }
@@ -86,7 +78,7 @@ enum HolderProcesses {
         for name in Syscalls.directoryEntries(proc) {
             guard let pid = Int32(name), pid > 0 else { continue }
             let holds = openings(of: file, by: pid).contains { descriptor in
-                guard let info = Syscalls.readSmallFile(FilePath("/proc/\(pid)/fdinfo/\(descriptor)"), limit: 4096) else { return false }
+                guard let info = Syscalls.readProcFile("/proc/\(pid)/fdinfo/\(descriptor)", limit: 4096) else { return false }
                 return String(decoding: info, as: UTF8.self).split(separator: "\n").contains { line in
                     line.hasPrefix("lock:") && line.contains("FLOCK") && line.contains("WRITE")
                 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import SystemPackage
 
@@ -84,13 +80,9 @@ struct HostIdentity: Sendable {
     }
 
     private static func readBootID() -> [UInt8]? {
-        #if os(Linux)
         guard let bytes = Syscalls.readSmallFile("/proc/sys/kernel/random/boot_id", limit: 64) else { return nil }
         let trimmed = bytes.filter { $0 != UInt8(ascii: "\n") }
         return trimmed.isEmpty ? nil : trimmed
-        #else
-        return nil
-        #endif
     }
 
     /// How a record's hostname relates to this machine, allowing for the

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Synchronization
 import SystemPackage
@@ -25,7 +21,7 @@ enum ProcessIdentity {
     /// nil when it cannot be read (no such process, no `/proc`, or a `/proc` of another namespace).
     static func startTicks(of pid: pid_t) -> UInt64? {
         guard procShowsThisNamespace else { return nil }
-        guard let bytes = Syscalls.readSmallFile(FilePath("/proc/\(pid)/stat"), limit: 1024) else { return nil }
+        guard let bytes = Syscalls.readProcFile("/proc/\(pid)/stat", limit: 1024) else { return nil }
         return parseStartTicks(bytes)
     }
 
@@ -77,8 +73,16 @@ enum ProcessIdentity {
     }
 
     /// Whether `/proc` shows this process's PID namespace: its `self` is this process.
+    /// Looked at once per process (a forked child looks again).
     static var procShowsThisNamespace: Bool {
-        guard let target = try? Syscalls.readLink(FilePath("/proc/self")) else { return false }
-        return target.string == String(getpid())
+        procCheck.withLock { known in
+            let pid = getpid()
+            if let known, known.pid == pid { return known.shows }
+            let shows = (try? Syscalls.readLink(FilePath("/proc/self")))?.string == String(pid)
+            known = (pid, shows)
+            return shows
+        }
     }
+
+    private static let procCheck = Mutex<(pid: pid_t, shows: Bool)?>(nil)
 }

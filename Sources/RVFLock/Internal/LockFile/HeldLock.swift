@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Dispatch
 import Logging
@@ -154,6 +150,8 @@ final class HeldLock: HeartbeatThread.Work {
         if !keep { monitor.unsubscribe(subscription) }
         // The path may have changed before the watch existed: look once now.
         verify()
+        // Named files of waiters that were killed while they waited.
+        PreparedLockFile.removeOrphansOnce(of: location)
     }
 
     /// What the lock path names now, compared with this holder's file.
@@ -284,12 +282,22 @@ final class HeldLock: HeartbeatThread.Work {
 
     // MARK: Release
 
-    /// Stops the heartbeat, then removes the lock file if it is still ours.
+    /// Stops the heartbeat, then lets go of the lock if the lock file is still ours.
+    ///
+    /// Without waiters, the file is removed. With waiters queued for its kernel
+    /// lock (their marks say so, see `rvf_waiter_mark`), it is *released in place*:
+    /// its record is rewritten to one that every judge calls stale (see
+    /// ``LockRecord/releasedInPlace(pidLimit:)``), and the kernel lock let go; the
+    /// first waiter, granted that kernel lock, swaps its own file in for this one
+    /// (see ``Acquisition``). The lock path is never without a file, so no one can
+    /// slip in between, and the handoff costs one directory operation, made by the
+    /// next holder. The file is kept open for a moment (see ``RecentReleases``), so
+    /// that this process's next acquisition queues behind those waiters.
     ///
     /// No check-then-act gap: this process holds `flock()` on its file until the
     /// end, and every RVFLock process must take that kernel lock before it may
-    /// remove the file, so between the identity check and the unlink nobody else
-    /// can remove ours and put theirs in its place.
+    /// replace or remove the file, so between the identity check and the unlink (or
+    /// the rewrite) nobody else can remove ours and put theirs in its place.
     func release() throws(LockError) {
         try refuseInForkedCopy("release")
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -311,9 +319,9 @@ final class HeldLock: HeartbeatThread.Work {
             defer { descriptor = -1 }
             return descriptor
         }
-        var removed = false
+        var releasedInPlace = false
         defer {
-            if removed && yieldToWaiters(descriptor) {
+            if releasedInPlace {
                 RecentReleases.shared.keep(descriptor, for: location.key)
             } else {
                 Syscalls.close(descriptor)
@@ -338,9 +346,12 @@ final class HeldLock: HeartbeatThread.Work {
         case .unknown(let error):
             throw .system(error, lockFile: lockFile, doing: "checking, before removing,")
         }
+        if rvf_has_waiters(descriptor) == 1 && releaseInPlace(descriptor) {
+            releasedInPlace = true
+            return
+        }
         do throws(SystemCallError) {
             try location.withName { (name) throws(SystemCallError) in try Syscalls.unlinkAt(location.directory.descriptor, name) }
-            removed = true
         } catch where error.errno == .noSuchFileOrDirectory {
             throw .takenOver(lockFile, status: describeStatus())
         } catch {
@@ -348,28 +359,21 @@ final class HeldLock: HeartbeatThread.Work {
         }
     }
 
-    /// Leaves a just-released lock to the waiters queued for it, instead of
-    /// letting this process take it straight back.
-    ///
-    /// The kernel wakes the first waiter when the file's `flock()` is released,
-    /// but the lock path is free from the unlink on, and a process that releases
-    /// and re-acquires in a loop links its new file before the woken waiter has
-    /// run: the same process would win every time. So when waiters have marked
-    /// themselves on the file, the releaser lets go of the kernel lock first and
-    /// returns only once the lock path names a file again (the waiter's, normally)
-    /// or no waiter is left, for at most 10 ms (a waiter may be stopped).
-    ///
-    /// - Returns: whether waiters were queued; then the file is kept open (see
-    ///   ``RecentReleases``) so that this process's next acquisition queues behind them.
-    private func yieldToWaiters(_ descriptor: CInt) -> Bool {
-        guard rvf_has_waiters(descriptor) == 1 else { return false }
-        Syscalls.unlock(descriptor)
-        let deadline = Syscalls.monotonicNanoseconds() &+ 10_000_000
-        while Syscalls.monotonicNanoseconds() < deadline {
-            if (try? location.lstat()) != nil { break }
-            if rvf_has_waiters(descriptor) != 1 { break }
-            usleep(20)
+    /// Rewrites this holder's file as released and lets go of its kernel lock; false
+    /// (nothing changed) if the rewrite failed, and the file is removed instead.
+    private func releaseInPlace(_ descriptor: CInt) -> Bool {
+        let released = state.withLock { $0.record }.releasedInPlace(pidLimit: HostIdentity.current.pidLimit)
+        do throws(SystemCallError) {
+            try released.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
+            if syncs { try Syscalls.fdatasync(descriptor) }
+        } catch {
+            // Half a record may be there: put ours back, so that the file stays valid until it is removed.
+            let record = state.withLock { $0.record }
+            _ = try? record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
+            return false
         }
+        _ = rvf_waiter_unmark(descriptor)
+        Syscalls.unlock(descriptor)
         return true
     }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import SystemPackage
 
 /// Looks at a lock without taking it: what an observer (`status`, `wait`, a
@@ -17,26 +13,34 @@ struct LockFileExaminer: Sendable {
 
     /// The lock's state, or nil when the file changed under the look (look again).
     func inspect() throws(LockError) -> LockStatus? {
-        guard let file = try OpenLockFile.open(location, forWriting: false) else { return .free }
-        do throws(SystemCallError) {
-            if try file.isUnlinked() { return nil }
-            var shared = try file.tryShared()
-            // A judge or breaker holds the exclusive lock for microseconds: look again
-            // before calling the holder alive on its account.
+        guard let file = try OpenLockFile.open(location, forWriting: false, action: "reading the lock file") else { return .free }
+        if try file.isUnlinked() { return nil }
+        var shared = try file.tryShared()
+        // A judge or breaker holds the exclusive lock for microseconds: unless the
+        // record's own process is there to hold it, look again before calling the
+        // holder alive on its account.
+        if shared == false, !holderProcessExists(file) {
             for _ in 0..<3 where shared == false {
                 usleep(200)
                 shared = try file.tryShared()
             }
-            let kernelLock: StalenessJudge.KernelLock = switch shared {
-            case true?: .notHeld
-            case false?: .heldExclusively
-            case nil: .unknown
-            }
-            defer { file.letGo() }
-            return try file.judge(with: judge, kernelLock: kernelLock, namingProgram: true).status
-        } catch {
-            throw .system(error, lockFile: location.lockFile, doing: "reading the lock file")
         }
+        let kernelLock: StalenessJudge.KernelLock = switch shared {
+        case true?: .notHeld
+        case false?: .heldExclusively
+        case nil: .unknown
+        }
+        defer { file.letGo() }
+        return try file.judge(with: judge, kernelLock: kernelLock, namingProgram: true).status
+    }
+
+    /// Whether the file's record names a process of this machine that exists.
+    private func holderProcessExists(_ file: OpenLockFile) -> Bool {
+        guard let bytes = try? file.currentBytes(), let record = try? LockRecord(decoding: bytes),
+              judge.identity.match(record.hostnameBytes) != .otherHost,
+              record.pid > 0, Int64(record.pid) < judge.identity.pidLimit
+        else { return false }
+        return (try? Syscalls.probeProcess(Int32(record.pid))) == .exists
     }
 
     /// The lock's state, looking again while it keeps changing; a non-regular file

@@ -1,13 +1,12 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import SystemPackage
 
 /// One open of whatever file is at the lock path: to judge it, to wait in the
 /// kernel's queue for its `flock()`, and, under that lock, to remove exactly it.
+///
+/// Its operations throw ``LockError`` naming the lock file and what was being
+/// done (`action`: judging, waiting for, breaking), since it knows where it is.
 ///
 /// Opening never follows a symbolic link. Judges and waiters open for writing
 /// when they may (NFSv4 refuses an exclusive `flock()` on a descriptor open
@@ -16,6 +15,8 @@ import SystemPackage
 /// one mistakes them for a holder.
 final class OpenLockFile {
     let location: LockLocation
+    /// What this open is for, as failures name it ("judging", "breaking", ...).
+    let action: String
     let descriptor: CInt
     let identity: FileIdentity
     let isWritable: Bool
@@ -38,8 +39,9 @@ final class OpenLockFile {
         case refused(Errno)
     }
 
-    private init(location: LockLocation, descriptor: CInt, info: stat, isWritable: Bool) {
+    private init(location: LockLocation, action: String, descriptor: CInt, info: stat, isWritable: Bool) {
         self.location = location
+        self.action = action
         self.descriptor = descriptor
         self.info = info
         self.identity = FileIdentity(info)
@@ -50,19 +52,24 @@ final class OpenLockFile {
 
     /// Adopts a descriptor already open on a lock file (no kernel lock held); nil if
     /// it cannot be looked at, in which case it is closed.
-    static func adopting(_ descriptor: CInt, location: LockLocation) -> OpenLockFile? {
+    static func adopting(_ descriptor: CInt, location: LockLocation, action: String) -> OpenLockFile? {
         guard let info = try? Syscalls.fstat(descriptor) else {
             Syscalls.close(descriptor)
             return nil
         }
-        return OpenLockFile(location: location, descriptor: descriptor, info: info, isWritable: true)
+        return OpenLockFile(location: location, action: action, descriptor: descriptor, info: info, isWritable: true)
+    }
+
+    /// Runs a system call on this file, naming the lock file and this open's action in a failure.
+    private func performing<T>(_ body: () throws(SystemCallError) -> T) throws(LockError) -> T {
+        try location.performing(action, body)
     }
 
     /// Opens the file at the lock path; nil when nothing is there.
     ///
     /// - Throws: ``LockError/Code/notARegularFile`` for a directory, symbolic
     ///   link, FIFO, socket or device at the lock path (never opened through, never removed).
-    static func open(_ location: LockLocation, forWriting: Bool) throws(LockError) -> OpenLockFile? {
+    static func open(_ location: LockLocation, forWriting: Bool, action: String) throws(LockError) -> OpenLockFile? {
         // O_NONBLOCK: a FIFO planted at the lock path must not hang the opener.
         let common = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
         var descriptor: CInt = -1
@@ -103,17 +110,26 @@ final class OpenLockFile {
             Syscalls.close(descriptor)
             throw .notARegularFile(location.lockFile, kind: kind)
         }
-        return OpenLockFile(location: location, descriptor: descriptor, info: info, isWritable: writable)
+        return OpenLockFile(location: location, action: action, descriptor: descriptor, info: info, isWritable: writable)
     }
 
     /// True once the file has no name left: its holder released it, or it was broken.
-    func isUnlinked() throws(SystemCallError) -> Bool {
-        try Syscalls.fstat(descriptor).st_nlink == 0
+    func isUnlinked() throws(LockError) -> Bool {
+        try performing { () throws(SystemCallError) in try Syscalls.fstat(descriptor).st_nlink == 0 }
+    }
+
+    /// Whether the lock path still names this very file.
+    func isAtLockPath() throws(LockError) -> Bool {
+        try performing { () throws(SystemCallError) in try location.lstat().map { FileIdentity($0) == identity } ?? false }
     }
 
     /// Tries the exclusive kernel lock without waiting; when refused, asks whether
     /// only shared holders (observers) stand in the way.
-    func tryExclusive() throws(SystemCallError) -> ExclusiveProbe {
+    func tryExclusive() throws(LockError) -> ExclusiveProbe {
+        try performing { () throws(SystemCallError) in try probeExclusive() }
+    }
+
+    private func probeExclusive() throws(SystemCallError) -> ExclusiveProbe {
         do {
             if try Syscalls.flockNonBlocking(descriptor, LOCK_EX) {
                 hold = .exclusive
@@ -136,7 +152,11 @@ final class OpenLockFile {
 
     /// Tries a shared kernel lock without waiting: the observer's look. False when
     /// someone holds it exclusively.
-    func tryShared() throws(SystemCallError) -> Bool? {
+    func tryShared() throws(LockError) -> Bool? {
+        try performing { () throws(SystemCallError) in try probeShared() }
+    }
+
+    private func probeShared() throws(SystemCallError) -> Bool? {
         do {
             guard try Syscalls.flockNonBlocking(descriptor, LOCK_SH) else { return false }
         } catch {
@@ -161,16 +181,20 @@ final class OpenLockFile {
     /// see `rvf_waiter_mark`), and keeps the mark until it lets go of the file, so
     /// that a holder releasing the file can tell someone is in line and leave the
     /// lock to them instead of taking it straight back.
-    func waitForExclusive(timeout: Duration?, cancellation: WaitCancellation) throws(SystemCallError) -> WaitCancellation.QueueOutcome {
+    func waitForExclusive(timeout: Duration?, cancellation: WaitCancellation) throws(LockError) -> WaitCancellation.QueueOutcome {
         _ = rvf_waiter_mark(descriptor)
-        let outcome = try cancellation.waitInKernelQueue(descriptor, operation: LOCK_EX, timeout: timeout)
+        let outcome = try performing { () throws(SystemCallError) in
+            try cancellation.waitInKernelQueue(descriptor, operation: LOCK_EX, timeout: timeout)
+        }
         if outcome == .granted { hold = .exclusive }
         return outcome
     }
 
     /// Waits in the kernel's queue for a shared lock (an observer waiting for a holder to go).
-    func waitForShared(timeout: Duration?, cancellation: WaitCancellation) throws(SystemCallError) -> WaitCancellation.QueueOutcome {
-        let outcome = try cancellation.waitInKernelQueue(descriptor, operation: LOCK_SH, timeout: timeout)
+    func waitForShared(timeout: Duration?, cancellation: WaitCancellation) throws(LockError) -> WaitCancellation.QueueOutcome {
+        let outcome = try performing { () throws(SystemCallError) in
+            try cancellation.waitInKernelQueue(descriptor, operation: LOCK_SH, timeout: timeout)
+        }
         if outcome == .granted { hold = .shared }
         return outcome
     }
@@ -188,6 +212,10 @@ final class OpenLockFile {
     /// A live holder rewrites its record in place at each heartbeat, and a read
     /// racing that write can see half of each: bytes that do not decode are read
     /// again a few times before they count.
+    func currentBytes() throws(LockError) -> [UInt8] {
+        try performing { () throws(SystemCallError) in try readBytes() }
+    }
+
     func readBytes() throws(SystemCallError) -> [UInt8] {
         var bytes = try Syscalls.preadPrefix(descriptor, count: LockRecord.size + 1)
         for _ in 0..<4 where (try? LockRecord(decoding: bytes)) == nil {
@@ -205,6 +233,14 @@ final class OpenLockFile {
     ///   (a few reads of `/proc`: not on the hot path of a waiter).
     func judge(
         with judge: StalenessJudge, kernelLock: StalenessJudge.KernelLock, namingProgram: Bool = false
+    ) throws(LockError) -> (status: LockStatus, bytes: [UInt8]) {
+        try performing { () throws(SystemCallError) in
+            try judgeBytes(with: judge, kernelLock: kernelLock, namingProgram: namingProgram)
+        }
+    }
+
+    private func judgeBytes(
+        with judge: StalenessJudge, kernelLock: StalenessJudge.KernelLock, namingProgram: Bool
     ) throws(SystemCallError) -> (status: LockStatus, bytes: [UInt8]) {
         let bytes = try readBytes()
         let now = Syscalls.wallClockNanoseconds()
@@ -254,7 +290,11 @@ final class OpenLockFile {
     /// not the judged one is never unlinked: it is renamed back with
     /// `RENAME_NOREPLACE`, which, unlike `link()`, needs no ownership of the file
     /// (`fs.protected_hardlinks` refuses another user's file to `link()`).
-    func remove(judged: [UInt8]) throws(SystemCallError) -> Removal {
+    func remove(judged: [UInt8]) throws(LockError) -> Removal {
+        try performing { () throws(SystemCallError) in try removeJudged(judged) }
+    }
+
+    private func removeJudged(_ judged: [UInt8]) throws(SystemCallError) -> Removal {
         guard let current = try location.lstat(), FileIdentity(current) == identity else { return .changed }
         guard try readBytes() == judged else { return .changed }
         TestingHooks.beforeRemovingJudgedFile?()

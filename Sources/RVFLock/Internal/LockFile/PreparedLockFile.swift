@@ -1,8 +1,5 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+import Synchronization
 import SystemPackage
 
 /// A complete lock file that is not yet at the lock path.
@@ -115,6 +112,84 @@ final class PreparedLockFile {
         return true
     }
 
+    /// What ``replace(_:judged:location:)`` did.
+    enum Replacement {
+        /// This file is at the lock path now, and the judged one is gone.
+        case replaced
+        /// The path did not name the judged file (or its bytes changed), or this file
+        /// system cannot swap names: nothing was changed. Judge (or link) again.
+        case changed
+        /// The file system has no `RENAME_EXCHANGE` (NFS): break and link instead.
+        case unsupported
+        /// What came out of the swap was not the judged file, and this file was no
+        /// longer at the lock path to swap back (only a writer that takes no
+        /// `flock()` can bring that about): the other file stays, intact, at this
+        /// file's private name, and this acquisition needs a new file.
+        case startAnew
+    }
+
+    /// Gives this file a private name beside the lock, if it has none (an
+    /// `O_TMPFILE`): a waiter does it before it queues, so that taking over the
+    /// lock from the file at the lock path is one `renameat2`.
+    func name(in location: LockLocation) throws(LockError) {
+        guard temporaryName == nil, descriptor >= 0 else { return }
+        let name = location.temporaryName(purpose: "tmp")
+        do throws(SystemCallError) {
+            try name.withUnsafeBufferPointer { (name) throws(SystemCallError) in
+                try Syscalls.linkDescriptor(descriptor, to: directory.descriptor, name.baseAddress!)
+            }
+        } catch {
+            throw .system(error, lockFile: location.lockFile, doing: "naming the new lock file of")
+        }
+        temporaryName = name
+    }
+
+    /// Takes the lock path over from `file`, whose kernel lock the caller holds and
+    /// which was judged stale (its holder released it in place, or died): swaps this
+    /// file's private name with the lock path (`RENAME_EXCHANGE`), so that the path
+    /// never names nothing, then removes the old file from the private name.
+    ///
+    /// A writer that takes no `flock()` (the reference) may have replaced the judged
+    /// file in the moment before the swap: then what came out is not the judged
+    /// file, and the swap is undone at once (its file goes back to the lock path;
+    /// nothing of its is ever unlinked).
+    func replace(_ file: OpenLockFile, judged: [UInt8], location: LockLocation) throws(LockError) -> Replacement {
+        guard try file.isAtLockPath(), try file.currentBytes() == judged else { return .changed }
+        try name(in: location)
+        guard let temporaryName else { return .changed }
+        let directory = directory.descriptor
+        return try location.performing("taking over") { () throws(SystemCallError) -> Replacement in
+            try temporaryName.withUnsafeBufferPointer { (own) throws(SystemCallError) -> Replacement in
+                try location.withName { (lockName) throws(SystemCallError) -> Replacement in
+                    do throws(SystemCallError) {
+                        try Syscalls.renameExchange(directory, own.baseAddress!, lockName)
+                    } catch where [.invalidArgument, .notSupported, .noFunction].contains(error.errno) {
+                        return .unsupported
+                    } catch where error.errno == .noSuchFileOrDirectory {
+                        return .changed
+                    }
+                    let swapped = try Syscalls.lstatAt(directory, own.baseAddress!)
+                    guard let swapped, FileIdentity(swapped) == file.identity else {
+                        // Not the judged file: give it its name back, and take this file's
+                        // back, if this file is still at the lock path.
+                        guard let current = try Syscalls.lstatAt(directory, lockName),
+                              FileIdentity(current) == identity
+                        else {
+                            self.temporaryName = nil
+                            return .startAnew
+                        }
+                        try Syscalls.renameExchange(directory, own.baseAddress!, lockName)
+                        return .changed
+                    }
+                    // This file has the lock name now; the old one holds the private name.
+                    self.temporaryName = nil
+                    _ = try? Syscalls.unlinkAt(directory, own.baseAddress!)
+                    return .replaced
+                }
+            }
+        }
+    }
+
     /// Hands the descriptor (and its kernel lock) to the caller; this object no longer closes it.
     func takeDescriptor() -> CInt {
         let taken = descriptor
@@ -133,6 +208,21 @@ final class PreparedLockFile {
             descriptor = -1
         }
     }
+
+    /// ``removeOrphans(of:)`` once per lock and process: waiters name their files, and
+    /// one that was killed leaves its name behind. Called by a holder's own thread,
+    /// off the path of any acquisition.
+    static func removeOrphansOnce(of location: LockLocation) {
+        let first = cleaned.withLock { cleaned in
+            guard !cleaned.contains(location.key) else { return false }
+            cleaned.append(location.key)
+            return true
+        }
+        if first { removeOrphans(of: location) }
+    }
+
+    /// The locks whose orphans this process removed (an array: a process takes a few locks).
+    private static let cleaned = Mutex<[ProcessQueue.Key]>([])
 
     /// Removes private files of this lock that no live process holds: named
     /// temporaries of crashed acquirers and judged files of crashed breakers.

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Synchronization
 import SystemPackage
@@ -161,11 +157,7 @@ enum Syscalls {
     }
 
     static func fdatasync(_ descriptor: CInt) throws(SystemCallError) {
-        #if os(Linux)
         _ = try retrying("fdatasync") { c_fdatasync(descriptor) }
-        #else
-        _ = try retrying("fsync") { c_fsync(descriptor) }
-        #endif
     }
 
     static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
@@ -306,6 +298,13 @@ enum Syscalls {
         try check("renameat", renameat(directory, source, directory, target))
     }
 
+    /// Swaps the names `first` and `second` in `directory` atomically (both must exist).
+    static func renameExchange(
+        _ directory: CInt, _ first: UnsafePointer<CChar>, _ second: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
+        _ = try retrying("renameat2") { rvf_rename_exchange(directory, first, second) }
+    }
+
     /// Renames `source` to `target` in `directory` unless `target` exists (EEXIST then).
     static func renameAtNoReplace(
         _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
@@ -342,6 +341,17 @@ enum Syscalls {
         guard let descriptor = try? open(path, flags: O_RDONLY) else { return nil }
         defer { close(descriptor) }
         return try? preadPrefix(descriptor, count: limit)
+    }
+
+    /// A small file of `/proc`, by a plain path (no `FilePath` to build: status looks
+    /// read a few of these each time).
+    static func readProcFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
+        prepareDescriptors()
+        let descriptor = path.withCString { c_open($0, O_RDONLY | O_CLOEXEC, 0) }
+        guard descriptor >= 0 else { return nil }
+        let kept = keptAboveStandardStreams(descriptor)
+        defer { close(kept) }
+        return try? preadPrefix(kept, count: limit)
     }
 
     static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
@@ -390,12 +400,20 @@ extension Syscalls {
         defer { closedir(stream) }
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         return names
+    }
+
+    /// The name in a directory entry that `readdir` returned, read where it lies, up
+    /// to its NUL. The kernel packs entries only as long as their names, so copying
+    /// `d_name` whole (256 bytes) reads past the entry, and past the end of the
+    /// stream's buffer for the last one: a crash wherever the heap ends there, as it
+    /// can in a statically linked program.
+    static func entryName(_ entry: UnsafePointer<dirent>) -> String {
+        let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))
     }
 }
 
@@ -431,9 +449,7 @@ enum ProcSelfFD {
 private func c_open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
 private func c_close(_ descriptor: CInt) -> CInt { close(descriptor) }
 private func c_fsync(_ descriptor: CInt) -> CInt { fsync(descriptor) }
-#if os(Linux)
 private func c_fdatasync(_ descriptor: CInt) -> CInt { fdatasync(descriptor) }
-#endif
 private func c_fstat(_ descriptor: CInt, _ info: inout stat) -> CInt { fstat(descriptor, &info) }
 private func c_stat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { stat(path, &info) }
 private func c_lstat(_ path: UnsafePointer<CChar>, _ info: inout stat) -> CInt { lstat(path, &info) }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Synchronization
 
@@ -95,11 +91,7 @@ final class MonitorThread: Sendable {
         self.owner = owner
         Syscalls.prepareDescriptors()
         // Without inotify, waiters poll and holders rely on their heartbeats.
-        #if os(Linux)
         notifier = Syscalls.keptAboveStandardStreams(inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC)))
-        #else
-        notifier = -1
-        #endif
         let timer = rvf_timerfd_create()
         guard timer >= 0 else {
             let failure = SystemCallError(name: "timerfd_create", errno: .init(rawValue: errno))
@@ -138,16 +130,12 @@ final class MonitorThread: Sendable {
     ) -> Subscription? {
         guard deliversFileEvents else { return nil }
         return state.withLock { state in
-            #if os(Linux)
             let watch = inotify_add_watch(notifier, path, events)
             guard watch >= 0 else { return nil }
             let id = state.nextID
             state.nextID += 1
             state.subscribers.append(Subscriber(watch: watch, id: id, name: name, callback: callback))
             return Subscription(watch: watch, id: id)
-            #else
-            return nil
-            #endif
         }
     }
 
@@ -157,9 +145,7 @@ final class MonitorThread: Sendable {
             guard let index = state.subscribers.firstIndex(where: { $0.id == subscription.id }) else { return }
             state.subscribers.remove(at: index)
             if !state.subscribers.contains(where: { $0.watch == subscription.watch }) {
-                #if os(Linux)
                 _ = inotify_rm_watch(notifier, subscription.watch)
-                #endif
             }
         }
     }
@@ -242,7 +228,6 @@ final class MonitorThread: Sendable {
     }
 
     private func deliverFileEvents(buffer: inout [UInt8]) {
-        #if os(Linux)
         guard notifier >= 0 else { return }
         var callbacks: [@Sendable () -> Void] = []
         var more = true
@@ -275,6 +260,5 @@ final class MonitorThread: Sendable {
             }
         }
         for callback in callbacks { callback() }
-        #endif
     }
 }

@@ -1,14 +1,12 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import Synchronization
 import SystemPackage
 
-/// Ends one wait early, from any thread: it interrupts a wait in the kernel's
-/// queue (a blocking `flock`) and wakes a wait in `poll(2)`.
+/// One wait's control, from any thread: ending it early (cancellation) interrupts
+/// a wait in the kernel's queue (a blocking `flock`) and wakes a wait in
+/// `poll(2)`; and it owns the wait's one waker (``waker()``), which whatever else
+/// may end a sleep signals too (a file event, this process's line moving on).
 ///
 /// `@unchecked Sendable` because of the C token pointer: the token is made for
 /// this object alone, freed only in `deinit`, and every operation on it is
@@ -31,19 +29,20 @@ final class WaitCancellation: @unchecked Sendable {
 
     func cancel() {
         rvf_wait_token_cancel(token)
-        wake.withLock { $0?.fire() }
+        wake.withLock { $0?.signal() }
     }
 
-    /// A descriptor that becomes readable when the wait is cancelled, for waits in
-    /// `poll(2)`; nil if no pipe could be made (the poll then ends by its timeout).
-    func wakeDescriptor() -> CInt? {
+    /// The wait's waker: readable once the wait is cancelled or anything else
+    /// signals it, for a sleep in `poll(2)`, which rechecks why it woke. Nil if no
+    /// pipe could be made (the sleep then ends by its timeout).
+    func waker() -> WakeSignal? {
         wake.withLock { wake in
             if wake == nil {
                 wake = try? WakeSignal()
                 // Cancelled before the pipe existed: make it readable now.
-                if isCancelled { wake?.fire() }
+                if isCancelled { wake?.signal() }
             }
-            return wake?.readable
+            return wake
         }
     }
 

@@ -1,17 +1,13 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-import Synchronization
 
-/// A descriptor that becomes readable when signalled, so that a thread blocked
-/// in `poll(2)` can be woken: once and for good (`fire`), or again and again by
-/// file events (`signal`, then `reset`).
+/// A descriptor that becomes readable when signalled, so that a thread asleep in
+/// `poll(2)` can be woken: the one waker of a wait (see
+/// ``WaitCancellation/waker()``), signalled by cancellation, file events and this
+/// process's line for a lock. The sleeper empties it (``reset()``) and rechecks
+/// why it woke.
 final class WakeSignal: Sendable {
     let readable: CInt
     private let writable: CInt
-    private let fired = Atomic<Bool>(false)
 
     init() throws(SystemCallError) {
         (readable, writable) = try Syscalls.pipe()
@@ -20,13 +16,6 @@ final class WakeSignal: Sendable {
     deinit {
         Syscalls.close(readable)
         Syscalls.close(writable)
-    }
-
-    var isFired: Bool { fired.load(ordering: .acquiring) }
-
-    func fire() {
-        guard !fired.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        signal()
     }
 
     /// Makes the descriptor readable; a full pipe is already readable, so a failed write loses nothing.
@@ -38,5 +27,12 @@ final class WakeSignal: Sendable {
     /// Empties the pipe after a wake-up.
     func reset() {
         Syscalls.drain(readable)
+    }
+
+    /// Sleeps until signalled or `timeout`; returns whether it was signalled, emptied.
+    func sleep(timeout: Duration) throws(SystemCallError) -> Bool {
+        let woken = try Syscalls.pollReadable([readable], timeoutMilliseconds: timeout.pollMilliseconds)
+        if woken { reset() }
+        return woken
     }
 }

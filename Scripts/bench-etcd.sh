@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# rvf-lock exec --etcd beside its anchor, `etcdctl lock NAME COMMAND`, on one
+# 3-member etcd cluster of its own on 127.0.0.1 (data on tmpfs):
+#   - acquire + release, uncontended: a whole `rvf-lock exec --etcd FILE true`
+#     against `etcdctl lock NAME true` (hyperfine when installed, else timed runs);
+#   - contention: N processes each looping one tool for S seconds, the command
+#     logging its start and end: acquisitions per second, handoff (one command's
+#     end to the next one's start) p50 and p99, least / most served.
+# rvf-lock's side includes the lock file (taken after the lease) and the fencing
+# token (RVF_LOCK_FENCE); a third row adds `rvf-lock-etcd fence` around the
+# command, which stamps the token on the data file.
+#
+#   Scripts/bench-etcd.sh [quick|full]
+#
+# full: release binaries, rvf-lock-etcd built statically as rvf-lock is (in
+# .build-bench-cli, as Scripts/bench.sh does), 4 processes for 20 s per tool, 300
+# uncontended runs; writes Benchmarks/results/etcd-latest.md. quick (CI): the debug
+# binaries of `swift build`, 3 processes for 2 s, 10 runs, results on standard
+# output only; it checks that everything runs, nothing about speed.
+# Needs etcd, etcdctl and python3. Exits non-zero only when a tool breaks.
+set -euo pipefail
+profile="${1:-quick}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+case "$profile" in
+  quick)
+    swift build --package-path "$root" --product rvf-lock >&2
+    swift build --package-path "$root" --product rvf-lock-etcd >&2
+    bin="$(swift build --package-path "$root" --show-bin-path)"
+    processes=3 seconds=2 runs=10 output=""
+    ;;
+  full)
+    scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
+    for product in rvf-lock rvf-lock-etcd; do
+      swift build -c release --package-path "$root" --scratch-path "$scratch" --product "$product" --static-swift-stdlib >&2
+    done
+    bin="$(swift build -c release --package-path "$root" --scratch-path "$scratch" --show-bin-path)"
+    processes=4 seconds=20 runs=300 output="$root/Benchmarks/results/etcd-latest.md"
+    ;;
+  *) echo "usage: $0 [quick|full]" >&2; exit 64 ;;
+esac
+
+work=$(mktemp -d /dev/shm/rvflock-bench-etcd-XXXXXX)
+cluster="$work/cluster"
+endpoints=$("$root/Scripts/etcd-cluster.sh" start "$cluster")
+trap '"$root/Scripts/etcd-cluster.sh" stop "$cluster"; rm -rf "$work"' EXIT
+export ETCDCTL_API=3 RVF_LOCK_ETCD="$endpoints" PATH="$bin:$PATH"
+
+python3 - "$bin" "$endpoints" "$work" "$processes" "$seconds" "$runs" "$output" <<'PY'
+import os, shutil, statistics, subprocess, sys, time, json
+bin_dir, endpoints, work, processes, seconds, runs, output = sys.argv[1:8]
+processes, seconds, runs = int(processes), float(seconds), int(runs)
+rvf_lock = os.path.join(bin_dir, "rvf-lock")
+fence = os.path.join(bin_dir, "rvf-lock-etcd")
+data = os.path.join(work, "data.rvf")
+open(data, "a").close()
+etcdctl = ["etcdctl", "--endpoints", endpoints, "lock"]
+lines = []
+def say(text=""):
+    print(text, flush=True)
+    lines.append(text)
+
+def uncontended(name, command):
+    hyperfine = shutil.which("hyperfine")
+    if hyperfine:
+        out = os.path.join(work, "hyperfine.json")
+        subprocess.run([hyperfine, "-N", "--warmup", "5", "--runs", str(runs), "--export-json", out,
+                        " ".join(command)], check=True, stdout=subprocess.DEVNULL)
+        times = json.load(open(out))["results"][0]["times"]
+    else:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            subprocess.run(command, check=True)
+            times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2] * 1000, times[int(len(times) * 0.99) - 1] * 1000
+
+say(f"# rvf-lock exec --etcd beside etcdctl lock ({time.strftime('%Y-%m-%d')}, 3 etcd members on 127.0.0.1, data on tmpfs)")
+say()
+say(f"Uncontended acquire + release, whole command, {runs} runs:")
+say()
+say("| tool | p50 ms | p99 ms |")
+say("|---|---|---|")
+rows = [("etcdctl lock NAME true", etcdctl + ["bench-uncontended", "true"]),
+        ("rvf-lock exec --etcd FILE true", [rvf_lock, "exec", data, "true"]),
+        ("rvf-lock exec FILE true (no etcd)", [rvf_lock, "exec", data + ".plain", "true"])]
+env_plain = dict(os.environ)
+for name, command in rows:
+    if "no etcd" in name:
+        saved = os.environ.pop("RVF_LOCK_ETCD")
+    p50, p99 = uncontended(name, command)
+    if "no etcd" in name:
+        os.environ["RVF_LOCK_ETCD"] = saved
+    say(f"| `{name}` | {p50:.2f} | {p99:.2f} |")
+
+# Contention: each process loops its tool; the command (a small shell script)
+# logs its start and end with a timestamp, and nothing else.
+def contend(label, build):
+    log = os.path.join(work, f"log-{label}")
+    open(log, "w").close()
+    script = os.path.join(work, f"hold-{label}.sh")
+    with open(script, "w") as f:
+        f.write(f'echo "S $1 $(date +%s%N)" >> {log}\necho "E $1 $(date +%s%N)" >> {log}\n')
+    end = time.time() + seconds
+    loops = []
+    for index in range(processes):
+        command = build(script, str(index))
+        loop = f"while [ $(date +%s%N) -lt {int(end * 1e9)} ]; do {command} >/dev/null 2>>{log}.errors || echo failed >> {log}.failures; done"
+        loops.append(subprocess.Popen(["bash", "-c", loop]))
+    for loop in loops:
+        loop.wait()
+    events = [line.split() for line in open(log) if line.strip()]
+    failures = sum(1 for _ in open(log + ".failures")) if os.path.exists(log + ".failures") else 0
+    holds, handoffs, counts, overlaps, holder = 0, [], {}, 0, None
+    last_end = None
+    for kind, who, ns in events:
+        ns = int(ns)
+        if kind == "S":
+            if holder is not None:
+                overlaps += 1
+            holder = who
+            holds += 1
+            counts[who] = counts.get(who, 0) + 1
+            if last_end is not None:
+                handoffs.append((ns - last_end) / 1e6)
+        else:
+            holder = None
+            last_end = ns
+    handoffs.sort()
+    served = [counts.get(str(i), 0) for i in range(processes)]
+    return {
+        "rate": holds / seconds, "p50": handoffs[len(handoffs) // 2] if handoffs else float("nan"),
+        "p99": handoffs[int(len(handoffs) * 0.99) - 1] if handoffs else float("nan"),
+        "fair": min(served) / max(served) if max(served) else 0, "overlaps": overlaps, "failures": failures,
+        "holds": holds,
+    }
+
+say()
+say(f"Contention, {processes} processes looping for {seconds:g} s each (the command: `sh` logging two `date` timestamps):")
+say()
+say("| tool | acquisitions/s | handoff p50 ms | handoff p99 ms | least / most served | overlaps | failed runs |")
+say("|---|---|---|---|---|---|---|")
+results = {}
+for label, name, build in [
+    ("etcdctl", "etcdctl lock NAME sh CMD", lambda script, index: " ".join(etcdctl + ["bench-contended", "sh", script, index])),
+    ("rvf", "rvf-lock exec --etcd FILE sh CMD", lambda script, index: f"{rvf_lock} exec {data} sh {script} {index}"),
+    ("rvf-fence", "rvf-lock exec --etcd FILE rvf-lock-etcd fence FILE -- sh CMD",
+     lambda script, index: f"{rvf_lock} exec {data} {fence} fence {data} -- sh {script} {index}"),
+]:
+    r = contend(label, build)
+    results[label] = r
+    say(f"| `{name}` | {r['rate']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['fair']:.2f} | {r['overlaps']} | {r['failures']} |")
+say()
+e, r = results["etcdctl"], results["rvf"]
+if e["rate"] > 0 and e["p50"] > 0:
+    say(f"rvf-lock exec --etcd against etcdctl lock: throughput {r['rate'] / e['rate']:.2f}x (goal >= 1), "
+        f"handoff p50 {r['p50'] / e['p50']:.2f}x (goal <= 1.2)")
+failed = sum(results[k]["failures"] for k in results)
+if failed:
+    print(f"bench-etcd.sh: {failed} runs failed; see {work}/log-*.errors", file=sys.stderr)
+if output:
+    with open(output, "w") as f:
+        f.write("\n".join(lines) + "\n")
+if any(results[k]["overlaps"] for k in ("rvf", "rvf-fence")):
+    sys.exit("overlaps under rvf-lock exec --etcd")
+if any(results[k]["holds"] == 0 for k in results):
+    sys.exit("a tool never held the lock: " + ", ".join(k for k in results if results[k]["holds"] == 0))
+PY

@@ -1,0 +1,188 @@
+import Logging
+import Metrics
+import Synchronization
+
+/// Keeps one etcd lease alive, and says when it is lost: the cluster reports it
+/// gone (revoked, or expired), its key was deleted (``markLost(_:)`` from the
+/// key's watch), or no keep-alive was answered for so long that the cluster may
+/// already have let it expire.
+///
+/// The last point is judged on this machine's monotonic clock: the cluster
+/// cannot expire the lease before the TTL has passed since the last keep-alive
+/// it answered was *sent*, so the lease counts as lost a tenth of the TTL
+/// before that, whatever the cluster says afterwards. A new leader only ever
+/// extends leases, so this errs on the safe side.
+final class LeaseKeeper: Sendable {
+    let id: Int64
+    let ttl: Duration
+    private let gateway: EtcdGateway
+    private let logger: Logger?
+    private let state = Mutex<State>(State())
+    /// Held while loss handlers are taken out and run, so that removing a handler
+    /// waits out a run of it already under way.
+    private let handlerRun = Mutex<Void>(())
+    private let lost = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+    /// When the lease counts as lost unless a keep-alive is answered first: also
+    /// checked by ``isLost``, so that a holder that was paused (and whose keep-alive
+    /// task has not run yet) knows at once on waking.
+    private let lossDeadline: Mutex<ContinuousClock.Instant>
+    private let lastAnsweredSend: Mutex<ContinuousClock.Instant>
+
+    private struct State {
+        var lossReason: String?
+        var handlers: [(id: UInt64, handler: @Sendable () -> Void)] = []
+        var nextHandlerID: UInt64 = 0
+        var task: Task<Void, Never>?
+    }
+
+    /// Pause between two keep-alive attempts after a failed one.
+    static let retryPause = Duration.milliseconds(200)
+
+    static let keepAliveFailures = Counter(label: "rvflock_etcd_keepalive_failures")
+    static let losses = Counter(label: "rvflock_etcd_losses")
+
+    /// Starts keeping the lease `id` alive; `grantSentAt` is when the request that
+    /// created it was sent (the cluster's TTL runs from later than that).
+    init(id: Int64, ttl: Duration, grantSentAt: ContinuousClock.Instant, gateway: EtcdGateway, logger: Logger?) {
+        self.id = id
+        self.ttl = ttl
+        self.gateway = gateway
+        self.logger = logger
+        lossDeadline = Mutex(grantSentAt + Self.lossMargin(ttl))
+        lastAnsweredSend = Mutex(grantSentAt)
+        let task = Task { [weak self] () async -> Void in await self?.keepAlive(lastAnsweredSend: grantSentAt) }
+        state.withLock { $0.task = task }
+    }
+
+    /// True once the lease was found lost, or once no keep-alive was answered in
+    /// time (this holder was paused, or cut off), whether or not the keep-alive
+    /// task has noticed yet.
+    var isLost: Bool {
+        if lost.load(ordering: .acquiring) { return true }
+        guard !stopped.load(ordering: .acquiring), ContinuousClock.now >= lossDeadline.withLock({ $0 }) else { return false }
+        markLost(expiryReason(lastFailure: nil))
+        return true
+    }
+
+    /// The lease counts as lost this long after the last answered keep-alive was sent.
+    static func lossMargin(_ ttl: Duration) -> Duration { ttl - ttl / 10 }
+
+    private func expiryReason(lastFailure: String?) -> String {
+        let since = ContinuousClock.now - lastAnsweredSend.withLock { $0 }
+        return "no keep-alive of lease \(hexID) was answered for \(since.formattedSeconds) s of its \(ttl.formattedSeconds) s TTL"
+            + (lastFailure.map { " (last failure: \($0))" } ?? " (this process may have been paused)")
+            + ", so the cluster may have let it expire"
+    }
+
+    var lossReason: String? { state.withLock { $0.lossReason } }
+
+    /// The lease id as etcd prints it (`694d81e3b1a2c005`), and as the key ends.
+    var hexID: String { String(UInt64(bitPattern: id), radix: 16) }
+
+    /// Stops renewing the lease (it is being revoked, or let go).
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        state.withLock { $0.task }?.cancel()
+    }
+
+    // MARK: Keep-alive
+
+    private func keepAlive(lastAnsweredSend start: ContinuousClock.Instant) async {
+        var lastAttempt = start
+        var lastFailure: String?
+        let period = ttl / 3
+        while !Task.isCancelled {
+            let lossDeadline = self.lossDeadline.withLock { $0 }
+            let next = lastAttempt + (lastFailure == nil ? period : Self.retryPause)
+            try? await Task.sleep(until: min(next, lossDeadline))
+            if Task.isCancelled || stopped.load(ordering: .acquiring) { return }
+            if ContinuousClock.now >= lossDeadline {
+                markLost(expiryReason(lastFailure: lastFailure))
+                return
+            }
+            let sentAt = ContinuousClock.now
+            lastAttempt = sentAt
+            do throws(EtcdLockError) {
+                let answer: LeaseKeepAliveLine = try await gateway.call(
+                    "/v3/lease/keepalive", LeaseIDRequest(ID: EtcdInt64(id)), deadline: min(sentAt + period, lossDeadline))
+                if let error = answer.error {
+                    lastFailure = error.text
+                    Self.keepAliveFailures.increment()
+                    continue
+                }
+                guard (answer.result?.TTL?.value ?? 0) > 0 else {
+                    markLost("the cluster says lease \(hexID) no longer exists: it was revoked, or expired")
+                    return
+                }
+                self.lastAnsweredSend.withLock { $0 = sentAt }
+                self.lossDeadline.withLock { $0 = sentAt + Self.lossMargin(ttl) }
+                lastFailure = nil
+            } catch {
+                if Task.isCancelled { return }
+                lastFailure = error.description
+                Self.keepAliveFailures.increment()
+                logger?.warning("keep-alive of etcd lease \(hexID) failed: \(error); retrying")
+            }
+        }
+    }
+
+    // MARK: Loss
+
+    /// Records the loss (the first reason wins) and runs the loss handlers once.
+    func markLost(_ reason: String) {
+        guard !stopped.load(ordering: .acquiring) else { return }
+        state.withLock { if $0.lossReason == nil { $0.lossReason = reason } }
+        guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Self.losses.increment()
+        logger?.critical("lost etcd lease \(hexID): \(reason)")
+        handlerRun.withLock { _ in
+            let handlers = state.withLock { state in
+                defer { state.handlers = [] }
+                return state.handlers.map(\.handler)
+            }
+            for handler in handlers { handler() }
+        }
+        state.withLock { $0.task }?.cancel()
+    }
+
+    /// Runs `handler` once when the lease is lost (at once if it already is).
+    @discardableResult
+    func onLoss(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
+        let id: UInt64? = state.withLock { state in
+            guard !lost.load(ordering: .acquiring) else { return nil }
+            let id = state.nextHandlerID
+            state.nextHandlerID += 1
+            state.handlers.append((id, handler))
+            return id
+        }
+        if id == nil { handler() }
+        return id
+    }
+
+    /// Removes a handler; if it is running now, returns only once it has finished.
+    /// A handler must not call this.
+    func removeLossHandler(_ id: UInt64?) {
+        guard let id else { return }
+        handlerRun.withLock { _ in
+            state.withLock { $0.handlers.removeAll { $0.id == id } }
+        }
+    }
+
+    /// Returns when the lease is lost, or when the calling task is cancelled.
+    func waitUntilLost() async {
+        let (stream, continuation) = AsyncStream<Never>.makeStream()
+        let handler = onLoss { continuation.finish() }
+        for await _ in stream {}
+        removeLossHandler(handler)
+    }
+}
+
+extension Duration {
+    /// Seconds with one decimal, for messages: "2.5".
+    var formattedSeconds: String {
+        let tenths = (Double(nanoseconds) / 100_000_000).rounded()
+        let whole = Int64(tenths)
+        return "\(whole / 10).\(abs(whole % 10))"
+    }
+}

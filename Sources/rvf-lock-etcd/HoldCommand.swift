@@ -1,0 +1,230 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import ArgumentParser
+import NIOCore
+import NIOPosix
+import RVFLock
+import RVFLockEtcd
+import Synchronization
+
+/// `rvf-lock-etcd hold`: takes a data file's lease for `rvf-lock exec --etcd`,
+/// which takes the lock file and runs the command, and tells it when the lease
+/// is lost. Not for use by hand.
+///
+/// The two talk over a socket pair, whose end this program finds in
+/// `RVF_LOCK_ETCD_FD`, in lines:
+/// - to rvf-lock: `held TOKEN KEY` once the lease is had; `failed STATUS` when it
+///   cannot be had (the message is on standard error already, and rvf-lock exits
+///   with STATUS); `lost` when it is lost while held (message printed too);
+/// - from rvf-lock: `release` once the lock file is released and the command's
+///   processes have ended, answered with `released` (held to the end, once its
+///   key is deleted) or `lost`. The end of the socket without `release` means rvf-lock
+///   was killed: its command's processes may still hold the lock file (they keep
+///   its kernel lock), so the lease is kept until the lock file is free.
+struct HoldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hold",
+        abstract: "Hold a data file's etcd lease for rvf-lock exec --etcd (started by it).",
+        shouldDisplay: false
+    )
+
+    /// The variable that names the inherited socket's descriptor.
+    static let descriptorVariable = "RVF_LOCK_ETCD_FD"
+    /// Set in the copy of this program that runs detached from rvf-lock.
+    static let detachedVariable = "RVF_LOCK_ETCD_DETACHED"
+
+    @OptionGroup var settings: EtcdSettings
+
+    @Option(name: [.customShort("w"), .customLong("wait")], help: ArgumentHelp("Wait at most SECONDS.", valueName: "SECONDS"))
+    var waitSeconds: Double?
+
+    @Flag(name: [.customShort("n"), .customLong("no-wait")], help: "Do not wait.")
+    var noWait = false
+
+    @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Say nothing while waiting, nor when the lease is taken.")
+    var quiet = false
+
+    @Argument(help: ArgumentHelp("The data file.", valueName: "FILE"))
+    var file: String
+
+    func run() async throws {
+        guard let text = EtcdSettings.environment(Self.descriptorVariable), let descriptor = CInt(text), descriptor >= 0 else {
+            throw ExitCode(CommandFailure(ExitCodes.usage, "hold is started by rvf-lock exec --etcd, which passes "
+                                              + "\(Self.descriptorVariable); run rvf-lock exec --etcd instead").report())
+        }
+        if EtcdSettings.environment(Self.detachedVariable) == nil {
+            // rvf-lock waits for every process its command starts, as their subreaper:
+            // this program must not be its child, so a copy of it carries on detached.
+            throw ExitCode(Self.continueDetached(link: descriptor))
+        }
+        throw ExitCode(await hold(link: descriptor))
+    }
+
+    private enum Event: Sendable {
+        case acquired(EtcdLease)
+        case failed(status: Int32)
+        case rvfLockEnded(released: Bool)
+        case lost
+    }
+
+    private func hold(link descriptor: CInt) async -> Int32 {
+        let lock: EtcdWriterLock
+        do throws(CommandFailure) { lock = try settings.lock(for: file) } catch {
+            Self.send("failed \(error.report())\n", to: descriptor)
+            return error.exitStatus
+        }
+        let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
+        do {
+            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                    }
+                }
+        } catch {
+            Self.send("failed \(ExitCodes.software)\n", to: descriptor)
+            return CommandFailure(ExitCodes.software, "cannot talk to rvf-lock over its socket: \(error)").report()
+        }
+        let waitSeconds = self.waitSeconds
+        let noWait = self.noWait
+        let quiet = self.quiet
+        let file = self.file
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                let (events, mailbox) = AsyncStream<Event>.makeStream()
+                let reader = Task {
+                    var received = ""
+                    do {
+                        for try await chunk in inbound {
+                            received += String(buffer: chunk)
+                            if received.contains("release\n") { break }
+                        }
+                    } catch {}
+                    mailbox.yield(.rvfLockEnded(released: received.contains("release\n")))
+                }
+                defer { reader.cancel() }
+                let reporter = WaitingReporter(file: file, quiet: quiet)
+                let acquisition = Task {
+                    do {
+                        let lease = try await lock.acquireLease(
+                            timeout: noWait ? lock.etcd.requestTimeout * 2 : waitSeconds.map { .seconds($0) },
+                            waiting: !noWait, onWaiting: reporter.report)
+                        mailbox.yield(.acquired(lease))
+                    } catch {
+                        let status = ExitCodes.of(error)
+                        let conflict = status == ExitCodes.temporaryFailure
+                        if !(quiet && conflict) && !Task.isCancelled { Output.error("\(error)") }
+                        mailbox.yield(.failed(status: status))
+                    }
+                }
+                var lease: EtcdLease?
+                var rvfLockGone = false
+                for await event in events {
+                    switch event {
+                    case .acquired(let acquired):
+                        lease = acquired
+                        if rvfLockGone {
+                            await acquired.release()
+                            return ExitCodes.success
+                        }
+                        try await outbound.write(ByteBuffer(string: "held \(acquired.fencingToken) \(acquired.key)\n"))
+                        acquired.onLoss { mailbox.yield(.lost) }
+                    case .failed(let status):
+                        if !rvfLockGone { try? await outbound.write(ByteBuffer(string: "failed \(status)\n")) }
+                        return status
+                    case .lost:
+                        if let lease {
+                            Output.error("the etcd lease of \(file) (key \(lease.key), fencing token \(lease.fencingToken)) "
+                                         + "was lost: \(lease.lossReason ?? "unknown reason"); another writer may get the lock "
+                                         + "now: stopping the command")
+                        }
+                        try? await outbound.write(ByteBuffer(string: "lost\n"))
+                    case .rvfLockEnded(let released):
+                        rvfLockGone = true
+                        guard let lease else {
+                            // rvf-lock went away while waiting (a signal): give up the place in line.
+                            acquisition.cancel()
+                            continue
+                        }
+                        if !released && lease.isHeld {
+                            // rvf-lock was killed: what its command started may still write under
+                            // the lock file's kernel lock. Keep the lease until that is gone.
+                            _ = try? await lock.fileLock.waitUntilAvailable()
+                        }
+                        // Held to the end? (isHeld also catches a loss the keep-alive has not
+                        // noticed yet, after this process was paused.)
+                        // rvf-lock hears that the lease was held to the end once its key is deleted (so
+                        // that rvf-lock's next run in a loop does not queue before the deletion), but
+                        // not after the revocation; a lost lease it hears of at once, since asking a
+                        // cluster without quorum may take up to the TTL.
+                        let heldToTheEnd = lease.isHeld
+                        if !heldToTheEnd {
+                            if released { try? await outbound.write(ByteBuffer(string: "lost\n")) }
+                            await lease.release()
+                            return ExitCodes.success
+                        }
+                        await lease.release(afterKeyDeleted: {
+                            if released { try? await outbound.write(ByteBuffer(string: "released\n")) }
+                        })
+                        return ExitCodes.success
+                    }
+                }
+                return ExitCodes.success
+            }
+        } catch {
+            return ExitCodes.software
+        }
+    }
+
+    /// Starts this program again, detached (a session of its own, not rvf-lock's
+    /// child once this copy exits), with the same arguments and the socket.
+    private static func continueDetached(link descriptor: CInt) -> Int32 {
+        let arguments = CommandLine.arguments
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        setenv(detachedVariable, "1", 1)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // POSIX_SPAWN_SETSID (glibc 2.26), which Swift's Glibc module does not import:
+        // no terminal's signals for the process group of rvf-lock reach the lease's holder.
+        posix_spawnattr_setflags(&attributes, 0x80)
+        var child: pid_t = 0
+        // By its own path, not /proc/self/exe, so that ps and /proc/PID/comm name it.
+        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &path, path.count - 1)
+        let executable = length > 0 ? String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "/proc/self/exe"
+        let result = posix_spawn(&child, executable, nil, &attributes, argv, environ)
+        guard result == 0 else {
+            send("failed \(ExitCodes.software)\n", to: descriptor)
+            return CommandFailure(ExitCodes.software, "cannot start rvf-lock-etcd detached (posix_spawn: "
+                                      + "\(String(cString: strerror(result))))").report()
+        }
+        return ExitCodes.success
+    }
+
+    private static func send(_ text: String, to descriptor: CInt) {
+        Output.write(descriptor, text)
+    }
+}
+
+/// Says once, on standard error, who holds the lease this program waits for.
+final class WaitingReporter: Sendable {
+    private let file: String
+    private let quiet: Bool
+    private let announced = Mutex(false)
+
+    init(file: String, quiet: Bool) {
+        self.file = file
+        self.quiet = quiet
+    }
+
+    var report: @Sendable (EtcdLockHolder) -> Void {
+        { [self] holder in
+            guard !quiet, !announced.withLock({ let was = $0; $0 = true; return was }) else { return }
+            Output.error("waiting for \(file) on etcd: the writer ahead is \(holder)")
+        }
+    }
+}

@@ -1,0 +1,204 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The etcd lease of `exec --etcd`, held by `rvf-lock-etcd hold` in a process of
+/// its own, so that rvf-lock links no networking code: without `--etcd`, nothing
+/// of this runs and nothing more is loaded.
+///
+/// The two talk over a socket pair (the protocol is in rvf-lock-etcd's
+/// `HoldCommand`). The helper detaches from rvf-lock (it is not its child, so the
+/// wait for every process COMMAND started does not wait for it), and lives until
+/// rvf-lock sends `release` or goes away.
+final class EtcdCoordinator {
+    /// rvf-lock's end of the socket; the supervision loop polls it for a loss.
+    let descriptor: CInt
+    /// The fencing token, for COMMAND's `RVF_LOCK_FENCE`.
+    let fencingToken: String
+    /// The lease's key, for COMMAND's `RVF_LOCK_ETCD_KEY`.
+    let key: String
+    /// Set once the loss was reported, so that the socket is no longer polled.
+    var lossReported = false
+
+    /// The variable in which COMMAND finds the fencing token.
+    static let fenceVariable = "RVF_LOCK_FENCE"
+    /// The variable that names the cluster when `--etcd` is not given.
+    static let endpointsVariable = "RVF_LOCK_ETCD"
+
+    private init(descriptor: CInt, fencingToken: String, key: String) {
+        self.descriptor = descriptor
+        self.fencingToken = fencingToken
+        self.key = key
+    }
+
+    /// The endpoints to use: `--etcd`, else `$RVF_LOCK_ETCD`; nil (no etcd) when neither is set.
+    static func endpoints(_ option: String?) -> String? {
+        if let option { return option }
+        guard let value = getenv(endpointsVariable), value.pointee != 0 else { return nil }
+        return String(cString: value)
+    }
+
+    /// Starts the helper and waits until it holds the lease, or says why it cannot.
+    static func acquire(endpoints: String, options: ExecOptions) throws(CommandFailure) -> EtcdCoordinator {
+        let helper = try findHelper()
+        var ends: [CInt] = [-1, -1]
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
+            throw CommandFailure(ExitStatus.software, "cannot create a socket pair for rvf-lock-etcd: \(String(cString: strerror(errno)))")
+        }
+        let mine = ends[0]
+        let theirs = ends[1]
+        var arguments = [helper, "hold", "--etcd", endpoints]
+        if let seconds = options.waitSeconds { arguments += ["-w", String(seconds)] }
+        if options.noWait { arguments.append("-n") }
+        if options.quiet { arguments.append("-q") }
+        arguments += ["--", options.file]
+        let spawned = spawn(arguments, link: theirs)
+        close(theirs)
+        let intermediate: pid_t
+        switch spawned {
+        case .success(let pid): intermediate = pid
+        case .failure(let failure):
+            close(mine)
+            throw failure
+        }
+        // The first copy exits as soon as its detached copy has started.
+        var status: CInt = 0
+        while waitpid(intermediate, &status, 0) < 0 && errno == EINTR {}
+
+        let answer = readLine(from: mine)
+        let words = answer.split(separator: " ", maxSplits: 2).map(String.init)
+        if words.count == 3, words[0] == "held" {
+            return EtcdCoordinator(descriptor: mine, fencingToken: words[1], key: words[2])
+        }
+        close(mine)
+        if words.count == 2, words[0] == "failed", let code = Int32(words[1]) {
+            // The helper has said why; a conflict takes -E's code, as for the lock file.
+            let exitStatus = code == ExitStatus.temporaryFailure ? options.conflictExitCode : code
+            throw CommandFailure(exitStatus, "")
+        }
+        throw CommandFailure(ExitStatus.software, "rvf-lock-etcd (\(helper)) ended without taking the lease of \(options.file)"
+                                 + (answer.isEmpty ? "" : " (it said \"\(answer)\")") + "; nothing is held")
+    }
+
+    /// Tells the helper to release the lease (after the lock file), and lets go of
+    /// the socket; false if the lease was lost before the release (the helper has
+    /// said why on standard error).
+    @discardableResult
+    func release() -> Bool {
+        _ = "release\n".withCString { write(descriptor, $0, strlen($0)) }
+        var answer = ""
+        while true {
+            let line = Self.readLine(from: descriptor)
+            if line.isEmpty { break }
+            answer += line + "\n"
+            if line == "released" || line == "lost" { break }
+        }
+        close(descriptor)
+        return !lossReported && answer.contains("released") && !answer.contains("lost")
+    }
+
+    /// Sets `RVF_LOCK_FENCE` and `RVF_LOCK_ETCD_KEY` in this process's environment, which COMMAND inherits.
+    func exportToCommand() {
+        setenv(Self.fenceVariable, fencingToken, 1)
+        setenv("RVF_LOCK_ETCD_KEY", key, 1)
+    }
+
+    /// What the helper said on the socket since the last look: true when it reports
+    /// the lease lost, or has gone away (the socket's end).
+    func reportsLoss() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 256)
+        let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+        if count == 0 { return true }
+        if count < 0 { return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR }
+        return String(decoding: buffer.prefix(count), as: UTF8.self).contains("lost")
+    }
+
+    /// `status --etcd`: rvf-lock-etcd prints each FILE's lease holder after the lock
+    /// files' lines; its exit status (0 free, 1 held, 64 and up errors).
+    static func showStatus(endpoints: String, files: [String], json: Bool) -> Int32 {
+        let helper: String
+        do throws(CommandFailure) { helper = try findHelper() } catch { return error.report() }
+        let arguments = [helper, "status", "--etcd", endpoints] + (json ? ["--json"] : []) + ["--"] + files
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, helper, nil, nil, argv, environ)
+        guard result == 0 else {
+            return CommandFailure(ExitStatus.unavailable, "cannot start \(helper): \(String(cString: strerror(result)))").report()
+        }
+        var status: CInt = 0
+        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : ExitStatus.software
+    }
+
+    // MARK: Starting the helper
+
+    /// rvf-lock-etcd beside this rvf-lock, else on PATH.
+    private static func findHelper() throws(CommandFailure) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        if length > 0 {
+            let me = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if let slash = me.lastIndex(of: "/") {
+                let beside = String(me[...slash]) + "rvf-lock-etcd"
+                if access(beside, X_OK) == 0 { return beside }
+            }
+        }
+        if let path = getenv("PATH") {
+            for directory in String(cString: path).split(separator: ":") where !directory.isEmpty {
+                let candidate = "\(directory)/rvf-lock-etcd"
+                if access(candidate, X_OK) == 0 { return candidate }
+            }
+        }
+        throw CommandFailure(ExitStatus.unavailable,
+                             "--etcd needs rvf-lock-etcd, which is neither beside rvf-lock nor on PATH; build it with "
+                                 + "`swift build -c release --product rvf-lock-etcd` and install it beside rvf-lock")
+    }
+
+    private enum Spawned {
+        case success(pid_t)
+        case failure(CommandFailure)
+    }
+
+    private static func spawn(_ arguments: [String], link: CInt) -> Spawned {
+        // The helper finds its end of the socket as descriptor 3.
+        let linkNumber: CInt = 3
+        setenv("RVF_LOCK_ETCD_FD", String(linkNumber), 1)
+        defer { unsetenv("RVF_LOCK_ETCD_FD") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if link == linkNumber {
+            // dup2 onto itself would leave close-on-exec set: go through another number.
+            posix_spawn_file_actions_adddup2(&actions, link, 200)
+            posix_spawn_file_actions_adddup2(&actions, 200, linkNumber)
+            posix_spawn_file_actions_addclose(&actions, 200)
+        } else {
+            posix_spawn_file_actions_adddup2(&actions, link, linkNumber)
+        }
+        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var child: pid_t = 0
+        let result = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
+        guard result == 0 else {
+            return .failure(CommandFailure(ExitStatus.unavailable,
+                                           "cannot start \(arguments[0]): \(String(cString: strerror(result)))"))
+        }
+        return .success(child)
+    }
+
+    /// One line from the helper (without its newline), or what came before the socket's end.
+    private static func readLine(from descriptor: CInt) -> String {
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while true {
+            let count = read(descriptor, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            guard count == 1, byte != UInt8(ascii: "\n") else { break }
+            line.append(byte)
+        }
+        return String(decoding: line, as: UTF8.self)
+    }
+}

@@ -1,0 +1,120 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+
+extension EtcdTests {
+    /// `rvf-lock exec --etcd` and `status --etcd`, with real processes.
+    @Suite struct ExecTests {
+        func environment(_ cluster: EtcdCluster, ttl: Int = 4) -> [String: String] {
+            ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": String(ttl)]
+        }
+
+        @Test func execRunsTheCommandWithItsFencingTokenAndReleasesBothLocks() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let script = "echo \"$RVF_LOCK_FENCE $RVF_LOCK_ETCD_KEY\"; test -e '\(file).lock'"
+            let first = try await SpawnedProcess.run(
+                [Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", script], in: sandbox.path)
+            #expect(first.status == 0, "\(first)")
+            let words = first.output.split(separator: " ")
+            let token = try #require(words.first.flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(first)")
+            #expect(words.last?.hasPrefix("rvf-lock/\(file)/") == true, "\(first)")
+            // The environment variable names the cluster too.
+            let second = try await SpawnedProcess.run(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", script], environment: environment(cluster), in: sandbox.path)
+            #expect(second.status == 0, "\(second)")
+            let secondToken = try #require(second.output.split(separator: " ").first.flatMap { Int64($0) }, "\(second)")
+            #expect(secondToken > token)
+            #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
+            let status = try await SpawnedProcess.run([Tools.rvfLock, "status", "--etcd", cluster.endpoints, file], in: sandbox.path)
+            #expect(status.status == 0, "\(status)")
+            #expect(status.output.contains("etcd lease rvf-lock/\(file)/: free"), "\(status)")
+        }
+
+        @Test func statusShowsTheLeaseHolderItsMachineAndItsFencingToken() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let holder = try SpawnedProcess(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "echo $RVF_LOCK_FENCE > '\(sandbox.path)/token'; sleep 30"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/token") }, "\(holder.errorOutput)")
+            let token = try String(contentsOfFile: sandbox.path + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let status = try await SpawnedProcess.run([Tools.rvfLock, "status", file], environment: environment(cluster), in: sandbox.path)
+            #expect(status.status == 1, "\(status)")
+            let lines = status.output.split(separator: "\n")
+            #expect(lines.count == 2, "\(status)")
+            #expect(lines.last?.contains("held by pid") == true, "\(status)")
+            #expect(lines.last?.contains("on \(ProcessInfo.processInfo.hostName)") == true
+                    || lines.last?.contains(" on ") == true, "\(status)")
+            #expect(lines.last?.contains("token \(token)") == true, "\(status)")
+            let json = try await SpawnedProcess.run([Tools.rvfLock, "status", "--json", file], environment: environment(cluster),
+                                                    in: sandbox.path)
+            let objects = json.output.split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(objects.count == 2, "\(json)")
+            #expect((objects.last?["etcd_fencing_token"] as? NSNumber)?.stringValue == token, "\(json)")
+            #expect(objects.last?["etcd_state"] as? String == "held", "\(json)")
+            #expect(objects.last?["etcd_holder_hostname"] as? String != nil, "\(json)")
+            holder.send(SIGTERM)
+            #expect(await holder.wait(timeout: .seconds(20)) != nil)
+        }
+
+        @Test func execWithoutWaitingWhileTheLeaseIsHeldExits75NamingTheHolder() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let holder = try SpawnedProcess(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            let busy = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", file, "true"],
+                                                    environment: environment(cluster), in: sandbox.path)
+            #expect(busy.status == 75, "\(busy)")
+            #expect(busy.error.contains("locked on the etcd cluster by pid"), "\(busy)")
+            let custom = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-w", "0.5", "-E", "9", "-q", file, "true"],
+                                                      environment: environment(cluster), in: sandbox.path)
+            #expect(custom.status == 9, "\(custom)")
+            #expect(custom.error.isEmpty, "\(custom)")
+            holder.send(SIGTERM)
+            #expect(await holder.wait(timeout: .seconds(20)) != nil)
+        }
+
+        @Test func aRevokedLeaseStopsTheCommandAndExecExits70() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let holder = try SpawnedProcess(
+                [Tools.rvfLock, "exec", "--kill-after", "1", file, "--", "sh", "-c",
+                 "echo $RVF_LOCK_ETCD_KEY > '\(sandbox.path)/key'; sleep 60"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/key") }, "\(holder.errorOutput)")
+            let key = try String(contentsOfFile: sandbox.path + "/key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let lease = String(key.split(separator: "/").last ?? "")
+            let started = ContinuousClock.now
+            let revoke = try await cluster.etcdctl(["lease", "revoke", lease])
+            #expect(revoke.status == 0, "\(revoke)")
+            #expect(await holder.wait(timeout: .seconds(10)) == 70, "\(holder.errorOutput)")
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(holder.errorOutput.contains("etcd lease"), "\(holder.errorOutput)")
+            #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
+        }
+
+        @Test func withoutTheHelperExecEtcdIsAClearError() async throws {
+            let sandbox = Sandbox()
+            // rvf-lock alone in a folder, and a PATH without rvf-lock-etcd. A hard link, not a
+            // copy: a copy's descriptor open for writing, inherited by a process another test
+            // starts meanwhile, would make executing it fail with ETXTBSY.
+            try FileManager.default.linkItem(atPath: Tools.rvfLock, toPath: sandbox.path + "/rvf-lock")
+            let result = try await SpawnedProcess.run(
+                [sandbox.path + "/rvf-lock", "exec", "--etcd", "http://127.0.0.1:1", sandbox.path + "/data.rvf", "true"],
+                environment: ["PATH": "/usr/bin:/bin"], in: sandbox.path)
+            #expect(result.status == 69, "\(result)")
+            #expect(result.error.contains("rvf-lock-etcd"), "\(result)")
+        }
+    }
+}

@@ -1,0 +1,165 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+@_spi(RVFLockCoordinator) import RVFLock
+@testable import RVFLockEtcd
+import Synchronization
+import Testing
+
+extension EtcdTests {
+    @Suite struct WriterLockTests {
+        func lock(_ sandbox: Sandbox, _ cluster: EtcdCluster, ttl: Duration = .seconds(4),
+                  requestTimeout: Duration = .seconds(2)) throws -> EtcdWriterLock {
+            var options = try EtcdOptions(endpointList: cluster.endpoints)
+            options.leaseTTL = ttl
+            options.requestTimeout = requestTimeout
+            return EtcdWriterLock(dataFile: sandbox.path + "/data.rvf", etcd: options)
+        }
+
+        @Test func eachHolderGetsALargerFencingTokenAndReleaseEmptiesTheLine() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            #expect(lock.keyName == sandbox.path + "/data.rvf")
+            let first = try await lock.withLock(timeout: .seconds(10)) { scope in
+                #expect(scope.isHeld)
+                try scope.checkHeld()
+                #expect(FileManager.default.fileExists(atPath: sandbox.path + "/data.rvf.lock"))
+                let line = try await lock.line()
+                #expect(line.holder?.fencingToken == scope.fencingToken)
+                #expect(line.holder?.pid == getpid())
+                return scope.fencingToken
+            }
+            #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/data.rvf.lock"))
+            #expect(try await lock.line().holder == nil)
+            let handle = try await lock.acquire(timeout: .seconds(10))
+            #expect(handle.fencingToken > first)
+            try await handle.release()
+            #expect(try await lock.line().holder == nil)
+        }
+
+        @Test func tryingWhileHeldIsBusyNamingTheHolderAndLeavesNoKeyBehind() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let held = try await lock.acquireLease(timeout: .seconds(10))
+            let error = await #expect(throws: LockError.self) { _ = try await lock.acquireLease(timeout: nil, waiting: false) }
+            #expect(error?.code == .busy)
+            #expect(error?.description.contains("token \(held.fencingToken)") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("pid \(getpid())") == true, "\(String(describing: error))")
+            let line = try await lock.line()
+            #expect(line.holder?.fencingToken == held.fencingToken)
+            #expect(line.waiting.isEmpty, "the refused writer's key must be gone: \(line)")
+            await held.release()
+        }
+
+        @Test func aWaitThatTimesOutThrowsTimedOutAndLeavesNoKeyBehind() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let held = try await lock.acquireLease(timeout: .seconds(10))
+            let started = ContinuousClock.now
+            let error = await #expect(throws: LockError.self) { _ = try await lock.acquireLease(timeout: .milliseconds(600)) }
+            #expect(error?.code == .timedOut)
+            #expect(ContinuousClock.now - started >= .milliseconds(600))
+            #expect(ContinuousClock.now - started < .seconds(5))
+            #expect(try await lock.line().waiting.isEmpty)
+            await held.release()
+        }
+
+        @Test func waitersGetTheLeaseInTheOrderTheyQueued() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let first = try await lock.acquireLease(timeout: .seconds(10))
+            let order = Recorder<Int>()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<4 {
+                    // Queue one after the other, so that the order is known.
+                    #expect(await eventually { (try? await lock.line().waiting.count) == index })
+                    group.addTask {
+                        let lease = try await lock.acquireLease(timeout: .seconds(30))
+                        order.append(index)
+                        try await Task.sleep(for: .milliseconds(20))
+                        await lease.release()
+                    }
+                }
+                #expect(await eventually { (try? await lock.line().waiting.count) == 4 })
+                await first.release()
+                try await group.waitForAll()
+            }
+            #expect(order.values == [0, 1, 2, 3])
+        }
+
+        @Test func aRevokedLeaseCancelsTheBodyAndWithLockThrowsLockLost() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let started = ContinuousClock.now
+            let seen = Mutex<(sleepCancelled: Bool, heldAfter: Bool, checkThrew: Bool)>((false, true, false))
+            let error = await #expect(throws: LockError.self) {
+                try await lock.withLock(timeout: .seconds(10)) { scope in
+                    let revoke = try await cluster.etcdctl(["lease", "revoke", String(UInt64(bitPattern: scope.lease.leaseID), radix: 16)])
+                    guard revoke.status == 0 else { throw ClusterFailure("\(revoke)") }
+                    // The loss cancels this task: the sleep ends early.
+                    var sleepCancelled = false
+                    do { try await Task.sleep(for: .seconds(30)) } catch is CancellationError { sleepCancelled = true }
+                    var checkThrew = false
+                    do throws(LockError) { try scope.checkHeld() } catch { checkThrew = error.code == .lockLost }
+                    seen.withLock { $0 = (sleepCancelled, scope.isHeld, checkThrew) }
+                }
+            }
+            #expect(error?.code == .lockLost)
+            #expect(error?.description.contains("etcd lease") == true, "\(String(describing: error))")
+            let observed = seen.withLock { $0 }
+            #expect(observed.sleepCancelled)
+            #expect(!observed.heldAfter)
+            #expect(observed.checkThrew)
+            #expect(ContinuousClock.now - started < .seconds(10))
+            #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/data.rvf.lock"), "the lock file is released too")
+        }
+
+        @Test func aDeletedKeyIsALossReportedToTheLossHandlers() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let lease = try await lock.acquireLease(timeout: .seconds(10))
+            let called = Recorder<Void>()
+            lease.onLoss { called.append(()) }
+            let delete = try await cluster.etcdctl(["del", lease.key])
+            #expect(delete.status == 0, "\(delete)")
+            #expect(await eventually(timeout: .seconds(5)) { !lease.isHeld })
+            #expect(called.values.count == 1)
+            #expect(lease.lossReason?.contains("deleted") == true, "\(String(describing: lease.lossReason))")
+            await lease.release()
+        }
+
+        @Test func theLockFileStillExcludesWritersThatUseOnlyIt() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            try await lock.withLock(timeout: .seconds(10)) { _ in
+                let fileOnly = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", sandbox.path + "/data.rvf", "true"],
+                                                            in: sandbox.path)
+                #expect(fileOnly.status == 75, "\(fileOnly)")
+            }
+        }
+
+        @Test func etcdctlLockOnTheSameKeyExcludesAndIsExcluded() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let name = String(lock.keyPrefix.dropLast())
+            let lease = try await lock.acquireLease(timeout: .seconds(10))
+            // etcdctl lock waits behind us, and gets the lock once we release.
+            let anchor = try SpawnedProcess([EtcdCluster.etcdctl!, "--endpoints", cluster.endpoints, "lock", name, "echo", "got it"],
+                                            environment: ["ETCDCTL_API": "3"], outputIn: sandbox.path, name: "etcdctl")
+            #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
+            #expect(!anchor.hasExited())
+            await lease.release()
+            #expect(await anchor.wait(timeout: .seconds(20)) == 0)
+            #expect(anchor.output.contains("got it"))
+        }
+    }
+}
