@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds rvflock-torture and rvf-lock (release, into the same folder: the exec
-# workers run that rvf-lock) and runs the short CI profile: 8 workers for
-# 60 seconds with every fault. Extra arguments go to the harness and override the
-# profile, e.g. the long profile:
+# Builds rvflock-torture and rvf-lock (release, statically linked as README.md
+# installs rvf-lock, into the same folder: the exec workers run that rvf-lock)
+# and runs the short CI profile: 8 workers for 60 seconds with every fault.
+# Extra arguments go to the harness and override the profile, e.g. the long profile:
 #   Scripts/torture.sh --workers 32 --seconds 1800 --json torture.json
 # The alias reference holders need rustc and the reference's seed/locking.rs in
 # ../shared (or $RVFLOCK_REFERENCE_DIR); without them they are skipped, with the reason.
@@ -22,9 +22,14 @@ if [ "${1:-}" = "--etcd-profile" ]; then
   shift
 fi
 
-swift build -c release --scratch-path .build-torture --product rvflock-torture
-swift build -c release --scratch-path .build-torture --product rvf-lock
-binary="$(swift build -c release --scratch-path .build-torture --show-bin-path)/rvflock-torture"
+# The flags of README.md's "Install rvf-lock" build, into the same folder: after
+# that build (CI's install step) only the harness itself is compiled, and the
+# exec workers run the rvf-lock users install.
+release=(-c release -Xswiftc -static-executable
+  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+swift build "${release[@]}" --product rvflock-torture
+swift build "${release[@]}" --product rvf-lock
+binary="$(swift build "${release[@]}" --show-bin-path)/rvflock-torture"
 if ! $etcd_profile; then
   exec "$binary" --workers 8 --seconds 60 --faults all "$@"
 fi

@@ -12,7 +12,7 @@
 #   rvflock.pml   mutants (x2)            put-back and swap negative controls: must be VIOLATED
 # Exit 0 iff every check gave its expected result.
 #
-# Knobs (environment): SAFETY_CRASHES (default 2), NFS_CRASHES (default 1), FOREIGN_CRASHES (default 0),
+# Knobs (environment): SAFETY_CRASHES (default 1), NFS_CRASHES (default 1), FOREIGN_CRASHES (default 0),
 # LIVENESS_CRASHES (default 1),
 # NPROC (default 3), FOREIGN_NPROC (default 2: RVFLock processes beside the
 # foreign writer), MEMLIM_MB (default 12000), KEEP_TMP=1 (keep the work dir).
@@ -21,7 +21,10 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 models="$here/models"
 
-SAFETY_CRASHES="${SAFETY_CRASHES:-2}"
+# One crash keeps the swap's safety search within CI's time (about 30 million
+# states, 60-90 s). Two: more than 130 million states, past the 12 GB memory
+# limit before the search ends (see Verification/README.md).
+SAFETY_CRASHES="${SAFETY_CRASHES:-1}"
 # The way without RENAME_EXCHANGE has a larger state space: one crash keeps it
 # within CI's time (two: more than 57 million states, not finished in 7 minutes).
 NFS_CRASHES="${NFS_CRASHES:-1}"

@@ -14,7 +14,7 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Worker processes contending for the lock.") var workers = 8
     @Option(help: "How long to run.") var seconds = 60.0
     @Option(help: "Write the report as JSON to this file.") var json: String?
-    @Option(help: "An empty or missing directory for the data file, lock and logs (default: a new one under /tmp).") var dir: String?
+    @Option(help: "An empty or missing directory for the data file, lock and logs, kept after the run (default: a new one under /tmp, removed after a run without violations).") var dir: String?
     @Option(help: "Seed for the fault schedule and the workers' choices (default: random).") var seed: UInt64?
     @Option(help: "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference,other-user.")
     var faults = FaultSet.all
@@ -64,6 +64,10 @@ struct RunCommand: ParsableCommand {
         if report.violations.total > 0 {
             say("FAILED: \(report.violations.total) violations; logs kept in \(directory)\n")
             throw ExitCode(1)
+        }
+        // A directory of our own making is only worth keeping for a failed run's logs.
+        if dir == nil {
+            try? FileManager.default.removeItem(atPath: directory)
         }
     }
 
