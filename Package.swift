@@ -45,11 +45,13 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        .target(name: "CRVFLockCommandShims"),
         .executableTarget(
             name: "rvf-lock",
             dependencies: [
                 "RVFLock",
                 "CRVFLockShims",
+                "CRVFLockCommandShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],

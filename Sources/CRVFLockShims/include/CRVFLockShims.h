@@ -8,7 +8,6 @@
 #include <sys/types.h>
 
 #include "filesystem.h"
-#include "rvf_command.h"
 #include "rvf_flock_wait.h"
 #include "rvf_linux.h"
 

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
+import CRVFLockCommandShims
 
 /// Catches the signals that rvf-lock passes on to COMMAND, and SIGCHLD, as
 /// records on a channel that the main thread reads: who sent what, and how.

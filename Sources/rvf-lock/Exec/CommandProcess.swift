@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
+import CRVFLockCommandShims
 
 /// COMMAND, as rvf-lock signals it: its pid, and a pidfd that the keeper opened
 /// before it could reap COMMAND and handed over with its report.

@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
+import CRVFLockCommandShims
 
 /// The keeper: a process between rvf-lock and COMMAND that holds the lock's
 /// descriptor and lives exactly as long as anything COMMAND started, so that the

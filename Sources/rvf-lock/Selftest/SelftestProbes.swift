@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import CRVFLockShims
+import CRVFLockCommandShims
 import SystemPackage
 
 // Every system call that `rvf-lock selftest` and its helper processes make

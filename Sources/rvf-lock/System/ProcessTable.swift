@@ -3,7 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
-import CRVFLockShims
+import CRVFLockCommandShims
 
 /// The processes of this PID namespace as /proc shows them: who is whose
 /// child, to find every process that COMMAND started, however deep.

@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 @_spi(RVFLockCLI) import RVFLock
-import CRVFLockShims
+import CRVFLockCommandShims
 
 /// COMMAND and every process it starts, run while this process holds the lock.
 ///
