@@ -34,6 +34,25 @@ extension EtcdTests {
             #expect(status.output.contains("etcd lease rvf-lock/\(file)/: free"), "\(status)")
         }
 
+        /// The lease's helper ends (a child of rvf-lock's) before COMMAND starts, so its
+        /// SIGCHLD is read first: a quick COMMAND has run and its keeper exited by then,
+        /// with the keeper's report behind it. strace delays each read of the channel by
+        /// 300 ms to make that so every time. It once ended "the keeper process ended
+        /// before it could start" with exit 70, after COMMAND had run.
+        @Test(.enabled(if: Tools.path(of: "strace") != nil, "needs strace (apt-get install strace)"))
+        func aQuickCommandIsReportedStartedWhenItsKeeperEndedFirst() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let strace = try #require(Tools.path(of: "strace"))
+            let run = try await SpawnedProcess.run(
+                [strace, "-o", "/dev/null", "-e", "trace=recvmsg", "-e", "inject=recvmsg:delay_enter=300000",
+                 Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", "echo ran"],
+                in: sandbox.path)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.output == "ran\n", "\(run)")
+        }
+
         @Test func statusShowsTheLeaseHolderItsMachineAndItsFencingToken() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()

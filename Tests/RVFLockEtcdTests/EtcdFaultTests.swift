@@ -68,7 +68,9 @@ extension EtcdTests {
             let cluster = try await EtcdCluster()
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"]
+            // 5 s: an election on a loaded 2-core machine (swift test runs its suites
+            // in parallel) has taken long enough to cost a 3 s lease.
+            let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "5"]
             let holder = try SpawnedProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
@@ -78,7 +80,7 @@ extension EtcdTests {
             let killed = ContinuousClock.now
             let newLeader = try await cluster.waitForLeader(timeout: .seconds(15))
             #expect(newLeader != nil && newLeader != leader)
-            print("EtcdFaultTests: leader killed during a hold with a 3 s lease: a new leader after \(ContinuousClock.now - killed)")
+            print("EtcdFaultTests: leader killed during a hold with a 5 s lease: a new leader after \(ContinuousClock.now - killed)")
             // Still held, by the same holder, through and after the election.
             let others = cluster.members.enumerated().filter { $0.offset != leader }.map(\.element.clientURL).joined(separator: ",")
             let busy = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", file, "true"],

@@ -79,8 +79,17 @@ struct CommandKeeper: ~Copyable {
         close(goDescriptor)
         goDescriptor = -1
         var pending: [SignalRelay.Event] = []
+        var keeperEnded = false
         while true {
-            var events = relay.wait(milliseconds: -1)[...]
+            let arrived = relay.wait(milliseconds: keeperEnded ? 0 : -1)
+            if keeperEnded && arrived.isEmpty {
+                var status: CInt = 0
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                throw CommandFailure(ExitStatus.software,
+                                     "the keeper process \(pid) ended before it could start \(command[0]) "
+                                         + "(\(Self.describe(waitStatus: status))); not running it")
+            }
+            var events = arrived[...]
             while let event = events.popFirst() {
                 switch event {
                 case .commandStarted(let commandPID, let pidfd):
@@ -89,17 +98,26 @@ struct CommandKeeper: ~Copyable {
                     abandon()
                     throw Self.failure(command, file: file, step: step, errno: error)
                 case .childChanged:
-                    var status: CInt = 0
-                    if waitpid(pid, &status, WNOHANG) == pid {
-                        throw CommandFailure(ExitStatus.software,
-                                             "the keeper process \(pid) ended before it could start \(command[0]) "
-                                                 + "(\(Self.describe(waitStatus: status))); not running it")
-                    }
+                    // Any child's end (an earlier helper's too) comes here, possibly ahead
+                    // of the keeper's reports: a keeper that ran a quick COMMAND to its end
+                    // has exited with its reports still in the channel. Look without reaping
+                    // (supervision reaps it), and read what is left before concluding.
+                    keeperEnded = keeperEnded || hasEnded()
                 default:
                     pending.append(event)
                 }
             }
         }
+    }
+
+    /// Whether the keeper has ended, leaving it to be reaped.
+    private func hasEnded() -> Bool {
+        var information = siginfo_t()
+        while waitid(P_PID, id_t(pid), &information, WEXITED | WNOHANG | WNOWAIT) < 0 {
+            guard errno == EINTR else { return true }
+        }
+        // WNOHANG with nothing to report leaves the pid field zero.
+        return information._sifields._sigchld.si_pid == pid
     }
 
     /// Makes the keeper exit without starting COMMAND (if it has not yet been
