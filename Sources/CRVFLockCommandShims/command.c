@@ -521,3 +521,76 @@ ssize_t rvf_receive_event(int descriptor, struct rvf_signal_record *record, int 
     }
     return received;
 }
+
+int rvf_spawn_detached(const char *path, char *const argv[], char *const envp[], int link, int link_target) {
+    int failure[2];
+    if (pipe2(failure, O_CLOEXEC) != 0) {
+        return errno;
+    }
+    sigset_t all;
+    sigset_t previous;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &previous);
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    pid_t middle = _Fork();
+#else
+    pid_t middle = fork();
+#endif
+    if (middle == 0) {
+        close(failure[0]);
+        setsid();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+        pid_t started = _Fork();
+#else
+        pid_t started = fork();
+#endif
+        if (started == 0) {
+            int error = 0;
+            if (link == link_target) {
+                // dup2 onto itself would leave close-on-exec set.
+                int flags = fcntl(link, F_GETFD);
+                if (flags == -1 || fcntl(link, F_SETFD, flags & ~FD_CLOEXEC) == -1) {
+                    error = errno;
+                }
+            } else if (dup2(link, link_target) == -1) {
+                error = errno;
+            }
+            if (error == 0) {
+                sigprocmask(SIG_SETMASK, &previous, NULL);
+                execve(path, argv, envp);
+                error = errno;
+            }
+            while (write(failure[1], &error, sizeof error) == -1 && errno == EINTR) {
+            }
+            _exit(127);
+        }
+        if (started < 0) {
+            int error = errno;
+            while (write(failure[1], &error, sizeof error) == -1 && errno == EINTR) {
+            }
+        }
+        _exit(0);
+    }
+    int fork_error = middle < 0 ? errno : 0;
+    pthread_sigmask(SIG_SETMASK, &previous, NULL);
+    close(failure[1]);
+    if (middle > 0) {
+        int status;
+        while (waitpid(middle, &status, 0) == -1 && errno == EINTR) {
+        }
+    }
+    int error = fork_error;
+    if (error == 0) {
+        // Nothing before the end of the pipe (every copy of its write end closed
+        // by the execve or an exit): the program started.
+        ssize_t count;
+        do {
+            count = read(failure[0], &error, sizeof error);
+        } while (count == -1 && errno == EINTR);
+        if (count != (ssize_t)sizeof error) {
+            error = 0;
+        }
+    }
+    close(failure[0]);
+    return error;
+}

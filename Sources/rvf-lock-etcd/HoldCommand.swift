@@ -31,8 +31,6 @@ struct HoldCommand: AsyncParsableCommand {
 
     /// The variable that names the inherited socket's descriptor.
     static let descriptorVariable = "RVF_LOCK_ETCD_FD"
-    /// Set in the copy of this program that runs detached from rvf-lock.
-    static let detachedVariable = "RVF_LOCK_ETCD_DETACHED"
 
     @OptionGroup var settings: EtcdSettings
 
@@ -52,11 +50,6 @@ struct HoldCommand: AsyncParsableCommand {
         guard let text = EtcdSettings.environment(Self.descriptorVariable), let descriptor = CInt(text), descriptor >= 0 else {
             throw ExitCode(CommandFailure(ExitCodes.usage, "hold is started by rvf-lock exec --etcd, which passes "
                                               + "\(Self.descriptorVariable); run rvf-lock exec --etcd instead").report())
-        }
-        if EtcdSettings.environment(Self.detachedVariable) == nil {
-            // rvf-lock waits for every process its command starts, as their subreaper:
-            // this program must not be its child, so a copy of it carries on detached.
-            throw ExitCode(Self.continueDetached(link: descriptor))
         }
         throw ExitCode(await hold(link: descriptor))
     }
@@ -175,34 +168,6 @@ struct HoldCommand: AsyncParsableCommand {
         } catch {
             return ExitCodes.software
         }
-    }
-
-    /// Starts this program again, detached (a session of its own, not rvf-lock's
-    /// child once this copy exits), with the same arguments and the socket.
-    private static func continueDetached(link descriptor: CInt) -> Int32 {
-        let arguments = CommandLine.arguments
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        setenv(detachedVariable, "1", 1)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // POSIX_SPAWN_SETSID (glibc 2.26), which Swift's Glibc module does not import:
-        // no terminal's signals for the process group of rvf-lock reach the lease's holder.
-        posix_spawnattr_setflags(&attributes, 0x80)
-        var child: pid_t = 0
-        // By its own path, not /proc/self/exe, so that ps and /proc/PID/comm name it.
-        var path = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &path, path.count - 1)
-        let executable = length > 0 ? String(decoding: path.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            : "/proc/self/exe"
-        let result = posix_spawn(&child, executable, nil, &attributes, argv, environ)
-        guard result == 0 else {
-            send("failed \(ExitCodes.software)\n", to: descriptor)
-            return CommandFailure(ExitCodes.software, "cannot start rvf-lock-etcd detached (posix_spawn: "
-                                      + "\(String(cString: strerror(result))))").report()
-        }
-        return ExitCodes.success
     }
 
     private static func send(_ text: String, to descriptor: CInt) {

@@ -114,6 +114,15 @@ int rvf_signal_is_ignored(int signal);
 /// Sets `signal` to SIG_IGN (1) or SIG_DFL (0) in this process.
 int rvf_set_signal_ignored(int signal, int ignored);
 
+/// Starts `path` detached from this process: in a session of its own, and not
+/// its child (a child that exits at once starts it, so it is reparented away
+/// from rvf-lock, which as a subreaper would otherwise wait for it), with
+/// `link` as descriptor `link_target` and `envp` as its environment. Returns 0,
+/// or the errno of the step that failed (fork, or the execve, reported back
+/// through a close-on-exec pipe). Only async-signal-safe calls between the fork
+/// and the execve; no handler of this process runs in the children.
+int rvf_spawn_detached(const char *path, char *const argv[], char *const envp[], int link, int link_target);
+
 /// pidfd_open(2), or -1 with errno ENOSYS where the kernel or headers lack it.
 int rvf_pidfd_open(pid_t pid);
 

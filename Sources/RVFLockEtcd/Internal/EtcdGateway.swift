@@ -247,6 +247,17 @@ final class EtcdGateway: Sendable {
         }
         return false
     }
+
+    /// Whether a transport failure is a reset of the connection: what a server that
+    /// does not speak TLS may answer a TLS handshake with, instead of the bytes that
+    /// make the handshake fail (which of the two comes first is a race).
+    static func isReset(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ECONNRESET }
+        if let error = error as? NIOConnectionError {
+            return error.connectionErrors.contains { isReset($0.error) }
+        }
+        return false
+    }
 }
 
 /// What went wrong with each endpoint during one call, for the message that
@@ -262,7 +273,7 @@ private struct Failures {
     init(path: String) { self.path = path }
 
     mutating func add(_ endpoint: EtcdEndpoint, transportError error: any Error, timeout: ContinuousClock.Instant) {
-        if EtcdGateway.isTLSFailure(error) {
+        if EtcdGateway.isTLSFailure(error) || (endpoint.isTLS && EtcdGateway.isReset(error)) {
             sawTLS = true
             let hint = endpoint.isTLS
                 ? "TLS handshake failed (\(EtcdGateway.describe(error))); if it serves plain HTTP, name it http://\(endpoint.host):\(endpoint.port)"

@@ -3,15 +3,16 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CRVFLockCommandShims
 
 /// The etcd lease of `exec --etcd`, held by `rvf-lock-etcd hold` in a process of
 /// its own, so that rvf-lock links no networking code: without `--etcd`, nothing
 /// of this runs and nothing more is loaded.
 ///
 /// The two talk over a socket pair (the protocol is in rvf-lock-etcd's
-/// `HoldCommand`). The helper detaches from rvf-lock (it is not its child, so the
-/// wait for every process COMMAND started does not wait for it), and lives until
-/// rvf-lock sends `release` or goes away.
+/// `HoldCommand`). rvf-lock starts the helper detached (it is not rvf-lock's
+/// child, so the wait for every process COMMAND started does not wait for it), and
+/// it lives until rvf-lock sends `release` or goes away.
 final class EtcdCoordinator {
     /// rvf-lock's end of the socket; the supervision loop polls it for a loss.
     let descriptor: CInt
@@ -54,18 +55,14 @@ final class EtcdCoordinator {
         if options.noWait { arguments.append("-n") }
         if options.quiet { arguments.append("-q") }
         arguments += ["--", options.file]
-        let spawned = spawn(arguments, link: theirs)
-        close(theirs)
-        let intermediate: pid_t
-        switch spawned {
-        case .success(let pid): intermediate = pid
-        case .failure(let failure):
+        do throws(CommandFailure) {
+            try spawnDetached(arguments, link: theirs)
+            close(theirs)
+        } catch {
+            close(theirs)
             close(mine)
-            throw failure
+            throw error
         }
-        // The first copy exits as soon as its detached copy has started.
-        var status: CInt = 0
-        while waitpid(intermediate, &status, 0) < 0 && errno == EINTR {}
 
         let answer = readLine(from: mine)
         let words = answer.split(separator: " ", maxSplits: 2).map(String.init)
@@ -157,36 +154,29 @@ final class EtcdCoordinator {
                                  + "`swift build -c release --product rvf-lock-etcd` and install it beside rvf-lock")
     }
 
-    private enum Spawned {
-        case success(pid_t)
-        case failure(CommandFailure)
-    }
-
-    private static func spawn(_ arguments: [String], link: CInt) -> Spawned {
-        // The helper finds its end of the socket as descriptor 3.
+    /// Starts the helper detached (see `rvf_spawn_detached`): rvf-lock waits for
+    /// every process COMMAND starts, as their subreaper, and the helper must not
+    /// be among them. It finds its end of the socket as descriptor 3.
+    private static func spawnDetached(_ arguments: [String], link: CInt) throws(CommandFailure) {
         let linkNumber: CInt = 3
-        setenv("RVF_LOCK_ETCD_FD", String(linkNumber), 1)
-        defer { unsetenv("RVF_LOCK_ETCD_FD") }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if link == linkNumber {
-            // dup2 onto itself would leave close-on-exec set: go through another number.
-            posix_spawn_file_actions_adddup2(&actions, link, 200)
-            posix_spawn_file_actions_adddup2(&actions, 200, linkNumber)
-            posix_spawn_file_actions_addclose(&actions, 200)
-        } else {
-            posix_spawn_file_actions_adddup2(&actions, link, linkNumber)
+        var environment: [String] = []
+        var entry = environ
+        while let pointer = entry.pointee {
+            let setting = String(cString: pointer)
+            if !setting.hasPrefix("RVF_LOCK_ETCD_FD=") { environment.append(setting) }
+            entry += 1
         }
+        environment.append("RVF_LOCK_ETCD_FD=\(linkNumber)")
         let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, arguments[0], &actions, nil, argv, environ)
-        guard result == 0 else {
-            return .failure(CommandFailure(ExitStatus.unavailable,
-                                           "cannot start \(arguments[0]): \(String(cString: strerror(result)))"))
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup($0) } + [nil]
+        defer {
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
-        return .success(child)
+        let error = rvf_spawn_detached(arguments[0], argv, envp, link, linkNumber)
+        guard error == 0 else {
+            throw CommandFailure(ExitStatus.unavailable, "cannot start \(arguments[0]): \(String(cString: strerror(error)))")
+        }
     }
 
     /// One line from the helper (without its newline), or what came before the socket's end.
