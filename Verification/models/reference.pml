@@ -1,6 +1,6 @@
 /*
  * reference.pml -- Promela model of the REFERENCE lock protocol
- * (/work/shared/seed/locking.rs, see shared/docs/PROTOCOL.md). Negative
+ * (../shared/seed/locking.rs beside the repository, see ../shared/docs/PROTOCOL.md). Negative
  * control: spin must find two holders at once.
  *
  *   RA1 "create":  open(L, O_CREAT|O_EXCL) -- succeeds iff L names nothing;
