@@ -163,6 +163,17 @@ static void report(int descriptor, int kind, int code, int value) {
     report_passing(descriptor, kind, code, value, -1);
 }
 
+/// fork(2) without atfork handlers where glibc has _Fork (2.34): the child runs
+/// none of the runtime's (it touches nothing they prepare), and the fork is
+/// async-signal-safe, so a child of a child may fork again.
+static pid_t fork_bare(void) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    return _Fork();
+#else
+    return fork();
+#endif
+}
+
 /// Reads one byte; 0 at end of file (the writer closed its end, or died).
 static int read_byte(int descriptor) {
     char byte;
@@ -331,13 +342,7 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
     sigset_t previous;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &previous);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    // The fork without atfork handlers: the keeper runs none of the runtime's
-    // (it touches nothing they prepare), and the fork is async-signal-safe.
-    pid_t keeper = _Fork();
-#else
-    pid_t keeper = fork();
-#endif
+    pid_t keeper = fork_bare();
     if (keeper == 0) {
         keeper_main(&plan);
     }
@@ -531,19 +536,11 @@ int rvf_spawn_detached(const char *path, char *const argv[], char *const envp[],
     sigset_t previous;
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &previous);
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    pid_t middle = _Fork();
-#else
-    pid_t middle = fork();
-#endif
+    pid_t middle = fork_bare();
     if (middle == 0) {
         close(failure[0]);
         setsid();
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-        pid_t started = _Fork();
-#else
-        pid_t started = fork();
-#endif
+        pid_t started = fork_bare();
         if (started == 0) {
             int error = 0;
             if (link == link_target) {
