@@ -4,7 +4,7 @@ import Glibc
 import RVFLock
 import Testing
 
-extension CrossProcessTests {
+extension ManyProcessTests {
     /// An RVFLock breaker racing the reference, which takes no kernel lock (issue 10, item 4).
     ///
     /// The breaker judges a stale lock and checks it is the file judged; in the

@@ -5,7 +5,8 @@ import Testing
 
 /// Tests that start worker processes (the `rvflock-probe` executable, the
 /// reference harness). They run one at a time, so that their timing does not
-/// suffer from each other's load on a small machine.
+/// suffer from each other's load on a small machine; the races of many processes
+/// at once are a second such line (``ManyProcessTests``) beside this one.
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct CrossProcessTests {
     /// Starts `rvflock-probe MODE FILE key=value...`.

@@ -4,7 +4,7 @@ import Glibc
 import RVFLock
 import Testing
 
-extension CrossProcessTests {
+extension ManyProcessTests {
     /// Waits and holds under tight limits and hostile hosts (issue 14, items 4, 5, 6, 10, 11).
     ///
     /// Each waiter here waits for a holder that keeps the lock until the test lets it

@@ -4,7 +4,7 @@ import Glibc
 import RVFLock
 import Testing
 
-extension CrossProcessTests {
+extension ManyProcessTests {
     /// Several processes racing to break the same stale lock.
     @Suite struct StaleLockRaceTests {
         /// How the stale lock of a trial was left behind.

@@ -6,7 +6,7 @@ import RVFLock
 import Synchronization
 import Testing
 
-extension CrossProcessTests {
+extension ManyProcessTests {
     /// A holder rewrites its record in place at every heartbeat; a judge's read
     /// racing that write can see half of each. `status` must read again rather
     /// than call a live lock invalid (issue 10, item 7).

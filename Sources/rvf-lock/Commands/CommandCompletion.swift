@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import RVFLock
 
 /// Shell completion of `exec`'s COMMAND, as util-linux's flock(1) completion does
 /// it: the first word after FILE completes to a program (one on `PATH`, or a path
@@ -94,7 +95,7 @@ enum CommandCompletion {
 
     private static func entries(in directory: String, startingWith prefix: String, shownAs shownDirectory: String) -> [Entry] {
         var found: [Entry] = []
-        for name in DirectoryListing.names(in: directory) ?? [] {
+        for name in Syscalls.directoryNames(atPath: directory) ?? [] {
             guard name.hasPrefix(prefix) else { continue }
             // Hidden files only when asked for.
             guard !name.hasPrefix(".") || prefix.hasPrefix(".") else { continue }

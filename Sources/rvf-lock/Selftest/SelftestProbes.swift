@@ -4,12 +4,15 @@ import Glibc
 import Darwin
 #endif
 import CRVFLockShims
+import RVFLock
 import CRVFLockCommandShims
 import SystemPackage
 
-// Every system call that `rvf-lock selftest` and its helper processes make
-// themselves, in one file. The lock itself is always taken through the library;
-// these are the probes that ask the file system, bare, for what the library relies on.
+// What `rvf-lock selftest` and its helper processes ask of the system themselves,
+// in one file. The lock itself is always taken through the library; these are the
+// probes that ask the file system, bare, for what the library relies on, made with
+// the library's own system calls (`Syscalls`), so that a probe fails where the
+// library would, and says so in the same classes of errno (`Errno+Meaning`).
 
 /// A system call that failed: which, and its errno.
 struct ProbeFailure: Error, CustomStringConvertible {
@@ -19,6 +22,10 @@ struct ProbeFailure: Error, CustomStringConvertible {
     init(_ call: String, _ errno: CInt = Glibc.errno) {
         self.call = call
         self.errno = errno
+    }
+
+    init(_ failure: SystemCallError) {
+        self.init(failure.name, failure.errno.rawValue)
     }
 
     var errnoName: String { SelftestSystem.errnoName(errno) }
@@ -47,10 +54,7 @@ enum SelftestSystem {
     /// no pipe or probe file of selftest becomes its standard output: a report
     /// line would then be written into it.
     static func reserveStandardDescriptors() {
-        for descriptor in CInt(0)...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
-            // open returns the lowest free descriptor: this one.
-            _ = Glibc.open("/dev/null", O_RDWR)
-        }
+        Syscalls.prepareDescriptors()
     }
 
     /// Catches SIGINT, SIGTERM and SIGHUP as bytes on a pipe, so that every wait
@@ -59,10 +63,9 @@ enum SelftestSystem {
     /// SIGINT and SIGHUP inherited as ignored (`nohup`, background jobs of scripts)
     /// stay ignored, as that convention wants.
     static func installInterruptionHandlers() {
-        var ends: [CInt] = [-1, -1]
-        guard rvf_pipe_cloexec_nonblock(&ends) == 0 else { return }
-        interruptionPipeReadEnd = ends[0]
-        interruptionPipeWriteEnd = ends[1]
+        guard let ends = try? Syscalls.pipe() else { return }
+        interruptionPipeReadEnd = ends.readable
+        interruptionPipeWriteEnd = ends.writable
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             var current = sigaction()
             sigaction(signal, nil, &current)
@@ -121,11 +124,7 @@ enum SelftestSystem {
 
     /// CLOCK_MONOTONIC: one clock for every process on this machine, so that the
     /// contention log's timestamps from different workers can be compared.
-    static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
+    static func monotonicNanoseconds() -> UInt64 { Syscalls.monotonicNanoseconds() }
 
     /// A busy moment inside the critical section, long enough for a second
     /// holder, if there were one, to interleave.
@@ -167,7 +166,7 @@ enum SelftestSystem {
     /// levels); returns what could not be removed, with why.
     static func removeTree(_ directory: String) -> [String] {
         var problems: [String] = []
-        if let names = DirectoryListing.names(in: directory) {
+        if let names = Syscalls.directoryNames(atPath: directory) {
             for name in names where Glibc.unlink(directory + "/" + name) != 0 && errno != ENOENT {
                 problems.append("\(directory)/\(name) (unlink: \(errnoName(errno)))")
             }
@@ -182,9 +181,11 @@ enum SelftestSystem {
     static func openUnnamedTemporary(in directory: String) throws(ProbeFailure) -> CInt {
         let flags = rvf_o_tmpfile_rdwr()
         guard flags != -1 else { throw ProbeFailure("open(O_TMPFILE)", EOPNOTSUPP) }
-        let descriptor = Glibc.open(directory, flags | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw ProbeFailure("open(O_TMPFILE)") }
-        return descriptor
+        do {
+            return try Syscalls.open(FilePath(directory), flags: flags)
+        } catch {
+            throw ProbeFailure("open(O_TMPFILE)", error.errno.rawValue)
+        }
     }
 
     /// Whether an unnamed file can be given a name here: through `/proc/self/fd`, as the library does.
@@ -194,62 +195,51 @@ enum SelftestSystem {
     }
 
     static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> CInt {
-        while true {
-            let descriptor = Glibc.open(path, flags | O_CLOEXEC, 0o644)
-            if descriptor >= 0 { return descriptor }
-            if errno != EINTR { throw ProbeFailure("open") }
-        }
+        do { return try Syscalls.open(FilePath(path), flags: flags) } catch { throw ProbeFailure(error) }
     }
 
     static func close(_ descriptor: CInt) {
-        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        if descriptor >= 0 { Syscalls.close(descriptor) }
     }
 
-    /// `linkat(AT_FDCWD, "/proc/self/fd/N", AT_FDCWD, path, AT_SYMLINK_FOLLOW)`,
-    /// the call the library names its unnamed lock files with.
+    /// Names an unnamed file as the library names its unnamed lock files.
     static func linkDescriptor(_ descriptor: CInt, to path: String) throws(ProbeFailure) {
-        guard linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 else {
-            throw ProbeFailure("linkat")
+        do throws(SystemCallError) {
+            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in try Syscalls.linkDescriptor(descriptor, to: AT_FDCWD, name.baseAddress!) }
+        } catch {
+            throw ProbeFailure(error)
         }
     }
 
     static func link(_ source: String, to target: String) throws(ProbeFailure) {
-        guard Glibc.link(source, target) == 0 else { throw ProbeFailure("link") }
+        do throws(SystemCallError) {
+            try source.utf8CString.withUnsafeBufferPointer { (source) throws(SystemCallError) in
+                try target.utf8CString.withUnsafeBufferPointer { (target) throws(SystemCallError) in
+                    try Syscalls.linkAt(AT_FDCWD, source.baseAddress!, AT_FDCWD, target.baseAddress!)
+                }
+            }
+        } catch {
+            throw ProbeFailure(error)
+        }
     }
 
     static func unlink(_ path: String) throws(ProbeFailure) {
-        guard Glibc.unlink(path) == 0 else { throw ProbeFailure("unlink") }
+        do throws(SystemCallError) {
+            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in try Syscalls.unlinkAt(AT_FDCWD, name.baseAddress!) }
+        } catch {
+            throw ProbeFailure(error)
+        }
     }
 
     static func writeAll(_ descriptor: CInt, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { raw in
-                pwrite(descriptor, raw.baseAddress! + written, bytes.count - written, off_t(offset + written))
-            }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ProbeFailure("pwrite")
-            }
-            written += count
+        let written = bytes.withUnsafeBytes { raw in
+            Result { () throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, raw, at: offset) }
         }
+        do { try written.get() } catch { throw ProbeFailure(error) }
     }
 
     static func read(_ descriptor: CInt, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
-        var buffer = [UInt8](repeating: 0, count: count)
-        var filled = 0
-        while filled < count {
-            let result = buffer.withUnsafeMutableBytes { raw in
-                pread(descriptor, raw.baseAddress! + filled, count - filled, off_t(offset + filled))
-            }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw ProbeFailure("pread")
-            }
-            if result == 0 { break }
-            filled += result
-        }
-        return Array(buffer[..<filled])
+        do { return try Syscalls.preadPrefix(descriptor, count: count, at: offset) } catch { throw ProbeFailure(error) }
     }
 
     /// Appends `line` and a newline with one `write` to a descriptor opened with `O_APPEND`,
@@ -276,21 +266,20 @@ enum SelftestSystem {
     }
 
     static func fsync(_ descriptor: CInt) throws(ProbeFailure) {
-        while Glibc.fsync(descriptor) != 0 {
-            if errno != EINTR { throw ProbeFailure("fsync") }
-        }
+        do { try Syscalls.fsync(descriptor) } catch { throw ProbeFailure(error) }
     }
 
     /// `flock(descriptor, operation | LOCK_NB)`: nil when granted, else its errno.
     static func tryFlock(_ descriptor: CInt, _ operation: CInt) -> CInt? {
-        while true {
-            if rvf_flock(descriptor, operation | LOCK_NB) == 0 { return nil }
-            if errno != EINTR { return errno }
+        do {
+            return try Syscalls.flockNonBlocking(descriptor, operation) ? nil : EWOULDBLOCK
+        } catch {
+            return error.errno.rawValue
         }
     }
 
     static func unlockFlock(_ descriptor: CInt) {
-        _ = rvf_flock(descriptor, LOCK_UN)
+        Syscalls.unlock(descriptor)
     }
 
     /// statx `STATX_BTIME`: whether the file system reports when the file open at `descriptor` was born.
@@ -578,20 +567,14 @@ enum SelftestSystem {
     static let appendOnly = O_WRONLY | O_APPEND
 
     /// Errnos of `open(O_TMPFILE)` that mean "not here", on which the library
-    /// falls back to named temporaries (as `Syscalls.openUnnamedTemporary` decides).
-    static func meansNoUnnamedTemporaries(_ code: CInt) -> Bool {
-        [EOPNOTSUPP, EINVAL, EISDIR, ENOSYS].contains(code)
-    }
+    /// falls back to named temporaries.
+    static func meansNoUnnamedTemporaries(_ code: CInt) -> Bool { Errno(rawValue: code).meansNoUnnamedFiles }
 
     /// Errnos of `link`/`linkat` that mean the file system has no hard links.
-    static func meansNoHardLinks(_ code: CInt) -> Bool {
-        [EPERM, EOPNOTSUPP, ENOSYS].contains(code)
-    }
+    static func meansNoHardLinks(_ code: CInt) -> Bool { Errno(rawValue: code).meansNoHardLinks }
 
     /// Errnos of `flock` that mean the file system refuses file locks.
-    static func meansNoFileLocks(_ code: CInt) -> Bool {
-        [ENOLCK, EOPNOTSUPP, EINVAL, ENOSYS].contains(code)
-    }
+    static func meansNoFileLocks(_ code: CInt) -> Bool { Errno(rawValue: code).meansNoFileLocks }
 
     /// Errnos of `mkdir` that mean this user may not create files in the directory.
     static func meansNoPermission(_ code: CInt) -> Bool { code == EACCES || code == EPERM }

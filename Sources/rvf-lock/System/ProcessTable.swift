@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import RVFLock
 import CRVFLockCommandShims
 
 /// The processes of this PID namespace as /proc shows them: who is whose
@@ -32,7 +33,7 @@ struct ProcessTable {
     /// Reads every process's /proc/PID/stat.
     static func snapshot() -> ProcessTable {
         var entries: [Entry] = []
-        for name in DirectoryListing.names(in: "/proc") ?? [] {
+        for name in Syscalls.directoryNames(atPath: "/proc") ?? [] {
             guard let pid = pid_t(name), let entry = entry(pid) else { continue }
             entries.append(entry)
         }

@@ -301,8 +301,8 @@ final class Acquisition {
     }
 
     private func linkFailure(_ error: SystemCallError) -> LockError {
-        if error.errno == .notPermitted {
-            // linkat's EPERM: the file system has no hard links, which the protocol needs.
+        if error.errno.meansNoHardLinks {
+            // The protocol needs hard links (the atomic creation is a link).
             return .unsupportedFileSystem(
                 location.lockFile, fileSystem: Syscalls.fileSystemType(location.directory.descriptor).name,
                 missing: LockFileSystem.Requirement.hardLinks.description,

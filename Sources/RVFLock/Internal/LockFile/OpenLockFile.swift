@@ -169,10 +169,7 @@ final class OpenLockFile {
 
     /// Errors by which a file system says it has no usable `flock()` for this descriptor.
     private static func refusal(_ error: SystemCallError) -> Errno? {
-        switch error.errno {
-        case .badFileDescriptor, .notSupported, .noLocks, .invalidArgument, .noFunction: error.errno
-        default: nil
-        }
+        error.errno.meansNoFileLocks ? error.errno : nil
     }
 
     /// Waits in the kernel's queue for the exclusive lock.
@@ -341,7 +338,7 @@ final class OpenLockFile {
             do throws(SystemCallError) {
                 try Syscalls.renameAtNoReplace(directory, moved, name)
                 return true
-            } catch where [.invalidArgument, .noFunction, .notSupported].contains(error.errno) {
+            } catch where error.errno.meansUnsupportedCall {
                 // No RENAME_NOREPLACE on this file system: link it back where the rules allow.
                 guard (try? Syscalls.linkAt(directory, moved, directory, name)) != nil else { return false }
                 _ = try? Syscalls.unlinkAt(directory, moved)

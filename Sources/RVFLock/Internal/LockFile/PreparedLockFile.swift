@@ -59,15 +59,12 @@ final class PreparedLockFile {
                 guard try Syscalls.flockNonBlocking(descriptor, LOCK_EX) else {
                     throw SystemCallError(name: "flock", errno: .wouldBlock)
                 }
+            } catch where error.errno.meansNoFileLocks {
+                throw LockError.unsupportedFileSystem(
+                    location.lockFile, fileSystem: fileSystem.name, missing: LockFileSystem.Requirement.fileLocks.description,
+                    systemCall: error.name, errno: error.errno)
             } catch {
-                switch error.errno {
-                case .notSupported, .noLocks, .invalidArgument, .noFunction, .badFileDescriptor:
-                    throw LockError.unsupportedFileSystem(
-                        location.lockFile, fileSystem: fileSystem.name, missing: LockFileSystem.Requirement.fileLocks.description,
-                        systemCall: error.name, errno: error.errno)
-                default:
-                    throw LockError.system(error, lockFile: location.lockFile, doing: "creating")
-                }
+                throw LockError.system(error, lockFile: location.lockFile, doing: "creating")
             }
             do throws(SystemCallError) {
                 try record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
@@ -163,7 +160,7 @@ final class PreparedLockFile {
                 try location.withName { (lockName) throws(SystemCallError) -> Replacement in
                     do throws(SystemCallError) {
                         try Syscalls.renameExchange(directory, own.baseAddress!, lockName)
-                    } catch where [.invalidArgument, .notSupported, .noFunction].contains(error.errno) {
+                    } catch where error.errno.meansUnsupportedCall {
                         return .unsupported
                     } catch where error.errno == .noSuchFileOrDirectory {
                         return .changed

@@ -1,7 +1,7 @@
 import Glibc
 import CRVFLockShims
 import Synchronization
-import SystemPackage
+package import SystemPackage
 
 /// Every libc call the library makes outside swift-system, each wrapped once.
 ///
@@ -12,7 +12,7 @@ import SystemPackage
 /// standard output closed would otherwise get a lock file as descriptor 1, and
 /// its next `print` would overwrite the lock record (the reference then deletes
 /// the "invalid" file at once: two writers). See ``keptAboveStandardStreams(_:)``.
-enum Syscalls {
+package enum Syscalls {
     private static func check(_ name: String, _ result: CInt) throws(SystemCallError) {
         if result == -1 { throw SystemCallError(name: name, errno: Errno(rawValue: errno)) }
     }
@@ -70,12 +70,14 @@ enum Syscalls {
 
     /// Call before the first descriptor of an operation is opened.
     @inline(__always)
-    static func prepareDescriptors() { _ = standardStreamsFilled }
+    package static func prepareDescriptors() { _ = standardStreamsFilled }
 
-    static func open(_ path: FilePath, flags: CInt, mode: mode_t = 0o644) throws(SystemCallError) -> CInt {
+    package static func open(
+        _ path: FilePath, flags: CInt, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
+    ) throws(SystemCallError) -> CInt {
         prepareDescriptors()
         let descriptor = try retrying("open") {
-            path.withPlatformString { c_open($0, flags | O_CLOEXEC, mode) }
+            path.withPlatformString { c_open($0, flags | O_CLOEXEC, permissions.rawValue) }
         }
         return keptAboveStandardStreams(descriptor)
     }
@@ -103,11 +105,8 @@ enum Syscalls {
         guard flags != -1, canLinkDescriptors else { return nil }
         do {
             return try openAt(directory, ".", flags: flags, mode: mode)
-        } catch {
-            switch error.errno {
-            case .notSupported, .invalidArgument, .isDirectory, .noFunction: return nil
-            default: throw error
-            }
+        } catch where error.errno.meansNoUnnamedFiles {
+            return nil
         }
     }
 
@@ -119,14 +118,14 @@ enum Syscalls {
     }()
 
     /// A pipe whose ends are close-on-exec, non-blocking, and 3 or above.
-    static func pipe() throws(SystemCallError) -> (readable: CInt, writable: CInt) {
+    package static func pipe() throws(SystemCallError) -> (readable: CInt, writable: CInt) {
         prepareDescriptors()
         var descriptors: [CInt] = [-1, -1]
         try check("pipe2", rvf_pipe_cloexec_nonblock(&descriptors))
         return (keptAboveStandardStreams(descriptors[0]), keptAboveStandardStreams(descriptors[1]))
     }
 
-    static func close(_ descriptor: CInt) {
+    package static func close(_ descriptor: CInt) {
         // Not retried: on Linux the descriptor is released even when close reports EINTR.
         _ = c_close(descriptor)
     }
@@ -135,7 +134,7 @@ enum Syscalls {
 
     /// Takes or releases a `flock(2)` lock without blocking; false when another
     /// open file description holds a conflicting lock.
-    static func flockNonBlocking(_ descriptor: CInt, _ operation: CInt) throws(SystemCallError) -> Bool {
+    package static func flockNonBlocking(_ descriptor: CInt, _ operation: CInt) throws(SystemCallError) -> Bool {
         while true {
             if rvf_flock(descriptor, operation | LOCK_NB) == 0 { return true }
             switch errno {
@@ -146,13 +145,13 @@ enum Syscalls {
         }
     }
 
-    static func unlock(_ descriptor: CInt) {
+    package static func unlock(_ descriptor: CInt) {
         _ = rvf_flock(descriptor, LOCK_UN)
     }
 
     // MARK: Data
 
-    static func fsync(_ descriptor: CInt) throws(SystemCallError) {
+    package static func fsync(_ descriptor: CInt) throws(SystemCallError) {
         _ = try retrying("fsync") { c_fsync(descriptor) }
     }
 
@@ -160,7 +159,7 @@ enum Syscalls {
         _ = try retrying("fdatasync") { c_fdatasync(descriptor) }
     }
 
-    static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
+    package static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
         var written = 0
         while written < bytes.count {
             let result = c_pwrite(descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(offset + written))
@@ -172,11 +171,11 @@ enum Syscalls {
         }
     }
 
-    /// Reads up to `buffer.count` bytes from offset 0; fewer only at end of file.
-    static func pread(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(SystemCallError) -> Int {
+    /// Reads up to `buffer.count` bytes from `offset`; fewer only at end of file.
+    static func pread(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int = 0) throws(SystemCallError) -> Int {
         var filled = 0
         while filled < buffer.count {
-            let result = c_pread(descriptor, buffer.baseAddress! + filled, buffer.count - filled, off_t(filled))
+            let result = c_pread(descriptor, buffer.baseAddress! + filled, buffer.count - filled, off_t(offset + filled))
             if result == -1 {
                 if errno == EINTR { continue }
                 throw SystemCallError(name: "pread", errno: Errno(rawValue: errno))
@@ -187,11 +186,11 @@ enum Syscalls {
         return filled
     }
 
-    /// Reads up to `count` bytes from offset 0; fewer only at end of file.
-    static func preadPrefix(_ descriptor: CInt, count: Int) throws(SystemCallError) -> [UInt8] {
+    /// Reads up to `count` bytes from `offset`; fewer only at end of file.
+    package static func preadPrefix(_ descriptor: CInt, count: Int, at offset: Int = 0) throws(SystemCallError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let filled = try buffer.withUnsafeMutableBytes { raw in
-            Result { () throws(SystemCallError) in try pread(descriptor, into: raw) }
+            Result { () throws(SystemCallError) in try pread(descriptor, into: raw, at: offset) }
         }.get()
         buffer.removeLast(count - filled)
         return buffer
@@ -268,7 +267,7 @@ enum Syscalls {
 
     /// Gives an open file the name `name` in `directory`; fails with EEXIST,
     /// atomically, when the name is taken.
-    static func linkDescriptor(_ descriptor: CInt, to directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
+    package static func linkDescriptor(_ descriptor: CInt, to directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
         // linkat(fd, "", ..., AT_EMPTY_PATH) is the cheaper way, but kernels before
         // 6.10 allow it only with CAP_DAC_READ_SEARCH (ENOENT otherwise); the /proc
         // path works for every user. Which one works is learnt once.
@@ -286,7 +285,7 @@ enum Syscalls {
 
     private static let emptyPathLinks = Atomic<Bool>(true)
 
-    static func linkAt(
+    package static func linkAt(
         _ sourceDirectory: CInt, _ source: UnsafePointer<CChar>, _ targetDirectory: CInt, _ target: UnsafePointer<CChar>
     ) throws(SystemCallError) {
         try check("linkat", linkat(sourceDirectory, source, targetDirectory, target, 0))
@@ -312,7 +311,7 @@ enum Syscalls {
         _ = try retrying("renameat2") { rvf_rename_noreplace(directory, source, target) }
     }
 
-    static func unlinkAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
+    package static func unlinkAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
         try check("unlinkat", unlinkat(directory, name, 0))
     }
 
@@ -356,7 +355,7 @@ enum Syscalls {
 
     static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
 
-    static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
+    package static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
 
     /// This process's id, read once: a library call, not a fork-aware cache, which
     /// matches how long a lock handle can live (it does not survive `fork`).
@@ -391,11 +390,24 @@ enum Syscalls {
 extension Syscalls {
     /// The names in a directory, without `.` and `..`; empty if it cannot be read.
     static func directoryEntries(_ directory: CInt) -> [String] {
-        let copy = openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard copy >= 0 else { return [] }
-        guard let stream = fdopendir(keptAboveStandardStreams(copy)) else {
-            _ = c_close(copy)
-            return []
+        directoryNames(openedBy: { openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) ?? []
+    }
+
+    /// The names in the directory at `path`, without `.` and `..`, in the order the
+    /// file system gives them; nil if it cannot be opened. (The tool lists `PATH`'s
+    /// programs for completion, `/proc` for `exec`, and selftest's folder with it.)
+    package static func directoryNames(atPath path: String) -> [String]? {
+        prepareDescriptors()
+        return directoryNames(openedBy: { path.withCString { c_open($0, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0) } })
+    }
+
+    private static func directoryNames(openedBy openDirectory: () -> CInt) -> [String]? {
+        let opened = openDirectory()
+        guard opened >= 0 else { return nil }
+        let descriptor = keptAboveStandardStreams(opened)
+        guard let stream = fdopendir(descriptor) else {
+            _ = c_close(descriptor)
+            return nil
         }
         defer { closedir(stream) }
         var names: [String] = []
@@ -410,7 +422,8 @@ extension Syscalls {
     /// to its NUL. The kernel packs entries only as long as their names, so copying
     /// `d_name` whole (256 bytes) reads past the entry, and past the end of the
     /// stream's buffer for the last one: a crash wherever the heap ends there, as it
-    /// can in a statically linked program.
+    /// can in a statically linked program (the tool crashed so completing a program
+    /// name on a `PATH` with `/usr/bin` in it).
     static func entryName(_ entry: UnsafePointer<dirent>) -> String {
         let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         return String(cString: (UnsafeRawPointer(entry) + nameOffset).assumingMemoryBound(to: CChar.self))

@@ -1,10 +1,15 @@
-import SystemPackage
+package import SystemPackage
 
 /// A failed system call: which one, on what, and the errno it returned.
 ///
 /// Internal currency of `Internal/`; the public API turns it into a ``LockError``
 /// that says what the failure means for the lock.
-struct SystemCallError: Error, Sendable {
-    let name: String
-    let errno: Errno
+package struct SystemCallError: Error, Sendable {
+    package let name: String
+    package let errno: Errno
+
+    init(name: String, errno: Errno) {
+        self.name = name
+        self.errno = errno
+    }
 }

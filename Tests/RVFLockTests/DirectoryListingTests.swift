@@ -1,15 +1,15 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@testable import rvf_lock
+@testable import RVFLock
 import Testing
 
-/// How the tool reads a name out of a directory entry (`DirectoryListing`), which
-/// completion, `exec`'s look at `/proc` and selftest's clean-up go through.
+/// How a directory is listed (`Syscalls.directoryNames`, `Syscalls.entryName`): every
+/// listing goes through it, the library's (`/proc`, a lock's directory) and the tool's
+/// (completion's programs, `exec`'s look at `/proc`, selftest's clean-up).
 @Suite struct DirectoryListingTests {
     /// The last entry of a `readdir` buffer is as long as its name, not 256 bytes;
-    /// placed against a page that cannot be read, any read past it crashes the test
-    /// (as the statically linked tool crashed completing a program in `/usr/bin`).
+    /// placed against a page that cannot be read, any read past it crashes the test.
     @Test func aShortEntryEndingWhereReadableMemoryEndsIsReadWithoutReadingPastIt() throws {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
         let region = try #require(mmap(nil, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0))
@@ -17,15 +17,15 @@ import Testing
         defer { munmap(region, 2 * page) }
         try #require(mprotect(region + page, page, PROT_NONE) == 0)
 
-        // As getdents64 packs it: the header, "true", its NUL, padded to 8 bytes.
-        let name = "true"
+        // As getdents64 packs it: the header, "data.rvf.lock", its NUL, padded to 8 bytes.
+        let name = "data.rvf.lock"
         let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
         let length = (nameOffset + name.utf8.count + 1 + 7) & ~7
         let entry = region + page - length
         memset(entry, 0, length)
         name.withCString { (entry + nameOffset).copyMemory(from: $0, byteCount: name.utf8.count + 1) }
 
-        #expect(DirectoryListing.name(of: entry.assumingMemoryBound(to: dirent.self)) == name)
+        #expect(Syscalls.entryName(entry.assumingMemoryBound(to: dirent.self)) == name)
     }
 
     @Test func listsADirectoryWithoutItsDotEntries() throws {
@@ -37,7 +37,7 @@ import Testing
         }
         for name in ["a", "bb"] { close(open(directory + "/" + name, O_CREAT | O_WRONLY, 0o600)) }
 
-        #expect(DirectoryListing.names(in: directory)?.sorted() == ["a", "bb"])
-        #expect(DirectoryListing.names(in: directory + "/missing") == nil)
+        #expect(Syscalls.directoryNames(atPath: directory)?.sorted() == ["a", "bb"])
+        #expect(Syscalls.directoryNames(atPath: directory + "/missing") == nil)
     }
 }
