@@ -115,9 +115,21 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // What the test targets share: running a program to its end, and what this
+        // machine lets a test do (mount, drop privileges). Not a product.
+        .target(
+            name: "RVFLockTestSupport",
+            dependencies: [
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+            ],
+            path: "Tests/RVFLockTestSupport",
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "RVFLockCLITests",
             dependencies: [
+                "RVFLockTestSupport",
                 "rvf-lock",
                 "RVFLock",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -128,6 +140,7 @@ let package = Package(
         .testTarget(
             name: "RVFLockTests",
             dependencies: [
+                "RVFLockTestSupport",
                 "RVFLock",
                 "rvflock-probe",
                 // For the reference's view of a killed `rvf-lock exec`'s command (ReferenceInteropTests+Exec).
@@ -143,6 +156,7 @@ let package = Package(
         .testTarget(
             name: "RVFLockEtcdTests",
             dependencies: [
+                "RVFLockTestSupport",
                 "RVFLock",
                 "RVFLockEtcd",
                 "rvf-lock",

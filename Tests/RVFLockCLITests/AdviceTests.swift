@@ -1,5 +1,6 @@
 import Foundation
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 /// Writes the fresh lock of a writer on another host: nobody here can judge it gone for 300 s.

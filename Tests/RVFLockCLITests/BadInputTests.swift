@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 /// A command line that must fail, what the sandbox holds first, and the status it must fail with.
@@ -98,20 +99,6 @@ struct BadInput: Sendable, CustomTestStringConvertible {
     }()
 }
 
-/// Whether this test process can run `rvf-lock` as a user who cannot write a directory:
-/// as root only through `setpriv` (root writes everywhere), otherwise directly.
-private let canRunWithoutWritePermission = getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
-
-/// Whether a read-only file system can be mounted in a private mount namespace (root with `unshare`).
-private let canMountReadOnlyFileSystem: Bool = {
-    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"]
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
 
 extension CLITests {
     /// Bad command lines and paths: a clear message, a sysexits status, and no file created, changed or removed.
@@ -175,7 +162,7 @@ extension CLITests {
             }
         }
 
-        @Test(.enabled(if: canRunWithoutWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
+        @Test(.enabled(if: Capabilities.canRunWithoutWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
         func anUnwritableDirectoryExits77AndChangesNothing() async throws {
             try await withSandbox { dir in
                 #expect(chmod(dir, 0o755) == 0)
@@ -196,35 +183,35 @@ extension CLITests {
                 defer { chmod(locked, 0o755) }
                 let before = listing(of: dir)
 
-                let exec = try await runToCompletion(launcher, asUser + ["exec", "\(locked)/data.rvf", "--", "touch", "\(dir)/ran"])
+                let exec = try await CompletedProcess.run(launcher, asUser + ["exec", "\(locked)/data.rvf", "--", "touch", "\(dir)/ran"])
                 #expect(exec.status == 77, "\(exec.standardError)")
                 #expect(exec.standardError.contains("\(locked)/data.rvf.lock"))
                 #expect(exec.standardError.split(separator: "\n").count == 1)
 
-                let breaking = try await runToCompletion(launcher, asUser + ["break", "\(locked)/stale.rvf"])
+                let breaking = try await CompletedProcess.run(launcher, asUser + ["break", "\(locked)/stale.rvf"])
                 #expect(breaking.status == 77, "\(breaking.standardError)")
 
                 // Reading needs no write permission.
-                let status = try await runToCompletion(launcher, asUser + ["status", "\(locked)/stale.rvf"])
+                let status = try await CompletedProcess.run(launcher, asUser + ["status", "\(locked)/stale.rvf"])
                 #expect(status.status == 2)
 
                 #expect(listing(of: dir) == before)
             }
         }
 
-        @Test(.enabled(if: canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
+        @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func aReadOnlyFileSystemExits73() async throws {
             try await withSandbox { dir in
                 let mountPoint = "\(dir)/readonly"
                 try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
                 let script = "mount -t tmpfs -o ro tmpfs \"$1\" || exit 99; exec \"$2\" exec \"$1/data.rvf\" -- true"
-                let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
                 #expect(result.status == 73, "\(result.standardError)")
                 #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
             }
         }
 
-        @Test(.enabled(if: canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
+        @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func breakingAStaleLockOnAReadOnlyFileSystemExits73() async throws {
             try await withSandbox { dir in
                 let mountPoint = "\(dir)/readonly"
@@ -236,7 +223,7 @@ extension CLITests {
                     mount -o remount,ro "$1" || exit 97
                     exec "$2" break "$1/data.rvf"
                     """
-                let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
                 #expect(result.status == 73, "\(result.standardError)")
                 #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
                 #expect(result.standardError.contains("read-only"))

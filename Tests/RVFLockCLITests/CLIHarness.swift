@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Subprocess
 import SystemPackage
+import RVFLockTestSupport
 import Testing
 
 /// Every suite that starts processes, one test at a time: they share two cores
@@ -42,33 +43,11 @@ enum Tool {
     static var rvfLock: String { binDirectory + "/rvf-lock" }
 }
 
-/// How a finished process ended, and what it printed.
-struct Finished {
-    /// The exit status as a shell shows it: the exit code, or 128 + the signal number.
-    let status: Int32
-    let standardOutput: String
-    let standardError: String
-}
-
-/// Runs `rvf-lock ARGUMENTS` to completion.
-func rvfLock(_ arguments: [String], workingDirectory: String? = nil) async throws -> Finished {
-    try await runToCompletion(Tool.rvfLock, arguments, workingDirectory: workingDirectory)
-}
-
-/// Runs a program to completion, collecting its output.
-func runToCompletion(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) async throws -> Finished {
-    let result = try await run(
-        .path(FilePath(executable)),
-        arguments: Arguments(arguments),
-        workingDirectory: workingDirectory.map { FilePath($0) },
-        output: .string(limit: 1 << 20),
-        error: .string(limit: 1 << 20))
-    let status: Int32
-    switch result.terminationStatus {
-    case .exited(let code): status = code
-    case .signaled(let signal): status = 128 + signal
-    }
-    return Finished(status: status, standardOutput: result.standardOutput, standardError: result.standardError)
+/// Runs `rvf-lock ARGUMENTS` to completion, with `environment` added to this process's (`LD_PRELOAD`).
+func rvfLock(
+    _ arguments: [String], environment: [String: String] = [:], workingDirectory: String? = nil
+) async throws -> CompletedProcess {
+    try await CompletedProcess.run(Tool.rvfLock, arguments, environment: environment, workingDirectory: workingDirectory)
 }
 
 /// A process started in the background, whose pid the test needs: to signal it,

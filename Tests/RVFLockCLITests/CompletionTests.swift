@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 /// The shells the completion tests type into, and the pseudo-terminal driver they need.
@@ -65,7 +66,7 @@ extension CLITests {
 
                 // The shell finds rvf-lock (which the completion runs for COMMAND) and the test program on PATH.
                 let path = "\(Tool.binDirectory):\(dir)/bin:/usr/bin:/bin"
-                let result = try await runToCompletion(
+                let result = try await CompletedProcess.run(
                     "/usr/bin/env", ["PATH=\(path)", "python3", CompletionShell.driver, shell, setup(scriptPath)]
                         + Self.cases.map(\.typed),
                     workingDirectory: dir)

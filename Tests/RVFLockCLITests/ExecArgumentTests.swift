@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 @testable import rvf_lock
+import RVFLockTestSupport
 import Testing
 
 extension CLITests {

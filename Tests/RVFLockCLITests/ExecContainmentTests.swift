@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 /// Root and setpriv(1), to run a command under another user.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 extension CLITests {

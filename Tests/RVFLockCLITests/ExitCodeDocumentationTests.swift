@@ -1,4 +1,5 @@
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 /// The package root, from this file's location (Tests/RVFLockCLITests/this file).

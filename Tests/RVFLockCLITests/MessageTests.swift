@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 /// The seconds in "for 2.5 s" (the holder's age in a message), or nil.
@@ -56,7 +57,7 @@ extension CLITests {
                 #expect(chmod(closed, 0o644) == 0)   // readable, not searchable
                 defer { chmod(closed, 0o755) }
                 let asNobody = getuid() == 0 ? ["--reuid=65534", "--regid=65534", "--clear-groups", Tool.rvfLock] : []
-                let result = try await runToCompletion(getuid() == 0 ? "/usr/bin/setpriv" : Tool.rvfLock,
+                let result = try await CompletedProcess.run(getuid() == 0 ? "/usr/bin/setpriv" : Tool.rvfLock,
                                                        asNobody + ["status", "\(closed)/data.rvf"])
                 #expect(result.status == 77, "\(result.standardError)")
                 #expect(!result.standardError.contains("must be writable"), "\(result.standardError)")

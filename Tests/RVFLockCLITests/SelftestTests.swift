@@ -4,6 +4,7 @@ import Glibc
 import Foundation
 import Subprocess
 import SystemPackage
+import RVFLockTestSupport
 import Testing
 
 /// Where a selftest runs: a fresh directory under /tmp (ext4 here) or /dev/shm (tmpfs).
@@ -31,29 +32,11 @@ func withSelftestDirectory<R>(in parent: String = "/tmp", _ body: (String) async
     return try await body(path)
 }
 
-/// Runs `rvf-lock ARGUMENTS` with extra environment variables (LD_PRELOAD).
-func rvfLock(_ arguments: [String], environment: [String: String]) async throws -> Finished {
-    var updates: [Subprocess.Environment.Key: String?] = [:]
-    for (key, value) in environment { updates[Subprocess.Environment.Key(stringLiteral: key)] = value }
-    let result = try await run(
-        .path(FilePath(Tool.rvfLock)),
-        arguments: Arguments(arguments),
-        environment: .inherit.updating(updates),
-        output: .string(limit: 1 << 20),
-        error: .string(limit: 1 << 20))
-    let status: Int32
-    switch result.terminationStatus {
-    case .exited(let code): status = code
-    case .signaled(let signal): status = 128 + signal
-    }
-    return Finished(status: status, standardOutput: result.standardOutput, standardError: result.standardError)
-}
-
 /// The one JSON object `selftest --json` prints.
 struct SelftestOutput {
     let object: [String: Any]
 
-    init(_ finished: Finished) throws {
+    init(_ finished: CompletedProcess) throws {
         let objects = try jsonObjects(finished.standardOutput)
         #expect(objects.count == 1, "stdout: \(finished.standardOutput) stderr: \(finished.standardError)")
         object = try #require(objects.first)
@@ -73,7 +56,7 @@ struct SelftestOutput {
 /// `f_type` of the file system holding `path`, as coreutils' `stat -f` sees it: an oracle
 /// independent of the library's `statfs` shim.
 func fileSystemMagic(of path: String) async throws -> String {
-    let result = try await runToCompletion("/usr/bin/env", ["stat", "-f", "-c", "%t", path])
+    let result = try await CompletedProcess.run("/usr/bin/env", ["stat", "-f", "-c", "%t", path])
     return "0x" + result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
@@ -158,25 +141,12 @@ enum Shim {
         let sourcePath = "\(directory)/\(name).c"
         let libraryPath = "\(directory)/\(name).so"
         try source.write(toFile: sourcePath, atomically: false, encoding: .utf8)
-        let result = try await runToCompletion(compiler, ["-shared", "-fPIC", "-o", libraryPath, sourcePath, "-ldl"])
+        let result = try await CompletedProcess.run(compiler, ["-shared", "-fPIC", "-o", libraryPath, sourcePath, "-ldl"])
         try #require(result.status == 0, "cc failed: \(result.standardError)")
         return libraryPath
     }
 }
 
-/// Whether this test process can run `rvf-lock` as a user who cannot write a directory.
-private let canDropWritePermission = getuid() != 0 || FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
-
-/// Whether a read-only file system can be mounted in a private mount namespace (root with `unshare`).
-private let canMountReadOnly: Bool = {
-    guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-    process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"]
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
 
 /// Processes whose command line mentions `text` (helpers of a selftest in a directory).
 func processes(mentioning text: String) -> [String] {
@@ -358,7 +328,7 @@ extension CLITests {
             }
         }
 
-        @Test(.enabled(if: canDropWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
+        @Test(.enabled(if: Capabilities.canRunWithoutWritePermission, "running as root needs /usr/bin/setpriv to drop privileges"))
         func anUnwritableDirectoryExits77AndSaysSo() async throws {
             try await withSelftestDirectory { dir in
                 #expect(chmod(dir, 0o755) == 0)
@@ -367,7 +337,7 @@ extension CLITests {
                 if getuid() != 0 { #expect(chmod(dir, 0o555) == 0) }
                 defer { chmod(dir, 0o755) }
                 let before = listing(of: dir)
-                let result = try await runToCompletion(launcher, asUser + ["selftest", dir])
+                let result = try await CompletedProcess.run(launcher, asUser + ["selftest", dir])
                 #expect(result.status == 77, "\(result.standardOutput)\n\(result.standardError)")
                 #expect(result.standardOutput.contains("FAILED        directory: cannot create files in \(dir) (mkdir: EACCES)"))
                 #expect(result.standardOutput.contains("verdict: cannot test \(dir): this user may not create files there"))
@@ -375,13 +345,13 @@ extension CLITests {
             }
         }
 
-        @Test(.enabled(if: canMountReadOnly, "needs root and unshare to mount a read-only file system"))
+        @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func aReadOnlyFileSystemExits73AndSaysSo() async throws {
             try await withSandbox { dir in
                 let mountPoint = "\(dir)/readonly"
                 try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
                 let script = "mount -t tmpfs -o ro tmpfs \"$1\" || exit 99; exec \"$2\" selftest --json \"$1\""
-                let result = try await runToCompletion("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
                 #expect(result.status == 73, "\(result.standardOutput)\n\(result.standardError)")
                 let output = try SelftestOutput(result)
                 #expect(output.result("directory") == "failed")

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 /// Writes a valid lock record of a dead process on this host, an hour old: stale by the reference rules.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -63,7 +64,7 @@ extension CrossProcessTests {
                                                      keepsStandardInputOpen: true)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             let attempt = try await CrossProcessTests.runProbe("try", sandbox.dataFile)
-            #expect(attempt.code == 3, "\(attempt)")
+            #expect(attempt.status == 3, "\(attempt)")
             #expect(attempt.lines.first == "busy \(holder.pid) \(Host.name)")
 
             let error = LockError.caught { () throws(LockError) in try sandbox.lock().tryAcquire() }
@@ -74,7 +75,7 @@ extension CrossProcessTests {
             #expect(await holder.waitForExit(timeout: .seconds(20)) == 0)
             #expect(holder.outputLines.last == "released")
             let after = try await CrossProcessTests.runProbe("try", sandbox.dataFile)
-            #expect(after.code == 0, "\(after)")
+            #expect(after.status == 0, "\(after)")
         }
     }
 }

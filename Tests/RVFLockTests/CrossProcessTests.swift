@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RVFLockTestSupport
 import Testing
 
 /// Tests that start worker processes (the `rvflock-probe` executable, the

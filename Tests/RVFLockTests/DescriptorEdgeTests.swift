@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -77,7 +78,7 @@ extension CrossProcessTests {
             try await holdWithClosedDescriptors(start) { sandbox, _ in
                 let harness = try await ReferenceHarness.shared.executable()
                 let attempt = try await CompletedProcess.run(harness, ["try", sandbox.dataFile], environment: ["HOSTNAME": Host.name])
-                #expect(attempt.code == 3, "the reference took a lock held by a live RVFLock process: \(attempt)")
+                #expect(attempt.status == 3, "the reference took a lock held by a live RVFLock process: \(attempt)")
                 #expect(attempt.lines == ["busy"])
             }
         }

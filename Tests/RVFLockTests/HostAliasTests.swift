@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -43,10 +44,10 @@ extension CrossProcessTests {
             #expect(status.lines.first?.hasPrefix("status held pid=\(reference.pid) host=\(Self.alias) match=alias liveness=processExists ") == true,
                     "\(status)")
             let attempt = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 300)
-            #expect(attempt.code == 3, "the alias holder's live lock was taken: \(attempt)")
+            #expect(attempt.status == 3, "the alias holder's live lock was taken: \(attempt)")
             #expect(attempt.lines == ["busy \(reference.pid) \(Self.alias)"])
             let breaking = try await Self.judge("break", sandbox.dataFile, otherHostMilliseconds: 300)
-            #expect(breaking.code == 3, "\(breaking)")
+            #expect(breaking.status == 3, "\(breaking)")
             #expect(breaking.lines.first?.hasPrefix("refused notStale") == true, "\(breaking)")
 
             #expect(sandbox.lockBytes == written, "the reference's lock file was replaced or removed")
@@ -63,7 +64,7 @@ extension CrossProcessTests {
             #expect(young.lines.first?.hasPrefix("status held pid=\(dead) host=\(Self.alias) match=alias liveness=noSuchProcess ") == true,
                     "\(young)")
             let attempt = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 60_000)
-            #expect(attempt.code == 3, "a dead alias holder's lock was taken before the other-host threshold: \(attempt)")
+            #expect(attempt.status == 3, "a dead alias holder's lock was taken before the other-host threshold: \(attempt)")
             #expect(sandbox.lockRecord?.pid == dead)
 
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 120))
@@ -72,7 +73,7 @@ extension CrossProcessTests {
                     "\(old)")
             #expect(old.lines.first?.contains(" reason=otherHostOlderThan ") == true, "\(old)")
             let late = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 60_000)
-            #expect(late.code == 0, "\(late)")
+            #expect(late.status == 0, "\(late)")
             #expect(!sandbox.lockExists)
         }
     }

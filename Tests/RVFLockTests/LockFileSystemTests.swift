@@ -3,35 +3,29 @@ import Glibc
 #endif
 import Foundation
 @testable import RVFLock
+import RVFLockTestSupport
 import SystemPackage
 import Testing
 
 /// `f_type` of the file system holding `path`, as coreutils' `stat -f` reads it:
 /// an oracle independent of the library's statfs shim.
-private func coreutilsMagic(of path: String) throws -> UInt64? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["stat", "-f", "-c", "%t", path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    process.waitUntilExit()
-    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    return UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
+private func coreutilsMagic(of path: String) async throws -> UInt64? {
+    let result = try await CompletedProcess.run("/usr/bin/env", ["stat", "-f", "-c", "%t", path])
+    return UInt64(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines), radix: 16)
 }
 
 /// `LockFileSystem`: which file system a lock lives on, and whether its lock files are synced there.
 @Suite struct LockFileSystemTests {
-    @Test func itNamesTheFileSystemOfADirectoryAsTheKernelDoes() throws {
+    @Test func itNamesTheFileSystemOfADirectoryAsTheKernelDoes() async throws {
         let directory = TemporaryDirectory()
         let fileSystem = try LockFileSystem(containing: FilePath(directory.path))
-        #expect(fileSystem.magic == (try coreutilsMagic(of: directory.path)))
+        #expect(fileSystem.magic == (try await coreutilsMagic(of: directory.path)))
         #expect(fileSystem.description == fileSystem.name)
 
         var shm = stat()
         if stat("/dev/shm", &shm) == 0 {
             let tmpfs = try LockFileSystem(containing: "/dev/shm")
-            #expect(tmpfs.magic == (try coreutilsMagic(of: "/dev/shm")))
+            #expect(tmpfs.magic == (try await coreutilsMagic(of: "/dev/shm")))
             if tmpfs.magic == 0x0102_1994 {
                 #expect(tmpfs.name == "tmpfs" && tmpfs.isLocal)
             }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -50,13 +51,13 @@ extension CrossProcessTests {
             while clock.now < end {
                 let inPIDNamespace = try await CompletedProcess.run(
                     unshare, ["--pid", "--fork", "--mount-proc", probe, "try", sandbox.dataFile, "stale-ms=500"])
-                #expect(inPIDNamespace.code == 3, "PID namespace contender: \(inPIDNamespace)")
+                #expect(inPIDNamespace.status == 3, "PID namespace contender: \(inPIDNamespace)")
                 #expect(inPIDNamespace.lines.first?.hasPrefix("busy \(holder.pid) ") == true, "\(inPIDNamespace)")
                 pidNamespaceAttempts += 1
 
                 let script = "hostname other-host && exec '\(probe)' try '\(sandbox.dataFile)' stale-ms=500 other-ms=1000"
                 let inUTSNamespace = try await CompletedProcess.run(unshare, ["--uts", "sh", "-c", script])
-                #expect(inUTSNamespace.code == 3, "UTS namespace contender: \(inUTSNamespace)")
+                #expect(inUTSNamespace.status == 3, "UTS namespace contender: \(inUTSNamespace)")
                 #expect(inUTSNamespace.lines.first?.hasPrefix("busy \(holder.pid) ") == true, "\(inUTSNamespace)")
                 utsNamespaceAttempts += 1
                 try await Task.sleep(for: .milliseconds(100))

@@ -3,6 +3,7 @@ import Glibc
 #endif
 @_spi(Testing) import RVFLock
 import SystemPackage
+import RVFLockTestSupport
 import Testing
 
 /// Paths at the edges, within one process: long names with named temporaries
@@ -200,7 +201,7 @@ extension CrossProcessTests {
             #expect(!LockFiles.exists(link + ".lock"))
 
             let contender = try await CrossProcessTests.runProbe("try", contenderPath)
-            #expect(contender.code == 3, "the contender took the lock of a held data file: \(contender)")
+            #expect(contender.status == 3, "the contender took the lock of a held data file: \(contender)")
             #expect(contender.lines == ["busy \(holder.pid) \(Host.name)"])
 
             LockFiles.write([], to: done)
@@ -225,7 +226,7 @@ extension CrossProcessTests {
             #expect(TemporaryDirectoryListing.entries(of: a) == ["link.rvf"])
 
             let contender = try await CrossProcessTests.runProbe("try", b + "/data.rvf")
-            #expect(contender.code == 3, "\(contender)")
+            #expect(contender.status == 3, "\(contender)")
             #expect(contender.lines == ["busy \(holder.pid) \(Host.name)"])
 
             // Resolved from elsewhere, the same relative link still leads to b/.

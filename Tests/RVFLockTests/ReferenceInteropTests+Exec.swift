@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests.ReferenceInteropTests {
@@ -26,7 +27,7 @@ extension CrossProcessTests.ReferenceInteropTests {
         // record's timestamp is set back, in place, as nothing rewrites it any more.
         LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 60))
         let meanwhile = try await referenceTry(sandbox, environment: Self.sameHost)
-        #expect(meanwhile.code == 3, "the reference took the lock while the command ran: \(meanwhile)")
+        #expect(meanwhile.status == 3, "the reference took the lock while the command ran: \(meanwhile)")
         #expect(meanwhile.lines == ["busy"])
 
         #expect(FileManager.default.createFile(atPath: directory + "/stop", contents: nil))
@@ -34,7 +35,7 @@ extension CrossProcessTests.ReferenceInteropTests {
         // the reference takes a zombie for a live process.
         #expect(await eventually { access("/proc/\(keeper)", F_OK) != 0 }, "the keeper outlived the command")
         let after = try await referenceTry(sandbox, environment: Self.sameHost)
-        #expect(after.code == 0, "\(after)")
+        #expect(after.status == 0, "\(after)")
         #expect(after.lines == ["acquired"])
     }
 

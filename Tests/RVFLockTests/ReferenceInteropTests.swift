@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -47,7 +48,7 @@ extension CrossProcessTests {
             let handle = try sandbox.lock().tryAcquire()
             for environment in [Self.sameHost, Self.otherHost] {
                 let attempt = try await referenceTry(sandbox, environment: environment)
-                #expect(attempt.code == 3, "HOSTNAME=\(environment["HOSTNAME"]!): \(attempt)")
+                #expect(attempt.status == 3, "HOSTNAME=\(environment["HOSTNAME"]!): \(attempt)")
                 #expect(attempt.lines == ["busy"])
             }
             try handle.checkHeld()
@@ -87,13 +88,13 @@ extension CrossProcessTests {
 
             // The reference needs the record older than 30 s; it must not remove it before.
             let early = try await referenceTry(sandbox, environment: Self.sameHost)
-            #expect(early.code == 3, "\(early)")
+            #expect(early.status == 3, "\(early)")
             #expect(sandbox.lockRecord?.pid == UInt32(holder.pid))
 
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 40))
             #expect(sandbox.lockRecord?.checksum == .crc32c)
             let late = try await referenceTry(sandbox, environment: Self.sameHost)
-            #expect(late.code == 0, "\(late)")
+            #expect(late.status == 0, "\(late)")
             #expect(late.lines == ["acquired"])
             #expect(!sandbox.lockExists)
         }
@@ -107,7 +108,7 @@ extension CrossProcessTests {
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 400))
 
             let attempt = try await referenceTry(sandbox, environment: Self.otherHost)
-            #expect(attempt.code == 0, "\(attempt)")
+            #expect(attempt.status == 0, "\(attempt)")
             #expect(attempt.lines == ["acquired"])
             let code = await holder.waitForExit(timeout: .seconds(20))
             #expect(code == 4, "holder: \(holder.output) \(holder.errorOutput)")
@@ -135,7 +136,7 @@ extension CrossProcessTests {
             #expect(sandbox.lockRecord?.checksum == .crc32c)
 
             let attempt = try await referenceTry(sandbox, environment: Self.otherHost)
-            #expect(attempt.code == 3, "\(attempt)")
+            #expect(attempt.status == 3, "\(attempt)")
             #expect(attempt.lines == ["busy"])
             holder.closeStandardInput()
             let code = await holder.waitForExit(timeout: .seconds(20))

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {
@@ -24,7 +25,7 @@ extension CrossProcessTests {
             let strace = try #require(Strace.executable)
             let run = try await CompletedProcess.run(
                 strace, ["-f", "-e", "trace=fsync,fdatasync", "-o", trace, TestResources.probe, mode, sandbox.dataFile] + settings)
-            #expect(run.code == 0, "\(run)")
+            #expect(run.status == 0, "\(run)")
             let lines = String(decoding: LockFiles.read(trace) ?? [], as: UTF8.self).split(separator: "\n")
             return (lines.filter { $0.contains("fsync(") && !$0.contains("fdatasync(") }.count,
                     lines.filter { $0.contains("fdatasync(") }.count)

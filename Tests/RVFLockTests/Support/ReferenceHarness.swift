@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 
 /// The reference implementation, compiled into a small command-line harness
 /// (`Fixtures/reference-harness.rs`) once per test run.
@@ -61,7 +62,7 @@ actor ReferenceHarness {
             .write(toFile: source, atomically: true, encoding: .utf8)
         let binary = directory + "/refharness"
         let result = try await CompletedProcess.run(rustc, ["--edition", "2021", "-O", "-o", binary, source])
-        guard result.code == 0 else { throw HarnessError.buildFailed(result.errorOutput) }
+        guard result.status == 0 else { throw HarnessError.buildFailed(result.standardError) }
         built = binary
         return binary
     }
