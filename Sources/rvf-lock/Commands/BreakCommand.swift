@@ -34,21 +34,10 @@ struct BreakCommand: ParsableCommand {
     @Flag(help: "Remove the lock even if its holder looks alive.")
     var force = false
 
-    @Flag(name: .customLong("allow-lock-suffix"),
-          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
-    var allowLockSuffix = false
-
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
-              completion: .file())
-    var file: String
+    @OptionGroup var dataFile: DataFileArgument
 
     func run() throws {
-        let target: LockTarget
-        do throws(CommandFailure) {
-            target = try LockTarget(file, command: "break", allowsLockSuffix: allowLockSuffix)
-        } catch {
-            throw error.reported()
-        }
+        let target = try dataFile.target(for: "break")
         let lockFile = target.lock.lockFile
         let removed: LockStatus?
         do throws(LockError) {

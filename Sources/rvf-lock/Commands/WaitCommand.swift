@@ -38,13 +38,7 @@ struct WaitCommand: ParsableCommand {
           help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
     var verbose = false
 
-    @Flag(name: .customLong("allow-lock-suffix"),
-          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
-    var allowLockSuffix = false
-
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
-              completion: .file())
-    var file: String
+    @OptionGroup var dataFile: DataFileArgument
 
     func validate() throws {
         guard !(quiet && verbose) else { throw ValidationError("-q and -v contradict each other; give one of them") }
@@ -54,12 +48,7 @@ struct WaitCommand: ParsableCommand {
     }
 
     func run() throws {
-        let target: LockTarget
-        do throws(CommandFailure) {
-            target = try LockTarget(file, command: "wait", allowsLockSuffix: allowLockSuffix)
-        } catch {
-            throw error.reported()
-        }
+        let target = try dataFile.target(for: "wait")
         // validate() keeps -w within what a Duration holds.
         let timeout: Duration? = waitSeconds.map { .seconds($0) }
         let reporter = WaitReporter(lockFile: target.lock.lockFile, quiet: quiet, verbose: verbose, timeout: timeout)
