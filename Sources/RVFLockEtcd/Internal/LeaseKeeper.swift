@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import RVFLock
 import Synchronization
 
 /// Keeps one etcd lease alive, and says when it is lost: the cluster reports it
@@ -18,10 +19,7 @@ final class LeaseKeeper: Sendable {
     private let gateway: EtcdGateway
     private let logger: Logger?
     private let state = Mutex<State>(State())
-    /// Held while loss handlers are taken out and run, so that removing a handler
-    /// waits out a run of it already under way.
-    private let handlerRun = Mutex<Void>(())
-    private let lost = Atomic<Bool>(false)
+    private let lossHandlers = LossHandlers()
     private let stopped = Atomic<Bool>(false)
     /// When the lease counts as lost unless a keep-alive is answered first: also
     /// checked by ``isLost``, so that a holder that was paused (and whose keep-alive
@@ -31,8 +29,6 @@ final class LeaseKeeper: Sendable {
 
     private struct State {
         var lossReason: String?
-        var handlers: [(id: UInt64, handler: @Sendable () -> Void)] = []
-        var nextHandlerID: UInt64 = 0
         var task: Task<Void, Never>?
     }
 
@@ -59,7 +55,7 @@ final class LeaseKeeper: Sendable {
     /// time (this holder was paused, or cut off), whether or not the keep-alive
     /// task has noticed yet.
     var isLost: Bool {
-        if lost.load(ordering: .acquiring) { return true }
+        if lossHandlers.hasFired { return true }
         guard !stopped.load(ordering: .acquiring), ContinuousClock.now >= lossDeadline.withLock({ $0 }) else { return false }
         markLost(expiryReason(lastFailure: nil))
         return true
@@ -133,40 +129,24 @@ final class LeaseKeeper: Sendable {
     func markLost(_ reason: String) {
         guard !stopped.load(ordering: .acquiring) else { return }
         state.withLock { if $0.lossReason == nil { $0.lossReason = reason } }
-        guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        Self.losses.increment()
-        logger?.critical("lost etcd lease \(hexID): \(reason)")
-        handlerRun.withLock { _ in
-            let handlers = state.withLock { state in
-                defer { state.handlers = [] }
-                return state.handlers.map(\.handler)
-            }
-            for handler in handlers { handler() }
+        let first = lossHandlers.fire {
+            Self.losses.increment()
+            logger?.critical("lost etcd lease \(hexID): \(reason)")
         }
+        guard first else { return }
         state.withLock { $0.task }?.cancel()
     }
 
     /// Runs `handler` once when the lease is lost (at once if it already is).
     @discardableResult
     func onLoss(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
-        let id: UInt64? = state.withLock { state in
-            guard !lost.load(ordering: .acquiring) else { return nil }
-            let id = state.nextHandlerID
-            state.nextHandlerID += 1
-            state.handlers.append((id, handler))
-            return id
-        }
-        if id == nil { handler() }
-        return id
+        lossHandlers.add(handler)
     }
 
     /// Removes a handler; if it is running now, returns only once it has finished.
     /// A handler must not call this.
     func removeLossHandler(_ id: UInt64?) {
-        guard let id else { return }
-        handlerRun.withLock { _ in
-            state.withLock { $0.handlers.removeAll { $0.id == id } }
-        }
+        lossHandlers.remove(id)
     }
 
     /// Returns when the lease is lost, or when the calling task is cancelled.

@@ -35,24 +35,19 @@ final class HeldLock: HeartbeatThread.Work {
     private let monitor: MonitorThread
     private let logger: Logger?
     private let describeStatus: @Sendable () -> LockStatus?
-    private let lost = Atomic<Bool>(false)
+    private let lossHandlers = LossHandlers()
     private let released = Atomic<Bool>(false)
     private let interval: Duration
     private let state: Mutex<State>
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
     /// sync against release. Held only by the lock's heartbeat thread and by release.
     private let io = Mutex<CInt>(-1)
-    /// Held while loss handlers are taken out and run, so that removing a handler
-    /// waits out a run of it already under way (see ``removeLossHandler(_:)``).
-    private let handlerRun = Mutex<Void>(())
 
     /// How long a lock is held before its watch is set up.
     static let watchDelay = Duration.milliseconds(10)
 
     private struct State: ~Copyable {
         var record: LockRecord
-        var lossHandlers: [(id: UInt64, handler: @Sendable () -> Void)] = []
-        var nextHandlerID: UInt64 = 0
         var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
         /// Reserved for the heartbeat when the lock was taken, until it starts.
@@ -107,7 +102,7 @@ final class HeldLock: HeartbeatThread.Work {
     var lockFile: FilePath { location.lockFile }
 
     var isHeld: Bool {
-        !lost.load(ordering: .acquiring) && !released.load(ordering: .acquiring) && !isForkedCopy
+        !lossHandlers.hasFired && !released.load(ordering: .acquiring) && !isForkedCopy
     }
 
     var record: LockRecord { state.withLock { $0.record } }
@@ -225,14 +220,7 @@ final class HeldLock: HeartbeatThread.Work {
     }
 
     private func markLost() {
-        guard !lost.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        handlerRun.withLock { _ in
-            let handlers = state.withLock { state in
-                defer { state.lossHandlers = [] }
-                return state.lossHandlers.map(\.handler)
-            }
-            for handler in handlers { handler() }
-        }
+        guard lossHandlers.fire() else { return }
         if let logger {
             let now = describeStatus().map { "\($0)" } ?? "unknown"
             logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
@@ -242,25 +230,14 @@ final class HeldLock: HeartbeatThread.Work {
     /// Runs `handler` once when the lock is found lost (at once if it already is).
     @discardableResult
     func onLoss(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
-        let id: UInt64? = state.withLock { state in
-            guard !lost.load(ordering: .acquiring) else { return nil }
-            let id = state.nextHandlerID
-            state.nextHandlerID += 1
-            state.lossHandlers.append((id, handler))
-            return id
-        }
-        if id == nil { handler() }
-        return id
+        lossHandlers.add(handler)
     }
 
     /// Removes a handler; if it is running now, returns only once it has finished,
     /// so that the caller may end the life of whatever the handler uses.
     /// A handler must not call this.
     func removeLossHandler(_ id: UInt64?) {
-        guard let id else { return }
-        handlerRun.withLock { _ in
-            state.withLock { $0.lossHandlers.removeAll { $0.id == id } }
-        }
+        lossHandlers.remove(id)
     }
 
     /// Checks now, synchronously, that the lock is still this holder's.
@@ -269,7 +246,7 @@ final class HeldLock: HeartbeatThread.Work {
         if released.load(ordering: .acquiring) {
             throw LockError(.lockLost, lockFile: lockFile, message: "the lock \(lockFile) was already released by this process")
         }
-        if !lost.load(ordering: .acquiring) {
+        if !lossHandlers.hasFired {
             switch checkPath() {
             case .ours: return
             case .notOurs: markLost()
@@ -303,13 +280,13 @@ final class HeldLock: HeartbeatThread.Work {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let (timer, watch, heartbeatThread, worker) = state.withLock { state in
             defer {
-                state.lossHandlers = []
                 state.heartbeatThread = nil
                 state.worker = nil
                 state.timer = nil
             }
             return (state.timer, state.watch, state.heartbeatThread, state.worker)
         }
+        lossHandlers.removeAll()
         heartbeatThread?.stop()
         worker?.giveBack()
         // Before the unlink, so that releasing wakes no monitor for this holder's own change.
