@@ -12,16 +12,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <sys/socket.h>
-#if defined(__linux__)
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
-#endif
 
 extern char **environ;
-
-#if defined(__linux__)
 
 /// What the keeper needs to start COMMAND. Everything is allocated by rvf-lock
 /// before the fork: the keeper is a fork of a multi-threaded process, where
@@ -386,43 +382,6 @@ int rvf_pidfd_send_signal(int pidfd, int signal) {
     return -1;
 #endif
 }
-
-#else /* not Linux: no child subreaper, so no command may run uncontained */
-
-pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
-                       pid_t command_group, const int *default_signals, int default_signal_count,
-                       int report_descriptor, int *go_descriptor, int *failure_errno) {
-    (void)argv;
-    (void)lock_descriptor;
-    (void)environment_name;
-    (void)command_group;
-    (void)default_signals;
-    (void)default_signal_count;
-    (void)report_descriptor;
-    *go_descriptor = -1;
-    *failure_errno = ENOSYS;
-    return -1;
-}
-
-int rvf_set_child_subreaper(void) {
-    errno = ENOSYS;
-    return -1;
-}
-
-int rvf_pidfd_open(pid_t pid) {
-    (void)pid;
-    errno = ENOSYS;
-    return -1;
-}
-
-int rvf_pidfd_send_signal(int pidfd, int signal) {
-    (void)pidfd;
-    (void)signal;
-    errno = ENOSYS;
-    return -1;
-}
-
-#endif
 
 int rvf_is_terminal_job(void) {
     int descriptor = open("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);

@@ -3,13 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#if defined(__linux__)
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#endif
 
 int rvf_statfs_type(const char *path, unsigned long long *type) {
-#if defined(__linux__)
     struct statfs info;
     int result;
     do {
@@ -19,11 +16,5 @@ int rvf_statfs_type(const char *path, unsigned long long *type) {
         *type = (unsigned long long)info.f_type;
     }
     return result;
-#else
-    (void)path;
-    (void)type;
-    errno = ENOSYS;
-    return -1;
-#endif
 }
 

@@ -12,11 +12,7 @@
 #include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
 #include <sys/syscall.h>
-#endif
-
-#if defined(__linux__)
 
 #ifndef sigev_notify_thread_id
 #define sigev_notify_thread_id _sigev_un._tid
@@ -328,34 +324,12 @@ int rvf_flock_wait_watchdog(void) {
     return rescued > 0 ? rescued : (any ? 0 : -1);
 }
 
-#else
-
-struct rvf_wait_token {
-    volatile int cancelled;
-};
-
-rvf_wait_token *rvf_wait_token_create(void) { return calloc(1, sizeof(struct rvf_wait_token)); }
-void rvf_wait_token_destroy(rvf_wait_token *token) { free(token); }
-void rvf_wait_token_cancel(rvf_wait_token *token) { token->cancelled = 1; }
-int rvf_wait_token_is_cancelled(const rvf_wait_token *token) { return token->cancelled != 0; }
-int rvf_flock_wait_signal(void) { return 0; }
-int rvf_flock_wait_watchdog(void) { return -1; }
-int rvf_flock_wait(int descriptor, int operation, unsigned long long timeout_ns, rvf_wait_token *token) {
-    (void)descriptor;
-    (void)operation;
-    (void)timeout_ns;
-    (void)token;
-    return RVF_FLOCK_WAIT_UNAVAILABLE;
-}
-
-#endif
-
 // Waiter markers: a shared OFD lock on byte 1 of the lock file, taken by each
 // waiter before it queues for the file's flock(). Independent of flock() on
 // local file systems; on NFS (where flock() is a whole-file POSIX lock) taking
 // it fails, and nothing depends on it there.
 
-#if defined(__linux__) && defined(F_OFD_SETLK)
+#if defined(F_OFD_SETLK)
 static int marker_lock(int descriptor, int command, short type) {
     struct flock range;
     memset(&range, 0, sizeof range);

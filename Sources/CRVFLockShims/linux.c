@@ -9,9 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__linux__)
 #include <sys/timerfd.h>
-#endif
 
 int rvf_directory_anchor_flags(void) {
 #if defined(O_PATH)
@@ -22,27 +20,15 @@ int rvf_directory_anchor_flags(void) {
 }
 
 int rvf_timerfd_create(void) {
-#if defined(__linux__)
     return timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
-#else
-    errno = ENOSYS;
-    return -1;
-#endif
 }
 
 int rvf_timerfd_arm(int timer, unsigned long long deadline_ns) {
-#if defined(__linux__)
     struct itimerspec spec;
     memset(&spec, 0, sizeof spec);
     spec.it_value.tv_sec = (time_t)(deadline_ns / 1000000000ULL);
     spec.it_value.tv_nsec = (long)(deadline_ns % 1000000000ULL);
     return timerfd_settime(timer, deadline_ns == 0 ? 0 : TFD_TIMER_ABSTIME, &spec, NULL);
-#else
-    (void)timer;
-    (void)deadline_ns;
-    errno = ENOSYS;
-    return -1;
-#endif
 }
 
 unsigned long long rvf_monotonic_ns(void) {
@@ -73,7 +59,7 @@ unsigned long long rvf_wall_clock_ns(void) {
 }
 
 int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds) {
-#if defined(__linux__) && defined(STATX_BTIME)
+#if defined(STATX_BTIME)
     struct statx info;
     if (statx(descriptor, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_BTIME, &info) == -1) {
         return -1;
@@ -93,7 +79,7 @@ int rvf_birth_time(int descriptor, long long *seconds, unsigned int *nanoseconds
 }
 
 int rvf_link_open_file(int descriptor, int directory, const char *name) {
-#if defined(__linux__) && defined(AT_EMPTY_PATH)
+#if defined(AT_EMPTY_PATH)
     return linkat(descriptor, "", directory, name, AT_EMPTY_PATH);
 #else
     (void)descriptor;
@@ -105,7 +91,7 @@ int rvf_link_open_file(int descriptor, int directory, const char *name) {
 }
 
 int rvf_rename_noreplace(int directory, const char *source, const char *target) {
-#if defined(__linux__) && defined(RENAME_NOREPLACE)
+#if defined(RENAME_NOREPLACE)
     return renameat2(directory, source, directory, target, RENAME_NOREPLACE);
 #else
     (void)directory;
@@ -117,7 +103,7 @@ int rvf_rename_noreplace(int directory, const char *source, const char *target) 
 }
 
 int rvf_rename_exchange(int directory, const char *first, const char *second) {
-#if defined(__linux__) && defined(RENAME_EXCHANGE)
+#if defined(RENAME_EXCHANGE)
     return renameat2(directory, first, directory, second, RENAME_EXCHANGE);
 #else
     (void)directory;

@@ -185,12 +185,14 @@ extension LockError {
         let what: String
         switch status {
         case _ where byThisProcess:
-            what = "\(dataFile) is locked by another thread or task of this process (pid \(Syscalls.processID)), "
+            what =
+                "\(dataFile) is locked by another thread or task of this process (pid \(Syscalls.processID)), "
                 + "or one is ahead in line for it"
             let advice = "wait for it to release the lock (acquire with a timeout, or withLock, waits its turn)"
             if let waited {
-                return LockError(.timedOut, lockFile: lockFile, status: status,
-                                 situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: advice)
+                return LockError(
+                    .timedOut, lockFile: lockFile, status: status,
+                    situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: advice)
             }
             return LockError(.busy, lockFile: lockFile, status: status, situation: what, advice: advice)
         case .held(let holder), .stale(let holder, _):
@@ -201,14 +203,16 @@ extension LockError {
             what = "\(dataFile) was locked and unlocked repeatedly while this process tried"
         }
         if let cannotCreate {
-            return LockError(.busy, lockFile: lockFile, status: status,
-                             situation: "\(what); this user also cannot create the lock file "
-                                 + "(\(cannotCreate.errno.map { "\($0)" } ?? "\(cannotCreate)"))",
-                             advice: busyAdvice(status))
+            return LockError(
+                .busy, lockFile: lockFile, status: status,
+                situation: "\(what); this user also cannot create the lock file "
+                    + "(\(cannotCreate.errno.map { "\($0)" } ?? "\(cannotCreate)"))",
+                advice: busyAdvice(status))
         }
         if let waited {
-            return LockError(.timedOut, lockFile: lockFile, status: status,
-                             situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: busyAdvice(status))
+            return LockError(
+                .timedOut, lockFile: lockFile, status: status,
+                situation: "\(what); gave up after waiting \(waited.formattedSeconds) s", advice: busyAdvice(status))
         }
         return LockError(.busy, lockFile: lockFile, status: status, situation: what, advice: busyAdvice(status))
     }
@@ -251,17 +255,20 @@ extension LockError {
         case .held(let holder) where holder.isAlive == nil:
             advice = "wait for it, or call breakLock(force: true) only if you are sure that host is down"
         case .held:
-            advice = "its process is gone, and the lock turns stale once older than the stale threshold; "
+            advice =
+                "its process is gone, and the lock turns stale once older than the stale threshold; "
                 + "breakLock(force: true) removes it now"
         case .invalid:
-            advice = "it may be another program's lock being written, or one held with flock(); it can be broken once "
+            advice =
+                "it may be another program's lock being written, or one held with flock(); it can be broken once "
                 + "unmodified for the stale threshold while no process holds its kernel lock, "
                 + "or with breakLock(force: true) if you are sure no program is writing it"
         case .free, .stale:
             advice = "try again"
         }
-        return LockError(.notStale, lockFile: lockFile, status: status,
-                         situation: "refusing to break \(lockFile): it is \(status)", advice: advice)
+        return LockError(
+            .notStale, lockFile: lockFile, status: status,
+            situation: "refusing to break \(lockFile): it is \(status)", advice: advice)
     }
 
     /// - Parameter how: who in this process holds it: the task inside its `withLock`
@@ -270,29 +277,33 @@ extension LockError {
         _ lockFile: FilePath, dataFile: FilePath, status: LockStatus,
         how: String = "another handle of this process holds it"
     ) -> LockError {
-        LockError(.heldByThisProcess, lockFile: lockFile, status: status,
-                  message: "\(dataFile) is already locked by this process (pid \(Syscalls.processID)): \(how); "
-                      + "taking it again would wait for itself: use the handle or scope you have, or release it first")
+        LockError(
+            .heldByThisProcess, lockFile: lockFile, status: status,
+            message: "\(dataFile) is already locked by this process (pid \(Syscalls.processID)): \(how); "
+                + "taking it again would wait for itself: use the handle or scope you have, or release it first")
     }
 
     static func cancelled(_ lockFile: FilePath, status: LockStatus?) -> LockError {
         let holder = status.map { " (last seen: \($0))" } ?? ""
-        return LockError(.cancelled, lockFile: lockFile, status: status,
-                         message: "waiting for \(lockFile) was cancelled\(holder)")
+        return LockError(
+            .cancelled, lockFile: lockFile, status: status,
+            message: "waiting for \(lockFile) was cancelled\(holder)")
     }
 
     static func lost(_ lockFile: FilePath, status: LockStatus?) -> LockError {
         let now = status.map { "; the lock file is now \($0)" } ?? ""
-        return LockError(.lockLost, lockFile: lockFile, status: status,
-                         message: "the lock \(lockFile) was removed or replaced while this process held it\(now); "
-                             + "stop writing: another writer may be active; check what was written since the last check")
+        return LockError(
+            .lockLost, lockFile: lockFile, status: status,
+            message: "the lock \(lockFile) was removed or replaced while this process held it\(now); "
+                + "stop writing: another writer may be active; check what was written since the last check")
     }
 
     static func takenOver(_ lockFile: FilePath, status: LockStatus?) -> LockError {
         let now = status.map { ": it is now \($0)" } ?? ": the lock file is gone"
-        return LockError(.takenOver, lockFile: lockFile, status: status,
-                         message: "releasing \(lockFile) found it no longer ours\(now); it was left in place; "
-                             + "another writer may have written at the same time, so verify the data file")
+        return LockError(
+            .takenOver, lockFile: lockFile, status: status,
+            message: "releasing \(lockFile) found it no longer ours\(now); it was left in place; "
+                + "another writer may have written at the same time, so verify the data file")
     }
 
     static func system(_ error: SystemCallError, lockFile: FilePath, doing action: String) -> LockError {
@@ -304,7 +315,8 @@ extension LockError {
         case .permissionDenied where changesDirectory, .notPermitted where changesDirectory:
             advice = "; the directory of \(lockFile) must be writable by this user"
         case .permissionDenied, .notPermitted:
-            advice = "; this user needs search permission (x) on every directory on the way to \(lockFile), "
+            advice =
+                "; this user needs search permission (x) on every directory on the way to \(lockFile), "
                 + "and read permission on the lock file"
         case .readOnlyFileSystem:
             advice = "; the file system is read-only, so no writer can lock it here"
@@ -313,7 +325,8 @@ extension LockError {
         case .noSuchFileOrDirectory where action == "creating":
             // The directory is open (every operation starts by opening it), so it exists:
             // its file system refuses new files, as /proc and /sys do.
-            advice = "; its directory exists but its file system does not let files be created there "
+            advice =
+                "; its directory exists but its file system does not let files be created there "
                 + "(as /proc and /sys do not); put the data file on an ordinary file system"
         case .notDirectory:
             advice = "; a component of the path is not a directory"
@@ -322,8 +335,9 @@ extension LockError {
         default:
             advice = ""
         }
-        return LockError(.systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
-                         message: "\(action) \(lockFile) failed: \(error.name): \(error.errno)\(advice)")
+        return LockError(
+            .systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
+            message: "\(action) \(lockFile) failed: \(error.name): \(error.errno)\(advice)")
     }
 
     /// A breaker moved aside a lock file that another writer had put in place of the
@@ -343,30 +357,34 @@ extension LockError {
 
     /// No thread or monitor could be started for a wait or a held lock's heartbeat.
     static func noThread(_ error: SystemCallError, lockFile: FilePath) -> LockError {
-        let advice = error.errno == .resourceTemporarilyUnavailable
+        let advice =
+            error.errno == .resourceTemporarilyUnavailable
             ? "this process (or its control group) is at its limit of threads or processes (RLIMIT_NPROC, pids.max); "
                 + "the lock was not taken; end some threads or raise the limit"
             : "the lock was not taken"
-        return LockError(.systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
-                         message: "cannot start the thread that waits for or keeps the lock \(lockFile) "
-                             + "(\(error.name): \(error.errno)); \(advice)")
+        return LockError(
+            .systemCallFailed, lockFile: lockFile, systemCall: error.name, errno: error.errno,
+            message: "cannot start the thread that waits for or keeps the lock \(lockFile) "
+                + "(\(error.name): \(error.errno)); \(advice)")
     }
 
     static func unsupportedFileSystem(
         _ lockFile: FilePath, fileSystem: String, missing: String, systemCall: String? = nil, errno: Errno? = nil
     ) -> LockError {
         let call = systemCall.map { name in " (\(name)\(errno.map { ": \($0)" } ?? ""))" } ?? ""
-        return LockError(.unsupportedFileSystem, lockFile: lockFile, systemCall: systemCall, errno: errno,
-                         message: "\(lockFile) is on a file system (\(fileSystem)) that cannot hold an RVF writer lock: "
-                             + "\(missing)\(call); put the data file on a local file system, or run `rvf-lock selftest` "
-                             + "in its directory to see what works there")
+        return LockError(
+            .unsupportedFileSystem, lockFile: lockFile, systemCall: systemCall, errno: errno,
+            message: "\(lockFile) is on a file system (\(fileSystem)) that cannot hold an RVF writer lock: "
+                + "\(missing)\(call); put the data file on a local file system, or run `rvf-lock selftest` "
+                + "in its directory to see what works there")
     }
 
     static func notARegularFile(_ lockFile: FilePath, kind: String) -> LockError {
         let invalid = InvalidLockFile(problem: .notARegularFile(kind), fileAge: .zero, isBreakable: false)
-        return LockError(.notARegularFile, lockFile: lockFile, status: .invalid(invalid),
-                         message: "\(lockFile) is a \(kind), not a lock file; RVFLock neither follows nor removes it; "
-                             + "remove it by hand if no program uses it")
+        return LockError(
+            .notARegularFile, lockFile: lockFile, status: .invalid(invalid),
+            message: "\(lockFile) is a \(kind), not a lock file; RVFLock neither follows nor removes it; "
+                + "remove it by hand if no program uses it")
     }
 }
 

@@ -26,8 +26,9 @@ public struct LockFileSystem: Hashable, Sendable, CustomStringConvertible {
         do throws(SystemCallError) {
             type = try .containing(path)
         } catch {
-            throw LockError(.systemCallFailed, lockFile: path, systemCall: error.name, errno: error.errno,
-                            message: "cannot tell which file system holds \(path): \(error.name): \(error.errno)")
+            throw LockError(
+                .systemCallFailed, lockFile: path, systemCall: error.name, errno: error.errno,
+                message: "cannot tell which file system holds \(path): \(error.name): \(error.errno)")
         }
     }
 

@@ -48,11 +48,11 @@ public struct LockHolder: Hashable, Sendable, CustomStringConvertible {
         self.liveness = liveness
     }
 
-
     /// This holder with its program, or the processes holding its kernel lock, filled in.
     func describing(program: String?, kernelLockHolders: [HolderProcess] = [], liveness: Liveness? = nil) -> LockHolder {
-        LockHolder(record: record, age: age, heldFor: heldFor, program: program, kernelLockHolders: kernelLockHolders,
-                   hostMatch: hostMatch, liveness: liveness ?? self.liveness)
+        LockHolder(
+            record: record, age: age, heldFor: heldFor, program: program, kernelLockHolders: kernelLockHolders,
+            hostMatch: hostMatch, liveness: liveness ?? self.liveness)
     }
 
     /// How the judge knows whether the holder lives.

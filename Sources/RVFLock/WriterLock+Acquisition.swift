@@ -16,11 +16,14 @@ extension WriterLock {
         let start = ContinuousClock.now
         let deadline = waiting?.timeout.map { start + $0 }
         let status = { () -> LockStatus in
-            (try? LockFileExaminer(location: location, judge: StalenessJudge(identity: identity, options: options)).currentStatus()) ?? .free
+            (try? LockFileExaminer(location: location, judge: StalenessJudge(identity: identity, options: options)).currentStatus())
+                ?? .free
         }
         do throws(ProcessQueue.Refusal) {
-            try ProcessQueue.shared.enter(location.key, owner: owner, waits: waiting != nil, deadline: deadline,
-                                          cancellation: waiting?.cancellation) {
+            try ProcessQueue.shared.enter(
+                location.key, owner: owner, waits: waiting != nil, deadline: deadline,
+                cancellation: waiting?.cancellation
+            ) {
                 // One look at the lock, for the caller's report; none while waiting.
                 guard let onProgress = waiting?.onProgress else { return }
                 onProgress(WaitProgress(status: status(), waited: ContinuousClock.now - start, attempts: 1))
@@ -79,14 +82,16 @@ extension WriterLock {
     /// Fails at once when the lock is this very process's, through another handle.
     func refuseWaitingForItself(_ status: LockStatus, _ location: LockLocation) throws(LockError) {
         guard let holder = status.holder, holder.pid == UInt32(clamping: Syscalls.processID),
-              HeldLockRegistry.shared.contains(holder.writerID)
+            HeldLockRegistry.shared.contains(holder.writerID)
         else { return }
         throw .heldByThisProcess(location.lockFile, dataFile: dataFile, status: named(status, location))
     }
 
     /// The status with the holder's program name, for what people read.
     func named(_ status: LockStatus, _ location: LockLocation) -> LockStatus {
-        guard status.holder != nil, let file = try? OpenLockFile.open(location, forWriting: false, action: "reading the lock file") else { return status }
+        guard status.holder != nil, let file = try? OpenLockFile.open(location, forWriting: false, action: "reading the lock file") else {
+            return status
+        }
         return status.describingHolder { HolderProcesses.describe($0, lockFile: file.identity, identity: identity) }
     }
 

@@ -46,7 +46,7 @@ extension WriterLock {
                     try schedule.stopIfDue(dataFile: dataFile) { lastStatus }
                 }
                 try schedule.sleepForFileEvents()
-            } catch where error.errno == .staleNFSFileHandle {
+            } catch  where error.errno == .staleNFSFileHandle {
                 // NFS: the file opened was removed on the server meanwhile; look at the path again.
                 continue
             }
@@ -109,12 +109,13 @@ extension WriterLock {
                     options.logger?.critical("\(error)")
                     throw error
                 }
-            } catch where error.errno == .staleNFSFileHandle {
+            } catch  where error.errno == .staleNFSFileHandle {
                 // NFS: the file opened was removed on the server meanwhile; look at the path again.
                 continue
             }
         }
-        throw LockError(.busy, lockFile: location.lockFile,
-                        message: "\(location.lockFile) kept changing while it was judged; try again")
+        throw LockError(
+            .busy, lockFile: location.lockFile,
+            message: "\(location.lockFile) kept changing while it was judged; try again")
     }
 }

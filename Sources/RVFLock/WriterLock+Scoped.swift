@@ -130,8 +130,9 @@ extension WriterLock {
         do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
-        let handle = LockHandle(try acquireHeldLock(
-            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
+        let handle = LockHandle(
+            try acquireHeldLock(
+                waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
         let scope = handle.scope
         // The body's own acquisitions of this lock would wait for itself: they fail at once.
         let result = ProcessQueue.$insideWithLock.withValue(ProcessQueue.insideWithLock + [scope.held.location.key]) {

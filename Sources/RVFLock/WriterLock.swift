@@ -1,5 +1,7 @@
 #if !os(Linux)
-#error("RVFLock runs on Linux only: it relies on flock(2), O_TMPFILE, renameat2, inotify, timerfd and /proc; see the Protocol article (\"Porting\") for what another system would need")
+#error(
+    "RVFLock runs on Linux only: it relies on flock(2), O_TMPFILE, renameat2, inotify, timerfd and /proc; see the Protocol article (\"Porting\") for what another system would need"
+)
 #endif
 
 import Logging
@@ -65,19 +67,22 @@ public struct WriterLock: Sendable {
     /// options that cannot work and paths that cannot have a lock.
     func resolveLocation() throws(LockError) -> LockLocation {
         if let problem = options.problem {
-            throw LockError(.invalidOptions, lockFile: lockFile,
-                            message: "\(problem); nothing was done to \(lockFile)")
+            throw LockError(
+                .invalidOptions, lockFile: lockFile,
+                message: "\(problem); nothing was done to \(lockFile)")
         }
         if namesDirectory {
-            throw LockError(.invalidPath, lockFile: lockFile,
-                            message: "\(dataFile)/ names a directory; an RVF writer lock protects a data file, name the file")
+            throw LockError(
+                .invalidPath, lockFile: lockFile,
+                message: "\(dataFile)/ names a directory; an RVF writer lock protects a data file, name the file")
         }
         try refuseLockSuffix(of: dataFile, reachedAs: nil)
         let location = try LockLocation.resolve(dataFile: dataFile, lockFile: lockFile)
         if location.lockFile != lockFile {
             // The data file is a symbolic link: the name it leads to counts too.
-            try refuseLockSuffix(of: FilePath(String(location.lockFile.string.dropLast(Self.lockSuffix.count))),
-                                 reachedAs: dataFile)
+            try refuseLockSuffix(
+                of: FilePath(String(location.lockFile.string.dropLast(Self.lockSuffix.count))),
+                reachedAs: dataFile)
         }
         return location
     }
@@ -88,13 +93,15 @@ public struct WriterLock: Sendable {
     /// Refuses a data file named like a lock file (`d.rvf.lock`), unless the options allow it.
     private func refuseLockSuffix(of path: FilePath, reachedAs link: FilePath?) throws(LockError) {
         guard !options.allowsLockSuffix, let name = path.lastComponent?.string,
-              name.hasSuffix(Self.lockSuffix) else { return }
+            name.hasSuffix(Self.lockSuffix)
+        else { return }
         let owner = String(path.string.dropLast(Self.lockSuffix.count))
         let which = link.map { "\($0) leads to \(path), which" } ?? "\(path)"
         let dataFileHint = name == Self.lockSuffix ? "" : "; the data file is \(owner): name that to lock it"
-        throw LockError(.invalidPath, lockFile: lockFile,
-                        message: "\(which) is a lock file, not a data file\(dataFileHint) "
-                            + "(if \(path) really is a data file, set LockOptions.allowsLockSuffix)")
+        throw LockError(
+            .invalidPath, lockFile: lockFile,
+            message: "\(which) is a lock file, not a data file\(dataFileHint) "
+                + "(if \(path) really is a data file, set LockOptions.allowsLockSuffix)")
     }
 
     /// The lock file of a data file: `data.rvf` → `data.rvf.lock`.
@@ -131,8 +138,9 @@ public struct WriterLock: Sendable {
         do throws(SystemCallError) { cancellation = try WaitCancellation() } catch {
             throw .system(error, lockFile: lockFile, doing: "waiting for")
         }
-        return LockHandle(try acquireHeldLock(
-            waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
+        return LockHandle(
+            try acquireHeldLock(
+                waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: .current))
     }
 
     /// Takes the lock, waiting as long as `timeout` allows, and giving up when the task is cancelled.
@@ -145,9 +153,10 @@ public struct WriterLock: Sendable {
         timeout: Duration? = nil,
         onProgress: (@Sendable (WaitProgress) -> Void)? = nil
     ) async throws(LockError) -> LockHandle {
-        LockHandle(try await inBackground { (cancellation, owner) throws(LockError) in
-            try acquireHeldLock(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: owner)
-        })
+        LockHandle(
+            try await inBackground { (cancellation, owner) throws(LockError) in
+                try acquireHeldLock(waiting: Waiting(timeout: timeout, cancellation: cancellation, onProgress: onProgress), owner: owner)
+            })
     }
 
     /// The state of the lock, read without taking it.
@@ -156,8 +165,9 @@ public struct WriterLock: Sendable {
     }
 
     private func examiner() throws(LockError) -> LockFileExaminer {
-        LockFileExaminer(location: try resolveLocation(),
-                         judge: StalenessJudge(identity: identity, options: options))
+        LockFileExaminer(
+            location: try resolveLocation(),
+            judge: StalenessJudge(identity: identity, options: options))
     }
 
     /// Waits until the lock is free or stale, without taking it.
@@ -165,7 +175,9 @@ public struct WriterLock: Sendable {
     /// - Returns: the state that ended the wait (``LockStatus/free``, or a breakable state).
     /// - Throws: ``LockError/Code/timedOut`` when the timeout passes first.
     @_disfavoredOverload
-    @available(*, noasync, message: "blocks the thread while it waits; use the async waitUntilAvailable (try await lock.waitUntilAvailable())")
+    @available(
+        *, noasync, message: "blocks the thread while it waits; use the async waitUntilAvailable (try await lock.waitUntilAvailable())"
+    )
     public func waitUntilAvailable(
         timeout: Duration? = nil,
         onProgress: ((WaitProgress) -> Void)? = nil

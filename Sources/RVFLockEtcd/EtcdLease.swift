@@ -82,10 +82,12 @@ public final class EtcdLease: Sendable {
         keeper.stop()
         do throws(EtcdLockError) {
             // Only if it is still this lease's key: never another writer's under the same name.
-            let _: TxnResponse = try await gateway.call("/v3/kv/txn", TxnRequest(
-                compare: [Compare(key: Data(key.utf8), create_revision: EtcdInt64(fencingToken))],
-                success: [RequestOp(request_delete_range: DeleteRangeRequest(key: Data(key.utf8)))],
-                failure: []), deadline: .now + keeper.ttl)
+            let _: TxnResponse = try await gateway.call(
+                "/v3/kv/txn",
+                TxnRequest(
+                    compare: [Compare(key: Data(key.utf8), create_revision: EtcdInt64(fencingToken))],
+                    success: [RequestOp(request_delete_range: DeleteRangeRequest(key: Data(key.utf8)))],
+                    failure: []), deadline: .now + keeper.ttl)
         } catch {
             // The revocation below, or the lease's expiry, removes it.
         }
@@ -118,8 +120,9 @@ public final class EtcdLease: Sendable {
         while !Task.isCancelled && isHeld {
             var compacted = false
             do throws(EtcdLockError) {
-                let request = WatchCreateRequest(create_request: .init(
-                    key: keyBytes, start_revision: EtcdInt64(fromRevision), filters: ["NOPUT"]))
+                let request = WatchCreateRequest(
+                    create_request: .init(
+                        key: keyBytes, start_revision: EtcdInt64(fromRevision), filters: ["NOPUT"]))
                 try await gateway.stream("/v3/watch", request) { (line) throws(EtcdLockError) -> Bool in
                     guard let answer = try? JSONDecoder().decode(WatchLine.self, from: line), let result = answer.result else {
                         throw EtcdLockError(.unexpectedResponse, "watch of \(key): \(EtcdGateway.excerpt(Array(line)))")

@@ -37,9 +37,10 @@ public struct EtcdLockHolder: Sendable, Hashable, CustomStringConvertible {
     }
 
     init(_ keyValue: KeyValue) {
-        self.init(key: String(decoding: keyValue.key, as: UTF8.self), fencingToken: keyValue.createRevision,
-                  leaseID: keyValue.lease?.value ?? 0,
-                  details: keyValue.value.flatMap { try? JSONDecoder().decode(Details.self, from: $0) })
+        self.init(
+            key: String(decoding: keyValue.key, as: UTF8.self), fencingToken: keyValue.createRevision,
+            leaseID: keyValue.lease?.value ?? 0,
+            details: keyValue.value.flatMap { try? JSONDecoder().decode(Details.self, from: $0) })
     }
 
     /// What a writer puts in its key, as JSON: who it is, for `status` and for

@@ -58,9 +58,10 @@ public struct EtcdOptions: Sendable {
             endpoints.append(endpoint.url)
         }
         guard !endpoints.isEmpty else {
-            throw EtcdLockError(.invalidConfiguration,
-                                "no etcd endpoint given (\"\(list)\"); name the cluster's client URLs, "
-                                    + "e.g. http://etcd-1:2379,http://etcd-2:2379")
+            throw EtcdLockError(
+                .invalidConfiguration,
+                "no etcd endpoint given (\"\(list)\"); name the cluster's client URLs, "
+                    + "e.g. http://etcd-1:2379,http://etcd-2:2379")
         }
         return endpoints
     }
@@ -73,8 +74,9 @@ public struct EtcdOptions: Sendable {
         var parsed: [EtcdEndpoint] = []
         for endpoint in endpoints { parsed.append(try EtcdEndpoint(parsing: endpoint)) }
         guard leaseTTL >= .seconds(2) else {
-            throw EtcdLockError(.invalidConfiguration,
-                                "a lease TTL of \(leaseTTL) is shorter than etcd allows (about 2 s); use 2 s or more")
+            throw EtcdLockError(
+                .invalidConfiguration,
+                "a lease TTL of \(leaseTTL) is shorter than etcd allows (about 2 s); use 2 s or more")
         }
         guard !prefix.isEmpty, !prefix.contains("\u{0}") else {
             throw EtcdLockError(.invalidConfiguration, "the etcd key prefix must not be empty or contain NUL")

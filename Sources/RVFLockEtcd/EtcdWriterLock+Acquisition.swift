@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FoundationEssentials
 import Metrics
 @_spi(RVFLockCoordinator) import RVFLock
@@ -29,11 +25,14 @@ extension EtcdWriterLock {
                     "/v3/lease/grant", LeaseGrantRequest(TTL: EtcdInt64(etcd.leaseTTLSeconds)), deadline: deadline)
             }
             guard let id = grant.ID?.value, id != 0, (grant.error ?? "").isEmpty else {
-                throw EtcdLockError(.unavailable, "the etcd cluster at \(gateway.endpointList) granted no lease: "
-                                        + "\(grant.error ?? "no lease id in its answer")")
+                throw EtcdLockError(
+                    .unavailable,
+                    "the etcd cluster at \(gateway.endpointList) granted no lease: "
+                        + "\(grant.error ?? "no lease id in its answer")")
             }
-            keeper = LeaseKeeper(id: id, ttl: .seconds(grant.TTL?.value ?? etcd.leaseTTLSeconds),
-                                 grantSentAt: grantSentAt, gateway: gateway, logger: etcd.logger)
+            keeper = LeaseKeeper(
+                id: id, ttl: .seconds(grant.TTL?.value ?? etcd.leaseTTLSeconds),
+                grantSentAt: grantSentAt, gateway: gateway, logger: etcd.logger)
         } catch {
             await gateway.shutdown()
             throw translate(error, deadline: deadline)
@@ -68,10 +67,12 @@ extension EtcdWriterLock {
 
         // Create the key unless it exists (a retried request may have created it already).
         let put: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
-            try await gateway.call("/v3/kv/txn", TxnRequest(
-                compare: [Compare(key: keyBytes, create_revision: EtcdInt64(0))],
-                success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id)))],
-                failure: [RequestOp(request_range: RangeRequest(key: keyBytes))]), deadline: deadline)
+            try await gateway.call(
+                "/v3/kv/txn",
+                TxnRequest(
+                    compare: [Compare(key: keyBytes, create_revision: EtcdInt64(0))],
+                    success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id)))],
+                    failure: [RequestOp(request_range: RangeRequest(key: keyBytes))]), deadline: deadline)
         }
         let token: Int64
         if put.succeeded == true {
@@ -89,12 +90,17 @@ extension EtcdWriterLock {
             if keeper.isLost { throw placeLost(keeper) }
             // Is this key still there, and which key is just ahead of it?
             let check: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
-                try await gateway.call("/v3/kv/txn", TxnRequest(
-                    compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
-                    success: [RequestOp(request_range: RangeRequest(
-                        key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
-                        sort_order: "DESCEND", sort_target: "CREATE", max_create_revision: EtcdInt64(token - 1)))],
-                    failure: []), deadline: deadline)
+                try await gateway.call(
+                    "/v3/kv/txn",
+                    TxnRequest(
+                        compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
+                        success: [
+                            RequestOp(
+                                request_range: RangeRequest(
+                                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
+                                    sort_order: "DESCEND", sort_target: "CREATE", max_create_revision: EtcdInt64(token - 1)))
+                        ],
+                        failure: []), deadline: deadline)
             }
             guard check.succeeded == true else { throw placeLost(keeper) }
             guard let ahead = check.responses?.first?.response_range?.kvs?.first else {
@@ -102,9 +108,11 @@ extension EtcdWriterLock {
             }
             guard waiting else {
                 // Report the holder, not merely the writer just ahead.
-                let first: RangeResponse? = try? await gateway.call("/v3/kv/range", RangeRequest(
-                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
-                    sort_order: "ASCEND", sort_target: "CREATE"), deadline: deadline)
+                let first: RangeResponse? = try? await gateway.call(
+                    "/v3/kv/range",
+                    RangeRequest(
+                        key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
+                        sort_order: "ASCEND", sort_target: "CREATE"), deadline: deadline)
                 throw Busy(holder: EtcdLockHolder(first?.kvs?.first ?? ahead), timedOut: false)
             }
             onWaiting?(EtcdLockHolder(ahead))
@@ -148,8 +156,9 @@ extension EtcdWriterLock {
     ) async -> WaitEnd {
         await withTaskGroup(of: WaitEnd.self) { group in
             group.addTask {
-                let request = WatchCreateRequest(create_request: .init(
-                    key: key, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
+                let request = WatchCreateRequest(
+                    create_request: .init(
+                        key: key, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
                 do throws(EtcdLockError) {
                     try await gateway.stream("/v3/watch", request) { (line) throws(EtcdLockError) -> Bool in
                         guard let answer = try? JSONDecoder().decode(WatchLine.self, from: line), let result = answer.result else {
@@ -192,9 +201,10 @@ extension EtcdWriterLock {
     }
 
     private func placeLost(_ keeper: LeaseKeeper) -> EtcdLockError {
-        EtcdLockError(.unavailable,
-                      "the place in line for \(dataFile) on the etcd cluster was lost while waiting: "
-                          + "\(keeper.lossReason ?? "its key was deleted"); nothing is held; try again once the cluster is reachable")
+        EtcdLockError(
+            .unavailable,
+            "the place in line for \(dataFile) on the etcd cluster was lost while waiting: "
+                + "\(keeper.lossReason ?? "its key was deleted"); nothing is held; try again once the cluster is reachable")
     }
 
     private func unexpected(_ what: String) -> EtcdLockError {
@@ -205,20 +215,24 @@ extension EtcdWriterLock {
     func translate(_ error: any Error, deadline: ContinuousClock.Instant?) -> any Error {
         if let busy = error as? Busy {
             if busy.timedOut {
-                return LockError(coordinated: .timedOut, lockFile: fileLock.lockFile,
-                                 message: "\(dataFile) is locked on the etcd cluster by \(busy.holder); gave up at the "
-                                     + "wait's deadline; that writer is alive (its lease is kept); wait for it to finish")
+                return LockError(
+                    coordinated: .timedOut, lockFile: fileLock.lockFile,
+                    message: "\(dataFile) is locked on the etcd cluster by \(busy.holder); gave up at the "
+                        + "wait's deadline; that writer is alive (its lease is kept); wait for it to finish")
             }
-            return LockError(coordinated: .busy, lockFile: fileLock.lockFile,
-                             message: "\(dataFile) is locked on the etcd cluster by \(busy.holder); "
-                                 + "that writer is alive (its lease is kept); wait for it to finish")
+            return LockError(
+                coordinated: .busy, lockFile: fileLock.lockFile,
+                message: "\(dataFile) is locked on the etcd cluster by \(busy.holder); "
+                    + "that writer is alive (its lease is kept); wait for it to finish")
         }
         if error is CancellationError || Task.isCancelled {
-            return LockError(coordinated: .cancelled, lockFile: fileLock.lockFile,
-                             message: "waiting for \(dataFile) on the etcd cluster was cancelled; nothing is held")
+            return LockError(
+                coordinated: .cancelled, lockFile: fileLock.lockFile,
+                message: "waiting for \(dataFile) on the etcd cluster was cancelled; nothing is held")
         }
         if let error = error as? EtcdLockError, error.code == .unreachable || error.code == .unavailable,
-           let deadline, ContinuousClock.now >= deadline {
+            let deadline, ContinuousClock.now >= deadline
+        {
             return EtcdLockError(error.code, error.description + " (the wait's deadline passed meanwhile)")
         }
         return error

@@ -57,10 +57,11 @@ extension EtcdWriterLock {
 
     /// The error for a lease lost while held.
     static func lost(_ lease: EtcdLease, lockFile: FilePath, dataFile: FilePath) -> LockError {
-        LockError(coordinated: .lockLost, lockFile: lockFile,
-                  message: "the etcd lease of \(dataFile) (key \(lease.key), fencing token \(lease.fencingToken)) was lost "
-                      + "while this process held it: \(lease.lossReason ?? "released"); stop writing: another writer may be "
-                      + "active; writes fenced with token \(lease.fencingToken) are refused once a newer holder has stamped its own")
+        LockError(
+            coordinated: .lockLost, lockFile: lockFile,
+            message: "the etcd lease of \(dataFile) (key \(lease.key), fencing token \(lease.fencingToken)) was lost "
+                + "while this process held it: \(lease.lossReason ?? "released"); stop writing: another writer may be "
+                + "active; writes fenced with token \(lease.fencingToken) are refused once a newer holder has stamped its own")
     }
 }
 

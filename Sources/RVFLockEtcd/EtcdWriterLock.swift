@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import FoundationEssentials
 public import RVFLock
 
@@ -156,8 +152,9 @@ public struct EtcdWriterLock: Sendable {
         do throws(EtcdLockError) {
             response = try await gateway.call(
                 "/v3/kv/range",
-                RangeRequest(key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix),
-                             sort_order: "ASCEND", sort_target: "CREATE"),
+                RangeRequest(
+                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix),
+                    sort_order: "ASCEND", sort_target: "CREATE"),
                 deadline: .now + etcd.requestTimeout * 2)
         } catch {
             await gateway.shutdown()

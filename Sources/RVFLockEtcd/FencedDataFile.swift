@@ -72,10 +72,11 @@ public struct FencedDataFile: Sendable {
             throw FencingError.system(error, path: path, doing: "locking")
         }
         if let stamped = try readStamp(descriptor), stamped > token {
-            throw FencingError(.superseded, path: path, offered: token, found: stamped,
-                               message: "refusing to write \(path) with fencing token \(token): token \(stamped) is stamped "
-                                   + "on it, so a newer holder of its lock has written since this writer's lock was lost; "
-                                   + "stop writing and check what this writer meant to write")
+            throw FencingError(
+                .superseded, path: path, offered: token, found: stamped,
+                message: "refusing to write \(path) with fencing token \(token): token \(stamped) is stamped "
+                    + "on it, so a newer holder of its lock has written since this writer's lock was lost; "
+                    + "stop writing and check what this writer meant to write")
         }
         do throws(Errno) {
             try FencingSyscalls.setAttribute(descriptor, Self.attributeName, String(token))
@@ -94,18 +95,20 @@ public struct FencedDataFile: Sendable {
         }
         guard let text else { return nil }
         guard let token = Int64(text) else {
-            throw FencingError(.systemCallFailed, path: path, offered: nil, found: nil,
-                               message: "\(path) has \(Self.attributeName) = \"\(text)\", which is no fencing token; "
-                                   + "remove it (setfattr -x \(Self.attributeName) \(path)) if no writer uses it")
+            throw FencingError(
+                .systemCallFailed, path: path, offered: nil, found: nil,
+                message: "\(path) has \(Self.attributeName) = \"\(text)\", which is no fencing token; "
+                    + "remove it (setfattr -x \(Self.attributeName) \(path)) if no writer uses it")
         }
         return token
     }
 
     private static func attributeFailure(_ error: Errno, path: FilePath, doing action: String) -> FencingError {
         if error == .notSupported || error.rawValue == 95 {
-            return FencingError(.unsupported, path: path, offered: nil, found: nil,
-                                message: "\(action) \(path) failed: its file system keeps no user extended attributes "
-                                    + "(\(error)); put the data file on one that does (ext4, xfs, btrfs, tmpfs, NFS 4.2)")
+            return FencingError(
+                .unsupported, path: path, offered: nil, found: nil,
+                message: "\(action) \(path) failed: its file system keeps no user extended attributes "
+                    + "(\(error)); put the data file on one that does (ext4, xfs, btrfs, tmpfs, NFS 4.2)")
         }
         return .system(error, path: path, doing: action)
     }
@@ -150,7 +153,8 @@ public struct FencingError: Error, Sendable, CustomStringConvertible {
     }
 
     static func system(_ error: Errno, path: FilePath, doing action: String) -> FencingError {
-        FencingError(.systemCallFailed, path: path, offered: nil, found: nil,
-                     message: "\(action) \(path) failed: \(error); check that the file exists and is writable by this user")
+        FencingError(
+            .systemCallFailed, path: path, offered: nil, found: nil,
+            message: "\(action) \(path) failed: \(error); check that the file exists and is writable by this user")
     }
 }

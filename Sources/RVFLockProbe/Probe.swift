@@ -329,12 +329,13 @@ extension Probe {
         case .held(let holder):
             return "held \(fields(holder)) breakable=\(status.isBreakable)"
         case .stale(let holder, let reason):
-            let name = switch reason {
-            case .holderGone: "holderGone"
-            case .processGoneAndOlderThan: "processGoneAndOlderThan"
-            case .processReplacedAndOlderThan: "processReplacedAndOlderThan"
-            case .otherHostOlderThan: "otherHostOlderThan"
-            }
+            let name =
+                switch reason {
+                case .holderGone: "holderGone"
+                case .processGoneAndOlderThan: "processGoneAndOlderThan"
+                case .processReplacedAndOlderThan: "processReplacedAndOlderThan"
+                case .otherHostOlderThan: "otherHostOlderThan"
+                }
             return "stale \(fields(holder)) reason=\(name) breakable=\(status.isBreakable)"
         case .invalid(let invalid):
             return "invalid breakable=\(invalid.isBreakable)"
@@ -439,7 +440,7 @@ extension Probe {
         while true {
             let bytes = Self.readFile(other + ".lock")
             if let record = try? LockRecord(decoding: bytes), record.writerID == b.writerID,
-               record.timestampNanoseconds != first
+                record.timestampNanoseconds != first
             {
                 break
             }

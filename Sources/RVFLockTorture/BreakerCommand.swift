@@ -33,9 +33,9 @@ struct BreakerCommand: ParsableCommand {
         while Monotonic.now() < until {
             do throws(LockError) {
                 if try lock.breakLock() != nil { broke += 1 }
-            } catch where error.code == .notStale || error.code == .notARegularFile {
+            } catch  where error.code == .notStale || error.code == .notARegularFile {
                 refused += 1
-            } catch where error.code == .busy && error.description.contains("displaced") {
+            } catch  where error.code == .busy && error.description.contains("displaced") {
                 displaced += 1
                 print("displaced: \(error)")
             } catch {

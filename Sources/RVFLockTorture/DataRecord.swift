@@ -24,7 +24,8 @@ struct DataRecord: Equatable, Sendable {
 
     var bytes: [UInt8] {
         let hex = String(monotonicNanoseconds, radix: 16)
-        var body = Array("w=\(writer) i=\(incarnation) a=\(acquisition) s=\(sequence) t=\(String(repeating: "0", count: 16 - hex.count))\(hex)".utf8)
+        var body = Array(
+            "w=\(writer) i=\(incarnation) a=\(acquisition) s=\(sequence) t=\(String(repeating: "0", count: 16 - hex.count))\(hex)".utf8)
         precondition(body.count <= Self.bodySize, "data record fields too long")
         body += [UInt8](repeating: UInt8(ascii: " "), count: Self.bodySize - body.count)
         let crc = String(CRC32.checksum(body), radix: 16)

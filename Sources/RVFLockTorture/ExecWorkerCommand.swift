@@ -28,7 +28,11 @@ struct ExecWorkerCommand: ParsableCommand {
         let files = TortureFiles(directory: dir)
         let log = AppendLog(path: files.eventLog)
         var random = SeededGenerator(seed: seed, stream: 0xE7EC << 32 | UInt64(index) << 20 | UInt64(incarnation))
-        var attempts = 0, tries = 0, waits = 0, busy = 0, killed = 0
+        var attempts = 0
+        var tries = 0
+        var waits = 0
+        var busy = 0
+        var killed = 0
         let pid = getpid()
         while Monotonic.now() < until {
             let remaining = until - Monotonic.now()

@@ -38,9 +38,10 @@ struct ExecWriterCommand: ParsableCommand {
             log.append("E \(Monotonic.now()) w\(index) \(getpid()) no-rvf-lock-above-keeper\n")
             throw ExitCode(3)
         }
-        log.append(TortureEvent.acquiredLine(
-            key, pid: rvfLockPid, waited: mode == "wait", waitedNanoseconds: Monotonic.now() - wantedSince,
-            lockWriterID: Self.writerID(descriptor)))
+        log.append(
+            TortureEvent.acquiredLine(
+                key, pid: rvfLockPid, waited: mode == "wait", waitedNanoseconds: Monotonic.now() - wantedSince,
+                lockWriterID: Self.writerID(descriptor)))
 
         let writes = 2 + Int(random.next() % 5)
         // As the library's workers: now and then a long holding, so that kills find a holder.
@@ -50,9 +51,11 @@ struct ExecWriterCommand: ParsableCommand {
                 log.append("L \(Monotonic.now()) \(key) \(getpid())\n")
                 break
             }
-            data.append(DataRecord(
-                writer: index, incarnation: incarnation, acquisition: acquisition,
-                sequence: sequence, monotonicNanoseconds: Monotonic.now()).bytes)
+            data.append(
+                DataRecord(
+                    writer: index, incarnation: incarnation, acquisition: acquisition,
+                    sequence: sequence, monotonicNanoseconds: Monotonic.now()
+                ).bytes)
             if sequence < writes - 1 { Monotonic.sleep(nanoseconds: pause) }
         }
         log.append("R \(Monotonic.now()) \(key) \(getpid())\n")

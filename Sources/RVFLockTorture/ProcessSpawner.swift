@@ -51,8 +51,8 @@ enum ProcessSpawner {
         for (name, value) in changes { variables[name] = value }
         let environment = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            environment.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in environment { free(pointer) }
         }
         var pid: pid_t = 0
         let code = posix_spawn(&pid, arguments[0], &actions, nil, argv, environment)

@@ -31,7 +31,8 @@ struct ReaderCommand: ParsableCommand {
                 } else {
                     damaged += 1
                     let text = String(decoding: slice, as: UTF8.self)
-                    AppendLog(path: files.readerResult(index) + ".damaged").append("offset \(tail.offset - pending.count + start): \(text)\n")
+                    AppendLog(path: files.readerResult(index) + ".damaged").append(
+                        "offset \(tail.offset - pending.count + start): \(text)\n")
                 }
                 start += DataRecord.size
             }

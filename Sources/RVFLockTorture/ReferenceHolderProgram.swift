@@ -36,7 +36,8 @@ struct ReferenceHolderProgram {
     static func build() -> Result<ReferenceHolderProgram, SkipReason> {
         let reference = URL(fileURLWithPath: referenceSource).standardizedFileURL.path
         guard access(reference, R_OK) == 0 else {
-            return .failure(SkipReason("the reference \(reference) is not there (set RVFLOCK_REFERENCE_DIR to the folder holding seed/locking.rs)"))
+            return .failure(
+                SkipReason("the reference \(reference) is not there (set RVFLOCK_REFERENCE_DIR to the folder holding seed/locking.rs)"))
         }
         guard access(holderSource, R_OK) == 0 else {
             return .failure(SkipReason("the holder's source \(holderSource) is not there"))

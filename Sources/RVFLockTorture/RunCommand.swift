@@ -14,13 +14,22 @@ struct RunCommand: ParsableCommand {
     @Option(help: "Worker processes contending for the lock.") var workers = 8
     @Option(help: "How long to run.") var seconds = 60.0
     @Option(help: "Write the report as JSON to this file.") var json: String?
-    @Option(help: "An empty or missing directory for the data file, lock and logs, kept after the run (default: a new one under /tmp, removed after a run without violations).") var dir: String?
+    @Option(
+        help:
+            "An empty or missing directory for the data file, lock and logs, kept after the run (default: a new one under /tmp, removed after a run without violations)."
+    ) var dir: String?
     @Option(help: "Seed for the fault schedule and the workers' choices (default: random).") var seed: UInt64?
-    @Option(help: "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference,other-user.")
+    @Option(
+        help:
+            "Faults and placements: all, none, or a list of kill,stop,plant,namespaces,temporaries,exec,chdir,closed-stdout,alias-reference,other-user."
+    )
     var faults = FaultSet.all
     @Option(help: "sameHostStaleAfter for the workers, in milliseconds.") var staleMs = 1500
     @Option(help: "Heartbeat interval for the workers, in milliseconds.") var heartbeatMs = 250
-    @Option(help: "The etcd profile: an etcd cluster's client URLs; exec workers (3 of every 8) take the data file's lease there first (rvf-lock exec --etcd).")
+    @Option(
+        help:
+            "The etcd profile: an etcd cluster's client URLs; exec workers (3 of every 8) take the data file's lease there first (rvf-lock exec --etcd)."
+    )
     var etcd: String?
     @Flag(help: .hidden) var selfCheckWithoutLock = false
     /// Closed-stdout workers put the lock file on descriptor 1 (the library's bug before issue 10.1's fix).

@@ -37,19 +37,22 @@ struct RunVerifier {
             supervisor.slots.indices.contains(writer) ? supervisor.slots[writer].placement : nil
         }
         report.chdir.workers = supervisor.slots.filter { $0.placement == .chdir }.count
-        report.closedStdout.workers = supervisor.slots.filter { $0.placement == .closedStdout || $0.placement == .closedStdoutAndStdin }.count
+        report.closedStdout.workers =
+            supervisor.slots.filter { $0.placement == .closedStdout || $0.placement == .closedStdoutAndStdin }.count
         report.closedStdout.withStandardInputClosed = supervisor.slots.filter { $0.placement == .closedStdoutAndStdin }.count
         if let skipped = supervisor.otherUserSkipReason {
             report.otherUserBreaker = "skipped: \(skipped)"
         } else if let output = try? String(contentsOfFile: supervisor.breakerOutput, encoding: .utf8) {
-            report.otherUserBreaker = output.split(separator: "\n").last { $0.hasPrefix("breaker uid ") }.map(String.init)
+            report.otherUserBreaker =
+                output.split(separator: "\n").last { $0.hasPrefix("breaker uid ") }.map(String.init)
                 ?? "no summary (output: \(output.prefix(200)))"
         }
         report.aliasReference.alias = configuration.referenceAlias
         report.aliasReference.skipped = supervisor.referenceSkipReason
         report.aliasReference.started = supervisor.referenceSlot.map { supervisor.slots[$0].incarnation + 1 } ?? 0
         report.aliasReference.otherHostThresholdMilliseconds = configuration.otherHostMilliseconds
-        report.aliasReference.blindWorkersOtherHostThresholdMilliseconds = max(configuration.otherHostMilliseconds, configuration.blindOtherHostMilliseconds)
+        report.aliasReference.blindWorkersOtherHostThresholdMilliseconds = max(
+            configuration.otherHostMilliseconds, configuration.blindOtherHostMilliseconds)
         var referenceWaits: [UInt64] = []
         /// Where each chdir holding last went while holding.
         var lastDirectory: [HoldingKey: String] = [:]
@@ -136,9 +139,10 @@ struct RunVerifier {
         }
         report.waitForLock = .init(waits)
         report.aliasReference.waitedForLock = .init(referenceWaits)
-        report.aliasReference.held = .init(holdings.compactMap { key, holding in
-            placement(key.writer) == .aliasReference ? holding.end.map { $0 - holding.start } : nil
-        })
+        report.aliasReference.held = .init(
+            holdings.compactMap { key, holding in
+                placement(key.writer) == .aliasReference ? holding.end.map { $0 - holding.start } : nil
+            })
         for (key, target) in lastDirectory where holdings[key]?.end != nil {
             if target == "back" { report.chdir.returnedBeforeRelease += 1 } else { report.chdir.releasedFromElsewhere += 1 }
         }
@@ -197,7 +201,8 @@ struct RunVerifier {
         for interval in intervals {
             if let previous = latest, interval.start <= previous.end {
                 violations.overlappingHoldings += 1
-                violation("\(interval.key) acquired \(Monotonic.milliseconds(previous.end - interval.start)) ms before \(previous.key) released")
+                violation(
+                    "\(interval.key) acquired \(Monotonic.milliseconds(previous.end - interval.start)) ms before \(previous.key) released")
             }
             if latest.map({ interval.end > $0.end }) ?? true { latest = (interval.key, interval.end) }
         }
@@ -255,7 +260,9 @@ struct RunVerifier {
             case .brokenAfterThreshold where !plant.neededOperator && lifetime + 100_000_000 < stale,
                 .brokenOnceWatchedPastThreshold where !plant.neededOperator && lifetime + 100_000_000 < stale:
                 violations.freshInvalidLockBroken += 1
-                violation("lock file (\(plant.kind.rawValue)) removed \(Monotonic.milliseconds(lifetime)) ms after it appeared, before the threshold")
+                violation(
+                    "lock file (\(plant.kind.rawValue)) removed \(Monotonic.milliseconds(lifetime)) ms after it appeared, before the threshold"
+                )
             case .brokenAfterThreshold where plant.neededOperator, .brokenAtOnce where plant.neededOperator,
                 .brokenOnceWatchedPastThreshold where plant.neededOperator:
                 violations.livenessFailures += 1

@@ -135,7 +135,10 @@ final class Supervisor {
         if configuration.faults.contains(.chdir) { decoy = try ChdirDecoy(files: configuration.files) }
         deadline = Monotonic.now() + UInt64(configuration.seconds * 1e9)
         for index in 0..<configuration.workers {
-            slots.append(Slot(index: index, placement: placement(of: index), namedTemporaries: configuration.faults.contains(.temporaries) && index % 4 == 1))
+            slots.append(
+                Slot(
+                    index: index, placement: placement(of: index),
+                    namedTemporaries: configuration.faults.contains(.temporaries) && index % 4 == 1))
             try start(index)
         }
         if referenceProgram != nil {
@@ -146,8 +149,10 @@ final class Supervisor {
         for index in 0..<configuration.readers {
             readerPids.append(
                 try ProcessSpawner.spawn(
-                    [ProcessSpawner.currentExecutable, "reader", "--index", "\(index)", "--dir", configuration.files.directory,
-                     "--until", "\(deadline + 1_500_000_000)"],
+                    [
+                        ProcessSpawner.currentExecutable, "reader", "--index", "\(index)", "--dir", configuration.files.directory,
+                        "--until", "\(deadline + 1_500_000_000)",
+                    ],
                     output: configuration.files.directory + "/reader-\(index).out"))
         }
         try startBreaker()
@@ -214,9 +219,11 @@ final class Supervisor {
         }
         chmod(configuration.files.directory, 0o777)
         breakerPid = try ProcessSpawner.spawn(
-            [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", ProcessSpawner.currentExecutable, "breaker",
-             "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
-             "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(configuration.otherHostMilliseconds)"],
+            [
+                setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", ProcessSpawner.currentExecutable, "breaker",
+                "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
+                "--stale-ms", "\(configuration.staleMilliseconds)", "--other-ms", "\(configuration.otherHostMilliseconds)",
+            ],
             output: breakerOutput, environment: environment(for: .plain))
     }
 
@@ -250,11 +257,12 @@ final class Supervisor {
     private func start(_ index: Int) throws {
         let slot = slots[index]
         if slot.placement == .exec, let rvfLock {
-            let arguments = [
-                ProcessSpawner.currentExecutable, "exec-worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
-                "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
-                "--rvf-lock", rvfLock,
-            ] + (configuration.etcdEndpoints.map { ["--etcd", $0] } ?? [])
+            let arguments =
+                [
+                    ProcessSpawner.currentExecutable, "exec-worker", "--index", "\(index)", "--incarnation", "\(slot.incarnation)",
+                    "--dir", configuration.files.directory, "--until", "\(deadline)", "--seed", "\(configuration.seed)",
+                    "--rvf-lock", rvfLock,
+                ] + (configuration.etcdEndpoints.map { ["--etcd", $0] } ?? [])
             slots[index].pid = try ProcessSpawner.spawn(
                 arguments, output: configuration.files.workerOutput(index, slot.incarnation), environment: environment(for: slot.placement))
             slots[index].running = true
@@ -337,8 +345,11 @@ final class Supervisor {
                 // One process per holding: done when it ends, never respawned.
                 slots[index].running = false
                 if !exitedNormally {
-                    let output = (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8)) ?? ""
-                    unexpectedExits.append("reference holder \(index).\(slots[index].incarnation) exited with status \(status): \(output.suffix(300))")
+                    let output =
+                        (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8))
+                        ?? ""
+                    unexpectedExits.append(
+                        "reference holder \(index).\(slots[index].incarnation) exited with status \(status): \(output.suffix(300))")
                 }
                 continue
             }
@@ -346,8 +357,11 @@ final class Supervisor {
                 slots[index].running = false
                 continue
             }
-            let output = (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8)) ?? ""
-            unexpectedExits.append("worker \(index).\(slots[index].incarnation) (\(slots[index].placement.rawValue)) exited with status \(status): \(output.suffix(300))")
+            let output =
+                (try? String(contentsOfFile: configuration.files.workerOutput(index, slots[index].incarnation), encoding: .utf8)) ?? ""
+            unexpectedExits.append(
+                "worker \(index).\(slots[index].incarnation) (\(slots[index].placement.rawValue)) exited with status \(status): \(output.suffix(300))"
+            )
             try respawn(index)
         }
     }
@@ -457,7 +471,8 @@ final class Supervisor {
                 log.append("# PLANT-BROKEN \(now) \(kind.rawValue)\n")
             } else if now >= operatorAt {
                 removePlanted(kind)
-                plants.append(PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: Monotonic.now(), neededOperator: true, removedAtEnd: false))
+                plants.append(
+                    PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: Monotonic.now(), neededOperator: true, removedAtEnd: false))
                 log.append("# PLANT-REMOVED-BY-OPERATOR \(now) \(kind.rawValue)\n")
             } else {
                 return
@@ -482,11 +497,15 @@ final class Supervisor {
         let incarnation = slots[referenceSlot].incarnation
         let files = configuration.files
         slots[referenceSlot].pid = try ProcessSpawner.spawn(
-            [referenceProgram.executable, files.dataFile, files.eventLog, "\(referenceSlot)", "\(incarnation)",
-             "\(holdMilliseconds)", "\(giveUpMilliseconds)"],
+            [
+                referenceProgram.executable, files.dataFile, files.eventLog, "\(referenceSlot)", "\(incarnation)",
+                "\(holdMilliseconds)", "\(giveUpMilliseconds)",
+            ],
             output: files.workerOutput(referenceSlot, incarnation), environment: ["HOSTNAME": configuration.referenceAlias])
         slots[referenceSlot].running = true
-        log.append("# REFERENCE \(Monotonic.now()) w\(referenceSlot).\(incarnation) hold \(holdMilliseconds) ms as \(configuration.referenceAlias)\n")
+        log.append(
+            "# REFERENCE \(Monotonic.now()) w\(referenceSlot).\(incarnation) hold \(holdMilliseconds) ms as \(configuration.referenceAlias)\n"
+        )
         fault = .referenceHolding
     }
 

@@ -181,60 +181,96 @@ struct TortureReport: Codable, Sendable {
         func row(_ name: String, _ value: Any) { rows.append((name, "\(value)")) }
         func ms(_ value: Double) -> String { String(format: "%.1f ms", value) }
         row("workers / seconds / seed", "\(workers) / \(String(format: "%.1f", seconds)) / \(seed)")
-        row("faults", faults + (namespacesSkipped.map { " (namespaces skipped: \($0))" } ?? "")
-            + (execSkipped.map { " (exec workers skipped: \($0))" } ?? ""))
+        row(
+            "faults",
+            faults + (namespacesSkipped.map { " (namespaces skipped: \($0))" } ?? "")
+                + (execSkipped.map { " (exec workers skipped: \($0))" } ?? ""))
         row("stale threshold / heartbeat", "\(staleThresholdMilliseconds) ms / \(heartbeatMilliseconds) ms")
-        row("placements", placements.filter { $0.key != "aliasReference" }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            + ", named temporaries \(namedTemporaryWorkers)")
-        row("acquisitions", "\(acquisitions) (tryAcquire \(acquisitionsWithoutWaiting), acquire(timeout:) \(acquisitionsWaiting)"
-            + (aliasReference.holdings > 0 ? ", reference \(aliasReference.holdings))" : ")"))
-        row("  by placement", acquisitionsByPlacement.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            + ", named-temp workers \(acquisitionsByNamedTemporaryWorkers)")
+        row(
+            "placements",
+            placements.filter { $0.key != "aliasReference" }.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(
+                separator: ", ")
+                + ", named temporaries \(namedTemporaryWorkers)")
+        row(
+            "acquisitions",
+            "\(acquisitions) (tryAcquire \(acquisitionsWithoutWaiting), acquire(timeout:) \(acquisitionsWaiting)"
+                + (aliasReference.holdings > 0 ? ", reference \(aliasReference.holdings))" : ")"))
+        row(
+            "  by placement",
+            acquisitionsByPlacement.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                + ", named-temp workers \(acquisitionsByNamedTemporaryWorkers)")
         row("busy answers / timeouts", "\(busyAnswers) / \(timeouts) (from workers that ended normally)")
         row("records written / verified by readers", "\(recordsWritten) / \(readerRecordsVerified) in \(readerPasses) passes")
-        row("worker errors", workerErrors.isEmpty ? "0" : workerErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        row(
+            "worker errors",
+            workerErrors.isEmpty ? "0" : workerErrors.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         row("kills: holders / contenders", "\(killsOfHolders) / \(killsOfContenders) (respawns \(respawns))")
         row("kills of rvf-lock exec holders", "\(killsOfExecHolders); their writers wrote \(execRecordsAfterKill) records after the kill")
-        row("recovery after killing a holder", "p50 \(ms(recoveryAfterKill.p50Milliseconds)), max \(ms(recoveryAfterKill.maxMilliseconds)) (n=\(recoveryAfterKill.count))")
-        row("pauses (SIGSTOP > threshold)", "\(pauses), holder kept its lock in \(pausesHolderKeptLock), landed after release began \(pausesAfterReleaseBegan)")
+        row(
+            "recovery after killing a holder",
+            "p50 \(ms(recoveryAfterKill.p50Milliseconds)), max \(ms(recoveryAfterKill.maxMilliseconds)) (n=\(recoveryAfterKill.count))")
+        row(
+            "pauses (SIGSTOP > threshold)",
+            "\(pauses), holder kept its lock in \(pausesHolderKeptLock), landed after release began \(pausesAfterReleaseBegan)")
         row("lost-lock detections", lostLockDetections)
         func counts(_ values: [String: Int]) -> String {
             values.isEmpty ? "none" : values.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
         if chdir.workers > 0 {
-            row("chdir workers", "\(chdir.workers); \(chdir.holdings) holdings by a relative path, \(chdir.changesAway) chdirs away while holding, "
-                + "released from elsewhere \(chdir.releasedFromElsewhere), back first \(chdir.returnedBeforeRelease)")
-            row("  releases that threw / lost", "\(chdir.releasesThrew) / \(chdir.lostLockDetections); "
-                + "decoy and away directories \(chdir.decoyDisturbances.isEmpty ? "untouched" : "DISTURBED (\(chdir.decoyDisturbances.count))")")
+            row(
+                "chdir workers",
+                "\(chdir.workers); \(chdir.holdings) holdings by a relative path, \(chdir.changesAway) chdirs away while holding, "
+                    + "released from elsewhere \(chdir.releasedFromElsewhere), back first \(chdir.returnedBeforeRelease)")
+            row(
+                "  releases that threw / lost",
+                "\(chdir.releasesThrew) / \(chdir.lostLockDetections); "
+                    + "decoy and away directories \(chdir.decoyDisturbances.isEmpty ? "untouched" : "DISTURBED (\(chdir.decoyDisturbances.count))")"
+            )
         }
         if closedStdout.workers > 0 {
-            row("closed-stdout workers", "\(closedStdout.workers) (\(closedStdout.withStandardInputClosed) with stdin closed too); "
-                + "\(closedStdout.holdings) holdings, \(closedStdout.holdingsChecked) printed and checked the lock file while holding")
+            row(
+                "closed-stdout workers",
+                "\(closedStdout.workers) (\(closedStdout.withStandardInputClosed) with stdin closed too); "
+                    + "\(closedStdout.holdings) holdings, \(closedStdout.holdingsChecked) printed and checked the lock file while holding")
             row("  descriptor 1 when printing", counts(closedStdout.standardOutput))
-            row("  lock file while held", counts(closedStdout.lockFileVerdicts)
-                + "; releases that threw \(closedStdout.releasesThrew), lost \(closedStdout.lostLockDetections)")
+            row(
+                "  lock file while held",
+                counts(closedStdout.lockFileVerdicts)
+                    + "; releases that threw \(closedStdout.releasesThrew), lost \(closedStdout.lostLockDetections)")
         }
         if let skipped = aliasReference.skipped {
             row("alias reference holders", "skipped: \(skipped)")
         } else if aliasReference.started > 0 {
             let reference = aliasReference
-            row("alias reference holders", "\(reference.started) started as \(reference.alias), \(reference.holdings) held "
-                + "(each for p50 \(ms(reference.held.p50Milliseconds)), max \(ms(reference.held.maxMilliseconds)); other-host threshold "
-                + "\(reference.otherHostThresholdMilliseconds) ms), gave up \(reference.gaveUp), records \(reference.recordsWritten), "
-                + "lost \(reference.lostByReference)")
-            row("  RVFLock refused while held", "busy \(reference.refusalsBusy), timed out \(reference.refusalsTimedOut); status() then: "
-                + counts(reference.statusAfterRefusal))
-            row("  reference wait for the lock", "p50 \(ms(reference.waitedForLock.p50Milliseconds)), longest \(ms(reference.waitedForLock.maxMilliseconds)); "
-                + "workers that cannot probe its pid use an other-host threshold of \(reference.blindWorkersOtherHostThresholdMilliseconds) ms")
+            row(
+                "alias reference holders",
+                "\(reference.started) started as \(reference.alias), \(reference.holdings) held "
+                    + "(each for p50 \(ms(reference.held.p50Milliseconds)), max \(ms(reference.held.maxMilliseconds)); other-host threshold "
+                    + "\(reference.otherHostThresholdMilliseconds) ms), gave up \(reference.gaveUp), records \(reference.recordsWritten), "
+                    + "lost \(reference.lostByReference)")
+            row(
+                "  RVFLock refused while held",
+                "busy \(reference.refusalsBusy), timed out \(reference.refusalsTimedOut); status() then: "
+                    + counts(reference.statusAfterRefusal))
+            row(
+                "  reference wait for the lock",
+                "p50 \(ms(reference.waitedForLock.p50Milliseconds)), longest \(ms(reference.waitedForLock.maxMilliseconds)); "
+                    + "workers that cannot probe its pid use an other-host threshold of \(reference.blindWorkersOtherHostThresholdMilliseconds) ms"
+            )
         }
         if let otherUserBreaker { row("other-user breaker", otherUserBreaker) }
         for (name, plant) in plants.sorted(by: { $0.key < $1.key }) {
             let times = plant.resolveMilliseconds
             let range = times.isEmpty ? "" : String(format: ", gone after %.0f-%.0f ms", times.min()!, times.max()!)
-            row("plant \(name)", "\(plant.planted) planted, \(plant.brokenByWorker) broken by a worker, \(plant.neededOperator) needed operator, \(plant.stillThereAtEnd) cut short by the end\(range), worker errors \(plant.workerErrors)")
+            row(
+                "plant \(name)",
+                "\(plant.planted) planted, \(plant.brokenByWorker) broken by a worker, \(plant.neededOperator) needed operator, \(plant.stillThereAtEnd) cut short by the end\(range), worker errors \(plant.workerErrors)"
+            )
         }
         row("plants skipped (lock never free)", plantsSkippedLockBusy)
-        row("wait for the lock", "p50 \(ms(waitForLock.p50Milliseconds)), p99 \(ms(waitForLock.p99Milliseconds)), longest \(ms(waitForLock.maxMilliseconds))")
+        row(
+            "wait for the lock",
+            "p50 \(ms(waitForLock.p50Milliseconds)), p99 \(ms(waitForLock.p99Milliseconds)), longest \(ms(waitForLock.maxMilliseconds))")
         row("leftover temporaries", leftoverTemporaries.count)
         row("VIOLATIONS", violations.total)
         let width = rows.map(\.0.count).max() ?? 0

@@ -44,7 +44,7 @@ extension Worker {
     /// A progress line on descriptor 1, through stdio and by `write()`, as careless programs do.
     func printProgress(_ key: HoldingKey, sequence: Int) {
         print("progress: \(key) writing record \(sequence) of data.rvf")
-        fflush(nil)   // every stdio stream: stdout is a C global Swift 6 will not touch
+        fflush(nil)  // every stdio stream: stdout is a C global Swift 6 will not touch
         let line = Array("progress: \(key) record \(sequence) written\n".utf8)
         _ = line.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
     }

@@ -104,8 +104,10 @@ struct Worker: ~Copyable {
             guard let handle = acquireOnce() else { continue }
             let key = HoldingKey(writer: index, incarnation: incarnation, acquisition: acquisitions)
             acquisitions += 1
-            log.append(TortureEvent.acquiredLine(key, pid: pid, waited: lastAttemptWaited, waitedNanoseconds: Monotonic.now() - wantedSince,
-                lockWriterID: handle.writerID.description))
+            log.append(
+                TortureEvent.acquiredLine(
+                    key, pid: pid, waited: lastAttemptWaited, waitedNanoseconds: Monotonic.now() - wantedSince,
+                    lockWriterID: handle.writerID.description))
             hold(handle, key)
             // A moment away from the lock, as a real writer has between appends.
             Monotonic.sleep(nanoseconds: random.next() % 3_000_000)
@@ -121,9 +123,11 @@ struct Worker: ~Copyable {
             acquisitions += 1
             log.append(TortureEvent.acquiredLine(key, pid: pid, waited: false, waitedNanoseconds: 0, lockWriterID: "none"))
             for sequence in 0..<4 {
-                data.append(DataRecord(
-                    writer: key.writer, incarnation: key.incarnation, acquisition: key.acquisition,
-                    sequence: sequence, monotonicNanoseconds: Monotonic.now()).bytes)
+                data.append(
+                    DataRecord(
+                        writer: key.writer, incarnation: key.incarnation, acquisition: key.acquisition,
+                        sequence: sequence, monotonicNanoseconds: Monotonic.now()
+                    ).bytes)
                 Monotonic.sleep(nanoseconds: random.next() % 2_000_000)
             }
             log.append("R \(Monotonic.now()) \(key) \(pid)\n")

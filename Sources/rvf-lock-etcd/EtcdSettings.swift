@@ -7,20 +7,24 @@ import RVFLockEtcd
 
 /// The cluster and the key, from options or, where an option is not given, the environment.
 struct EtcdSettings: ParsableArguments {
-    @Option(name: .customLong("etcd"),
-            help: ArgumentHelp("The cluster's client URLs, comma-separated (default: $RVF_LOCK_ETCD).", valueName: "ENDPOINTS"))
+    @Option(
+        name: .customLong("etcd"),
+        help: ArgumentHelp("The cluster's client URLs, comma-separated (default: $RVF_LOCK_ETCD).", valueName: "ENDPOINTS"))
     var endpoints: String?
 
-    @Option(name: .customLong("etcd-prefix"),
-            help: ArgumentHelp("The key prefix (default: $RVF_LOCK_ETCD_PREFIX, or rvf-lock).", valueName: "PREFIX"))
+    @Option(
+        name: .customLong("etcd-prefix"),
+        help: ArgumentHelp("The key prefix (default: $RVF_LOCK_ETCD_PREFIX, or rvf-lock).", valueName: "PREFIX"))
     var prefix: String?
 
-    @Option(name: .customLong("etcd-name"),
-            help: ArgumentHelp("The key name (default: $RVF_LOCK_ETCD_NAME, or FILE's absolute path).", valueName: "NAME"))
+    @Option(
+        name: .customLong("etcd-name"),
+        help: ArgumentHelp("The key name (default: $RVF_LOCK_ETCD_NAME, or FILE's absolute path).", valueName: "NAME"))
     var name: String?
 
-    @Option(name: .customLong("etcd-ttl"),
-            help: ArgumentHelp("The lease TTL in seconds (default: $RVF_LOCK_ETCD_TTL, or 10).", valueName: "SECONDS"))
+    @Option(
+        name: .customLong("etcd-ttl"),
+        help: ArgumentHelp("The lease TTL in seconds (default: $RVF_LOCK_ETCD_TTL, or 10).", valueName: "SECONDS"))
     var ttlSeconds: Int?
 
     static func environment(_ name: String) -> String? {

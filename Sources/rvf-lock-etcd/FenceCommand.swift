@@ -40,8 +40,12 @@ struct FenceCommand: ParsableCommand {
 
     func run() throws {
         guard let token = token ?? EtcdSettings.environment("RVF_LOCK_FENCE").flatMap({ Int64($0) }) else {
-            throw ExitCode(CommandFailure(ExitCodes.usage, "no fencing token: give --token TOKEN, or run under "
-                                              + "rvf-lock exec --etcd, which sets RVF_LOCK_FENCE").report())
+            throw ExitCode(
+                CommandFailure(
+                    ExitCodes.usage,
+                    "no fencing token: give --token TOKEN, or run under "
+                        + "rvf-lock exec --etcd, which sets RVF_LOCK_FENCE"
+                ).report())
         }
         let command = command.first == "--" ? Array(command.dropFirst()) : command
         let status: Int32
@@ -50,11 +54,12 @@ struct FenceCommand: ParsableCommand {
                 command.isEmpty ? ExitCodes.success : Self.runToCompletion(command)
             }
         } catch let error as FencingError {
-            let code: Int32 = switch error.code {
-            case .superseded: ExitCodes.software
-            case .unsupported: ExitCodes.unavailable
-            default: 66
-            }
+            let code: Int32 =
+                switch error.code {
+                case .superseded: ExitCodes.software
+                case .unsupported: ExitCodes.unavailable
+                default: 66
+                }
             throw ExitCode(CommandFailure(code, error.description).report())
         }
         throw ExitCode(status)
@@ -67,8 +72,10 @@ struct FenceCommand: ParsableCommand {
         var child: pid_t = 0
         let result = posix_spawnp(&child, command[0], nil, nil, argv, environ)
         guard result == 0 else {
-            return CommandFailure(result == ENOENT ? 127 : 126,
-                                  "\(command[0]): \(String(cString: strerror(result)))").report()
+            return CommandFailure(
+                result == ENOENT ? 127 : 126,
+                "\(command[0]): \(String(cString: strerror(result)))"
+            ).report()
         }
         var status: CInt = 0
         while waitpid(child, &status, 0) < 0 && errno == EINTR {}

@@ -48,8 +48,12 @@ struct HoldCommand: AsyncParsableCommand {
 
     func run() async throws {
         guard let text = EtcdSettings.environment(Self.descriptorVariable), let descriptor = CInt(text), descriptor >= 0 else {
-            throw ExitCode(CommandFailure(ExitCodes.usage, "hold is started by rvf-lock exec --etcd, which passes "
-                                              + "\(Self.descriptorVariable); run rvf-lock exec --etcd instead").report())
+            throw ExitCode(
+                CommandFailure(
+                    ExitCodes.usage,
+                    "hold is started by rvf-lock exec --etcd, which passes "
+                        + "\(Self.descriptorVariable); run rvf-lock exec --etcd instead"
+                ).report())
         }
         throw ExitCode(await hold(link: descriptor))
     }
@@ -128,9 +132,10 @@ struct HoldCommand: AsyncParsableCommand {
                         return status
                     case .lost:
                         if let lease {
-                            Output.error("the etcd lease of \(file) (key \(lease.key), fencing token \(lease.fencingToken)) "
-                                         + "was lost: \(lease.lossReason ?? "unknown reason"); another writer may get the lock "
-                                         + "now: stopping the command")
+                            Output.error(
+                                "the etcd lease of \(file) (key \(lease.key), fencing token \(lease.fencingToken)) "
+                                    + "was lost: \(lease.lossReason ?? "unknown reason"); another writer may get the lock "
+                                    + "now: stopping the command")
                         }
                         try? await outbound.write(ByteBuffer(string: "lost\n"))
                     case .rvfLockEnded(let released):
@@ -188,7 +193,11 @@ final class WaitingReporter: Sendable {
 
     var report: @Sendable (EtcdLockHolder) -> Void {
         { [self] holder in
-            guard !quiet, !announced.withLock({ let was = $0; $0 = true; return was }) else { return }
+            guard !quiet,
+                !announced.withLock({
+                    let was = $0; $0 = true; return was
+                })
+            else { return }
             Output.error("waiting for \(file) on etcd: the writer ahead is \(holder)")
         }
     }

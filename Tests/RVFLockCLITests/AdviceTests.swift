@@ -6,8 +6,9 @@ import Testing
 /// Writes the fresh lock of a writer on another host: nobody here can judge it gone for 300 s.
 func writeOtherHostLock(for dataFile: String) throws {
     let now = UInt64(Date().timeIntervalSince1970 * 1e9)
-    let record = LockRecord(pid: 4242, hostname: "elsewhere", timestampNanoseconds: now,
-                            writerID: WriterID(high: 0x0123_4567_89AB_CDEF, low: 0x1111_2222_3333_4444))
+    let record = LockRecord(
+        pid: 4242, hostname: "elsewhere", timestampNanoseconds: now,
+        writerID: WriterID(high: 0x0123_4567_89AB_CDEF, low: 0x1111_2222_3333_4444))
     try Data(record.encoded()).write(to: URL(fileURLWithPath: dataFile + ".lock"))
 }
 

@@ -68,17 +68,23 @@ struct BadInput: Sendable, CustomTestStringConvertible {
             BadInput(["selftest", "-s", "nan", "DIR"], 64),
         ]
         // A lock file given as FILE: the data file is DIR/data.rvf (exit 64, naming it), for every command.
-        for command in [["exec", "DIR/data.rvf.lock", "--", "touch", "DIR/ran"], ["status", "DIR/data.rvf.lock"],
-                        ["wait", "DIR/data.rvf.lock"], ["break", "DIR/data.rvf.lock"]] {
+        for command in [
+            ["exec", "DIR/data.rvf.lock", "--", "touch", "DIR/ran"], ["status", "DIR/data.rvf.lock"],
+            ["wait", "DIR/data.rvf.lock"], ["break", "DIR/data.rvf.lock"],
+        ] {
             cases.append(BadInput(command, 64))
         }
         // A lock file name longer than NAME_MAX (255): one status, 73, from every command.
         let long = "DIR/" + String(repeating: "x", count: 252)
-        for command in [["exec", long, "--", "touch", "DIR/ran"], ["status", long], ["wait", long], ["break", long],
-                        ["exec", long + "yyyyyyyy", "--", "touch", "DIR/ran"], ["status", long + "yyyyyyyy"]] {
+        for command in [
+            ["exec", long, "--", "touch", "DIR/ran"], ["status", long], ["wait", long], ["break", long],
+            ["exec", long + "yyyyyyyy", "--", "touch", "DIR/ran"], ["status", long + "yyyyyyyy"],
+        ] {
             cases.append(BadInput(command, 73))
         }
-        let commands: [[String]] = [["exec", "DIR/data.rvf", "--", "touch", "DIR/ran"], ["wait", "DIR/data.rvf"], ["break", "DIR/data.rvf"]]
+        let commands: [[String]] = [
+            ["exec", "DIR/data.rvf", "--", "touch", "DIR/ran"], ["wait", "DIR/data.rvf"], ["break", "DIR/data.rvf"],
+        ]
         for command in commands {
             cases.append(BadInput(command, .dataFileIsDirectory, 66))
             cases.append(BadInput(command, .lockPathIsDirectory, 66))
@@ -98,7 +104,6 @@ struct BadInput: Sendable, CustomTestStringConvertible {
         return cases
     }()
 }
-
 
 extension CLITests {
     /// Bad command lines and paths: a clear message, a sysexits status, and no file created, changed or removed.

@@ -22,8 +22,9 @@ enum Tool {
     /// which also holds the package's other executables).
     static let binDirectory: String = {
         if let chosen = ProcessInfo.processInfo.environment["RVFLOCK_TOOL_DIRECTORY"], !chosen.isEmpty {
-            precondition(FileManager.default.isExecutableFile(atPath: chosen + "/rvf-lock"),
-                         "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable rvf-lock")
+            precondition(
+                FileManager.default.isExecutableFile(atPath: chosen + "/rvf-lock"),
+                "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable rvf-lock")
             return chosen
         }
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
@@ -171,7 +172,8 @@ func processIsGone(_ pid: pid_t) -> Bool {
 /// The parent of `pid`, from /proc/PID/stat; nil once it is gone.
 func parentPID(of pid: pid_t) -> pid_t? {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let end = stat.range(of: ") ", options: .backwards) else { return nil }
+        let end = stat.range(of: ") ", options: .backwards)
+    else { return nil }
     let fields = stat[end.upperBound...].split(separator: " ")
     return fields.count > 1 ? pid_t(fields[1]) : nil
 }
@@ -197,8 +199,9 @@ func listing(of directory: String) -> [String] {
         var info = stat()
         guard lstat(path, &info) == 0 else { entries.append("\(name) <gone>"); continue }
         let target = (try? manager.destinationOfSymbolicLink(atPath: path)).map { " -> \($0)" } ?? ""
-        entries.append("\(name) mode=\(String(info.st_mode, radix: 8)) size=\(info.st_size) "
-                       + "mtime=\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\(target)")
+        entries.append(
+            "\(name) mode=\(String(info.st_mode, radix: 8)) size=\(info.st_size) "
+                + "mtime=\(info.st_mtim.tv_sec).\(info.st_mtim.tv_nsec)\(target)")
     }
     return entries.sorted()
 }

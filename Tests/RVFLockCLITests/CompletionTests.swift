@@ -55,8 +55,10 @@ extension CLITests {
                 for file in ["alpha.rvf", "subfile"] { #expect(manager.createFile(atPath: "\(dir)/\(file)", contents: nil)) }
                 try manager.createDirectory(atPath: "\(dir)/subdir", withIntermediateDirectories: false)
                 try manager.createDirectory(atPath: "\(dir)/bin", withIntermediateDirectories: false)
-                #expect(manager.createFile(atPath: "\(dir)/bin/rvfcompletiontestprog", contents: Data("#!/bin/sh\n".utf8),
-                                           attributes: [.posixPermissions: 0o755]))
+                #expect(
+                    manager.createFile(
+                        atPath: "\(dir)/bin/rvfcompletiontestprog", contents: Data("#!/bin/sh\n".utf8),
+                        attributes: [.posixPermissions: 0o755]))
                 try manager.createDirectory(atPath: "\(dir)/completions", withIntermediateDirectories: false)
 
                 let script = try await rvfLock(["--generate-completion-script", shell])
@@ -67,7 +69,8 @@ extension CLITests {
                 // The shell finds rvf-lock (which the completion runs for COMMAND) and the test program on PATH.
                 let path = "\(Tool.binDirectory):\(dir)/bin:/usr/bin:/bin"
                 let result = try await CompletedProcess.run(
-                    "/usr/bin/env", ["PATH=\(path)", "python3", CompletionShell.driver, shell, setup(scriptPath)]
+                    "/usr/bin/env",
+                    ["PATH=\(path)", "python3", CompletionShell.driver, shell, setup(scriptPath)]
                         + Self.cases.map(\.typed),
                     workingDirectory: dir)
                 #expect(result.status == 0, "\(result.standardError)")

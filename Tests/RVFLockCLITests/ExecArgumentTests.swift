@@ -38,7 +38,9 @@ extension CLITests {
 
         @Test func refusesAMissingCommand() async throws {
             try await withSandbox { dir in
-                for arguments in [["exec", "\(dir)/data.rvf"], ["exec", "\(dir)/data.rvf", "--"], ["exec", "-n", "--", "\(dir)/data.rvf"]] {
+                for arguments in [
+                    ["exec", "\(dir)/data.rvf"], ["exec", "\(dir)/data.rvf", "--"], ["exec", "-n", "--", "\(dir)/data.rvf"],
+                ] {
                     let result = try await rvfLock(arguments)
                     #expect(result.status == 64, "\(arguments)")
                     #expect(result.standardError.contains("missing COMMAND"), "\(arguments): \(result.standardError)")
@@ -61,7 +63,8 @@ extension CLITests {
                 // Declined by the fast parser, or refused by both:
                 ["-nq", "d.rvf", "x"], ["--wait=2", "d.rvf", "x"], ["-w", "-1", "d.rvf", "x"], ["-w", "abc", "d.rvf", "x"],
                 ["-w", "1", "-n", "d.rvf", "x"], ["-n", "-n", "d.rvf", "x"], ["-E", "256", "d.rvf", "x"], ["--help"],
-                ["d.rvf"], ["d.rvf", "--"], ["d.rvf", "-n", "x"], ["-x", "d.rvf", "cmd"], ["-", "x"], ["--kill-after", "nan", "d.rvf", "x"],
+                ["d.rvf"], ["d.rvf", "--"], ["d.rvf", "-n", "x"], ["-x", "d.rvf", "cmd"], ["-", "x"],
+                ["--kill-after", "nan", "d.rvf", "x"],
                 ["-n", "--", "d.rvf"], ["-w"], ["--"], [],
             ]
             var fastParsed = 0

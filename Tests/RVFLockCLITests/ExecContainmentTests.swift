@@ -58,8 +58,10 @@ extension CLITests {
                 chmod(dir, 0o777)
                 let writer = try writerScript(in: dir)
                 let holder = try BackgroundProcess.rvfLock(
-                    ["exec", "-q", "\(dir)/data.rvf", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                     "sh", "-c", "sh \(writer) first; echo done"],
+                    [
+                        "exec", "-q", "\(dir)/data.rvf", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "sh", "-c", "sh \(writer) first; echo done",
+                    ],
                     outputPrefix: "\(dir)/holder")
                 try await expectKilledHolderKeepsLockForItsWriter(holder, dir: dir)
                 #expect(fileOwner("\(dir)/first.pid") == 65534, "the writer did not run as uid 65534")
@@ -96,8 +98,10 @@ extension CLITests {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
                 let result = try await rvfLock(
-                    ["exec", "--kill-leftovers", "--kill-after", "5", "\(dir)/data.rvf", "--", "sh", "-c",
-                     "(setsid sh \(writer) first &); until [ -s \(dir)/log ] && [ $(wc -l < \(dir)/log) -ge 3 ]; do sleep 0.01; done; exit 3"])
+                    [
+                        "exec", "--kill-leftovers", "--kill-after", "5", "\(dir)/data.rvf", "--", "sh", "-c",
+                        "(setsid sh \(writer) first &); until [ -s \(dir)/log ] && [ $(wc -l < \(dir)/log) -ge 3 ]; do sleep 0.01; done; exit 3",
+                    ])
                 #expect(result.status == 3, "\(result.standardError)")
                 let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
                 defer { kill(writerPID, SIGKILL) }
@@ -159,7 +163,8 @@ extension CLITests {
         func aSignalFromTimeoutReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
                 let timeout = try BackgroundProcess(
-                    "/usr/bin/timeout", ["-s", "TERM", "1", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
+                    "/usr/bin/timeout",
+                    ["-s", "TERM", "1", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
                     outputPrefix: "\(dir)/timeout", newSession: true)
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in }
                 #expect(await timeout.wait() == 124, "\(timeout.standardError)")
@@ -180,7 +185,8 @@ extension CLITests {
         @Test func aSignalFromTheCommandToRvfLockIsNotSentBack() async throws {
             try await withSandbox { dir in
                 // The command's parent is rvf-lock's keeper; rvf-lock is the keeper's parent.
-                let script = "trap 'echo TERM >> \(dir)/signals' TERM; rvflock=$(cut -d' ' -f4 /proc/$PPID/stat); "
+                let script =
+                    "trap 'echo TERM >> \(dir)/signals' TERM; rvflock=$(cut -d' ' -f4 /proc/$PPID/stat); "
                     + "[ \"$rvflock\" != $PPID ] && [ \"$(cat /proc/$rvflock/comm)\" = rvf-lock ] && kill -TERM $rvflock || exit 9; i=0; "
                     + "while [ $i -lt 50 ]; do sleep 0.02; i=$((i + 1)); done; echo done > \(dir)/done"
                 let result = try await rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", script])
@@ -196,7 +202,10 @@ extension CLITests {
         @Test func stoppingRvfLockStopsTheCommandToo() async throws {
             try await withSandbox { dir in
                 let holder = try BackgroundProcess.rvfLock(
-                    ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; while [ ! -e \(dir)/stop ]; do sleep 0.02; done"],
+                    [
+                        "exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c",
+                        "echo $$ > \(dir)/pid; while [ ! -e \(dir)/stop ]; do sleep 0.02; done",
+                    ],
                     outputPrefix: "\(dir)/holder", newSession: true)
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
                 #expect(processGroup(of: commandPID) == commandPID, "COMMAND is not in a process group of its own")
@@ -221,13 +230,16 @@ extension CLITests {
             try await withSandbox { dir in
                 // The grandchild closes its copy of the lock's descriptor, as a daemon closing
                 // what it inherited does; the command writes "begin ", then "end" once told to.
-                let grandchild = "eval \"exec $RVF_LOCK_FD>&-\"; echo $$ > \(dir)/grandchild; "
+                let grandchild =
+                    "eval \"exec $RVF_LOCK_FD>&-\"; echo $$ > \(dir)/grandchild; "
                     + "while [ ! -e \(dir)/stop ]; do sleep 0.02; done; echo grandchild end >> \(dir)/log"
-                let command = "(setsid sh -c '\(grandchild)' &); until [ -s \(dir)/grandchild ]; do sleep 0.01; done; "
+                let command =
+                    "(setsid sh -c '\(grandchild)' &); until [ -s \(dir)/grandchild ]; do sleep 0.01; done; "
                     + "printf 'begin ' >> \(dir)/log; echo $$ $PPID $(cat \(dir)/grandchild) > \(dir)/pids.tmp; "
                     + "mv \(dir)/pids.tmp \(dir)/pids; while [ ! -e \(dir)/finish ]; do sleep 0.02; done; echo end >> \(dir)/log"
-                let holder = try BackgroundProcess.rvfLock(["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", command],
-                                                           outputPrefix: "\(dir)/holder")
+                let holder = try BackgroundProcess.rvfLock(
+                    ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", command],
+                    outputPrefix: "\(dir)/holder")
                 let pids = try await waitForLine(in: "\(dir)/pids").split(separator: " ").compactMap { pid_t($0) }
                 try #require(pids.count == 3)
                 let (commandPID, keeper, grandchildPID) = (pids[0], pids[1], pids[2])
@@ -398,13 +410,15 @@ extension CLITests {
 
         private func processState(_ pid: pid_t) -> Character? {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let end = stat.range(of: ") ", options: .backwards) else { return nil }
+                let end = stat.range(of: ") ", options: .backwards)
+            else { return nil }
             return stat[end.upperBound...].first
         }
 
         private func processGroup(of pid: pid_t) -> pid_t? {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let end = stat.range(of: ") ", options: .backwards) else { return nil }
+                let end = stat.range(of: ") ", options: .backwards)
+            else { return nil }
             let fields = stat[end.upperBound...].split(separator: " ")
             return fields.count > 2 ? pid_t(fields[2]) : nil
         }

@@ -35,10 +35,12 @@ extension CLITests {
 
         @Test func forwardsSIGTERMToTheCommand() async throws {
             try await withSandbox { dir in
-                let script = "trap 'echo got-term > \(dir)/marker; exit 3' TERM; echo $$ > \(dir)/pid; "
+                let script =
+                    "trap 'echo got-term > \(dir)/marker; exit 3' TERM; echo $$ > \(dir)/pid; "
                     + "while :; do sleep 0.05; done"
-                let holder = try BackgroundProcess.rvfLock(["exec", "\(dir)/data.rvf", "--", "sh", "-c", script],
-                                                           outputPrefix: "\(dir)/holder")
+                let holder = try BackgroundProcess.rvfLock(
+                    ["exec", "\(dir)/data.rvf", "--", "sh", "-c", script],
+                    outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 holder.send(SIGTERM)
                 #expect(await holder.wait() == 3)
@@ -61,9 +63,11 @@ extension CLITests {
                 let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
                 #expect(lines.count == 30)
                 for pair in stride(from: 0, to: lines.count - 1, by: 2) {
-                    let entry = lines[pair], exit = lines[pair + 1]
-                    #expect(entry.hasPrefix("+") && exit == "-" + entry.dropFirst(),
-                            "overlap at line \(pair + 1): \(lines[pair...].prefix(4))")
+                    let entry = lines[pair]
+                    let exit = lines[pair + 1]
+                    #expect(
+                        entry.hasPrefix("+") && exit == "-" + entry.dropFirst(),
+                        "overlap at line \(pair + 1): \(lines[pair...].prefix(4))")
                 }
             }
         }
@@ -109,8 +113,9 @@ extension CLITests {
                 // With -v, one line announces the wait, with the program name, then the failure.
                 let verbose = try await rvfLock(["exec", "-v", "-w", "0.3", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
                 #expect(verbose.status == 75)
-                #expect(verbose.standardError.hasPrefix("rvf-lock: waiting for \(dir)/data.rvf.lock: held by pid \(keeper)"),
-                        "\(verbose.standardError)")
+                #expect(
+                    verbose.standardError.hasPrefix("rvf-lock: waiting for \(dir)/data.rvf.lock: held by pid \(keeper)"),
+                    "\(verbose.standardError)")
                 #expect(verbose.standardError.components(separatedBy: "waiting for").count == 2)
                 #expect(verbose.standardError.split(separator: "\n").allSatisfy { $0.hasPrefix("rvf-lock: ") })
 

@@ -54,11 +54,12 @@ extension CLITests {
                 let closed = "\(dir)/closed"
                 try FileManager.default.createDirectory(atPath: closed, withIntermediateDirectories: false)
                 try Data("not a lock record\n".utf8).write(to: URL(fileURLWithPath: "\(closed)/data.rvf.lock"))
-                #expect(chmod(closed, 0o644) == 0)   // readable, not searchable
+                #expect(chmod(closed, 0o644) == 0)  // readable, not searchable
                 defer { chmod(closed, 0o755) }
                 let asNobody = getuid() == 0 ? ["--reuid=65534", "--regid=65534", "--clear-groups", Tool.rvfLock] : []
-                let result = try await CompletedProcess.run(getuid() == 0 ? "/usr/bin/setpriv" : Tool.rvfLock,
-                                                       asNobody + ["status", "\(closed)/data.rvf"])
+                let result = try await CompletedProcess.run(
+                    getuid() == 0 ? "/usr/bin/setpriv" : Tool.rvfLock,
+                    asNobody + ["status", "\(closed)/data.rvf"])
                 #expect(result.status == 77, "\(result.standardError)")
                 #expect(!result.standardError.contains("must be writable"), "\(result.standardError)")
                 #expect(result.standardError.contains("search permission"), "\(result.standardError)")
@@ -71,8 +72,9 @@ extension CLITests {
                 let lockFile = "\(dir)/data.rvf.lock"
                 #expect(FileManager.default.createFile(atPath: lockFile, contents: nil))
                 try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: lockFile)
-                let holder = try BackgroundProcess("/usr/bin/flock", [lockFile, "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                                                   outputPrefix: "\(dir)/flock")
+                let holder = try BackgroundProcess(
+                    "/usr/bin/flock", [lockFile, "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
+                    outputPrefix: "\(dir)/flock")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
                 for arguments in [["exec", "-n", "\(dir)/data.rvf", "true"], ["break", "\(dir)/data.rvf"]] {
                     let result = try await rvfLock(arguments)
@@ -165,8 +167,10 @@ extension CLITests {
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock.lock"))
 
                 // Said to be a data file: its own lock, data.rvf.lock.lock, is taken.
-                let allowed = try await rvfLock(["exec", "-n", "--allow-lock-suffix", "\(dir)/data.rvf.lock", "sh", "-c",
-                                                 "test -f \(dir)/data.rvf.lock.lock && touch \(dir)/ran"])
+                let allowed = try await rvfLock([
+                    "exec", "-n", "--allow-lock-suffix", "\(dir)/data.rvf.lock", "sh", "-c",
+                    "test -f \(dir)/data.rvf.lock.lock && touch \(dir)/ran",
+                ])
                 #expect(allowed.status == 0, "\(allowed.standardError)")
                 #expect(FileManager.default.fileExists(atPath: "\(dir)/ran"))
                 let status = try await rvfLock(["status", "--allow-lock-suffix", "\(dir)/data.rvf.lock"])

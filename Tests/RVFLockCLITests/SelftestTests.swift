@@ -73,14 +73,17 @@ enum Shim {
     /// linked binary that README.md installs has none, so no shim reaches it.
     static let reachesTheTool: Bool = {
         guard let data = FileManager.default.contents(atPath: Tool.rvfLock), data.count >= 64,
-              data.prefix(4).elementsEqual([0x7F, 0x45, 0x4C, 0x46]), data[4] == 2 /* 64-bit */ else { return false }
+            data.prefix(4).elementsEqual([0x7F, 0x45, 0x4C, 0x46]), data[4] == 2  // 64-bit
+        else { return false }
         func integer(at offset: Int, size: Int) -> Int {
             (0..<size).reduce(0) { value, byte in value | Int(data[offset + byte]) << (8 * byte) }
         }
-        let headers = integer(at: 32, size: 8), headerSize = integer(at: 54, size: 2), count = integer(at: 56, size: 2)
+        let headers = integer(at: 32, size: 8)
+        let headerSize = integer(at: 54, size: 2)
+        let count = integer(at: 56, size: 2)
         return (0..<count).contains { index in
             let start = headers + index * headerSize
-            return start + 4 <= data.count && integer(at: start, size: 4) == 3 /* PT_INTERP */
+            return start + 4 <= data.count && integer(at: start, size: 4) == 3  // PT_INTERP
         }
     }()
 
@@ -146,7 +149,6 @@ enum Shim {
         return libraryPath
     }
 }
-
 
 /// Processes whose command line mentions `text` (helpers of a selftest in a directory).
 func processes(mentioning text: String) -> [String] {
@@ -245,7 +247,8 @@ extension CLITests {
                     #expect(output.check("flock_exclusion")?["missing"] as? String == "fileLockExclusion")
                     #expect((output.check("flock_exclusion")?["detail"] as? String)?.contains("was granted while pid") == true)
                     #expect(output.object["trusted"] as? Bool == false)
-                    #expect(output.verdict.contains("cannot hold an RVF writer lock: its file locks (flock) do not exclude other processes"))
+                    #expect(
+                        output.verdict.contains("cannot hold an RVF writer lock: its file locks (flock) do not exclude other processes"))
                     #expect(listing(of: dir) == before)
                 }
             }
@@ -301,7 +304,9 @@ extension CLITests {
                     #expect(result.status == 0, "\(result.standardOutput)\n\(result.standardError)")
                     let output = try SelftestOutput(result)
                     #expect(output.result("o_tmpfile") == "not_available")
-                    #expect((output.check("o_tmpfile")?["detail"] as? String)?.contains("EOPNOTSUPP; the library uses named temporary files") == true)
+                    #expect(
+                        (output.check("o_tmpfile")?["detail"] as? String)?.contains("EOPNOTSUPP; the library uses named temporary files")
+                            == true)
                     #expect(output.result("linkat") == "not_available")
                     #expect(output.result("link") == "ok")
                     #expect(output.result("contention") == "ok")
@@ -320,7 +325,9 @@ extension CLITests {
                     #expect(result.status == 0, "\(result.standardOutput)\n\(result.standardError)")
                     let output = try SelftestOutput(result)
                     #expect(output.result("file_events") == "not_available")
-                    #expect((output.check("file_events")?["detail"] as? String)?.contains("create, close-write, unlink by another process did not arrive") == true)
+                    #expect(
+                        (output.check("file_events")?["detail"] as? String)?.contains(
+                            "create, close-write, unlink by another process did not arrive") == true)
                     // The library's waiters fall back to polling: the contention still passes.
                     #expect(output.result("contention") == "ok")
                     #expect(output.verdict.contains("file events do not arrive, so waiters poll"))
@@ -390,7 +397,8 @@ extension CLITests {
                         let entries = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
                         running = entries.contains { entry in
                             entry.hasPrefix(".rvf-lock-selftest.")
-                                && ((try? FileManager.default.attributesOfItem(atPath: "\(dir)/\(entry)/contention.log")[.size] as? Int) ?? 0) > 0
+                                && ((try? FileManager.default.attributesOfItem(atPath: "\(dir)/\(entry)/contention.log")[.size] as? Int)
+                                    ?? 0) > 0
                         }
                         try await Task.sleep(for: .milliseconds(20))
                     }

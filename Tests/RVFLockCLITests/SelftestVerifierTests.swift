@@ -16,11 +16,12 @@ import Testing
     }
 
     @Test func aCleanRunWithATakeoverPasses() {
-        let summary = verify([
-            "A 1 1 1000000000", "R 1 1 1100000000",
-            "A 0 1 1200000000", "X 0 1 1300000000",
-            "A 1 2 1302000000", "R 1 2 1400000000",
-        ], counter: 3)
+        let summary = verify(
+            [
+                "A 1 1 1000000000", "R 1 1 1100000000",
+                "A 0 1 1200000000", "X 0 1 1300000000",
+                "A 1 2 1302000000", "R 1 2 1400000000",
+            ], counter: 3)
         #expect(summary.problems == [])
         #expect(summary.overlaps == 0)
         #expect(summary.acquisitions == 3)
@@ -31,9 +32,10 @@ import Testing
     }
 
     @Test func overlappingHoldingsFail() {
-        let summary = verify([
-            "A 0 1 1000000000", "A 1 1 1050000000", "R 0 1 1100000000", "R 1 1 1150000000",
-        ], counter: 2)
+        let summary = verify(
+            [
+                "A 0 1 1000000000", "A 1 1 1050000000", "R 0 1 1100000000", "R 1 1 1150000000",
+            ], counter: 2)
         #expect(summary.overlaps == 1)
         #expect(summary.check.result == .failed)
         #expect(summary.check.detail.contains("process 2 acquired while process 1 still held the lock"))
@@ -59,9 +61,10 @@ import Testing
     }
 
     @Test func aReleaseThatFindsTheLockTakenOverFails() {
-        let summary = verify([
-            "A 0 1 1000000000", "R 0 1 1100000000", "E 0 takenOver releasing x.lock found it no longer ours",
-        ], counter: 1, exits: [1, 0])
+        let summary = verify(
+            [
+                "A 0 1 1000000000", "R 0 1 1100000000", "E 0 takenOver releasing x.lock found it no longer ours",
+            ], counter: 1, exits: [1, 0])
         #expect(summary.check.result == .failed)
         #expect(summary.problems.contains { $0.contains("1 releases found the lock file no longer their own") })
     }

@@ -9,8 +9,9 @@ import Testing
 /// Writes a valid lock record of a dead process on this host, an hour old: stale by the reference rules.
 func writeStaleLock(for dataFile: String, deadPID: pid_t) throws -> LockRecord {
     let hourAgo = UInt64(Date().timeIntervalSince1970 * 1e9) - 3_600_000_000_000
-    let record = LockRecord(pid: UInt32(deadPID), hostname: thisHostname, timestampNanoseconds: hourAgo,
-                            writerID: WriterID(high: 0x0123_4567_89AB_CDEF, low: 0x0FED_CBA9_8765_4321))
+    let record = LockRecord(
+        pid: UInt32(deadPID), hostname: thisHostname, timestampNanoseconds: hourAgo,
+        writerID: WriterID(high: 0x0123_4567_89AB_CDEF, low: 0x0FED_CBA9_8765_4321))
     try Data(record.encoded()).write(to: URL(fileURLWithPath: dataFile + ".lock"))
     return record
 }

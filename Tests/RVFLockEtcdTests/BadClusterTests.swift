@@ -85,7 +85,8 @@ struct BadClusterTests {
             let error = #expect(throws: EtcdLockError.self) { _ = try EtcdOptions(endpointList: list) }
             #expect(error?.code == .invalidConfiguration, "\(list)")
         }
-        #expect(try EtcdOptions(endpointList: "etcd-1:2379, https://[::1]:2380,etcd-3").endpoints
+        #expect(
+            try EtcdOptions(endpointList: "etcd-1:2379, https://[::1]:2380,etcd-3").endpoints
                 == ["http://etcd-1:2379", "https://[::1]:2380", "http://etcd-3:2379"])
     }
 

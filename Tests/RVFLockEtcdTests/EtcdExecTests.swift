@@ -46,8 +46,10 @@ extension EtcdTests {
             let file = sandbox.path + "/data.rvf"
             let strace = try #require(Tools.path(of: "strace"))
             let run = try await SpawnedProcess.run(
-                [strace, "-o", "/dev/null", "-e", "trace=recvmsg", "-e", "inject=recvmsg:delay_enter=300000",
-                 Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", "echo ran"],
+                [
+                    strace, "-o", "/dev/null", "-e", "trace=recvmsg", "-e", "inject=recvmsg:delay_enter=300000",
+                    Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", "echo ran",
+                ],
                 in: sandbox.path)
             #expect(run.status == 0, "\(run)")
             #expect(run.output == "ran\n", "\(run)")
@@ -67,11 +69,13 @@ extension EtcdTests {
             let lines = status.output.split(separator: "\n")
             #expect(lines.count == 2, "\(status)")
             #expect(lines.last?.contains("held by pid") == true, "\(status)")
-            #expect(lines.last?.contains("on \(ProcessInfo.processInfo.hostName)") == true
+            #expect(
+                lines.last?.contains("on \(ProcessInfo.processInfo.hostName)") == true
                     || lines.last?.contains(" on ") == true, "\(status)")
             #expect(lines.last?.contains("token \(token)") == true, "\(status)")
-            let json = try await SpawnedProcess.run([Tools.rvfLock, "status", "--json", file], environment: environment(cluster),
-                                                    in: sandbox.path)
+            let json = try await SpawnedProcess.run(
+                [Tools.rvfLock, "status", "--json", file], environment: environment(cluster),
+                in: sandbox.path)
             let objects = json.output.split(separator: "\n").compactMap {
                 try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
             }
@@ -91,12 +95,14 @@ extension EtcdTests {
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
-            let busy = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", file, "true"],
-                                                    environment: environment(cluster), in: sandbox.path)
+            let busy = try await SpawnedProcess.run(
+                [Tools.rvfLock, "exec", "-n", file, "true"],
+                environment: environment(cluster), in: sandbox.path)
             #expect(busy.status == 75, "\(busy)")
             #expect(busy.error.contains("locked on the etcd cluster by pid"), "\(busy)")
-            let custom = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-w", "0.5", "-E", "9", "-q", file, "true"],
-                                                      environment: environment(cluster), in: sandbox.path)
+            let custom = try await SpawnedProcess.run(
+                [Tools.rvfLock, "exec", "-w", "0.5", "-E", "9", "-q", file, "true"],
+                environment: environment(cluster), in: sandbox.path)
             #expect(custom.status == 9, "\(custom)")
             #expect(custom.error.isEmpty, "\(custom)")
             holder.send(SIGTERM)
@@ -108,8 +114,10 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
             let holder = try SpawnedProcess(
-                [Tools.rvfLock, "exec", "--kill-after", "1", file, "--", "sh", "-c",
-                 "echo $RVF_LOCK_ETCD_KEY > '\(sandbox.path)/key'; sleep 60"],
+                [
+                    Tools.rvfLock, "exec", "--kill-after", "1", file, "--", "sh", "-c",
+                    "echo $RVF_LOCK_ETCD_KEY > '\(sandbox.path)/key'; sleep 60",
+                ],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/key") }, "\(holder.errorOutput)")
             let key = try String(contentsOfFile: sandbox.path + "/key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

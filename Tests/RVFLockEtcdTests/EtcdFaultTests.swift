@@ -20,8 +20,10 @@ extension EtcdTests {
             let fileB = sandbox.path + "/b/data.rvf"
             _ = FileManager.default.createFile(atPath: fileA, contents: nil)
             try FileManager.default.linkItem(atPath: fileA, toPath: fileB)
-            let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "2", "RVF_LOCK_ETCD_NAME": "shared",
-                               "PATH": Tools.binDirectory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")]
+            let environment = [
+                "RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "2", "RVF_LOCK_ETCD_NAME": "shared",
+                "PATH": Tools.binDirectory + ":" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"),
+            ]
             let s = sandbox.path
             let scriptA = """
                 trap '' TERM; echo $RVF_LOCK_FENCE > \(s)/a.token
@@ -29,26 +31,33 @@ extension EtcdTests {
                 while [ ! -e \(s)/go ]; do sleep 0.05; done
                 rvf-lock-etcd fence \(fileA) -- sh -c 'echo A2-late >> \(fileA)'; echo $? > \(s)/a.fence
                 """
-            let writerA = try SpawnedProcess([Tools.rvfLock, "exec", "--kill-after", "10", fileA, "--", "sh", "-c", scriptA],
-                                             environment: environment, newSession: true, outputIn: s, name: "a")
+            let writerA = try SpawnedProcess(
+                [Tools.rvfLock, "exec", "--kill-after", "10", fileA, "--", "sh", "-c", scriptA],
+                environment: environment, newSession: true, outputIn: s, name: "a")
             #expect(await eventually { FileManager.default.fileExists(atPath: s + "/a.ready") }, "\(writerA.errorOutput)")
             let helperA = try #require(ProcessFinder.leaseHelper(of: fileA))
-            let tokenA = try #require(Int64(try String(contentsOfFile: s + "/a.token", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)))
+            let tokenA = try #require(
+                Int64(
+                    try String(contentsOfFile: s + "/a.token", encoding: .utf8)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)))
             // Pause the holder: rvf-lock and the lease's holder stop, the keep-alive with them.
             kill(helperA, SIGSTOP)
             writerA.send(SIGSTOP)
             let paused = ContinuousClock.now
 
             let writerB = try await SpawnedProcess.run(
-                [Tools.rvfLock, "exec", "-w", "30", fileB, "--", "sh", "-c",
-                 "echo $RVF_LOCK_FENCE > \(s)/b.token; rvf-lock-etcd fence \(fileB) -- sh -c 'echo B >> \(fileB)'"],
+                [
+                    Tools.rvfLock, "exec", "-w", "30", fileB, "--", "sh", "-c",
+                    "echo $RVF_LOCK_FENCE > \(s)/b.token; rvf-lock-etcd fence \(fileB) -- sh -c 'echo B >> \(fileB)'",
+                ],
                 environment: environment, in: s)
             #expect(writerB.status == 0, "\(writerB)")
             let waitedForA = ContinuousClock.now - paused
             #expect(waitedForA >= .seconds(1), "B got the lease before A's could expire")
-            let tokenB = try #require(Int64(try String(contentsOfFile: s + "/b.token", encoding: .utf8)
-                .trimmingCharacters(in: .whitespacesAndNewlines)))
+            let tokenB = try #require(
+                Int64(
+                    try String(contentsOfFile: s + "/b.token", encoding: .utf8)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)))
             #expect(tokenB > tokenA)
 
             // A's command writes late, then A runs again and learns of its loss.
@@ -60,8 +69,9 @@ extension EtcdTests {
             #expect(await writerA.wait(timeout: .seconds(30)) == 70, "\(writerA.errorOutput)")
             #expect(writerA.errorOutput.contains("token \(tokenB) is stamped"), "\(writerA.errorOutput)")
             #expect(try String(contentsOfFile: fileA, encoding: .utf8) == "A1\nB\n")
-            print("EtcdFaultTests: holder paused with a 2 s lease: the next writer had the lock and had written "
-                  + "\(waitedForA) after the pause (token \(tokenA) -> \(tokenB)); the late write was refused")
+            print(
+                "EtcdFaultTests: holder paused with a 2 s lease: the next writer had the lock and had written "
+                    + "\(waitedForA) after the pause (token \(tokenA) -> \(tokenB)); the late write was refused")
         }
 
         @Test func killingTheLeaderDuringAHoldKeepsTheHold() async throws {
@@ -83,8 +93,9 @@ extension EtcdTests {
             print("EtcdFaultTests: leader killed during a hold with a 5 s lease: a new leader after \(ContinuousClock.now - killed)")
             // Still held, by the same holder, through and after the election.
             let others = cluster.members.enumerated().filter { $0.offset != leader }.map(\.element.clientURL).joined(separator: ",")
-            let busy = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", file, "true"],
-                                                    environment: ["RVF_LOCK_ETCD": others], in: sandbox.path)
+            let busy = try await SpawnedProcess.run(
+                [Tools.rvfLock, "exec", "-n", file, "true"],
+                environment: ["RVF_LOCK_ETCD": others], in: sandbox.path)
             #expect(busy.status == 75, "\(busy)")
             #expect(await holder.wait(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
             #expect(holder.output.contains("done"))
@@ -123,8 +134,9 @@ extension EtcdTests {
             defer { for member in frozen { cluster.resume(member) } }
             let stopped = ContinuousClock.now
 
-            let contender = try SpawnedProcess([Tools.rvfLock, "exec", "-w", "4", "data.rvf", "true"],
-                                               environment: environment, outputIn: sandbox.path, name: "contender")
+            let contender = try SpawnedProcess(
+                [Tools.rvfLock, "exec", "-w", "4", "data.rvf", "true"],
+                environment: environment, outputIn: sandbox.path, name: "contender")
             var contenderTook: Duration?
             var holderLearned: Duration?
             while ContinuousClock.now - stopped < .seconds(20) && (contenderTook == nil || holderLearned == nil) {
@@ -141,8 +153,9 @@ extension EtcdTests {
             #expect(holder.status == 70, "\(holder.errorOutput)")
             #expect(try #require(holderLearned) < .seconds(3), "within the TTL")
             #expect(holder.errorOutput.contains("keep-alive"), "\(holder.errorOutput)")
-            print("EtcdFaultTests: 2 of 3 members frozen: the contender failed after \(contenderTook!), "
-                  + "the holder's command was stopped after \(holderLearned!) (TTL 3 s)")
+            print(
+                "EtcdFaultTests: 2 of 3 members frozen: the contender failed after \(contenderTook!), "
+                    + "the holder's command was stopped after \(holderLearned!) (TTL 3 s)")
         }
     }
 }

@@ -9,8 +9,10 @@ import Testing
 
 extension EtcdTests {
     @Suite struct WriterLockTests {
-        func lock(_ sandbox: Sandbox, _ cluster: EtcdCluster, ttl: Duration = .seconds(4),
-                  requestTimeout: Duration = .seconds(2)) throws -> EtcdWriterLock {
+        func lock(
+            _ sandbox: Sandbox, _ cluster: EtcdCluster, ttl: Duration = .seconds(4),
+            requestTimeout: Duration = .seconds(2)
+        ) throws -> EtcdWriterLock {
             var options = try EtcdOptions(endpointList: cluster.endpoints)
             options.leaseTTL = ttl
             options.requestTimeout = requestTimeout
@@ -140,8 +142,9 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let lock = try lock(sandbox, cluster)
             try await lock.withLock(timeout: .seconds(10)) { _ in
-                let fileOnly = try await SpawnedProcess.run([Tools.rvfLock, "exec", "-n", sandbox.path + "/data.rvf", "true"],
-                                                            in: sandbox.path)
+                let fileOnly = try await SpawnedProcess.run(
+                    [Tools.rvfLock, "exec", "-n", sandbox.path + "/data.rvf", "true"],
+                    in: sandbox.path)
                 #expect(fileOnly.status == 75, "\(fileOnly)")
             }
         }
@@ -153,8 +156,9 @@ extension EtcdTests {
             let name = String(lock.keyPrefix.dropLast())
             let lease = try await lock.acquireLease(timeout: .seconds(10))
             // etcdctl lock waits behind us, and gets the lock once we release.
-            let anchor = try SpawnedProcess([EtcdCluster.etcdctl!, "--endpoints", cluster.endpoints, "lock", name, "echo", "got it"],
-                                            environment: ["ETCDCTL_API": "3"], outputIn: sandbox.path, name: "etcdctl")
+            let anchor = try SpawnedProcess(
+                [EtcdCluster.etcdctl!, "--endpoints", cluster.endpoints, "lock", name, "echo", "got it"],
+                environment: ["ETCDCTL_API": "3"], outputIn: sandbox.path, name: "etcdctl")
             #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
             #expect(!anchor.hasExited())
             await lease.release()

@@ -12,8 +12,12 @@ import Testing
         try file.write(token: 10) { descriptor in _ = try descriptor.writeAll(Array("ten\n".utf8)) }
         #expect(try file.currentToken() == 10)
         // The same token may write again (one holder, many writes), a larger one too.
-        try file.write(token: 10) { descriptor in _ = try descriptor.seek(offset: 0, from: .end); _ = try descriptor.writeAll(Array("ten again\n".utf8)) }
-        try file.write(token: 12) { descriptor in _ = try descriptor.seek(offset: 0, from: .end); _ = try descriptor.writeAll(Array("twelve\n".utf8)) }
+        try file.write(token: 10) { descriptor in
+            _ = try descriptor.seek(offset: 0, from: .end); _ = try descriptor.writeAll(Array("ten again\n".utf8))
+        }
+        try file.write(token: 12) { descriptor in
+            _ = try descriptor.seek(offset: 0, from: .end); _ = try descriptor.writeAll(Array("twelve\n".utf8))
+        }
         var ran = false
         let error = #expect(throws: FencingError.self) {
             try file.write(token: 11) { _ in ran = true }

@@ -17,8 +17,9 @@ extension EtcdTests {
         @Test func writersOnSeparateMachinesNeverOverlap() async throws {
             let sandbox = Sandbox()
             let machines = try await NetworkMachines(count: 3, in: sandbox)
-            let cluster = try await EtcdCluster(host: NetworkMachines.clusterAddress, launcher: machines.clusterLauncher,
-                                                basePort: 2379)
+            let cluster = try await EtcdCluster(
+                host: NetworkMachines.clusterAddress, launcher: machines.clusterLauncher,
+                basePort: 2379)
             let file = sandbox.path + "/data.rvf"
             let log = sandbox.path + "/log"
             // Each holder appends "start", works a little, checks the fence, appends "end".
@@ -37,10 +38,11 @@ extension EtcdTests {
             var writers: [SpawnedProcess] = []
             for index in machines.machineNamespaces.indices {
                 let hostname = "machine-\(index)"
-                writers.append(try SpawnedProcess(
-                    machines.launcher(machine: index, hostname: hostname) + ["sh", "-c", loop],
-                    environment: ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"],
-                    outputIn: sandbox.path, name: hostname))
+                writers.append(
+                    try SpawnedProcess(
+                        machines.launcher(machine: index, hostname: hostname) + ["sh", "-c", loop],
+                        environment: ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"],
+                        outputIn: sandbox.path, name: hostname))
             }
             for writer in writers {
                 #expect(await writer.wait(timeout: .seconds(Self.seconds + 60)) == 0, "\(writer.errorOutput)")

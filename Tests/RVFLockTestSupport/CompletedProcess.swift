@@ -1,4 +1,4 @@
-public import Subprocess
+import Subprocess
 import SystemPackage
 
 /// A process run to its end, and what it printed: the one way every test target
@@ -36,7 +36,8 @@ public struct CompletedProcess: Sendable, CustomStringConvertible {
         case .exited(let code): status = code
         case .signaled(let signal): status = 128 + signal
         }
-        return CompletedProcess(status: status, standardOutput: result.standardOutput ?? "",
-                                standardError: result.standardError ?? "")
+        return CompletedProcess(
+            status: status, standardOutput: result.standardOutput,
+            standardError: result.standardError)
     }
 }

@@ -83,8 +83,9 @@ import Testing
     @Test func releaseOfALockReplacedByAnotherThrowsTakenOverAndLeavesItInPlace() throws {
         let handle = try sandbox.lock().tryAcquire()
         unlink(sandbox.lockFile)
-        let other = LockRecord(pid: 1, hostname: "other-host", timestampNanoseconds: LockFiles.nowNanoseconds(),
-                               writerID: LockFiles.randomWriterID())
+        let other = LockRecord(
+            pid: 1, hostname: "other-host", timestampNanoseconds: LockFiles.nowNanoseconds(),
+            writerID: LockFiles.randomWriterID())
         sandbox.plant(other)
         do throws(LockError) {
             try handle.release()

@@ -15,8 +15,10 @@ extension CrossProcessTests {
         @Test func aFileReplacedTwiceIsKeptAsideAndTheBreakerSaysSo() async throws {
             let sandbox = LockSandbox()
             let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                     writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            sandbox.plant(
+                LockRecord(
+                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
             let resumeRemoval = sandbox.directory.file("resume-removal")
             let resumePutBack = sandbox.directory.file("resume-put-back")
 
@@ -25,16 +27,19 @@ extension CrossProcessTests {
             _ = try #require(await breaker.waitForLine(startingWith: "pausing"), "breaker: \(breaker.output) \(breaker.errorOutput)")
             // Another program deletes the stale file and writes its own, as the reference does.
             #expect(unlink(sandbox.lockFile) == 0)
-            let replacement = LockRecord(pid: UInt32(getpid()), hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
-                                         writerID: LockFiles.randomWriterID(), checksum: .crc32)
+            let replacement = LockRecord(
+                pid: UInt32(getpid()), hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
+                writerID: LockFiles.randomWriterID(), checksum: .crc32)
             sandbox.plant(replacement)
             LockFiles.write([], to: resumeRemoval)
 
             // The breaker moved the replacement aside and is about to put it back; a third writer takes the path first.
-            _ = try #require(await breaker.waitForLine(startingWith: "pausing-put-back"), "breaker: \(breaker.output) \(breaker.errorOutput)")
+            _ = try #require(
+                await breaker.waitForLine(startingWith: "pausing-put-back"), "breaker: \(breaker.output) \(breaker.errorOutput)")
             #expect(!sandbox.lockExists)
-            let third = LockRecord(pid: UInt32(getpid()), hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
-                                   writerID: LockFiles.randomWriterID(), checksum: .crc32)
+            let third = LockRecord(
+                pid: UInt32(getpid()), hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
+                writerID: LockFiles.randomWriterID(), checksum: .crc32)
             sandbox.plant(third)
             LockFiles.write([], to: resumePutBack)
 

@@ -11,13 +11,18 @@ extension ManyProcessTests {
     /// microseconds before it removes it, the reference deletes the same stale
     /// file and creates its own. The breaker is paused there
     /// (`TestingHooks.beforeRemovingJudgedFile`) to make that window as wide as needed.
-    @Suite(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
+    @Suite(
+        .enabled(
+            if: ReferenceHarness.isAvailable,
+            "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
     struct BreakingRaceTests {
         @Test func aBreakerResumingAfterTheReferenceTookTheLockLeavesTheReferencesLockInPlace() async throws {
             let sandbox = LockSandbox()
             let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                     writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            sandbox.plant(
+                LockRecord(
+                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
             let staleInode = try #require(LockFiles.inode(sandbox.lockFile))
             let resume = sandbox.directory.file("resume")
 
@@ -25,9 +30,11 @@ extension ManyProcessTests {
             _ = try #require(await breaker.waitForLine(startingWith: "pausing"), "breaker: \(breaker.output) \(breaker.errorOutput)")
             // The breaker has judged the stale file and checked it; the reference now takes the lock.
             let harness = try await ReferenceHarness.shared.executable()
-            let reference = try ChildProcess(harness, ["hold", sandbox.dataFile, "3000"], environment: ["HOSTNAME": Host.name],
-                                             outputIn: sandbox.directory.path, name: "reference-hold")
-            let acquired = try #require(await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
+            let reference = try ChildProcess(
+                harness, ["hold", sandbox.dataFile, "3000"], environment: ["HOSTNAME": Host.name],
+                outputIn: sandbox.directory.path, name: "reference-hold")
+            let acquired = try #require(
+                await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
             #expect(acquired == "acquired \(reference.pid)")
             let referenceBytes = try #require(sandbox.lockBytes)
             let referenceInode = try #require(LockFiles.inode(sandbox.lockFile))
@@ -63,16 +70,20 @@ extension ManyProcessTests {
             // Shared by every user, without the sticky bit (which forbids renaming others' files).
             #expect(chmod(sandbox.directory.path, 0o777) == 0)
             let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                     writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            sandbox.plant(
+                LockRecord(
+                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
             let resume = sandbox.directory.file("resume")
 
             let breaker = try CrossProcessTests.probe("break", sandbox.dataFile, ["pause=\(resume)"], in: sandbox, user: .nobody)
             _ = try #require(await breaker.waitForLine(startingWith: "pausing"), "breaker: \(breaker.output) \(breaker.errorOutput)")
             let harness = try await ReferenceHarness.shared.executable()
-            let reference = try ChildProcess(harness, ["hold", sandbox.dataFile, "3000"], environment: ["HOSTNAME": Host.name],
-                                             user: .neighbour, outputIn: sandbox.directory.path, name: "reference-hold")
-            _ = try #require(await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
+            let reference = try ChildProcess(
+                harness, ["hold", sandbox.dataFile, "3000"], environment: ["HOSTNAME": Host.name],
+                user: .neighbour, outputIn: sandbox.directory.path, name: "reference-hold")
+            _ = try #require(
+                await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
             let referenceInode = try #require(LockFiles.inode(sandbox.lockFile))
             #expect(LockFiles.owner(sandbox.lockFile) == ChildProcess.User.neighbour.uid)
 

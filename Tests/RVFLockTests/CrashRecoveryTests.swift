@@ -60,8 +60,9 @@ extension CrossProcessTests {
 
         @Test func processBlockedByAnotherProcessReportsItAsBusy() async throws {
             let sandbox = LockSandbox()
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, ["stdin=1"], in: sandbox,
-                                                     keepsStandardInputOpen: true)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, ["stdin=1"], in: sandbox,
+                keepsStandardInputOpen: true)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             let attempt = try await CrossProcessTests.runProbe("try", sandbox.dataFile)
             #expect(attempt.status == 3, "\(attempt)")

@@ -24,11 +24,12 @@ struct CrossProcessTests {
         environment: [String: String] = [:], closedStandardDescriptors: Set<CInt> = [],
         user: ChildProcess.User? = nil
     ) throws -> ChildProcess {
-        try ChildProcess(TestResources.probe, [mode, dataFile] + settings,
-                         environment: environment,
-                         keepsStandardInputOpen: keepsStandardInputOpen,
-                         closedStandardDescriptors: closedStandardDescriptors, user: user,
-                         outputIn: sandbox.directory.path, name: name ?? "probe-\(mode)")
+        try ChildProcess(
+            TestResources.probe, [mode, dataFile] + settings,
+            environment: environment,
+            keepsStandardInputOpen: keepsStandardInputOpen,
+            closedStandardDescriptors: closedStandardDescriptors, user: user,
+            outputIn: sandbox.directory.path, name: name ?? "probe-\(mode)")
     }
 
     /// Runs `rvflock-probe MODE FILE key=value...` to its end.

@@ -36,14 +36,17 @@ extension CrossProcessTests {
             let done = sandbox.directory.file("done")
             var settings = ["report=\(ChildProcess.outputPathPlaceholder)", "stdout-bytes=256", "until=\(done)"]
             if !start.waits { settings.append("nowait=1") }
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, settings, in: sandbox,
-                                                     closedStandardDescriptors: start.closed)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, settings, in: sandbox,
+                closedStandardDescriptors: start.closed)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.output)")
             // The program's 256 bytes went somewhere harmless, after the lock was taken.
             #expect(await holder.waitForLine(startingWith: "wr") == "wrote 256", "holder: \(holder.output)")
 
             let bytes = try #require(sandbox.lockBytes)
-            #expect(bytes.count == LockRecord.size, "the lock file is \(bytes.count) bytes: \(String(decoding: bytes.prefix(40), as: UTF8.self).debugDescription)")
+            #expect(
+                bytes.count == LockRecord.size,
+                "the lock file is \(bytes.count) bytes: \(String(decoding: bytes.prefix(40), as: UTF8.self).debugDescription)")
             let record = try LockRecord(decoding: bytes)
             #expect(record.pid == UInt32(holder.pid))
             #expect(record.checksum == .crc32c)
@@ -71,9 +74,11 @@ extension CrossProcessTests {
         }
 
         /// The reference would delete a lock file it cannot read, and take the lock too.
-        @Test(.enabled(if: ReferenceHarness.isAvailable,
-                       "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"),
-              arguments: starts)
+        @Test(
+            .enabled(
+                if: ReferenceHarness.isAvailable,
+                "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"),
+            arguments: starts)
         func theReferenceFindsTheLockOfSuchAHolderBusy(_ start: Start) async throws {
             try await holdWithClosedDescriptors(start) { sandbox, _ in
                 let harness = try await ReferenceHarness.shared.executable()

@@ -24,11 +24,12 @@ extension CrossProcessTests {
             // No timing here: a stall is a hang, ended by the suite's time limit.
             let waiting = await probe.waitForLine(startingWith: "waiting", timeout: .seconds(3600))
             #expect(waiting != nil, "the probe stalled or failed: \(probe.output) \(probe.errorOutput)")
-            #expect(probe.outputLines == [
-                "a-acquired", "a-blocked", "a-isHeld true", "a-checkHeld ok",
-                "b-acquired", "b-heartbeat-advanced", "b-released",
-                "a-isHeld true", "a-checkHeld ok", "waiting",
-            ], "\(probe.errorOutput)")
+            #expect(
+                probe.outputLines == [
+                    "a-acquired", "a-blocked", "a-isHeld true", "a-checkHeld ok",
+                    "b-acquired", "b-heartbeat-advanced", "b-released",
+                    "a-isHeld true", "a-checkHeld ok", "waiting",
+                ], "\(probe.errorOutput)")
             // Meanwhile, from outside: A is held, B is gone.
             #expect(sandbox.lockRecord != nil)
             #expect(!LockFiles.exists(other + ".lock"))

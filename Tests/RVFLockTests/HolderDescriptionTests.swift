@@ -27,12 +27,14 @@ extension CrossProcessTests {
             let current = try #require(seen)
             #expect(current.age < .seconds(1), "the heartbeat never refreshed the record: \(current)")
             let heldFor = try #require(current.heldFor, "no birth time on \(sandbox.directory.path)")
-            #expect(heldFor >= .milliseconds(1400), "held for \(heldFor) after 1.5 s: the time since a refresh, not since the lock was taken")
+            #expect(
+                heldFor >= .milliseconds(1400), "held for \(heldFor) after 1.5 s: the time since a refresh, not since the lock was taken")
             #expect(heldFor > current.age + .milliseconds(400))
             #expect(current.program == "rvflock-probe")
             #expect(current.pid == UInt32(holder.pid))
 
-            let pattern = #"^pid \#(holder.pid) \(rvflock-probe\) on \#(NSRegularExpression.escapedPattern(for: Host.name)) for [0-9]+(\.[0-9])? s$"#
+            let pattern =
+                #"^pid \#(holder.pid) \(rvflock-probe\) on \#(NSRegularExpression.escapedPattern(for: Host.name)) for [0-9]+(\.[0-9])? s$"#
             #expect(current.description.range(of: pattern, options: .regularExpression) != nil, "\(current.description)")
 
             // The same words reach the contender's error.

@@ -17,17 +17,22 @@ extension CrossProcessTests {
         static let judgeEnvironment = ["HOSTNAME": alias]
 
         static func judge(_ mode: String, _ dataFile: String, otherHostMilliseconds: Int) async throws -> CompletedProcess {
-            try await CrossProcessTests.runProbe(mode, dataFile, ["stale-ms=100", "other-ms=\(otherHostMilliseconds)"],
-                                                 environment: judgeEnvironment)
+            try await CrossProcessTests.runProbe(
+                mode, dataFile, ["stale-ms=100", "other-ms=\(otherHostMilliseconds)"],
+                environment: judgeEnvironment)
         }
 
-        @Test(.enabled(if: ReferenceHarness.isAvailable, "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
+        @Test(
+            .enabled(
+                if: ReferenceHarness.isAvailable,
+                "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
         func aLiveReferenceHolderNamingThisHostByAnAliasIsNotBrokenAfterTheOtherHostThreshold() async throws {
             #expect(Host.name != Self.alias)
             let sandbox = LockSandbox()
             let harness = try await ReferenceHarness.shared.executable()
-            let reference = try ChildProcess(harness, ["hold", sandbox.dataFile, "60000"], environment: Self.judgeEnvironment,
-                                             outputIn: sandbox.directory.path, name: "reference-hold")
+            let reference = try ChildProcess(
+                harness, ["hold", sandbox.dataFile, "60000"], environment: Self.judgeEnvironment,
+                outputIn: sandbox.directory.path, name: "reference-hold")
             _ = try #require(await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.errorOutput)")
             let written = try #require(sandbox.lockBytes)
             #expect(sandbox.lockRecord?.hostname == Self.alias)
@@ -35,14 +40,18 @@ extension CrossProcessTests {
             try await Task.sleep(for: .milliseconds(800))
 
             // Control: a judge for whom the name is not this machine's calls it stale by then.
-            let stranger = try await CrossProcessTests.runProbe("status", sandbox.dataFile, ["stale-ms=100", "other-ms=300"],
-                                                                environment: ["HOSTNAME": Host.name])
-            #expect(stranger.lines.first?.hasPrefix("status stale pid=\(reference.pid) host=\(Self.alias) match=otherHost ") == true,
-                    "\(stranger)")
+            let stranger = try await CrossProcessTests.runProbe(
+                "status", sandbox.dataFile, ["stale-ms=100", "other-ms=300"],
+                environment: ["HOSTNAME": Host.name])
+            #expect(
+                stranger.lines.first?.hasPrefix("status stale pid=\(reference.pid) host=\(Self.alias) match=otherHost ") == true,
+                "\(stranger)")
 
             let status = try await Self.judge("status", sandbox.dataFile, otherHostMilliseconds: 300)
-            #expect(status.lines.first?.hasPrefix("status held pid=\(reference.pid) host=\(Self.alias) match=alias liveness=processExists ") == true,
-                    "\(status)")
+            #expect(
+                status.lines.first?.hasPrefix("status held pid=\(reference.pid) host=\(Self.alias) match=alias liveness=processExists ")
+                    == true,
+                "\(status)")
             let attempt = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 300)
             #expect(attempt.status == 3, "the alias holder's live lock was taken: \(attempt)")
             #expect(attempt.lines == ["busy \(reference.pid) \(Self.alias)"])
@@ -58,19 +67,23 @@ extension CrossProcessTests {
             let sandbox = LockSandbox()
             let dead = try Host.deadPID(scratch: sandbox.directory)
             // Two seconds old: far past the same-host threshold of 100 ms, within the other-host 60 s.
-            sandbox.plant(LockRecord(pid: dead, hostname: Self.alias, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 2),
-                                     writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            sandbox.plant(
+                LockRecord(
+                    pid: dead, hostname: Self.alias, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 2),
+                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
             let young = try await Self.judge("status", sandbox.dataFile, otherHostMilliseconds: 60_000)
-            #expect(young.lines.first?.hasPrefix("status held pid=\(dead) host=\(Self.alias) match=alias liveness=noSuchProcess ") == true,
-                    "\(young)")
+            #expect(
+                young.lines.first?.hasPrefix("status held pid=\(dead) host=\(Self.alias) match=alias liveness=noSuchProcess ") == true,
+                "\(young)")
             let attempt = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 60_000)
             #expect(attempt.status == 3, "a dead alias holder's lock was taken before the other-host threshold: \(attempt)")
             #expect(sandbox.lockRecord?.pid == dead)
 
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 120))
             let old = try await Self.judge("status", sandbox.dataFile, otherHostMilliseconds: 60_000)
-            #expect(old.lines.first?.hasPrefix("status stale pid=\(dead) host=\(Self.alias) match=alias liveness=noSuchProcess ") == true,
-                    "\(old)")
+            #expect(
+                old.lines.first?.hasPrefix("status stale pid=\(dead) host=\(Self.alias) match=alias liveness=noSuchProcess ") == true,
+                "\(old)")
             #expect(old.lines.first?.contains(" reason=otherHostOlderThan ") == true, "\(old)")
             let late = try await Self.judge("try", sandbox.dataFile, otherHostMilliseconds: 60_000)
             #expect(late.status == 0, "\(late)")

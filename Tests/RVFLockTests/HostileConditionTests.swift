@@ -23,8 +23,9 @@ extension ManyProcessTests {
         /// `rvflock-probe MODE FILE SETTINGS` under bash, with `limits` (`ulimit` options) set first.
         func probe(under limits: String, _ mode: String, _ settings: [String], user: ChildProcess.User? = nil) throws -> ChildProcess {
             let command = (["exec", TestResources.probe, mode, sandbox.dataFile] + settings).joined(separator: " ")
-            return try ChildProcess("/bin/bash", ["-c", "ulimit \(limits) && \(command)"], user: user,
-                                    outputIn: sandbox.directory.path, name: "limited-\(mode)")
+            return try ChildProcess(
+                "/bin/bash", ["-c", "ulimit \(limits) && \(command)"], user: user,
+                outputIn: sandbox.directory.path, name: "limited-\(mode)")
         }
 
         func expectStillHolding(_ holder: ChildProcess, sourceLocation: SourceLocation = #_sourceLocation) async {
@@ -73,16 +74,20 @@ extension ManyProcessTests {
         @Test func hundredsOfAsyncWaitsLeaveDispatchFreeAndEndAtTheirTimeouts() async throws {
             // Beyond Dispatch's 255 threads either way.
             let count = Stress.count(short: 300, full: 500)
-            let holder = try CrossProcessTests.probe("hold-many", sandbox.dataFile, ["count=\(count)", "stdin=1"],
-                                                     in: sandbox, keepsStandardInputOpen: true)
-            _ = try #require(await holder.waitForLine(startingWith: "acquired-all", timeout: .seconds(120)),
-                             "holder: \(holder.output) \(holder.errorOutput)")
-            let waiter = try CrossProcessTests.probe("async-many", sandbox.dataFile,
-                                                     ["count=\(count)", "timeout-ms=4000", "dispatch-items=64"], in: sandbox)
+            let holder = try CrossProcessTests.probe(
+                "hold-many", sandbox.dataFile, ["count=\(count)", "stdin=1"],
+                in: sandbox, keepsStandardInputOpen: true)
+            _ = try #require(
+                await holder.waitForLine(startingWith: "acquired-all", timeout: .seconds(120)),
+                "holder: \(holder.output) \(holder.errorOutput)")
+            let waiter = try CrossProcessTests.probe(
+                "async-many", sandbox.dataFile,
+                ["count=\(count)", "timeout-ms=4000", "dispatch-items=64"], in: sandbox)
             #expect(await waiter.waitForExit(timeout: .seconds(120)) == 0, "waiter: \(waiter.output) \(waiter.errorOutput)")
             // Every wait waited at once (none queued for a thread until another ended).
-            #expect(waiter.outputLines == ["dispatch-done waits-ended=false", "waits timeout=\(count) other=0 together=\(count)"],
-                    "\(waiter.output)")
+            #expect(
+                waiter.outputLines == ["dispatch-done waits-ended=false", "waits timeout=\(count) other=0 together=\(count)"],
+                "\(waiter.output)")
             holder.closeStandardInput()
             #expect(await holder.waitForExit(timeout: .seconds(60)) == 0, "holder: \(holder.output) \(holder.errorOutput)")
         }
@@ -108,10 +113,11 @@ extension ManyProcessTests {
         @Test func aForkedChildCannotReleaseItsParentsLock() async throws {
             let parent = try CrossProcessTests.probe("fork", sandbox.dataFile, ["heartbeat-ms=50"], in: sandbox)
             #expect(await parent.waitForExit(timeout: .seconds(60)) == 0, "probe: \(parent.output) \(parent.errorOutput)")
-            #expect(Array(parent.outputLines.dropFirst()) == [
-                "child-release heldByParentProcess", "child-check heldByParentProcess", "child-isHeld false",
-                "child-try busy", "child-exit 0", "parent-check ok", "parent-heartbeat ok", "released",
-            ], "\(parent.output)")
+            #expect(
+                Array(parent.outputLines.dropFirst()) == [
+                    "child-release heldByParentProcess", "child-check heldByParentProcess", "child-isHeld false",
+                    "child-try busy", "child-exit 0", "parent-check ok", "parent-heartbeat ok", "released",
+                ], "\(parent.output)")
             #expect(!sandbox.lockExists)
         }
     }

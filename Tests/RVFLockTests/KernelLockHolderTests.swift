@@ -14,8 +14,10 @@ struct KernelLockHolderTests {
 
     @Test func theProcessesHoldingTheKernelLockAreNamedWhenTheWritersProcessHasExited() async throws {
         let dead = try Host.deadPID(scratch: sandbox.directory)
-        sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
-                                 writerID: LockFiles.randomWriterID()))
+        sandbox.plant(
+            LockRecord(
+                pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
+                writerID: LockFiles.randomWriterID()))
         let flock = try #require(Host.executable(named: "flock"))
         let keeper = try ChildProcess(flock, ["-n", sandbox.lockFile, "sleep", "30"], outputIn: sandbox.directory.path, name: "flock")
         #expect(await eventually { LockFiles.isKernelLocked(sandbox.lockFile) })

@@ -6,8 +6,9 @@ import Testing
     let sandbox = LockSandbox()
 
     func record(pid: UInt32, host: String) -> LockRecord {
-        LockRecord(pid: pid, hostname: host, timestampNanoseconds: LockFiles.nowNanoseconds(),
-                   writerID: LockFiles.randomWriterID())
+        LockRecord(
+            pid: pid, hostname: host, timestampNanoseconds: LockFiles.nowNanoseconds(),
+            writerID: LockFiles.randomWriterID())
     }
 
     func busyMessage() throws -> String {
@@ -72,9 +73,10 @@ import Testing
     }
 
     @Test func aMissingDirectoryIsStillCalledMissing() throws {
-        let error = try #require(LockError.caught { () throws(LockError) in
-            try WriterLock(dataFile: FilePath(sandbox.directory.file("missing/data.rvf"))).tryAcquire()
-        })
+        let error = try #require(
+            LockError.caught { () throws(LockError) in
+                try WriterLock(dataFile: FilePath(sandbox.directory.file("missing/data.rvf"))).tryAcquire()
+            })
         #expect(error.description.contains("create the directory"), "\(error)")
     }
 }

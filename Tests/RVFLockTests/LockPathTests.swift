@@ -11,8 +11,9 @@ import Testing
     @Test func symbolicLinkAtTheLockPathIsNeitherFollowedNorRemoved() throws {
         // The link points at a stale lock: following it would judge and remove the target.
         let target = sandbox.directory.file("target")
-        let stale = LockRecord(pid: 0, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 600),
-                               writerID: LockFiles.randomWriterID(), checksum: .crc32)
+        let stale = LockRecord(
+            pid: 0, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 600),
+            writerID: LockFiles.randomWriterID(), checksum: .crc32)
         LockFiles.write(stale.encoded(), to: target)
         #expect(symlink(target, sandbox.lockFile) == 0)
         let lock = sandbox.lock()

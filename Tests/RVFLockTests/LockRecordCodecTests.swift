@@ -54,8 +54,10 @@ import Testing
     /// A valid record's bytes with `edit` applied and, unless told otherwise,
     /// the CRC32C recomputed, so that only the edited field is wrong.
     static func edited(fixingChecksum: Bool = true, _ edit: (inout [UInt8]) -> Void) -> [UInt8] {
-        var bytes = LockRecord(pid: 4242, hostname: "build-7", timestampNanoseconds: 1_700_000_000_000_000_000,
-                               writerID: WriterID(high: 1, low: 2)).encoded()
+        var bytes = LockRecord(
+            pid: 4242, hostname: "build-7", timestampNanoseconds: 1_700_000_000_000_000_000,
+            writerID: WriterID(high: 1, low: 2)
+        ).encoded()
         edit(&bytes)
         if fixingChecksum {
             let crc = ReferenceCRC.crc32c(bytes[0..<0x64])
@@ -107,9 +109,10 @@ import Testing
 
     @Test(arguments: [LockRecord.Checksum.crc32c, .crc32])
     func encodedChecksumIsTheCRCOfTheFirst100Bytes(_ algorithm: LockRecord.Checksum) throws {
-        let record = LockRecord(pid: 123_456_789, hostname: "123456789", timestampNanoseconds: 0x0123_4567_89AB_CDEF,
-                                writerID: WriterID(high: 0x1122_3344_5566_7788, low: 0x99AA_BBCC_DDEE_FF00),
-                                checksum: algorithm)
+        let record = LockRecord(
+            pid: 123_456_789, hostname: "123456789", timestampNanoseconds: 0x0123_4567_89AB_CDEF,
+            writerID: WriterID(high: 0x1122_3344_5566_7788, low: 0x99AA_BBCC_DDEE_FF00),
+            checksum: algorithm)
         let bytes = record.encoded()
         #expect(bytes.count == 104)
         let stored = UInt32(bytes[0x64]) | UInt32(bytes[0x65]) << 8 | UInt32(bytes[0x66]) << 16 | UInt32(bytes[0x67]) << 24
@@ -121,8 +124,9 @@ import Testing
     }
 
     @Test func newRecordsDefaultToCRC32CAndTheDocumentedLayout() {
-        let record = LockRecord(pid: 0x0102_0304, hostname: "h", timestampNanoseconds: 0x1112_1314_1516_1718,
-                                writerID: WriterID(high: 0x2122_2324_2526_2728, low: 0x3132_3334_3536_3738))
+        let record = LockRecord(
+            pid: 0x0102_0304, hostname: "h", timestampNanoseconds: 0x1112_1314_1516_1718,
+            writerID: WriterID(high: 0x2122_2324_2526_2728, low: 0x3132_3334_3536_3738))
         #expect(record.checksum == .crc32c)
         #expect(record.version == 1)
         let bytes = record.encoded()
@@ -131,14 +135,18 @@ import Testing
         #expect(Array(bytes[8..<10]) == [UInt8(ascii: "h"), 0])
         #expect(bytes[10..<0x48].allSatisfy { $0 == 0 })
         #expect(Array(bytes[0x48..<0x50]) == [0x18, 0x17, 0x16, 0x15, 0x14, 0x13, 0x12, 0x11])
-        #expect(Array(bytes[0x50..<0x60]) == [0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,
-                                              0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31])
+        #expect(
+            Array(bytes[0x50..<0x60]) == [
+                0x28, 0x27, 0x26, 0x25, 0x24, 0x23, 0x22, 0x21,
+                0x38, 0x37, 0x36, 0x35, 0x34, 0x33, 0x32, 0x31,
+            ])
         #expect(Array(bytes[0x60..<0x64]) == [1, 0, 0, 0])
     }
 
     @Test func longHostnameIsCutTo63BytesAndNULTerminated() throws {
-        let record = LockRecord(pid: 1, hostname: String(repeating: "a", count: 100), timestampNanoseconds: 1,
-                                writerID: WriterID(high: 1, low: 1))
+        let record = LockRecord(
+            pid: 1, hostname: String(repeating: "a", count: 100), timestampNanoseconds: 1,
+            writerID: WriterID(high: 1, low: 1))
         #expect(record.hostnameBytes.count == 63)
         let bytes = record.encoded()
         #expect(bytes[0x08..<0x47].allSatisfy { $0 == UInt8(ascii: "a") })
@@ -158,8 +166,9 @@ import Testing
         #expect(decoded.hostname == String(repeating: "b", count: 62))
 
         // 61 ASCII bytes then "é" fits exactly in 63.
-        let fits = LockRecord(pid: 1, hostname: String(repeating: "b", count: 61) + "é", timestampNanoseconds: 1,
-                              writerID: WriterID(high: 1, low: 1))
+        let fits = LockRecord(
+            pid: 1, hostname: String(repeating: "b", count: 61) + "é", timestampNanoseconds: 1,
+            writerID: WriterID(high: 1, low: 1))
         #expect(fits.hostnameBytes.count == 63)
         #expect(fits.encoded()[0x47] == 0)
     }

@@ -27,8 +27,11 @@ import Testing
     @Test func checkHeldNoticesAReplacedLockFileAtOnce() throws {
         let handle = try sandbox.lock { $0.heartbeatInterval = .seconds(60) }.tryAcquire()
         let replacement = sandbox.directory.file("replacement")
-        LockFiles.write(LockRecord(pid: 1, hostname: "elsewhere", timestampNanoseconds: LockFiles.nowNanoseconds(),
-                                   writerID: LockFiles.randomWriterID()).encoded(), to: replacement)
+        LockFiles.write(
+            LockRecord(
+                pid: 1, hostname: "elsewhere", timestampNanoseconds: LockFiles.nowNanoseconds(),
+                writerID: LockFiles.randomWriterID()
+            ).encoded(), to: replacement)
         rename(replacement, sandbox.lockFile)
         let error = try #require(LockError.caught { () throws(LockError) in try handle.checkHeld() })
         #expect(error.code == .lockLost)

@@ -21,7 +21,8 @@ extension CrossProcessTests {
             let heldThrough = mount.source + "/data.rvf"
             let seenThrough = mount.target + "/data.rvf"
 
-            let holder = try CrossProcessTests.probe("hold", heldThrough, ["heartbeat-ms=50", "stdin=1"], in: sandbox, keepsStandardInputOpen: true)
+            let holder = try CrossProcessTests.probe(
+                "hold", heldThrough, ["heartbeat-ms=50", "stdin=1"], in: sandbox, keepsStandardInputOpen: true)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.output) \(holder.errorOutput)")
             let other = WriterLock(dataFile: seenThrough)
             guard case .held(let seen) = try other.status() else {

@@ -25,8 +25,9 @@ extension CrossProcessTests {
             for arguments in [["--pid", "--fork", "--mount-proc", "/bin/true"], ["--uts", "/bin/true"]] {
                 let result = try? ChildProcess.runBlocking(unshare, arguments, outputIn: scratch.path)
                 guard result?.code == 0 else {
-                    print("NamespaceTests skipped: `unshare \(arguments.joined(separator: " "))` failed "
-                          + "(exit \(String(describing: result?.code)))")
+                    print(
+                        "NamespaceTests skipped: `unshare \(arguments.joined(separator: " "))` failed "
+                            + "(exit \(String(describing: result?.code)))")
                     return false
                 }
             }

@@ -112,8 +112,9 @@ extension CrossProcessTests {
             let sandbox = LockSandbox()
             let scratch = LockSandbox()
             let dead = try Host.deadPID(scratch: scratch.directory)
-            let stale = LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                   writerID: LockFiles.randomWriterID(), checksum: .crc32)
+            let stale = LockRecord(
+                pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                writerID: LockFiles.randomWriterID(), checksum: .crc32)
             let stop = scratch.directory.file("stop")
             let looker = try CrossProcessTests.probe("status", sandbox.dataFile, ["until=\(stop)"], in: scratch)
             _ = try #require(await looker.waitForLine(startingWith: "looping"), "looker: \(looker.errorOutput)")

@@ -14,8 +14,9 @@ import Testing
     let sandbox = LockSandbox()
 
     func record(pid: UInt32, timestamp: UInt64, checksum: LockRecord.Checksum) -> LockRecord {
-        LockRecord(pid: pid, hostname: Host.name, timestampNanoseconds: timestamp,
-                   writerID: LockFiles.randomWriterID(), checksum: checksum)
+        LockRecord(
+            pid: pid, hostname: Host.name, timestampNanoseconds: timestamp,
+            writerID: LockFiles.randomWriterID(), checksum: checksum)
     }
 
     /// A process started now, to hold a PID that a record names.

@@ -12,8 +12,10 @@ import Testing
     /// A stale lock left by a reference process that is gone: a dead PID, 60 s old.
     static func plantStale(in sandbox: LockSandbox) throws {
         let dead = try Host.deadPID(scratch: sandbox.directory)
-        sandbox.plant(LockRecord(pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                 writerID: LockFiles.randomWriterID(), checksum: .crc32))
+        sandbox.plant(
+            LockRecord(
+                pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                writerID: LockFiles.randomWriterID(), checksum: .crc32))
     }
 
     /// 230 bytes: the named temporary's name used to exceed NAME_MAX (255) by the

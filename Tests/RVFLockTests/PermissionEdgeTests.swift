@@ -7,8 +7,10 @@ import Testing
 extension CrossProcessTests {
     /// Locks seen by a user with fewer rights than the lock's directory needs, run
     /// as `nobody` through `setpriv` (so only when the tests run as root).
-    @Suite(.enabled(if: ChildProcess.User.unavailableReason == nil,
-                    "needs root and /usr/bin/setpriv, to run a process as nobody (uid 65534)"))
+    @Suite(
+        .enabled(
+            if: ChildProcess.User.unavailableReason == nil,
+            "needs root and /usr/bin/setpriv, to run a process as nobody (uid 65534)"))
     struct PermissionEdgeTests {
         /// A sandbox that `nobody` can enter (mkdtemp makes it 0700) but not write.
         func openSandbox() -> LockSandbox {
@@ -18,7 +20,9 @@ extension CrossProcessTests {
         }
 
         /// Runs a probe as nobody to its end.
-        func runAsNobody(_ mode: String, _ dataFile: String, _ settings: [String] = [], in sandbox: LockSandbox) async throws -> ChildProcess {
+        func runAsNobody(
+            _ mode: String, _ dataFile: String, _ settings: [String] = [], in sandbox: LockSandbox
+        ) async throws -> ChildProcess {
             let child = try CrossProcessTests.probe(mode, dataFile, settings, in: sandbox, user: .nobody)
             _ = await child.waitForExit(timeout: .seconds(60))
             return child

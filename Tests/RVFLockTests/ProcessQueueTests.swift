@@ -15,7 +15,11 @@ import Testing
     /// Counts how many bodies run at once; records the most ever seen.
     final class Overlap: Sendable {
         private let state = Mutex((inside: 0, most: 0, entries: 0))
-        func enter() { state.withLock { $0.inside += 1; $0.entries += 1; $0.most = max($0.most, $0.inside) } }
+        func enter() {
+            state.withLock {
+                $0.inside += 1; $0.entries += 1; $0.most = max($0.most, $0.inside)
+            }
+        }
         func leave() { state.withLock { $0.inside -= 1 } }
         var most: Int { state.withLock { $0.most } }
         var entries: Int { state.withLock { $0.entries } }

@@ -16,8 +16,10 @@ extension CrossProcessTests.ReferenceInteropTests {
         let directory = sandbox.directory.path
         let holder = try ChildProcess(
             TestResources.rvfLock,
-            ["exec", "-q", sandbox.dataFile, "--", "sh", "-c",
-             "echo $PPID > \(directory)/keeper; while [ ! -e \(directory)/stop ]; do sleep 0.02; done"],
+            [
+                "exec", "-q", sandbox.dataFile, "--", "sh", "-c",
+                "echo $PPID > \(directory)/keeper; while [ ! -e \(directory)/stop ]; do sleep 0.02; done",
+            ],
             outputIn: directory, name: "rvf-lock-exec")
         let keeper = try #require(await pidWritten(to: directory + "/keeper"), "the command never ran: \(holder.errorOutput)")
         #expect(sandbox.lockRecord?.pid == UInt32(keeper))

@@ -7,16 +7,19 @@ import Testing
 
 extension CrossProcessTests {
     /// RVFLock and the reference implementation (`locking.rs`) on the same lock file.
-    @Suite(.enabled(if: ReferenceHarness.isAvailable,
-                    "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
+    @Suite(
+        .enabled(
+            if: ReferenceHarness.isAvailable,
+            "needs rustc and the reference: ../shared/seed/locking.rs beside the package, or RVFLOCK_REFERENCE_DIR"))
     struct ReferenceInteropTests {
         static let sameHost = ["HOSTNAME": Host.name]
         static let otherHost = ["HOSTNAME": "elsewhere"]
 
         func startReference(_ arguments: [String], environment: [String: String], in sandbox: LockSandbox) async throws -> ChildProcess {
             let harness = try await ReferenceHarness.shared.executable()
-            return try ChildProcess(harness, arguments, environment: environment,
-                                    outputIn: sandbox.directory.path, name: "reference-\(arguments[0])")
+            return try ChildProcess(
+                harness, arguments, environment: environment,
+                outputIn: sandbox.directory.path, name: "reference-\(arguments[0])")
         }
 
         func referenceTry(_ sandbox: LockSandbox, environment: [String: String]) async throws -> CompletedProcess {
@@ -27,7 +30,8 @@ extension CrossProcessTests {
         @Test func referenceHolderBlocksUs() async throws {
             let sandbox = LockSandbox()
             let reference = try await startReference(["hold", sandbox.dataFile, "60000"], environment: Self.sameHost, in: sandbox)
-            let line = try #require(await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
+            let line = try #require(
+                await reference.waitForLine(startingWith: "acquired"), "reference: \(reference.output) \(reference.errorOutput)")
             #expect(line == "acquired \(reference.pid)")
 
             let error = try #require(LockError.caught { () throws(LockError) in try sandbox.lock().tryAcquire() })
@@ -102,8 +106,9 @@ extension CrossProcessTests {
         @Test func withoutHeartbeatTheReferenceOnAnotherHostBreaksABackdatedLiveLock() async throws {
             // Negative control for the heartbeat test below: the same backdating, no refresh in time.
             let sandbox = LockSandbox()
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, ["heartbeat-ms=60000", "stdin=1"],
-                                                     in: sandbox, keepsStandardInputOpen: true)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, ["heartbeat-ms=60000", "stdin=1"],
+                in: sandbox, keepsStandardInputOpen: true)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 400))
 
@@ -117,8 +122,9 @@ extension CrossProcessTests {
 
         @Test func heartbeatKeepsALiveLockFreshForTheReferenceOnAnotherHost() async throws {
             let sandbox = LockSandbox()
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, ["heartbeat-ms=200", "stdin=1"],
-                                                     in: sandbox, keepsStandardInputOpen: true)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, ["heartbeat-ms=200", "stdin=1"],
+                in: sandbox, keepsStandardInputOpen: true)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             // As if the holder had gone 400 s without refreshing.
             LockFiles.setTimestamp(sandbox.lockFile, to: LockFiles.nanoseconds(secondsAgo: 400))

@@ -15,10 +15,14 @@ extension CrossProcessTests {
         /// Runs the probe with the `call`-th `flock()` failing with ESTALE.
         func probe(_ mode: String, failingFlock call: Int) async throws -> ChildProcess {
             let strace = try #require(Host.executable(named: "strace"))
-            let child = try ChildProcess(strace, ["-f", "-o", "/dev/null", "-e", "trace=flock",
-                                                  "-e", "inject=flock:error=ESTALE:when=\(call)",
-                                                  TestResources.probe, mode, sandbox.dataFile],
-                                         outputIn: sandbox.directory.path, name: "stale-\(mode)")
+            let child = try ChildProcess(
+                strace,
+                [
+                    "-f", "-o", "/dev/null", "-e", "trace=flock",
+                    "-e", "inject=flock:error=ESTALE:when=\(call)",
+                    TestResources.probe, mode, sandbox.dataFile,
+                ],
+                outputIn: sandbox.directory.path, name: "stale-\(mode)")
             _ = await child.waitForExit(timeout: .seconds(60))
             return child
         }

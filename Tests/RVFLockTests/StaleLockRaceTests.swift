@@ -19,9 +19,11 @@ extension ManyProcessTests {
             switch origin {
             case .referenceRecordOfDeadProcess:
                 let dead = try Host.deadPID(scratch: sandbox.directory)
-                sandbox.plant(LockRecord(pid: dead, hostname: Host.name,
-                                         timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                                         writerID: LockFiles.randomWriterID(), checksum: .crc32))
+                sandbox.plant(
+                    LockRecord(
+                        pid: dead, hostname: Host.name,
+                        timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                        writerID: LockFiles.randomWriterID(), checksum: .crc32))
             case .killedRVFLockHolder:
                 let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, in: sandbox)
                 _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")

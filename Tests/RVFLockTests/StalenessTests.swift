@@ -10,8 +10,9 @@ import Testing
 
     /// A reference-style record (IEEE CRC32, random writer id) on this host.
     func referenceRecord(pid: UInt32, secondsOld: UInt64, hostname: String = Host.name) -> LockRecord {
-        LockRecord(pid: pid, hostname: hostname, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: secondsOld),
-                   writerID: LockFiles.randomWriterID(), checksum: .crc32)
+        LockRecord(
+            pid: pid, hostname: hostname, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: secondsOld),
+            writerID: LockFiles.randomWriterID(), checksum: .crc32)
     }
 
     func expectBusy(_ lock: WriterLock, sourceLocation: SourceLocation = #_sourceLocation) -> LockError? {
@@ -36,8 +37,9 @@ import Testing
         [],
         Array("not a lock file".utf8),
         Array(repeating: 0xAB, count: 104),
-        Array(LockRecord(pid: 1, hostname: "x", timestampNanoseconds: 1, writerID: WriterID(high: 1, low: 1))
-            .encoded().prefix(103)),
+        Array(
+            LockRecord(pid: 1, hostname: "x", timestampNanoseconds: 1, writerID: WriterID(high: 1, low: 1))
+                .encoded().prefix(103)),
     ]
 
     @Test(arguments: invalidContents)
@@ -268,8 +270,9 @@ import Testing
     func timestampInTheFutureCountsAsFreshAndBreaksNothing(_ timestamp: UInt64) throws {
         let dead = try Host.deadPID(scratch: sandbox.directory)
         for hostname in [Host.name, "other-host.example"] {
-            let record = LockRecord(pid: dead, hostname: hostname, timestampNanoseconds: timestamp,
-                                    writerID: LockFiles.randomWriterID(), checksum: .crc32)
+            let record = LockRecord(
+                pid: dead, hostname: hostname, timestampNanoseconds: timestamp,
+                writerID: LockFiles.randomWriterID(), checksum: .crc32)
             sandbox.plant(record)
             let lock = sandbox.lock()
             guard case .held(let holder) = try lock.status() else {

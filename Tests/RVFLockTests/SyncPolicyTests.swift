@@ -27,8 +27,10 @@ extension CrossProcessTests {
                 strace, ["-f", "-e", "trace=fsync,fdatasync", "-o", trace, TestResources.probe, mode, sandbox.dataFile] + settings)
             #expect(run.status == 0, "\(run)")
             let lines = String(decoding: LockFiles.read(trace) ?? [], as: UTF8.self).split(separator: "\n")
-            return (lines.filter { $0.contains("fsync(") && !$0.contains("fdatasync(") }.count,
-                    lines.filter { $0.contains("fdatasync(") }.count)
+            return (
+                lines.filter { $0.contains("fsync(") && !$0.contains("fdatasync(") }.count,
+                lines.filter { $0.contains("fdatasync(") }.count
+            )
         }
 
         // One test per file system, so that one this machine lacks shows as a skipped test.
@@ -48,8 +50,9 @@ extension CrossProcessTests {
             let cycle = try await syncCalls("try", ["sync=\(run.policy)"], in: sandbox)
             // A hold long enough for several heartbeats.
             let holding = try await syncCalls("hold", ["sync=\(run.policy)", "heartbeat-ms=20", "hold-ms=400"], in: sandbox)
-            print("sync on \(run.base), \(run.policy): acquire+release \(cycle.fsync) fsync \(cycle.fdatasync) fdatasync; "
-                  + "400 ms hold \(holding.fsync) fsync \(holding.fdatasync) fdatasync")
+            print(
+                "sync on \(run.base), \(run.policy): acquire+release \(cycle.fsync) fsync \(cycle.fdatasync) fdatasync; "
+                    + "400 ms hold \(holding.fsync) fsync \(holding.fdatasync) fdatasync")
             switch run.policy {
             case "automatic":
                 #expect(cycle.fsync == 0 && cycle.fdatasync == 0, "a local file system needs no sync: \(cycle)")

@@ -14,7 +14,7 @@ extension ManyProcessTests {
     /// The holder beats every millisecond and, besides, rewrites its record in place
     /// (one `pwrite` of a whole valid record, as a heartbeat does) every ~50 us,
     /// while four threads of this process call `status()`, 10,000 times in all per file system
-/// (`RVFLOCK_STRESS=1`; 1,000 by default, see ``Stress``).
+    /// (`RVFLOCK_STRESS=1`; 1,000 by default, see ``Stress``).
     @Suite struct TornReadTests {
         /// ext4 (/tmp here) and tmpfs (/dev/shm) tear differently.
         static let fileSystems: [String] = ["/tmp", "/dev/shm"].filter { access($0, W_OK) == 0 }
@@ -55,7 +55,8 @@ extension ManyProcessTests {
         func statusNeverCallsALiveLockInvalidWhileItsHolderRewritesItInPlace(base: String) async throws {
             let sandbox = LockSandbox(in: base)
             let done = sandbox.directory.file("done")
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, ["heartbeat-ms=1", "rewrite-us=50", "until=\(done)"], in: sandbox)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, ["heartbeat-ms=1", "rewrite-us=50", "until=\(done)"], in: sandbox)
             _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             let lock = sandbox.lock()
 
@@ -74,11 +75,13 @@ extension ManyProcessTests {
             await withCheckedContinuation { continuation in group.notify(queue: .global()) { continuation.resume() } }
 
             let total = threads * looksPerThread
-            print("torn reads on \(base): \(total) looks, \(looks.held) held, \(looks.invalid.count) invalid, "
-                  + "\(looks.distinctTimestamps) distinct records seen")
+            print(
+                "torn reads on \(base): \(total) looks, \(looks.held) held, \(looks.invalid.count) invalid, "
+                    + "\(looks.distinctTimestamps) distinct records seen")
             // The holder really rewrote its record while the looks ran: they could have torn.
             #expect(looks.distinctTimestamps > total / 100, "only \(looks.distinctTimestamps) distinct records seen")
-            #expect(looks.invalid.isEmpty, "\(looks.invalid.count) of \(total) looks called the live lock invalid: \(looks.invalid.prefix(2))")
+            #expect(
+                looks.invalid.isEmpty, "\(looks.invalid.count) of \(total) looks called the live lock invalid: \(looks.invalid.prefix(2))")
             #expect(looks.other.isEmpty, "a live holder's lock was seen as: \(looks.other.prefix(2))")
 
             LockFiles.write([], to: done)

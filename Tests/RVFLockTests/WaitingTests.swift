@@ -9,8 +9,9 @@ extension CrossProcessTests {
 
         /// A `rvflock-probe hold` process that holds the lock until its standard input closes.
         func startHolder() async throws -> (ChildProcess, WriterID) {
-            let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, ["stdin=1"], in: sandbox,
-                                                     keepsStandardInputOpen: true)
+            let holder = try CrossProcessTests.probe(
+                "hold", sandbox.dataFile, ["stdin=1"], in: sandbox,
+                keepsStandardInputOpen: true)
             let line = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")
             let writer = try #require(line.split(separator: " ").last.map(String.init))
             let record = try #require(sandbox.lockRecord)
@@ -64,11 +65,12 @@ extension CrossProcessTests {
             let reports = Mutex<[WaitProgress]>([])
             let clock = ContinuousClock()
             let start = clock.now
-            let error = try #require(LockError.caught { () throws(LockError) in
-                try lock.acquire(timeout: .milliseconds(600)) { progress in
-                    reports.withLock { $0.append(progress) }
-                }
-            })
+            let error = try #require(
+                LockError.caught { () throws(LockError) in
+                    try lock.acquire(timeout: .milliseconds(600)) { progress in
+                        reports.withLock { $0.append(progress) }
+                    }
+                })
             let waited = clock.now - start
             #expect(error.code == .timedOut)
             #expect(error.holder?.pid == UInt32(holder.pid))

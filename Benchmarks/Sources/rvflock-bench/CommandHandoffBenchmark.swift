@@ -59,7 +59,9 @@ struct CommandHandoffBenchmark {
         }
     }
 
-    private func runOnce(_ wrapper: Wrapper, round: Int, seconds: Double)
+    private func runOnce(
+        _ wrapper: Wrapper, round: Int, seconds: Double
+    )
         throws -> (gaps: [Double], commands: Int, overlaps: Int)
     {
         let data = try context.dataFile(for: "\(wrapper.slug)-exec-handoff-\(round)")
@@ -68,9 +70,10 @@ struct CommandHandoffBenchmark {
         try context.emptyFile(log)
         let (executable, leading) = wrapper.arguments(data)
         let slots = (0...Self.waiters).map { slot in
-            PreparedCommand(label: "\(wrapper.name) (slot \(slot))", executable: executable,
-                            arguments: leading + [tools.stamp, log, "\(slot)", "\(Self.holdMicroseconds)"],
-                            standardError: directory + "/slot-\(slot).stderr")
+            PreparedCommand(
+                label: "\(wrapper.name) (slot \(slot))", executable: executable,
+                arguments: leading + [tools.stamp, log, "\(slot)", "\(Self.holdMicroseconds)"],
+                standardError: directory + "/slot-\(slot).stderr")
         }
         let start = Monotonic.now()
         let end = start + UInt64(seconds * 1e9)
@@ -114,7 +117,9 @@ struct CommandHandoffBenchmark {
 
     /// Reads the stamps: each gap from a `-` line to the `+` line after it that
     /// falls in the window; a `+` while another command is inside is an overlap.
-    static func gaps(inLog path: String, from first: UInt64, to last: UInt64)
+    static func gaps(
+        inLog path: String, from first: UInt64, to last: UInt64
+    )
         throws(BenchFailure) -> (gaps: [Double], commands: Int, overlaps: Int)
     {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {

@@ -19,19 +19,31 @@ struct CommandStartBenchmark {
         let directory = context.directory
         // flock(1) first: the paired ratios divide by its run of each round.
         let commands: [(command: String, prepared: PreparedCommand)] = [
-            ("flock -n FILE true",
-             PreparedCommand(label: "flock(1)", executable: tools.flock, arguments: ["-n", flockFile, "true"],
-                             standardError: directory + "/cli-start-flock.stderr")),
-            ("rvf-lock exec -n FILE -- true",
-             PreparedCommand(label: "rvf-lock exec", executable: tools.rvfLock,
-                             arguments: ["exec", "-n", rvfLockData, "--", "true"],
-                             standardError: directory + "/cli-start-rvf-lock.stderr")),
-            ("rvf-lock --version",
-             PreparedCommand(label: "rvf-lock --version", executable: tools.rvfLock, arguments: ["--version"],
-                             standardError: directory + "/cli-start-version.stderr")),
-            ("true",
-             PreparedCommand(label: "true", executable: tools.trueCommand, arguments: [],
-                             standardError: directory + "/cli-start-true.stderr")),
+            (
+                "flock -n FILE true",
+                PreparedCommand(
+                    label: "flock(1)", executable: tools.flock, arguments: ["-n", flockFile, "true"],
+                    standardError: directory + "/cli-start-flock.stderr")
+            ),
+            (
+                "rvf-lock exec -n FILE -- true",
+                PreparedCommand(
+                    label: "rvf-lock exec", executable: tools.rvfLock,
+                    arguments: ["exec", "-n", rvfLockData, "--", "true"],
+                    standardError: directory + "/cli-start-rvf-lock.stderr")
+            ),
+            (
+                "rvf-lock --version",
+                PreparedCommand(
+                    label: "rvf-lock --version", executable: tools.rvfLock, arguments: ["--version"],
+                    standardError: directory + "/cli-start-version.stderr")
+            ),
+            (
+                "true",
+                PreparedCommand(
+                    label: "true", executable: tools.trueCommand, arguments: [],
+                    standardError: directory + "/cli-start-true.stderr")
+            ),
         ]
         for (_, prepared) in commands {
             for _ in 0..<Self.warmupRuns { try prepared.wait(for: prepared.spawn()) }
@@ -50,9 +62,10 @@ struct CommandStartBenchmark {
         return Results.CommandStart(
             rvfLock: shownPath(tools.rvfLock), flock: tools.flock, rounds: rounds,
             rows: commands.indices.map { index in
-                Results.CommandStart.Row(name: commands[index].prepared.label, command: commands[index].command,
-                                         nanoseconds: Summary(samples[index]),
-                                         pairedRatioToFlock: Summary(zip(samples[index], samples[0]).map { $0 / $1 }))
+                Results.CommandStart.Row(
+                    name: commands[index].prepared.label, command: commands[index].command,
+                    nanoseconds: Summary(samples[index]),
+                    pairedRatioToFlock: Summary(zip(samples[index], samples[0]).map { $0 / $1 }))
             })
     }
 }

@@ -13,7 +13,9 @@ struct CommandTools {
     let stamp: String
 
     /// Finds every tool, or says which is missing and what to do about it.
-    static func locate(rvfLock: String?, flock: String?, besideExecutable executable: String)
+    static func locate(
+        rvfLock: String?, flock: String?, besideExecutable executable: String
+    )
         -> (tools: CommandTools?, unavailable: String?)
     {
         guard let rvfLock else {

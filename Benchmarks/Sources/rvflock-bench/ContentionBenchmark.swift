@@ -27,9 +27,12 @@ struct ContentionBenchmark {
                     ["contend", data, "\(start)", "\(end)", "\(holdMicroseconds)", "\(id)", log, "\(Self.referencePollMicroseconds)"],
                     label: label)
             }
-            return try context.worker(["contend", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
-                                       "--log", log, "--start-ns", "\(start)", "--end-ns", "\(end)", "--hold-us", "\(holdMicroseconds)"],
-                                      label: label)
+            return try context.worker(
+                [
+                    "contend", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
+                    "--log", log, "--start-ns", "\(start)", "--end-ns", "\(end)", "--hold-us", "\(holdMicroseconds)",
+                ],
+                label: label)
         }
         var counts: [Int] = []
         var waits: [Double] = []

@@ -14,8 +14,10 @@ enum GoalTable {
     static func goals(for results: Results) -> [Results.Goal] {
         var goals: [Results.Goal] = []
         func add(_ issue: Int, _ measurement: String, _ result: String?, _ goal: String, _ met: Bool?) {
-            goals.append(.init(issue: issue, measurement: measurement, result: result ?? "not measured", goal: goal,
-                               met: result == nil ? nil : met))
+            goals.append(
+                .init(
+                    issue: issue, measurement: measurement, result: result ?? "not measured", goal: goal,
+                    met: result == nil ? nil : met))
         }
 
         // Issue 9, goal 2: uncontended, against the reference in the same run; the
@@ -32,7 +34,8 @@ enum GoalTable {
             let reference = table.rows.first { $0.name == UncontendedBenchmark.referenceRow }
             let measured = ours.flatMap { ours in reference.map { (ours.medianNanosecondsPerOperation, $0.medianNanosecondsPerOperation) } }
             let ratio = measured.map { $0.0 / $0.1 } ?? .nan
-            add(9, "Uncontended acquire + release on \(fileSystem), vs the reference",
+            add(
+                9, "Uncontended acquire + release on \(fileSystem), vs the reference",
                 measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
                 "≤ \(Format.ratio(limit)) the reference", ratio <= limit)
         }
@@ -41,11 +44,14 @@ enum GoalTable {
         for waiters in [1, 4, 16] {
             let ours = results.handoff.first { $0.implementation == .rvflock && $0.waiters == waiters }
             let kernel = results.handoff.first { $0.implementation == .kernelFlock && $0.waiters == waiters }
-            for (percentile, limit, value) in [("p50", 1.5, { (summary: Summary) in summary.median }),
-                                               ("p99", 2.0, { (summary: Summary) in summary.p99 })] {
+            for (percentile, limit, value) in [
+                ("p50", 1.5, { (summary: Summary) in summary.median }),
+                ("p99", 2.0, { (summary: Summary) in summary.p99 }),
+            ] {
                 let measured = ours.flatMap { ours in kernel.map { (value(ours.latencyNanoseconds), value($0.latencyNanoseconds)) } }
                 let ratio = measured.map { $0.0 / $0.1 } ?? .nan
-                add(9, "Handoff \(percentile), \(waiters) waiting, vs kernel flock",
+                add(
+                    9, "Handoff \(percentile), \(waiters) waiting, vs kernel flock",
                     measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
                     "≤ \(Format.ratio(limit)) kernel flock", ratio <= limit)
             }
@@ -60,7 +66,8 @@ enum GoalTable {
             let kernel = contention(.kernelFlock, 8, 200)
             let measured = ours.flatMap { ours in kernel.map { (ours.acquisitionsPerSecond, $0.acquisitionsPerSecond) } }
             let ratio = measured.map { $0.0 / $0.1 } ?? .nan
-            add(9, "8 processes, 200 µs hold: acquisitions/s vs kernel flock",
+            add(
+                9, "8 processes, 200 µs hold: acquisitions/s vs kernel flock",
                 measured.map { "\(Format.count($0.0))/s vs \(Format.count($0.1))/s = \(Format.ratio(ratio))" },
                 "≥ 0.90× kernel flock", ratio >= 0.9)
         }
@@ -68,7 +75,8 @@ enum GoalTable {
         for processes in [8, 32] {
             for hold in holds {
                 let row = contention(.rvflock, processes, hold)
-                add(9, "\(processes) processes, \(hold) µs hold: least / most served",
+                add(
+                    9, "\(processes) processes, \(hold) µs hold: least / most served",
                     row.map { "\($0.fewestByOneProcess) / \($0.mostByOneProcess) = \(String(format: "%.2f", $0.fairness))" },
                     "≥ 0.90", (row?.fairness ?? 0) >= 0.9)
             }
@@ -76,8 +84,11 @@ enum GoalTable {
         for processes in [8, 32] {
             for hold in holds {
                 let row = contention(.rvflock, processes, hold)
-                add(9, "\(processes) processes, \(hold) µs hold: longest single wait / median wait",
-                    row.map { "\(Format.duration($0.waitNanoseconds.maximum)) / \(Format.duration($0.waitNanoseconds.median)) = \(Format.ratio($0.longestToMedianWait))" },
+                add(
+                    9, "\(processes) processes, \(hold) µs hold: longest single wait / median wait",
+                    row.map {
+                        "\(Format.duration($0.waitNanoseconds.maximum)) / \(Format.duration($0.waitNanoseconds.median)) = \(Format.ratio($0.longestToMedianWait))"
+                    },
                     "≤ 3×", (row?.longestToMedianWait ?? .nan) <= 3)
             }
         }
@@ -85,21 +96,31 @@ enum GoalTable {
         // Issue 9, goal 5: keep.
         let ours = results.contention.filter { $0.implementation == .rvflock }
         let overlapping = ours.filter { $0.overlaps > 0 }
-        add(9, "Overlaps, RVFLock, every size and hold",
-            ours.isEmpty ? nil : "\(ours.map(\.overlaps).reduce(0, +)) in \(Format.count(Double(ours.map(\.acquisitions).reduce(0, +)))) acquisitions, \(ours.count) configurations"
-                + overlapping.map { " (\($0.overlaps) at \($0.processes) processes, \($0.holdMicroseconds) µs)" }.joined(),
+        add(
+            9, "Overlaps, RVFLock, every size and hold",
+            ours.isEmpty
+                ? nil
+                : "\(ours.map(\.overlaps).reduce(0, +)) in \(Format.count(Double(ours.map(\.acquisitions).reduce(0, +)))) acquisitions, \(ours.count) configurations"
+                    + overlapping.map { " (\($0.overlaps) at \($0.processes) processes, \($0.holdMicroseconds) µs)" }.joined(),
             "0", overlapping.isEmpty)
-        add(9, "CPU of a waiting process", results.waiting.map { Format.percent($0.fractionOfCore) + " of a core" },
+        add(
+            9, "CPU of a waiting process", results.waiting.map { Format.percent($0.fractionOfCore) + " of a core" },
             "< 1 % of a core", (results.waiting?.fractionOfCore ?? .nan) < 0.01)
-        add(9, "Recovery after SIGKILL of the holder" + (results.recovery.map { " (worst of \($0.trials))" } ?? ""),
+        add(
+            9, "Recovery after SIGKILL of the holder" + (results.recovery.map { " (worst of \($0.trials))" } ?? ""),
             results.recovery.map { "median \(Format.duration($0.nanoseconds.median)), max \(Format.duration($0.nanoseconds.maximum))" },
             "< 5 ms", (results.recovery?.nanoseconds.maximum ?? .nan) < 5e6)
         let heartbeat = results.heartbeat.first { $0.intervalMilliseconds == 5000 }
-        add(9, "Heartbeat cost per hour, default interval" + (heartbeat.map { " (extrapolated from \(Format.seconds($0.seconds)))" } ?? ""),
-            heartbeat.map { "\(Format.duration($0.cpuMillisecondsPerHour * 1e6)) CPU, \(Format.count($0.writeCallsPerHour)) write calls, \(Format.bytes($0.storageBytesPerHour)) to storage" },
+        add(
+            9, "Heartbeat cost per hour, default interval" + (heartbeat.map { " (extrapolated from \(Format.seconds($0.seconds)))" } ?? ""),
+            heartbeat.map {
+                "\(Format.duration($0.cpuMillisecondsPerHour * 1e6)) CPU, \(Format.count($0.writeCallsPerHour)) write calls, \(Format.bytes($0.storageBytesPerHour)) to storage"
+            },
             "≤ today's: \(Format.duration(heartbeatBaselineCPUMillisecondsPerHour * 1e6)) CPU, \(Format.count(heartbeatBaselineWriteCallsPerHour)) write calls",
-            heartbeat.map { $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
-                && $0.writeCallsPerHour <= heartbeatBaselineWriteCallsPerHour } ?? false)
+            heartbeat.map {
+                $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
+                    && $0.writeCallsPerHour <= heartbeatBaselineWriteCallsPerHour
+            } ?? false)
 
         // Issues 8 and 17: the cost of rvf-lock exec against flock(1), the binary built
         // as README.md installs it; judged by the median of the paired ratios.
@@ -108,11 +129,14 @@ enum GoalTable {
             let ours = rows?.first { $0.command.hasPrefix("rvf-lock exec") }
             let flock = rows?.first { $0.command.hasPrefix("flock") }
             let ratio = ours?.pairedRatioToFlock.median ?? .nan
-            add(17, "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, median of paired runs",
-                ours.flatMap { ours in flock.map { flock in
-                    "\(Format.duration(ours.nanoseconds.median)) vs \(Format.duration(flock.nanoseconds.median)); "
-                        + "paired \(Format.ratio(ratio)) (p99 \(Format.ratio(ours.pairedRatioToFlock.p99)))"
-                } },
+            add(
+                17, "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, median of paired runs",
+                ours.flatMap { ours in
+                    flock.map { flock in
+                        "\(Format.duration(ours.nanoseconds.median)) vs \(Format.duration(flock.nanoseconds.median)); "
+                            + "paired \(Format.ratio(ratio)) (p99 \(Format.ratio(ours.pairedRatioToFlock.p99)))"
+                    }
+                },
                 "≤ 1.5× flock(1)", ratio <= 1.5)
         }
         do {
@@ -120,10 +144,12 @@ enum GoalTable {
             let flock = results.commandHandoff.first { $0.command.hasPrefix("flock") }
             let measured = ours.flatMap { ours in flock.map { (ours.gapNanoseconds.median, $0.gapNanoseconds.median) } }
             let ratio = measured.map { $0.0 / $0.1 } ?? .nan
-            add(8, "Exec-to-exec handoff p50, 1 holder + \(CommandHandoffBenchmark.waiters) waiting, vs flock(1)",
+            add(
+                8, "Exec-to-exec handoff p50, 1 holder + \(CommandHandoffBenchmark.waiters) waiting, vs flock(1)",
                 measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
                 "≤ 1.5× flock(1)", ratio <= 1.5)
-            add(8, "Commands overlapping under `rvf-lock exec` (exec-to-exec handoff)",
+            add(
+                8, "Commands overlapping under `rvf-lock exec` (exec-to-exec handoff)",
                 ours.map { "\($0.overlaps) in \($0.commands) commands" }, "0", ours?.overlaps == 0)
         }
         return goals

@@ -21,10 +21,13 @@ struct HandoffBenchmark {
         let end = start + UInt64(seconds * 1e9)
         let warmupEnd = start + UInt64(seconds * 0.2e9)
         let workers = try (1...processes).map { id throws(BenchFailure) in
-            try context.worker(["handoff", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
-                                "--log", stamps, "--start-ns", "\(start)", "--end-ns", "\(end)", "--warmup-ns", "\(warmupEnd)",
-                                "--hold-us", "\(Self.holdMicroseconds)", "--pause-us", "\(Self.pauseMicroseconds)"],
-                               label: "\(implementation.displayName) handoff worker \(id)")
+            try context.worker(
+                [
+                    "handoff", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
+                    "--log", stamps, "--start-ns", "\(start)", "--end-ns", "\(end)", "--warmup-ns", "\(warmupEnd)",
+                    "--hold-us", "\(Self.holdMicroseconds)", "--pause-us", "\(Self.pauseMicroseconds)",
+                ],
+                label: "\(implementation.displayName) handoff worker \(id)")
         }
         var samples: [Double] = []
         for worker in workers {
@@ -34,7 +37,8 @@ struct HandoffBenchmark {
             }
             samples += line.split(separator: " ").dropFirst().compactMap { Double($0) }
         }
-        return Results.Handoff(implementation: implementation, waiters: waiters, processes: processes, seconds: seconds,
-                               holdMicroseconds: Self.holdMicroseconds, latencyNanoseconds: Summary(samples))
+        return Results.Handoff(
+            implementation: implementation, waiters: waiters, processes: processes, seconds: seconds,
+            holdMicroseconds: Self.holdMicroseconds, latencyNanoseconds: Summary(samples))
     }
 }

@@ -13,15 +13,16 @@ struct HeartbeatBenchmark {
         ]
         let workers = try configurations.enumerated().map { index, configuration throws(BenchFailure) in
             let data = try context.dataFile(for: "heartbeat-\(index)")
-            return try context.worker(configuration.arguments + ["--file", data, "--seconds", "\(seconds)"],
-                                      label: "heartbeat: \(configuration.label)")
+            return try context.worker(
+                configuration.arguments + ["--file", data, "--seconds", "\(seconds)"],
+                label: "heartbeat: \(configuration.label)")
         }
         var usages: [(cpu: UInt64, calls: UInt64, characters: UInt64, storage: UInt64, held: Bool)] = []
         for worker in workers {
             let lines = try worker.finish(timeoutNanoseconds: UInt64(seconds * 1e9) + 60_000_000_000)
             guard let line = lines.first(where: { $0.hasPrefix("usage") }),
-                  let cpu = field("cpu-ns", in: line), let calls = field("syscw", in: line),
-                  let characters = field("wchar", in: line), let storage = field("write-bytes", in: line)
+                let cpu = field("cpu-ns", in: line), let calls = field("syscw", in: line),
+                let characters = field("wchar", in: line), let storage = field("write-bytes", in: line)
             else {
                 throw BenchFailure("\(worker.label) printed no usage: \(lines)")
             }

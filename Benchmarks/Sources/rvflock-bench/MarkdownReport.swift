@@ -5,12 +5,15 @@ struct MarkdownReport {
     let results: Results
 
     private func uncontendedTable(_ uncontended: Results.Uncontended, into out: inout [String]) {
-        out.append("| Implementation | median ns/op | p50 | p99 | ratio to the reference | ratio to temp+fsync+link floor | what one operation is |")
+        out.append(
+            "| Implementation | median ns/op | p50 | p99 | ratio to the reference | ratio to temp+fsync+link floor | what one operation is |"
+        )
         out.append("|---|---|---|---|---|---|---|")
         for row in uncontended.rows {
-            out.append("| \(row.name) | \(Format.count(row.medianNanosecondsPerOperation)) | \(Format.duration(row.perOperation.median)) "
-                + "| \(Format.duration(row.perOperation.p99)) | \(Format.ratio(row.ratioToReference ?? .nan)) "
-                + "| \(Format.ratio(row.ratioToLinkFloor ?? .nan)) | \(row.what) |")
+            out.append(
+                "| \(row.name) | \(Format.count(row.medianNanosecondsPerOperation)) | \(Format.duration(row.perOperation.median)) "
+                    + "| \(Format.duration(row.perOperation.p99)) | \(Format.ratio(row.ratioToReference ?? .nan)) "
+                    + "| \(Format.ratio(row.ratioToLinkFloor ?? .nan)) | \(row.what) |")
         }
     }
 
@@ -20,14 +23,16 @@ struct MarkdownReport {
         out.append("## RVFLock benchmarks (\(results.profile.rawValue) profile)")
         out.append("")
         out.append("Command: `\(results.command)`  ")
-        out.append("Run \(machine.startedAt) on \(machine.system), \(machine.cores) cores, lock files in \(machine.fileSystem); "
-            + "load average \(machine.loadAverageAtStart) at start, \(machine.loadAverageAtEnd) at end; took \(Int(machine.secondsTaken)) s. "
-            + "The machine is shared with other engineers' builds and tests, so expect noise.")
+        out.append(
+            "Run \(machine.startedAt) on \(machine.system), \(machine.cores) cores, lock files in \(machine.fileSystem); "
+                + "load average \(machine.loadAverageAtStart) at start, \(machine.loadAverageAtEnd) at end; took \(Int(machine.secondsTaken)) s. "
+                + "The machine is shared with other engineers' builds and tests, so expect noise.")
         out.append("")
         out.append("### Goals")
         out.append("")
-        out.append("Issue 8: the cost of `rvf-lock exec` against flock(1); issue 9: performance against kernel flock(2) and the reference. "
-            + "Read off the tables below; the tool asserts none of them.")
+        out.append(
+            "Issue 8: the cost of `rvf-lock exec` against flock(1); issue 9: performance against kernel flock(2) and the reference. "
+                + "Read off the tables below; the tool asserts none of them.")
         out.append("")
         out.append("| Issue | Measurement | Result | Goal | Met? |")
         out.append("|---|---|---|---|---|")
@@ -38,9 +43,11 @@ struct MarkdownReport {
             out.append("")
             out.append("### 1. Uncontended acquire + release")
             out.append("")
-            out.append("Median over \(uncontended.runs) runs of each run's mean over \(uncontended.operationsPerRun) operations, the variants "
-                + "interleaved in blocks of \(UncontendedBenchmark.blockSize) operations; p50/p99 over every single operation. "
-                + "Lock files in \(uncontended.fileSystem). fsync dominates all but the flock floor, so other users' disk I/O moves these numbers.")
+            out.append(
+                "Median over \(uncontended.runs) runs of each run's mean over \(uncontended.operationsPerRun) operations, the variants "
+                    + "interleaved in blocks of \(UncontendedBenchmark.blockSize) operations; p50/p99 over every single operation. "
+                    + "Lock files in \(uncontended.fileSystem). fsync dominates all but the flock floor, so other users' disk I/O moves these numbers."
+            )
             out.append("")
             uncontendedTable(uncontended, into: &out)
         }
@@ -54,65 +61,76 @@ struct MarkdownReport {
             out.append("")
             out.append("### 2. Handoff latency")
             out.append("")
-            out.append("From just before the holder's release to just after the next waiter's acquire returns (CLOCK_MONOTONIC across processes); "
-                + "each holder holds \(results.handoff[0].holdMicroseconds / 1000) ms, then pauses \(HandoffBenchmark.pauseMicroseconds / 1000) ms, "
-                + "so every other process is waiting at each release; \(Format.seconds(results.handoff[0].seconds)) per row, the first fifth warm-up. "
-                + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file.")
+            out.append(
+                "From just before the holder's release to just after the next waiter's acquire returns (CLOCK_MONOTONIC across processes); "
+                    + "each holder holds \(results.handoff[0].holdMicroseconds / 1000) ms, then pauses \(HandoffBenchmark.pauseMicroseconds / 1000) ms, "
+                    + "so every other process is waiting at each release; \(Format.seconds(results.handoff[0].seconds)) per row, the first fifth warm-up. "
+                    + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file.")
             out.append("")
             out.append("| Waiting processes | Implementation | handoffs | p50 | p99 | max | p50 / kernel flock | p99 / kernel flock |")
             out.append("|---|---|---|---|---|---|---|---|")
             for row in results.handoff {
                 let kernel = results.handoff.first { $0.implementation == .kernelFlock && $0.waiters == row.waiters }
                 let latency = row.latencyNanoseconds
-                out.append("| \(row.waiters) | \(row.implementation.displayName) | \(latency.count) | \(Format.duration(latency.median)) "
-                    + "| \(Format.duration(latency.p99)) | \(Format.duration(latency.maximum)) "
-                    + "| \(Format.ratio(kernel.map { latency.median / $0.latencyNanoseconds.median } ?? .nan)) "
-                    + "| \(Format.ratio(kernel.map { latency.p99 / $0.latencyNanoseconds.p99 } ?? .nan)) |")
+                out.append(
+                    "| \(row.waiters) | \(row.implementation.displayName) | \(latency.count) | \(Format.duration(latency.median)) "
+                        + "| \(Format.duration(latency.p99)) | \(Format.duration(latency.maximum)) "
+                        + "| \(Format.ratio(kernel.map { latency.median / $0.latencyNanoseconds.median } ?? .nan)) "
+                        + "| \(Format.ratio(kernel.map { latency.p99 / $0.latencyNanoseconds.p99 } ?? .nan)) |")
             }
         }
         if !results.contention.isEmpty {
             out.append("")
             out.append("### 3. Contended throughput, fairness, waits, overlaps")
             out.append("")
-            out.append("Each process loops acquire, append `+id`, hold, append `-id`, release, for \(Format.seconds(results.contention[0].seconds)); "
-                + "an overlap is a `+id` appended while another process is inside. Least / most: the fewest acquisitions of one process over the most. "
-                + "A wait is from asking for the lock to holding it, for every acquisition of every process. Kernel flock runs in the same worker loop; "
-                + "a median wait under a microsecond means that releasers mostly took their own lock straight back before a woken waiter ran. "
-                + "The reference cannot wait: its workers retry every \(ContentionBenchmark.referencePollMicroseconds) µs, and a wait runs from "
-                + "the first try to the success.")
+            out.append(
+                "Each process loops acquire, append `+id`, hold, append `-id`, release, for \(Format.seconds(results.contention[0].seconds)); "
+                    + "an overlap is a `+id` appended while another process is inside. Least / most: the fewest acquisitions of one process over the most. "
+                    + "A wait is from asking for the lock to holding it, for every acquisition of every process. Kernel flock runs in the same worker loop; "
+                    + "a median wait under a microsecond means that releasers mostly took their own lock straight back before a woken waiter ran. "
+                    + "The reference cannot wait: its workers retry every \(ContentionBenchmark.referencePollMicroseconds) µs, and a wait runs from "
+                    + "the first try to the success.")
             out.append("")
-            out.append("| Implementation | processes | hold | acquisitions/s | / kernel flock | fewest | most | least / most "
-                + "| median wait | p99 wait | longest wait | longest / median | overlaps |")
+            out.append(
+                "| Implementation | processes | hold | acquisitions/s | / kernel flock | fewest | most | least / most "
+                    + "| median wait | p99 wait | longest wait | longest / median | overlaps |")
             out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
             for row in results.contention {
                 let kernel = results.contention.first {
                     $0.implementation == .kernelFlock && $0.processes == row.processes && $0.holdMicroseconds == row.holdMicroseconds
                 }
-                out.append("| \(row.implementation.displayName) | \(row.processes) | \(row.holdMicroseconds) µs "
-                    + "| \(Format.count(row.acquisitionsPerSecond)) "
-                    + "| \(Format.ratio(kernel.map { row.acquisitionsPerSecond / $0.acquisitionsPerSecond } ?? .nan)) "
-                    + "| \(row.fewestByOneProcess) | \(row.mostByOneProcess) | \(String(format: "%.2f", row.fairness)) "
-                    + "| \(Format.duration(row.waitNanoseconds.median)) | \(Format.duration(row.waitNanoseconds.p99)) "
-                    + "| \(Format.duration(row.waitNanoseconds.maximum)) | \(Format.ratio(row.longestToMedianWait)) "
-                    + "| \(row.overlaps == 0 ? "0" : "**\(row.overlaps)**") |")
+                out.append(
+                    "| \(row.implementation.displayName) | \(row.processes) | \(row.holdMicroseconds) µs "
+                        + "| \(Format.count(row.acquisitionsPerSecond)) "
+                        + "| \(Format.ratio(kernel.map { row.acquisitionsPerSecond / $0.acquisitionsPerSecond } ?? .nan)) "
+                        + "| \(row.fewestByOneProcess) | \(row.mostByOneProcess) | \(String(format: "%.2f", row.fairness)) "
+                        + "| \(Format.duration(row.waitNanoseconds.median)) | \(Format.duration(row.waitNanoseconds.p99)) "
+                        + "| \(Format.duration(row.waitNanoseconds.maximum)) | \(Format.ratio(row.longestToMedianWait)) "
+                        + "| \(row.overlaps == 0 ? "0" : "**\(row.overlaps)**") |")
             }
         }
         if let waiting = results.waiting {
             out.append("")
             out.append("### 4. Cost of waiting")
             out.append("")
-            out.append("A process waited \(String(format: "%.1f", waiting.seconds)) s for a lock held by another: "
-                + "\(Format.duration(Double(waiting.cpuNanoseconds))) of CPU (all its threads), \(Format.percent(waiting.fractionOfCore)) of a core.")
+            out.append(
+                "A process waited \(String(format: "%.1f", waiting.seconds)) s for a lock held by another: "
+                    + "\(Format.duration(Double(waiting.cpuNanoseconds))) of CPU (all its threads), \(Format.percent(waiting.fractionOfCore)) of a core."
+            )
         }
         if let recovery = results.recovery {
             out.append("")
             out.append("### 5. Recovery after the holder is killed")
             out.append("")
-            out.append("SIGKILL to the holder while a process waits; from just before the kill until the waiter's acquire returns, default thresholds.")
+            out.append(
+                "SIGKILL to the holder while a process waits; from just before the kill until the waiter's acquire returns, default thresholds."
+            )
             out.append("")
             out.append("| Implementation | trials | median | max |")
             out.append("|---|---|---|---|")
-            out.append("| RVFLock | \(recovery.trials) | \(Format.duration(recovery.nanoseconds.median)) | \(Format.duration(recovery.nanoseconds.maximum)) |")
+            out.append(
+                "| RVFLock | \(recovery.trials) | \(Format.duration(recovery.nanoseconds.median)) | \(Format.duration(recovery.nanoseconds.maximum)) |"
+            )
             if let reference = recovery.referenceNanoseconds {
                 out.append("| reference | 1 | \(Format.duration(reference)) | \(Format.duration(reference)) |")
             }
@@ -123,18 +141,22 @@ struct MarkdownReport {
             out.append("")
             out.append("### 6. Cost of holding (heartbeat)")
             out.append("")
-            out.append("Three processes at once, each sleeping \(Format.seconds(results.heartbeat[0].seconds)): an idle control and two holders. "
-                + "Per-hour figures are **extrapolated** from that and net of the idle control.")
+            out.append(
+                "Three processes at once, each sleeping \(Format.seconds(results.heartbeat[0].seconds)): an idle control and two holders. "
+                    + "Per-hour figures are **extrapolated** from that and net of the idle control.")
             out.append("")
-            out.append("| Process | CPU in run | write calls | bytes to storage | CPU per hour | write calls per hour | bytes to storage per hour |")
+            out.append(
+                "| Process | CPU in run | write calls | bytes to storage | CPU per hour | write calls per hour | bytes to storage per hour |"
+            )
             out.append("|---|---|---|---|---|---|---|")
             for row in results.heartbeat {
                 let isControl = row.intervalMilliseconds == nil
-                out.append("| \(row.label)\(row.stillHeld || isControl ? "" : " (lost the lock!)") | \(Format.duration(Double(row.cpuNanoseconds))) "
-                    + "| \(row.writeCalls) | \(Format.bytes(Double(row.storageBytes))) "
-                    + "| \(isControl ? "—" : Format.duration(row.cpuMillisecondsPerHour * 1e6)) "
-                    + "| \(isControl ? "—" : Format.count(row.writeCallsPerHour)) "
-                    + "| \(isControl ? "—" : Format.bytes(row.storageBytesPerHour)) |")
+                out.append(
+                    "| \(row.label)\(row.stillHeld || isControl ? "" : " (lost the lock!)") | \(Format.duration(Double(row.cpuNanoseconds))) "
+                        + "| \(row.writeCalls) | \(Format.bytes(Double(row.storageBytes))) "
+                        + "| \(isControl ? "—" : Format.duration(row.cpuMillisecondsPerHour * 1e6)) "
+                        + "| \(isControl ? "—" : Format.count(row.writeCallsPerHour)) "
+                        + "| \(isControl ? "—" : Format.bytes(row.storageBytesPerHour)) |")
             }
         }
         if let start = results.commandStart {
@@ -142,34 +164,40 @@ struct MarkdownReport {
             out.append("")
             out.append("### 7. `rvf-lock exec` against flock(1)")
             out.append("")
-            out.append("Whole-process time, from `posix_spawn` to `waitpid` returning, of \(start.rounds) runs of each command, "
-                + "the four interleaved in a rotating order; FILE is free each time. rvf-lock: `\(start.rvfLock)`; flock(1): `\(start.flock)`.")
+            out.append(
+                "Whole-process time, from `posix_spawn` to `waitpid` returning, of \(start.rounds) runs of each command, "
+                    + "the four interleaved in a rotating order; FILE is free each time. rvf-lock: `\(start.rvfLock)`; flock(1): `\(start.flock)`."
+            )
             out.append("")
             out.append("| Command | runs | p50 | p99 | min | p50 / flock(1) | paired / flock(1), p50 / p99 |")
             out.append("|---|---|---|---|---|---|---|")
             for row in start.rows {
-                out.append("| `\(row.command)` | \(row.nanoseconds.count) | \(Format.duration(row.nanoseconds.median)) "
-                    + "| \(Format.duration(row.nanoseconds.p99)) | \(Format.duration(row.nanoseconds.minimum)) "
-                    + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) "
-                    + "| \(Format.ratio(row.pairedRatioToFlock.median)) / \(Format.ratio(row.pairedRatioToFlock.p99)) |")
+                out.append(
+                    "| `\(row.command)` | \(row.nanoseconds.count) | \(Format.duration(row.nanoseconds.median)) "
+                        + "| \(Format.duration(row.nanoseconds.p99)) | \(Format.duration(row.nanoseconds.minimum)) "
+                        + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) "
+                        + "| \(Format.ratio(row.pairedRatioToFlock.median)) / \(Format.ratio(row.pairedRatioToFlock.p99)) |")
             }
         }
         if !results.commandHandoff.isEmpty {
             let flock = results.commandHandoff.first { $0.command.hasPrefix("flock") }
             let first = results.commandHandoff[0]
             out.append("")
-            out.append("Exec-to-exec handoff: one wrapper process holds and \(first.waiters) more wait, each running CMD = "
-                + "`rvflock-bench-stamp` (C), which stamps its first output, holds \(first.holdMicroseconds / 1000) ms and stamps its last; "
-                + "a wrapper that ends is started again at once, so the queue stays full. A gap is from one command's last stamp to the next "
-                + "command's first. \(Format.seconds(first.seconds)) of each wrapper, in alternating rounds; the first fifth of each round is warm-up.")
+            out.append(
+                "Exec-to-exec handoff: one wrapper process holds and \(first.waiters) more wait, each running CMD = "
+                    + "`rvflock-bench-stamp` (C), which stamps its first output, holds \(first.holdMicroseconds / 1000) ms and stamps its last; "
+                    + "a wrapper that ends is started again at once, so the queue stays full. A gap is from one command's last stamp to the next "
+                    + "command's first. \(Format.seconds(first.seconds)) of each wrapper, in alternating rounds; the first fifth of each round is warm-up."
+            )
             out.append("")
             out.append("| Wrapper | commands | handoffs | p50 | p99 | max | p50 / flock(1) | overlapping commands |")
             out.append("|---|---|---|---|---|---|---|---|")
             for row in results.commandHandoff {
-                out.append("| `\(row.command)` | \(row.commands) | \(row.gapNanoseconds.count) | \(Format.duration(row.gapNanoseconds.median)) "
-                    + "| \(Format.duration(row.gapNanoseconds.p99)) | \(Format.duration(row.gapNanoseconds.maximum)) "
-                    + "| \(Format.ratio(flock.map { row.gapNanoseconds.median / $0.gapNanoseconds.median } ?? .nan)) "
-                    + "| \(row.overlaps == 0 ? "0" : "**\(row.overlaps)**") |")
+                out.append(
+                    "| `\(row.command)` | \(row.commands) | \(row.gapNanoseconds.count) | \(Format.duration(row.gapNanoseconds.median)) "
+                        + "| \(Format.duration(row.gapNanoseconds.p99)) | \(Format.duration(row.gapNanoseconds.maximum)) "
+                        + "| \(Format.ratio(flock.map { row.gapNanoseconds.median / $0.gapNanoseconds.median } ?? .nan)) "
+                        + "| \(row.overlaps == 0 ? "0" : "**\(row.overlaps)**") |")
             }
         }
         if !results.notes.isEmpty {

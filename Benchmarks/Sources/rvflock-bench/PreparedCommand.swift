@@ -25,8 +25,8 @@ final class PreparedCommand {
     }
 
     deinit {
-        argv.forEach { free($0) }
-        environment.forEach { free($0) }
+        for pointer in argv { free(pointer) }
+        for pointer in environment { free(pointer) }
     }
 
     func spawn() throws(BenchFailure) -> pid_t {

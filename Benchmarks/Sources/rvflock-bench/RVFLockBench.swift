@@ -8,7 +8,8 @@ import ArgumentParser
 struct RVFLockBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rvflock-bench",
-        abstract: "Measures RVFLock against kernel flock(2), the system-call floors and the reference implementation, and rvf-lock against flock(1).",
+        abstract:
+            "Measures RVFLock against kernel flock(2), the system-call floors and the reference implementation, and rvf-lock against flock(1).",
         subcommands: [Run.self, Worker.self],
         defaultSubcommand: Run.self
     )

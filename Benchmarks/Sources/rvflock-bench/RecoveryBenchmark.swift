@@ -16,11 +16,12 @@ struct RecoveryBenchmark {
         var samples: [Double] = []
         for trial in 1...context.profile.recoveryTrials {
             let data = try context.dataFile(for: "recovery-\(trial)")
-            samples.append(try trialOnce(
-                holder: context.worker(["hold", "--file", data], label: "recovery holder"),
-                waiter: { () throws(BenchFailure) in
-                    try context.worker(["wait", "--file", data, "--timeout-ms", "60000"], label: "recovery waiter")
-                }))
+            samples.append(
+                try trialOnce(
+                    holder: context.worker(["hold", "--file", data], label: "recovery holder"),
+                    waiter: { () throws(BenchFailure) in
+                        try context.worker(["wait", "--file", data, "--timeout-ms", "60000"], label: "recovery waiter")
+                    }))
         }
         var referenceNanoseconds: Double?
         var note: String
@@ -38,8 +39,9 @@ struct RecoveryBenchmark {
         } else {
             note = "reference not measured in the quick profile: it breaks a dead holder's lock only once the lock is older than 30 s"
         }
-        return Results.Recovery(trials: samples.count, nanoseconds: Summary(samples),
-                                referenceNanoseconds: referenceNanoseconds, referenceNote: note)
+        return Results.Recovery(
+            trials: samples.count, nanoseconds: Summary(samples),
+            referenceNanoseconds: referenceNanoseconds, referenceNote: note)
     }
 
     private func trialOnce(

@@ -26,8 +26,9 @@ struct ResourceSnapshot {
             let parts = line.split(separator: ":")
             if parts.count == 2 { fields[String(parts[0])] = UInt64(parts[1].trimmingCharacters(in: .whitespaces)) }
         }
-        return ResourceSnapshot(cpuNanoseconds: cpu, writeCalls: fields["syscw"] ?? 0,
-                                writtenCharacters: fields["wchar"] ?? 0, storageBytes: fields["write_bytes"] ?? 0)
+        return ResourceSnapshot(
+            cpuNanoseconds: cpu, writeCalls: fields["syscw"] ?? 0,
+            writtenCharacters: fields["wchar"] ?? 0, storageBytes: fields["write_bytes"] ?? 0)
     }
 
     /// The consumption between `earlier` and this snapshot, as a worker's output line.

@@ -50,16 +50,18 @@ struct Run: ParsableCommand {
         let harness = ReferenceHarness.build(source: reference, into: scratch)
         if let unavailable = harness.unavailable { progress("rvflock-bench: reference skipped: \(unavailable)") }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let context = BenchContext(profile: profile, executable: executable, directory: scratch,
-                                   reference: harness.binary, referenceUnavailable: harness.unavailable)
+        let context = BenchContext(
+            profile: profile, executable: executable, directory: scratch,
+            reference: harness.binary, referenceUnavailable: harness.unavailable)
 
         var results = Results(
             profile: profile,
             command: invokedAs ?? CommandLine.arguments.joined(separator: " "),
-            machine: .init(system: Self.systemName(), cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
-                           loadAverageAtStart: Self.loadAverage(), loadAverageAtEnd: "",
-                           lockDirectory: shownPath(scratch), fileSystem: Self.fileSystemName(of: scratch),
-                           startedAt: ISO8601DateFormatter().string(from: startedAt), secondsTaken: 0))
+            machine: .init(
+                system: Self.systemName(), cores: Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))),
+                loadAverageAtStart: Self.loadAverage(), loadAverageAtEnd: "",
+                lockDirectory: shownPath(scratch), fileSystem: Self.fileSystemName(of: scratch),
+                startedAt: ISO8601DateFormatter().string(from: startedAt), secondsTaken: 0))
         if let unavailable = harness.unavailable {
             results.notes.append("Reference not measured: \(unavailable).")
         }
@@ -75,12 +77,14 @@ struct Run: ParsableCommand {
             results.uncontended?.fileSystem = results.machine.fileSystem
             let memory = "/dev/shm"
             if access(memory, W_OK) == 0, Self.fileSystemName(of: memory).hasPrefix("tmpfs"),
-               !results.machine.fileSystem.hasPrefix("tmpfs") {
+                !results.machine.fileSystem.hasPrefix("tmpfs")
+            {
                 progress("1. uncontended acquire + release again on tmpfs (no disk)")
                 let inMemory = try makeScratchDirectory(in: memory)
                 defer { if !keep { try? FileManager.default.removeItem(atPath: inMemory) } }
-                let memoryContext = BenchContext(profile: profile, executable: executable, directory: inMemory,
-                                                 reference: harness.binary, referenceUnavailable: harness.unavailable)
+                let memoryContext = BenchContext(
+                    profile: profile, executable: executable, directory: inMemory,
+                    reference: harness.binary, referenceUnavailable: harness.unavailable)
                 results.uncontendedInMemory = try UncontendedBenchmark(context: memoryContext).run()
                 results.uncontendedInMemory?.fileSystem = Self.fileSystemName(of: inMemory)
             }

@@ -48,8 +48,10 @@ struct UncontendedBenchmark {
                     try handle.release()
                 }
             },
-            Variant(name: Self.linkFloorRow,
-                    what: "open temp O_EXCL, write 104 B, fsync, link to lock, unlink temp, close, unlink lock") { count in
+            Variant(
+                name: Self.linkFloorRow,
+                what: "open temp O_EXCL, write 104 B, fsync, link to lock, unlink temp, close, unlink lock"
+            ) { count in
                 let temporary = directory + "/.floor.rvf.lock.tmp"
                 let lockPath = directory + "/floor.rvf.lock"
                 return try timed(count) {
@@ -62,8 +64,10 @@ struct UncontendedBenchmark {
                     try check(unlink(lockPath), "unlink lock")
                 }
             },
-            Variant(name: "floor: O_TMPFILE+flock+fsync+linkat",
-                    what: "RVFLock's own system calls without the library: O_TMPFILE, flock, write, fsync, linkat; lstat, unlink, close") { count in
+            Variant(
+                name: "floor: O_TMPFILE+flock+fsync+linkat",
+                what: "RVFLock's own system calls without the library: O_TMPFILE, flock, write, fsync, linkat; lstat, unlink, close"
+            ) { count in
                 let lockPath = directory + "/tmpfile.rvf.lock"
                 return try timed(count) {
                     let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
@@ -77,8 +81,10 @@ struct UncontendedBenchmark {
                     close(descriptor)
                 }
             },
-            Variant(name: "floor: O_TMPFILE+flock+linkat, no fsync",
-                    what: "the same system calls without fsync: what a lock file costs where no sync is needed") { count in
+            Variant(
+                name: "floor: O_TMPFILE+flock+linkat, no fsync",
+                what: "the same system calls without fsync: what a lock file costs where no sync is needed"
+            ) { count in
                 let lockPath = directory + "/nosync.rvf.lock"
                 return try timed(count) {
                     let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
@@ -105,13 +111,16 @@ struct UncontendedBenchmark {
             try context.referenceWorker(["serve", directory + "/reference.rvf"], label: "reference uncontended", takesInput: true)
         }
         if let server {
-            variants.append(Variant(name: Self.referenceRow,
-                                    what: "WriterLock::acquire + release, rustc -O, in a process of its own") { count in
-                try server.send("\(count)")
-                let line = try server.expectLine()
-                guard line.hasPrefix("samples") else { throw BenchFailure("the reference harness said: \(line)") }
-                return line.split(separator: " ").dropFirst().compactMap { Double($0) }
-            })
+            variants.append(
+                Variant(
+                    name: Self.referenceRow,
+                    what: "WriterLock::acquire + release, rustc -O, in a process of its own"
+                ) { count in
+                    try server.send("\(count)")
+                    let line = try server.expectLine()
+                    guard line.hasPrefix("samples") else { throw BenchFailure("the reference harness said: \(line)") }
+                    return line.split(separator: " ").dropFirst().compactMap { Double($0) }
+                })
         }
 
         let runs = context.profile.uncontendedRuns

@@ -14,20 +14,22 @@ struct WaitingBenchmark {
         let seconds = context.profile.waitingSeconds
         let holder = try context.worker(["hold", "--file", data], label: "waiting: holder")
         _ = try holder.expectLine()
-        let waiter = try context.worker(["wait", "--file", data, "--timeout-ms", "\(Int(seconds * 1000))"],
-                                        label: "waiting: waiter")
+        let waiter = try context.worker(
+            ["wait", "--file", data, "--timeout-ms", "\(Int(seconds * 1000))"],
+            label: "waiting: waiter")
         let lines = try waiter.finish(timeoutNanoseconds: UInt64(seconds * 1e9) + 30_000_000_000)
         holder.signal(SIGTERM)
         holder.reap()
         guard let line = lines.first(where: { $0.hasPrefix("timed-out") || $0.hasPrefix("acquired") }),
-              let cpu = field("cpu-ns", in: line), let waited = field("waited-ns", in: line)
+            let cpu = field("cpu-ns", in: line), let waited = field("waited-ns", in: line)
         else {
             throw BenchFailure("the waiter printed no usage: \(lines)")
         }
         guard line.hasPrefix("timed-out") else {
             throw BenchFailure("the waiter got the lock although its holder is alive and holding: \(line)")
         }
-        return Results.Waiting(seconds: Double(waited) / 1e9, cpuNanoseconds: cpu,
-                               fractionOfCore: Double(cpu) / Double(waited))
+        return Results.Waiting(
+            seconds: Double(waited) / 1e9, cpuNanoseconds: cpu,
+            fractionOfCore: Double(cpu) / Double(waited))
     }
 }

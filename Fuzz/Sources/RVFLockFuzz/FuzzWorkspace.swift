@@ -63,8 +63,9 @@ final class FuzzWorkspace {
         }
         var writerID = WriterID(bytes: bytes[0x50..<0x60])
         if steering & 0x10 != 0 { writerID = bootTaggedWriterID }
-        var record = LockRecord(pid: pid, hostname: "", timestampNanoseconds: timestamp, writerID: writerID,
-                                checksum: steering & 0x20 != 0 ? .crc32 : .crc32c)
+        var record = LockRecord(
+            pid: pid, hostname: "", timestampNanoseconds: timestamp, writerID: writerID,
+            checksum: steering & 0x20 != 0 ? .crc32 : .crc32c)
         record.hostnameBytes = hostnameBytes
         bytes = record.encoded()
         return bytes
@@ -108,8 +109,9 @@ final class FuzzWorkspace {
             precondition(!holdKernelLock, "breakLock() removed a lock file whose kernel lock is held: \(status)")
             guard let removed else { preconditionFailure("breakLock() found no lock file") }
             precondition(removed.isBreakable, "breakLock() removed a lock it does not judge breakable: \(removed)")
-            precondition(status.isBreakable || verdictMayHaveChanged(status),
-                         "breakLock() removed a lock that status() had just judged held: \(status)")
+            precondition(
+                status.isBreakable || verdictMayHaveChanged(status),
+                "breakLock() removed a lock that status() had just judged held: \(status)")
         } catch {
             precondition(error.code == .notStale, "breakLock() failed unexpectedly: \(error)")
             _ = error.description

@@ -1,6 +1,10 @@
 #ifndef RVF_COMMAND_H
 #define RVF_COMMAND_H
 
+#if !defined(__linux__)
+#error "RVFLock runs on Linux only; see the Protocol article (\"Porting\") for what another system would need"
+#endif
+
 // Starting and supervising the command that `rvf-lock exec` runs under the lock.
 // In C because the keeper (a fork of a multi-threaded process) and COMMAND's
 // child between clone() and execve() must run with no Swift runtime in them, and

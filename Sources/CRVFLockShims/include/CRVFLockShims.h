@@ -1,6 +1,10 @@
 #ifndef CRVFLOCK_SHIMS_H
 #define CRVFLOCK_SHIMS_H
 
+#if !defined(__linux__)
+#error "RVFLock runs on Linux only; see the Protocol article (\"Porting\") for what another system would need"
+#endif
+
 // What Swift's Glibc module does not import: macros defined only under
 // _GNU_SOURCE and variadic C functions. Each shim is a plain function so that
 // Swift sees a fixed signature.

@@ -18,15 +18,17 @@ struct EtcdEndpoint: Sendable, Equatable {
             isTLS = false
             rest = rest.dropFirst("http://".count)
         } else if rest.contains("://") {
-            throw EtcdLockError(.invalidConfiguration,
-                                "\(text) is not an etcd client URL: only http:// and https:// are supported")
+            throw EtcdLockError(
+                .invalidConfiguration,
+                "\(text) is not an etcd client URL: only http:// and https:// are supported")
         } else {
             isTLS = false
         }
         if rest.hasSuffix("/") { rest = rest.dropLast() }
         guard !rest.contains("/"), !rest.contains("@"), !rest.isEmpty else {
-            throw EtcdLockError(.invalidConfiguration,
-                                "\(text) is not an etcd client URL: give SCHEME://HOST:PORT, without a path or user")
+            throw EtcdLockError(
+                .invalidConfiguration,
+                "\(text) is not an etcd client URL: give SCHEME://HOST:PORT, without a path or user")
         }
         var host: Substring
         var portText: Substring?
@@ -36,7 +38,9 @@ struct EtcdEndpoint: Sendable, Equatable {
             }
             host = rest[rest.index(after: rest.startIndex)..<close]
             let after = rest[rest.index(after: close)...]
-            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+            if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else if !after.isEmpty {
                 throw EtcdLockError(.invalidConfiguration, "\(text) is not an etcd client URL: unexpected \(after)")
             }
         } else if let colon = rest.lastIndex(of: ":") {
@@ -51,8 +55,9 @@ struct EtcdEndpoint: Sendable, Equatable {
         var port = 2379
         if let portText {
             guard let parsed = Int(portText), (1...65535).contains(parsed) else {
-                throw EtcdLockError(.invalidConfiguration,
-                                    "\(text) is not an etcd client URL: the port must be a number from 1 to 65535, not \"\(portText)\"")
+                throw EtcdLockError(
+                    .invalidConfiguration,
+                    "\(text) is not an etcd client URL: the port must be a number from 1 to 65535, not \"\(portText)\"")
             }
             port = parsed
         }

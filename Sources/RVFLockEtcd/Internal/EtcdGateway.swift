@@ -77,9 +77,10 @@ final class EtcdGateway: Sendable {
                     preferred.store(index, ordering: .relaxed)
                     return response
                 } catch {
-                    throw EtcdLockError(.unexpectedResponse,
-                                        "\(endpoint.url)\(path) answered something that is not etcd's JSON gateway "
-                                            + "(\(Self.excerpt(body))); is it an etcd 3.4 or later client URL?")
+                    throw EtcdLockError(
+                        .unexpectedResponse,
+                        "\(endpoint.url)\(path) answered something that is not etcd's JSON gateway "
+                            + "(\(Self.excerpt(body))); is it an etcd 3.4 or later client URL?")
                 }
             }
             let gatewayError = try? JSONDecoder().decode(GatewayError.self, from: Data(body))
@@ -275,7 +276,8 @@ private struct Failures {
     mutating func add(_ endpoint: EtcdEndpoint, transportError error: any Error, timeout: ContinuousClock.Instant) {
         if EtcdGateway.isTLSFailure(error) || (endpoint.isTLS && EtcdGateway.isReset(error)) {
             sawTLS = true
-            let hint = endpoint.isTLS
+            let hint =
+                endpoint.isTLS
                 ? "TLS handshake failed (\(EtcdGateway.describe(error))); if it serves plain HTTP, name it http://\(endpoint.host):\(endpoint.port)"
                     + ", otherwise check its certificate and the trusted certificates"
                 : "TLS failure (\(EtcdGateway.describe(error)))"
@@ -283,7 +285,8 @@ private struct Failures {
         } else {
             sawTransport = true
             if let error = error as? HTTPClientError,
-               [.connectTimeout, .deadlineExceeded, .readTimeout, .remoteConnectionClosed].contains(error) {
+                [.connectTimeout, .deadlineExceeded, .readTimeout, .remoteConnectionClosed].contains(error)
+            {
                 sawTimeout = true
             }
             reasons.append("\(endpoint.url): \(EtcdGateway.describe(error))")
@@ -301,11 +304,13 @@ private struct Failures {
             let code: EtcdLockError.Code = [14, 4, 1, 10].contains(gatewayError.code ?? 0) ? .unavailable : .unexpectedResponse
             failure = EtcdLockError(code, "\(endpoint.url)\(path): etcd answered \"\(gatewayError.text)\"")
         } else if status == .notFound {
-            failure = EtcdLockError(.unexpectedResponse,
-                                    "\(endpoint.url)\(path) does not exist (HTTP 404): is it etcd 3.4 or later, with its JSON gateway on?")
+            failure = EtcdLockError(
+                .unexpectedResponse,
+                "\(endpoint.url)\(path) does not exist (HTTP 404): is it etcd 3.4 or later, with its JSON gateway on?")
         } else {
-            failure = EtcdLockError(.unexpectedResponse,
-                                    "\(endpoint.url)\(path) answered HTTP \(status.code) with \(EtcdGateway.excerpt(body))")
+            failure = EtcdLockError(
+                .unexpectedResponse,
+                "\(endpoint.url)\(path) answered HTTP \(status.code) with \(EtcdGateway.excerpt(body))")
         }
         reasons.append(failure.description)
         if failure.code == .unavailable { sawAnswer = failure }
@@ -316,19 +321,21 @@ private struct Failures {
     func error(endpointList: String, deadlinePassed: Bool) -> EtcdLockError {
         let detail = reasons.isEmpty ? "" : " (\(reasons.joined(separator: "; ")))"
         if sawAnswer != nil {
-            return EtcdLockError(.unavailable,
-                                 "the etcd cluster at \(endpointList) cannot serve requests now\(detail); it may have lost its "
-                                     + "quorum (a majority of its members down or cut off): nothing is held; try again once "
-                                     + "most members are up", transient: true)
+            return EtcdLockError(
+                .unavailable,
+                "the etcd cluster at \(endpointList) cannot serve requests now\(detail); it may have lost its "
+                    + "quorum (a majority of its members down or cut off): nothing is held; try again once "
+                    + "most members are up", transient: true)
         }
         if sawTLS && !sawTransport {
             return EtcdLockError(.tlsFailed, "no TLS connection to the etcd cluster at \(endpointList)\(detail); nothing is held")
         }
         let time = deadlinePassed && reasons.isEmpty ? " before the wait's deadline" : ""
-        return EtcdLockError(.unreachable,
-                             "no answer from the etcd cluster at \(endpointList)\(time)\(detail); check that etcd runs there, "
-                                 + "that most of its members are up, and that this machine can reach them: nothing is held",
-                             transient: sawTimeout || deadlinePassed)
+        return EtcdLockError(
+            .unreachable,
+            "no answer from the etcd cluster at \(endpointList)\(time)\(detail); check that etcd runs there, "
+                + "that most of its members are up, and that this machine can reach them: nothing is held",
+            transient: sawTimeout || deadlinePassed)
     }
 }
 

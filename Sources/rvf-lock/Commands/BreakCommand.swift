@@ -49,9 +49,10 @@ struct BreakCommand: ParsableCommand {
         case nil:
             StandardError.line("there is no lock: \(lockFile) does not exist")
         case .held(let holder)?:
-            StandardError.line("broke the live lock \(lockFile) of pid \(holder.pid) on \(holder.hostname) "
-                               + "(writer \(holder.writerID), \(holder.age.components.seconds) s old); "
-                               + "if that writer is still running, it no longer has the lock")
+            StandardError.line(
+                "broke the live lock \(lockFile) of pid \(holder.pid) on \(holder.hostname) "
+                    + "(writer \(holder.writerID), \(holder.age.components.seconds) s old); "
+                    + "if that writer is still running, it no longer has the lock")
         case let status?:
             StandardError.line("removed \(lockFile): it was \(status)")
         }

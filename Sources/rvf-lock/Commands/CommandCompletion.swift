@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RVFLock
 
 /// Shell completion of `exec`'s COMMAND, as util-linux's flock(1) completion does
@@ -102,9 +98,11 @@ enum CommandCompletion {
             let path = directory.hasSuffix("/") ? directory + name : directory + "/" + name
             var info = stat()
             guard stat(path, &info) == 0 else { continue }
-            found.append(Entry(name: name, shownAs: shownDirectory + name,
-                               isDirectory: info.st_mode & S_IFMT == S_IFDIR,
-                               isExecutable: access(path, X_OK) == 0))
+            found.append(
+                Entry(
+                    name: name, shownAs: shownDirectory + name,
+                    isDirectory: info.st_mode & S_IFMT == S_IFDIR,
+                    isExecutable: access(path, X_OK) == 0))
         }
         return found.sorted { $0.name < $1.name }
     }

@@ -5,12 +5,14 @@ import ArgumentParser
 /// (`exec` declares its own: its fast parser reads FILE before COMMAND; `status`
 /// takes several FILEs.)
 struct DataFileArgument: ParsableArguments {
-    @Flag(name: .customLong("allow-lock-suffix"),
-          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
+    @Flag(
+        name: .customLong("allow-lock-suffix"),
+        help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
     var allowLockSuffix = false
 
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
-              completion: .file())
+    @Argument(
+        help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
+        completion: .file())
     var file: String
 
     /// The lock FILE names, for `command`'s messages; a usage or path failure already reported.

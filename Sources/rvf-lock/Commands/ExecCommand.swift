@@ -10,7 +10,8 @@ struct ExecCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "exec",
         abstract: "Run COMMAND while holding the writer lock of FILE.",
-        usage: "rvf-lock exec [-w SECONDS | -n] [-E CODE] [-q | -v] [--kill-after SECONDS] [--kill-leftovers] [--allow-lock-suffix] FILE [--] COMMAND [ARGS...]",
+        usage:
+            "rvf-lock exec [-w SECONDS | -n] [-E CODE] [-q | -v] [--kill-after SECONDS] [--kill-leftovers] [--allow-lock-suffix] FILE [--] COMMAND [ARGS...]",
         discussion: """
             Takes FILE.lock (waiting for it as long as needed, unless -w or -n says \
             otherwise), runs COMMAND with the lock held and kept fresh, and exits with \
@@ -59,51 +60,63 @@ struct ExecCommand: ParsableCommand {
 
     // .unconditional: "-w -1" reads -1 as the value, so that validate() can say what is
     // wrong with it, instead of ArgumentParser taking it for an option and reporting the value missing.
-    @Option(name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
-            help: ArgumentHelp("Wait at most SECONDS for the lock (fractions allowed); default: forever.", valueName: "SECONDS"))
+    @Option(
+        name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
+        help: ArgumentHelp("Wait at most SECONDS for the lock (fractions allowed); default: forever.", valueName: "SECONDS"))
     var waitSeconds: Double?
 
     @Flag(name: [.customShort("n"), .customLong("no-wait")], help: "Do not wait: fail at once if the lock is taken.")
     var noWait = false
 
-    @Option(name: [.customShort("E"), .customLong("conflict-exit-code")], parsing: .unconditional,
-            help: ArgumentHelp("Exit with CODE instead of 75 when the lock cannot be had.", valueName: "CODE"))
+    @Option(
+        name: [.customShort("E"), .customLong("conflict-exit-code")], parsing: .unconditional,
+        help: ArgumentHelp("Exit with CODE instead of 75 when the lock cannot be had.", valueName: "CODE"))
     var conflictExitCode: Int32 = ExitStatus.temporaryFailure
 
-    @Flag(name: [.customShort("q"), .customLong("quiet")],
-          help: "Print nothing while waiting (for the lock, or for leftover processes), and nothing when the lock cannot be had.")
+    @Flag(
+        name: [.customShort("q"), .customLong("quiet")],
+        help: "Print nothing while waiting (for the lock, or for leftover processes), and nothing when the lock cannot be had.")
     var quiet = false
 
-    @Flag(name: [.customShort("v"), .customLong("verbose")],
-          help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
     var verbose = false
 
-    @Flag(name: .customLong("allow-lock-suffix"),
-          help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
+    @Flag(
+        name: .customLong("allow-lock-suffix"),
+        help: "FILE really is a data file whose name ends in .lock (without this, such a FILE is refused as a lock file).")
     var allowLockSuffix = false
 
-    @Option(name: .customLong("kill-after"),
-            help: ArgumentHelp("Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers).",
-                               valueName: "SECONDS"))
+    @Option(
+        name: .customLong("kill-after"),
+        help: ArgumentHelp(
+            "Seconds between SIGTERM and SIGKILL when processes must stop (lost lock, --kill-leftovers).",
+            valueName: "SECONDS"))
     var killAfterSeconds: Double = ExecOptions.defaultKillAfterSeconds
 
-    @Flag(name: .customLong("kill-leftovers"),
-          help: "When COMMAND ends, stop the processes it left running (SIGTERM, then SIGKILL) instead of waiting for them.")
+    @Flag(
+        name: .customLong("kill-leftovers"),
+        help: "When COMMAND ends, stop the processes it left running (SIGTERM, then SIGKILL) instead of waiting for them.")
     var killLeftovers = false
 
-    @Option(name: .customLong("etcd"),
-            help: ArgumentHelp("Take FILE's lease on this etcd cluster (client URLs, comma-separated) before FILE.lock; "
-                               + "COMMAND finds the fencing token in RVF_LOCK_FENCE. Default: $RVF_LOCK_ETCD.",
-                               valueName: "ENDPOINTS"))
+    @Option(
+        name: .customLong("etcd"),
+        help: ArgumentHelp(
+            "Take FILE's lease on this etcd cluster (client URLs, comma-separated) before FILE.lock; "
+                + "COMMAND finds the fencing token in RVF_LOCK_FENCE. Default: $RVF_LOCK_ETCD.",
+            valueName: "ENDPOINTS"))
     var etcd: String?
 
-    @Argument(help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
-              completion: .file())
+    @Argument(
+        help: ArgumentHelp("The data file (data.rvf); its lock is FILE.lock.", valueName: "FILE"),
+        completion: .file())
     var file: String
 
-    @Argument(parsing: .captureForPassthrough,
-              help: ArgumentHelp("The command to run with the lock held, and its arguments.", valueName: "COMMAND"),
-              completion: .custom(CommandCompletion.candidates))
+    @Argument(
+        parsing: .captureForPassthrough,
+        help: ArgumentHelp("The command to run with the lock held, and its arguments.", valueName: "COMMAND"),
+        completion: .custom(CommandCompletion.candidates))
     var command: [String] = []
 
     /// The options as ``ExecRunner`` takes them.

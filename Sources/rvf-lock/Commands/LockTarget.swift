@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RVFLock
 import SystemPackage
 
@@ -27,8 +23,10 @@ struct LockTarget {
     /// - Parameters:
     ///   - command: the subcommand, for the hint about a lock file given as FILE.
     ///   - allowsLockSuffix: FILE may end in `.lock` (`--allow-lock-suffix`).
-    init(_ argument: String, command: String, allowsLockSuffix: Bool = false,
-         lockPathRule: LockPathRule = .mustBeRegularOrAbsent) throws(CommandFailure) {
+    init(
+        _ argument: String, command: String, allowsLockSuffix: Bool = false,
+        lockPathRule: LockPathRule = .mustBeRegularOrAbsent
+    ) throws(CommandFailure) {
         guard !argument.isEmpty else {
             throw CommandFailure(ExitStatus.usage, "FILE is empty; name the data file, e.g. data.rvf")
         }
@@ -40,49 +38,58 @@ struct LockTarget {
         if !allowsLockSuffix { try Self.refuseLockFile(dataFile, command: command) }
 
         if Self.kind(of: dataFile, followingLinks: true) == .directory || argument.hasSuffix("/") {
-            throw CommandFailure(ExitStatus.noInput,
-                                 "\(dataFile) is a directory; FILE is the data file (e.g. \(dataFile.appending("data.rvf"))), "
-                                     + "whose lock is FILE.lock beside it")
+            throw CommandFailure(
+                ExitStatus.noInput,
+                "\(dataFile) is a directory; FILE is the data file (e.g. \(dataFile.appending("data.rvf"))), "
+                    + "whose lock is FILE.lock beside it")
         }
         let directory = Self.directory(of: dataFile)
         switch Self.kind(of: directory, followingLinks: true) {
         case .directory:
             break
         case .missing:
-            throw CommandFailure(ExitStatus.noInput,
-                                 "the directory \(directory) of \(dataFile) does not exist; create it first, or fix the path")
+            throw CommandFailure(
+                ExitStatus.noInput,
+                "the directory \(directory) of \(dataFile) does not exist; create it first, or fix the path")
         case .inaccessible(let error):
-            throw CommandFailure(error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
-                                 "cannot reach the directory \(directory) of \(dataFile): \(error); \(Self.remedy(for: error))")
+            throw CommandFailure(
+                error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
+                "cannot reach the directory \(directory) of \(dataFile): \(error); \(Self.remedy(for: error))")
         case .other(let kind):
-            throw CommandFailure(ExitStatus.noInput,
-                                 "\(directory) is a \(kind), not a directory; \(dataFile) cannot be there")
+            throw CommandFailure(
+                ExitStatus.noInput,
+                "\(directory) is a \(kind), not a directory; \(dataFile) cannot be there")
         case .regularFile:
-            throw CommandFailure(ExitStatus.noInput,
-                                 "\(directory) is a file, not a directory; \(dataFile) cannot be there")
+            throw CommandFailure(
+                ExitStatus.noInput,
+                "\(directory) is a file, not a directory; \(dataFile) cannot be there")
         }
         let lockPathKind = Self.kind(of: lockFile, followingLinks: false)
         if case .inaccessible(.fileNameTooLong) = lockPathKind {
             // One status for every command: nothing can be locked, or examined, under that name.
-            throw CommandFailure(ExitStatus.cannotCreate,
-                                 "the name of the lock file \(lockFile) is too long for the file system "
-                                     + "(the lock file's name adds 5 characters to FILE's); use a shorter FILE")
+            throw CommandFailure(
+                ExitStatus.cannotCreate,
+                "the name of the lock file \(lockFile) is too long for the file system "
+                    + "(the lock file's name adds 5 characters to FILE's); use a shorter FILE")
         }
         if lockPathRule == .mustBeRegularOrAbsent {
             switch lockPathKind {
             case .missing, .regularFile:
                 break
             case .directory:
-                throw CommandFailure(ExitStatus.noInput,
-                                     "the lock path \(lockFile) is a directory, not a lock file; "
-                                         + "rvf-lock never removes it: move it away if no program uses it")
+                throw CommandFailure(
+                    ExitStatus.noInput,
+                    "the lock path \(lockFile) is a directory, not a lock file; "
+                        + "rvf-lock never removes it: move it away if no program uses it")
             case .other(let kind):
-                throw CommandFailure(ExitStatus.noInput,
-                                     "the lock path \(lockFile) is a \(kind), not a lock file; rvf-lock never opens "
-                                         + "lock files through symbolic links or removes them: delete it by hand if no program uses it")
+                throw CommandFailure(
+                    ExitStatus.noInput,
+                    "the lock path \(lockFile) is a \(kind), not a lock file; rvf-lock never opens "
+                        + "lock files through symbolic links or removes them: delete it by hand if no program uses it")
             case .inaccessible(let error):
-                throw CommandFailure(error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
-                                     "cannot examine the lock path \(lockFile): \(error); \(Self.remedy(for: error))")
+                throw CommandFailure(
+                    error == .permissionDenied ? ExitStatus.noPermission : ExitStatus.noInput,
+                    "cannot examine the lock path \(lockFile): \(error); \(Self.remedy(for: error))")
             }
         }
         self.dataFile = dataFile
@@ -102,9 +109,10 @@ struct LockTarget {
             let which = link.map { "\($0) leads to \(path), which" } ?? "\(path)"
             let example = "rvf-lock \(command) \(owner)" + (command == "exec" ? " COMMAND" : "")
             let instead = name == ".lock" ? "" : "; the data file is \(owner), so name that: \(example)"
-            throw CommandFailure(ExitStatus.usage,
-                                 "\(which) is a lock file, not a data file\(instead) "
-                                     + "(if \(path) really is a data file, add --allow-lock-suffix)")
+            throw CommandFailure(
+                ExitStatus.usage,
+                "\(which) is a lock file, not a data file\(instead) "
+                    + "(if \(path) really is a data file, add --allow-lock-suffix)")
         }
     }
 

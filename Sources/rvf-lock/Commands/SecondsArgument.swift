@@ -16,8 +16,9 @@ enum SecondsArgument {
         _ value: Double, option: String, range: ClosedRange<Double>, example: String
     ) throws(UsageError) -> Double {
         guard value.isFinite, range.contains(value) else {
-            throw UsageError("\(option) takes a number of seconds from \(number(range.lowerBound)) to \(number(range.upperBound)) "
-                             + "(e.g. \(example)), not \(text(value))")
+            throw UsageError(
+                "\(option) takes a number of seconds from \(number(range.lowerBound)) to \(number(range.upperBound)) "
+                    + "(e.g. \(example)), not \(text(value))")
         }
         return value
     }

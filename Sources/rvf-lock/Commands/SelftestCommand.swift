@@ -43,19 +43,22 @@ struct SelftestCommand: ParsableCommand {
             """
     )
 
-    @Option(name: [.customShort("p"), .customLong("processes")],
-            help: ArgumentHelp("How many processes contend for the lock (2 to 64).", valueName: "N"))
+    @Option(
+        name: [.customShort("p"), .customLong("processes")],
+        help: ArgumentHelp("How many processes contend for the lock (2 to 64).", valueName: "N"))
     var processes = 4
 
-    @Option(name: [.customShort("s"), .customLong("seconds")],
-            help: ArgumentHelp("How long they contend (fractions allowed, up to 3600).", valueName: "SECONDS"))
+    @Option(
+        name: [.customShort("s"), .customLong("seconds")],
+        help: ArgumentHelp("How long they contend (fractions allowed, up to 3600).", valueName: "SECONDS"))
     var seconds = 3.0
 
     @Flag(help: "Print one JSON object instead of lines.")
     var json = false
 
-    @Argument(help: ArgumentHelp("The directory whose file system to check; default: the current directory.", valueName: "DIR"),
-              completion: .directory)
+    @Argument(
+        help: ArgumentHelp("The directory whose file system to check; default: the current directory.", valueName: "DIR"),
+        completion: .directory)
     var directory = "."
 
     func validate() throws {
@@ -82,7 +85,8 @@ struct SelftestCommand: ParsableCommand {
         case .missing:
             throw CommandFailure(ExitStatus.noInput, "\(directory) does not exist; name an existing directory").reported()
         case .notADirectory(let kind):
-            throw CommandFailure(ExitStatus.noInput, "\(directory) is a \(kind), not a directory; name the directory of your data files").reported()
+            throw CommandFailure(ExitStatus.noInput, "\(directory) is a \(kind), not a directory; name the directory of your data files")
+                .reported()
         case .inaccessible(let error):
             let status = SelftestSystem.meansNoPermission(error) ? ExitStatus.noPermission : ExitStatus.noInput
             throw CommandFailure(status, "cannot reach \(directory): \(SelftestSystem.errnoName(error)); check its permissions").reported()
@@ -114,7 +118,8 @@ struct SelftestCommand: ParsableCommand {
         // Every helper process has been killed and reaped by now (they end with the scope that started them).
         let leftovers = SelftestSystem.removeTree(scratch)
         if let interruption {
-            let cleaned = leftovers.isEmpty ? "removed its files from \(directory)" : "could not remove \(leftovers.joined(separator: ", "))"
+            let cleaned =
+                leftovers.isEmpty ? "removed its files from \(directory)" : "could not remove \(leftovers.joined(separator: ", "))"
             StandardError.line("selftest interrupted by \(SelftestSystem.signalName(interruption.signal)); \(cleaned)")
             throw ExitCode(ExitStatus.signalBase + interruption.signal)
         }
@@ -148,11 +153,13 @@ struct SelftestCommand: ParsableCommand {
         let verdict: String
         if SelftestSystem.meansNoPermission(failure.errno) {
             status = ExitStatus.noPermission
-            verdict = "cannot test \(directory): this user may not create files there, so cannot lock files there either; "
+            verdict =
+                "cannot test \(directory): this user may not create files there, so cannot lock files there either; "
                 + "run selftest as a user who writes the data files"
         } else if SelftestSystem.meansCannotCreate(failure.errno) {
             status = ExitStatus.cannotCreate
-            verdict = failure.errno == SelftestSystem.readOnlyFileSystem
+            verdict =
+                failure.errno == SelftestSystem.readOnlyFileSystem
                 ? "cannot test \(directory): its file system is read-only, so no writer can lock files there"
                 : "cannot test \(directory): its file system is full or over quota; free some space and try again"
         } else {

@@ -36,17 +36,21 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per FILE, each on its own line (JSON Lines).")
     var json = false
 
-    @Option(name: .customLong("etcd"),
-            help: ArgumentHelp("Also show who holds each FILE's lease on this etcd cluster, its machine and fencing token "
-                               + "(rvf-lock-etcd status). Default: $RVF_LOCK_ETCD.", valueName: "ENDPOINTS"))
+    @Option(
+        name: .customLong("etcd"),
+        help: ArgumentHelp(
+            "Also show who holds each FILE's lease on this etcd cluster, its machine and fencing token "
+                + "(rvf-lock-etcd status). Default: $RVF_LOCK_ETCD.", valueName: "ENDPOINTS"))
     var etcd: String?
 
-    @Flag(name: .customLong("allow-lock-suffix"),
-          help: "A FILE whose name ends in .lock really is a data file (without this, such a FILE is refused as a lock file).")
+    @Flag(
+        name: .customLong("allow-lock-suffix"),
+        help: "A FILE whose name ends in .lock really is a data file (without this, such a FILE is refused as a lock file).")
     var allowLockSuffix = false
 
-    @Argument(help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"),
-              completion: .file())
+    @Argument(
+        help: ArgumentHelp("The data files (data.rvf); their locks are FILE.lock.", valueName: "FILE"),
+        completion: .file())
     var files: [String]
 
     func validate() throws {

@@ -27,15 +27,17 @@ struct WaitCommand: ParsableCommand {
 
     // .unconditional: "-w -1" reads -1 as the value, so that validate() can say what is
     // wrong with it, instead of ArgumentParser taking it for an option and reporting the value missing.
-    @Option(name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
-            help: ArgumentHelp("Wait at most SECONDS (fractions allowed); default: forever.", valueName: "SECONDS"))
+    @Option(
+        name: [.customShort("w"), .customLong("wait")], parsing: .unconditional,
+        help: ArgumentHelp("Wait at most SECONDS (fractions allowed); default: forever.", valueName: "SECONDS"))
     var waitSeconds: Double?
 
     @Flag(name: [.customShort("q"), .customLong("quiet")], help: "Print nothing while waiting or after.")
     var quiet = false
 
-    @Flag(name: [.customShort("v"), .customLong("verbose")],
-          help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
+    @Flag(
+        name: [.customShort("v"), .customLong("verbose")],
+        help: "Say who holds the lock while waiting also when standard error is not a terminal (one line).")
     var verbose = false
 
     @OptionGroup var dataFile: DataFileArgument

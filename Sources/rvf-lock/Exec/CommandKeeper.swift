@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockCommandShims
 
 /// The keeper: a process between rvf-lock and COMMAND that holds the lock's
@@ -43,20 +39,23 @@ struct CommandKeeper: ~Copyable {
         let keeper = argv.withUnsafeBufferPointer { arguments in
             arguments.withMemoryRebound(to: UnsafePointer<CChar>?.self) { arguments in
                 resetSignals.withUnsafeBufferPointer { signals in
-                    rvf_start_keeper(arguments.baseAddress, lockDescriptor, ExecOptions.descriptorVariable, commandGroup,
-                                     signals.baseAddress, CInt(signals.count), reportDescriptor, &go, &failure)
+                    rvf_start_keeper(
+                        arguments.baseAddress, lockDescriptor, ExecOptions.descriptorVariable, commandGroup,
+                        signals.baseAddress, CInt(signals.count), reportDescriptor, &go, &failure)
                 }
             }
         }
         guard keeper > 0 else {
             let reason = String(cString: strerror(failure))
             if failure == ENOSYS {
-                throw CommandFailure(ExitStatus.unavailable,
-                                     "cannot contain \(command[0]) here (\(reason)): rvf-lock exec needs Linux's child subreapers; "
-                                         + "not running it, since processes it starts could outlive the lock")
+                throw CommandFailure(
+                    ExitStatus.unavailable,
+                    "cannot contain \(command[0]) here (\(reason)): rvf-lock exec needs Linux's child subreapers; "
+                        + "not running it, since processes it starts could outlive the lock")
             }
-            throw CommandFailure(ExitStatus.software,
-                                 "cannot start \(command[0]) (fork: \(reason)); the system may be out of processes or memory")
+            throw CommandFailure(
+                ExitStatus.software,
+                "cannot start \(command[0]) (fork: \(reason)); the system may be out of processes or memory")
         }
         pid = keeper
         goDescriptor = go
@@ -85,9 +84,10 @@ struct CommandKeeper: ~Copyable {
             if keeperEnded && arrived.isEmpty {
                 var status: CInt = 0
                 while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-                throw CommandFailure(ExitStatus.software,
-                                     "the keeper process \(pid) ended before it could start \(command[0]) "
-                                         + "(\(Self.describe(waitStatus: status))); not running it")
+                throw CommandFailure(
+                    ExitStatus.software,
+                    "the keeper process \(pid) ended before it could start \(command[0]) "
+                        + "(\(Self.describe(waitStatus: status))); not running it")
             }
             var events = arrived[...]
             while let event = events.popFirst() {
@@ -143,19 +143,22 @@ struct CommandKeeper: ~Copyable {
             let what = name.contains("/") ? "no such file" : "command not found in PATH"
             return CommandFailure(ExitStatus.commandNotFound, "\(name): \(what)\(shellHint(command, file: file))")
         case RVF_SPAWN_EXEC.rawValue:
-            return CommandFailure(ExitStatus.cannotExecute,
-                                  "\(name): cannot execute (\(reason)); check that it is an executable file")
+            return CommandFailure(
+                ExitStatus.cannotExecute,
+                "\(name): cannot execute (\(reason)); check that it is an executable file")
         case RVF_SPAWN_SUBREAPER.rawValue:
-            return CommandFailure(ExitStatus.unavailable,
-                                  "cannot make rvf-lock's keeper process a child subreaper (prctl PR_SET_CHILD_SUBREAPER: \(reason)); "
-                                      + "not running \(name), since processes it starts could outlive the lock")
+            return CommandFailure(
+                ExitStatus.unavailable,
+                "cannot make rvf-lock's keeper process a child subreaper (prctl PR_SET_CHILD_SUBREAPER: \(reason)); "
+                    + "not running \(name), since processes it starts could outlive the lock")
         case RVF_SPAWN_PROCESS_GROUP.rawValue:
             return CommandFailure(ExitStatus.software, "cannot start \(name) in its process group (setpgid: \(reason))")
         case RVF_SPAWN_INHERIT.rawValue:
             return CommandFailure(ExitStatus.software, "cannot pass the lock's descriptor to \(name) (fcntl: \(reason))")
         default:
-            return CommandFailure(ExitStatus.software,
-                                  "cannot start \(name) (clone: \(reason)); the system may be out of processes or memory")
+            return CommandFailure(
+                ExitStatus.software,
+                "cannot start \(name) (clone: \(reason)); the system may be out of processes or memory")
         }
     }
 

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockCommandShims
 
 /// COMMAND, as rvf-lock signals it: its pid, and a pidfd that the keeper opened

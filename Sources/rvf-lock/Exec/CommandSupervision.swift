@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 @_spi(RVFLockCLI) import RVFLock
 
 /// The loop that waits for COMMAND and its descendants, passes signals on,
@@ -169,8 +165,9 @@ struct CommandSupervision {
         } catch {
             rewritten = "; the lock record still names it (\(error.situationWithoutAdvice))"
         }
-        StandardError.line("rvf-lock's keeper process \(keeper) ended (\(CommandKeeper.describe(waitStatus: status))) "
-                           + "before the command's processes; rvf-lock waits for them itself\(rewritten)")
+        StandardError.line(
+            "rvf-lock's keeper process \(keeper) ended (\(CommandKeeper.describe(waitStatus: status))) "
+                + "before the command's processes; rvf-lock waits for them itself\(rewritten)")
     }
 
     /// The status as a shell reports it: the exit code, or 128 + the signal.
@@ -234,14 +231,16 @@ struct CommandSupervision {
         let after = "SIGKILL after \(WaitReporter.seconds(.seconds(options.killAfterSeconds))) s"
         switch reason {
         case .lockLost:
-            StandardError.line("the lock \(scope.lockFile) was removed or replaced while the command ran; "
-                               + "another writer may be writing to \(scope.dataFile) now: sending SIGTERM to "
-                               + "\(Self.list(descendants)) (\(after))")
+            StandardError.line(
+                "the lock \(scope.lockFile) was removed or replaced while the command ran; "
+                    + "another writer may be writing to \(scope.dataFile) now: sending SIGTERM to "
+                    + "\(Self.list(descendants)) (\(after))")
         case .leftovers(let status):
             guard !descendants.isEmpty else { break }
             if !options.quiet {
-                StandardError.line("the command has ended (status \(status)); stopping what it left running: "
-                                   + "\(Self.list(descendants)) (SIGTERM, \(after))")
+                StandardError.line(
+                    "the command has ended (status \(status)); stopping what it left running: "
+                        + "\(Self.list(descendants)) (SIGTERM, \(after))")
             }
         }
         for entry in descendants {
@@ -279,20 +278,23 @@ struct CommandSupervision {
     private mutating func reportUnkillable(_ entry: ProcessTable.Entry) {
         guard unkillable[entry.pid] != entry.startTime else { return }
         unkillable[entry.pid] = entry.startTime
-        let consequence = lost
+        let consequence =
+            lost
             ? "it may go on writing to \(scope.dataFile) without the lock"
             : "\(scope.lockFile) stays held until it ends"
-        StandardError.line("cannot signal \(entry.description): \(String(cString: strerror(EPERM))) "
-                           + "(it runs as another user); \(consequence)")
+        StandardError.line(
+            "cannot signal \(entry.description): \(String(cString: strerror(EPERM))) "
+                + "(it runs as another user); \(consequence)")
     }
 
     private func announceLeftovers() {
         guard !options.quiet else { return }
         let descendants = commandProcesses()
         guard !descendants.isEmpty else { return }
-        StandardError.line("the command has ended (status \(commandStatus ?? 0)), but processes it started still run: "
-                           + "\(Self.list(descendants)); waiting for them before releasing \(scope.lockFile) "
-                           + "(--kill-leftovers stops them instead)")
+        StandardError.line(
+            "the command has ended (status \(commandStatus ?? 0)), but processes it started still run: "
+                + "\(Self.list(descendants)); waiting for them before releasing \(scope.lockFile) "
+                + "(--kill-leftovers stops them instead)")
     }
 
     /// COMMAND and every process it started that still runs: rvf-lock's descendants but the keeper.

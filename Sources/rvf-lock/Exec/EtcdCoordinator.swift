@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockCommandShims
 
 /// The etcd lease of `exec --etcd`, held by `rvf-lock-etcd hold` in a process of
@@ -75,8 +71,10 @@ final class EtcdCoordinator {
             let exitStatus = code == ExitStatus.temporaryFailure ? options.conflictExitCode : code
             throw CommandFailure(exitStatus, "")
         }
-        throw CommandFailure(ExitStatus.software, "rvf-lock-etcd (\(helper)) ended without taking the lease of \(options.file)"
-                                 + (answer.isEmpty ? "" : " (it said \"\(answer)\")") + "; nothing is held")
+        throw CommandFailure(
+            ExitStatus.software,
+            "rvf-lock-etcd (\(helper)) ended without taking the lease of \(options.file)"
+                + (answer.isEmpty ? "" : " (it said \"\(answer)\")") + "; nothing is held")
     }
 
     /// Tells the helper to release the lease (after the lock file), and lets go of
@@ -149,9 +147,10 @@ final class EtcdCoordinator {
                 if access(candidate, X_OK) == 0 { return candidate }
             }
         }
-        throw CommandFailure(ExitStatus.unavailable,
-                             "--etcd needs rvf-lock-etcd, which is neither beside rvf-lock nor on PATH; build it with "
-                                 + "`swift build -c release --product rvf-lock-etcd` and install it beside rvf-lock")
+        throw CommandFailure(
+            ExitStatus.unavailable,
+            "--etcd needs rvf-lock-etcd, which is neither beside rvf-lock nor on PATH; build it with "
+                + "`swift build -c release --product rvf-lock-etcd` and install it beside rvf-lock")
     }
 
     /// Starts the helper detached (see `rvf_spawn_detached`): rvf-lock waits for

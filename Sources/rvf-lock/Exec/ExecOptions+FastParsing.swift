@@ -78,7 +78,7 @@ extension ExecOptions {
 
     private enum FastOption: UInt16 {
         case wait = 1, noWait = 2, conflictExitCode = 4, quiet = 8, killAfter = 16, killLeftovers = 32, verbose = 64,
-             allowLockSuffix = 128, etcd = 256
+            allowLockSuffix = 128, etcd = 256
 
         var takesValue: Bool { self == .wait || self == .conflictExitCode || self == .killAfter || self == .etcd }
     }

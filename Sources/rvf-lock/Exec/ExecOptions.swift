@@ -35,8 +35,9 @@ struct ExecOptions: Equatable {
     static func command(after file: String, _ rest: [String]) throws(UsageError) -> [String] {
         if rest.first == "--" { return Array(rest.dropFirst()) }
         if let first = rest.first, first.hasPrefix("-"), first.count > 1 {
-            throw UsageError("\(first) after FILE: options go before FILE, e.g. rvf-lock exec \(first) \(file) COMMAND; "
-                             + "a COMMAND whose name starts with - goes after --")
+            throw UsageError(
+                "\(first) after FILE: options go before FILE, e.g. rvf-lock exec \(first) \(file) COMMAND; "
+                    + "a COMMAND whose name starts with - goes after --")
         }
         return rest
     }

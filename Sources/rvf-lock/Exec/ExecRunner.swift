@@ -51,8 +51,9 @@ struct ExecRunner {
         if let coordinator, !coordinator.release(), case .finished(let status) = outcome {
             // The command ended on its own, but the lease had been lost meanwhile (this
             // process was paused past its TTL, say): what it wrote may overlap another writer's.
-            StandardError.line("the etcd lease of \(options.file) was lost while the command ran (it ended with status "
-                               + "\(status)); exiting \(ExitStatus.software)")
+            StandardError.line(
+                "the etcd lease of \(options.file) was lost while the command ran (it ended with status "
+                    + "\(status)); exiting \(ExitStatus.software)")
             return ExitStatus.software
         }
         switch outcome {
@@ -82,7 +83,8 @@ struct ExecRunner {
         }
         let reporter = WaitReporter(lockFile: lock.lockFile, quiet: options.quiet, verbose: options.verbose, timeout: timeout)
         do throws(LockError) {
-            let handle = options.noWait
+            let handle =
+                options.noWait
                 ? try lock.tryAcquire()
                 : try lock.acquire(timeout: timeout, onProgress: reporter.callback)
             reporter.finish()

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 @_spi(RVFLockCLI) import RVFLock
 import CRVFLockCommandShims
 
@@ -38,10 +34,11 @@ struct LockedCommand {
     /// Starts COMMAND and supervises it and its descendants until none is left.
     func run(holding scope: LockScope, coordinator: EtcdCoordinator? = nil) throws(CommandFailure) -> Outcome {
         guard rvf_set_child_subreaper() == 0 else {
-            throw CommandFailure(ExitStatus.unavailable,
-                                 "cannot make rvf-lock a child subreaper (prctl PR_SET_CHILD_SUBREAPER: "
-                                     + "\(String(cString: strerror(errno)))); not running \(options.command[0]), "
-                                     + "since processes it starts could outlive the lock")
+            throw CommandFailure(
+                ExitStatus.unavailable,
+                "cannot make rvf-lock a child subreaper (prctl PR_SET_CHILD_SUBREAPER: "
+                    + "\(String(cString: strerror(errno)))); not running \(options.command[0]), "
+                    + "since processes it starts could outlive the lock")
         }
         // As a terminal's job, COMMAND shares rvf-lock's process group, so that job
         // control and the terminal's keys work as with flock(1). Elsewhere (scripts
@@ -56,8 +53,9 @@ struct LockedCommand {
         guard descriptor >= 0 else {
             throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
         }
-        var keeper = try CommandKeeper(options.command, lockDescriptor: descriptor, commandGroup: ownGroup ? 0 : getpgrp(),
-                                       resetSignals: relay.signalsToReset, reportDescriptor: relay.reportDescriptor)
+        var keeper = try CommandKeeper(
+            options.command, lockDescriptor: descriptor, commandGroup: ownGroup ? 0 : getpgrp(),
+            resetSignals: relay.signalsToReset, reportDescriptor: relay.reportDescriptor)
         // Before COMMAND exists: from its first moment on, the record names a process
         // that lives as long as anything it starts.
         do throws(LockError) {
@@ -67,8 +65,9 @@ struct LockedCommand {
             throw CommandFailure(error)
         }
         let (command, pending) = try keeper.startCommand(relay: relay, command: options.command, file: options.file)
-        var supervision = CommandSupervision(command: command, keeper: keeper.pid, ownGroup: ownGroup, relay: relay,
-                                             scope: scope, options: options)
+        var supervision = CommandSupervision(
+            command: command, keeper: keeper.pid, ownGroup: ownGroup, relay: relay,
+            scope: scope, options: options)
         return supervision.run(pending: pending)
     }
 }

@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockCommandShims
 
 /// Catches the signals that rvf-lock passes on to COMMAND, and SIGCHLD, as
@@ -58,7 +54,8 @@ struct SignalRelay {
     init(catchingStop: Bool) throws(CommandFailure) {
         var ends: [CInt] = [-1, -1]
         guard rvf_event_channel(&ends) == 0 else {
-            throw CommandFailure(ExitStatus.software, "cannot create a socket pair for relaying signals: \(String(cString: strerror(errno)))")
+            throw CommandFailure(
+                ExitStatus.software, "cannot create a socket pair for relaying signals: \(String(cString: strerror(errno)))")
         }
         readEnd = ends[0]
         writeEnd = ends[1]
@@ -95,8 +92,10 @@ struct SignalRelay {
     func wait(milliseconds: Int32) -> [Event] {
         var events: [Event] = []
         if let coordinator, !coordinator.lossReported {
-            var descriptors = [pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0),
-                               pollfd(fd: coordinator.descriptor, events: Int16(POLLIN), revents: 0)]
+            var descriptors = [
+                pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: coordinator.descriptor, events: Int16(POLLIN), revents: 0),
+            ]
             _ = poll(&descriptors, 2, milliseconds)
             if descriptors[1].revents != 0 && coordinator.reportsLoss() {
                 coordinator.lossReported = true

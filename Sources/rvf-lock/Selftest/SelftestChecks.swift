@@ -11,7 +11,8 @@ struct SelftestChecks {
 
     func fileSystemCheck() -> SelftestCheck {
         let magic = fileSystem.magic.map { " (f_type 0x\(String($0, radix: 16)))" } ?? ""
-        let locality = fileSystem.isLocal
+        let locality =
+            fileSystem.isLocal
             ? "local: every process that reaches it shares this machine's page cache"
             : "not local (network, cluster, FUSE, or a kind RVFLock does not know): other machines may reach it through their own caches"
         return .ok("file_system", "file system", "\(fileSystem.name)\(magic), \(locality)")
@@ -31,19 +32,25 @@ struct SelftestChecks {
         do throws(ProbeFailure) {
             unnamed = try SelftestSystem.openUnnamedTemporary(in: scratch)
             checks.append(.ok("o_tmpfile", "O_TMPFILE", "an unnamed file can be created here"))
-        } catch where SelftestSystem.meansNoUnnamedTemporaries(error.errno) {
-            checks.append(.notAvailable("o_tmpfile", "O_TMPFILE",
-                                        "\(error); the library uses named temporary files here instead"))
+        } catch  where SelftestSystem.meansNoUnnamedTemporaries(error.errno) {
+            checks.append(
+                .notAvailable(
+                    "o_tmpfile", "O_TMPFILE",
+                    "\(error); the library uses named temporary files here instead"))
         } catch {
-            checks.append(.failed("o_tmpfile", "O_TMPFILE",
-                                  "\(error), which the library does not take for \"no O_TMPFILE here\": acquisition would fail"))
+            checks.append(
+                .failed(
+                    "o_tmpfile", "O_TMPFILE",
+                    "\(error), which the library does not take for \"no O_TMPFILE here\": acquisition would fail"))
         }
         if unnamed < 0 {
             checks.append(.notAvailable("linkat", "linkat of an unnamed file", "not tried: no unnamed file to link"))
         } else {
             if !SelftestSystem.hasProcSelfFd {
-                checks.append(.notAvailable("linkat", "linkat of an unnamed file",
-                                            "no /proc/self/fd to name it through; the library uses named temporary files instead"))
+                checks.append(
+                    .notAvailable(
+                        "linkat", "linkat of an unnamed file",
+                        "no /proc/self/fd to name it through; the library uses named temporary files instead"))
             } else {
                 do throws(ProbeFailure) {
                     try SelftestSystem.writeAll(unnamed, record)
@@ -51,15 +58,21 @@ struct SelftestChecks {
                     let readBack = try SelftestSystem.readWholeFile(taken)
                     if readBack == record {
                         unnamedLinked = true
-                        checks.append(.ok("linkat", "linkat of an unnamed file",
-                                          "it got its name complete (\(record.count) bytes), in one step"))
+                        checks.append(
+                            .ok(
+                                "linkat", "linkat of an unnamed file",
+                                "it got its name complete (\(record.count) bytes), in one step"))
                     } else {
-                        checks.append(.failed("linkat", "linkat of an unnamed file",
-                                              "the linked file held \(readBack.count) bytes, not the \(record.count) written"))
+                        checks.append(
+                            .failed(
+                                "linkat", "linkat of an unnamed file",
+                                "the linked file held \(readBack.count) bytes, not the \(record.count) written"))
                     }
-                } catch where SelftestSystem.meansNoHardLinks(error.errno) {
-                    checks.append(.failed("linkat", "linkat of an unnamed file", "\(error)",
-                                          missing: .hardLinks, refusal: error.description))
+                } catch  where SelftestSystem.meansNoHardLinks(error.errno) {
+                    checks.append(
+                        .failed(
+                            "linkat", "linkat of an unnamed file", "\(error)",
+                            missing: .hardLinks, refusal: error.description))
                 } catch {
                     checks.append(.failed("linkat", "linkat of an unnamed file", "\(error)"))
                 }
@@ -80,10 +93,12 @@ struct SelftestChecks {
                 namedLinked = true
                 checks.append(.ok("link", "link of a named temporary", "it got a second name, complete (\(record.count) bytes)"))
             } else {
-                checks.append(.failed("link", "link of a named temporary",
-                                      "the linked name held \(readBack.count) bytes, not the \(record.count) written"))
+                checks.append(
+                    .failed(
+                        "link", "link of a named temporary",
+                        "the linked name held \(readBack.count) bytes, not the \(record.count) written"))
             }
-        } catch where SelftestSystem.meansNoHardLinks(error.errno) {
+        } catch  where SelftestSystem.meansNoHardLinks(error.errno) {
             checks.append(.failed("link", "link of a named temporary", "\(error)", missing: .hardLinks, refusal: error.description))
         } catch {
             checks.append(.failed("link", "link of a named temporary", "\(error)"))
@@ -97,10 +112,11 @@ struct SelftestChecks {
             func judge(_ call: String, _ attempt: () throws(ProbeFailure) -> Void) {
                 do throws(ProbeFailure) {
                     try attempt()
-                    failure = .failed("link_taken_name", "link onto a taken name",
-                                      "\(call) onto a taken name succeeded instead of failing with EEXIST",
-                                      missing: .hardLinks, refusal: "\(call) succeeded onto a taken name")
-                } catch where error.errno == SelftestSystem.fileExists {
+                    failure = .failed(
+                        "link_taken_name", "link onto a taken name",
+                        "\(call) onto a taken name succeeded instead of failing with EEXIST",
+                        missing: .hardLinks, refusal: "\(call) succeeded onto a taken name")
+                } catch  where error.errno == SelftestSystem.fileExists {
                     refused.append(call)
                 } catch {
                     failure = .failed("link_taken_name", "link onto a taken name", "\(error), not EEXIST")
@@ -119,8 +135,11 @@ struct SelftestChecks {
             if failure == nil && (try? SelftestSystem.readWholeFile(target)) != record {
                 failure = .failed("link_taken_name", "link onto a taken name", "the file at the taken name changed")
             }
-            checks.append(failure ?? .ok("link_taken_name", "link onto a taken name",
-                                         refused.joined(separator: " and ") + " failed with EEXIST; the existing file was left intact"))
+            checks.append(
+                failure
+                    ?? .ok(
+                        "link_taken_name", "link onto a taken name",
+                        refused.joined(separator: " and ") + " failed with EEXIST; the existing file was left intact"))
         } else {
             checks.append(.notAvailable("link_taken_name", "link onto a taken name", "not tried: no file could be linked"))
         }
@@ -170,8 +189,12 @@ struct SelftestChecks {
         }
         if let exclusionFailure {
             holder.killAndReap()
-            return [exclusionFailure, .notAvailable("flock_release", "flock released when its holder dies",
-                                                    "not tried: flock() does not exclude here, so no release can be seen")]
+            return [
+                exclusionFailure,
+                .notAvailable(
+                    "flock_release", "flock released when its holder dies",
+                    "not tried: flock() does not exclude here, so no release can be seen"),
+            ]
         }
 
         // Release at death: the kernel must free a dead holder's lock (this is how a crashed writer's lock is taken over).
@@ -182,18 +205,21 @@ struct SelftestChecks {
             let waited = SelftestSystem.monotonicNanoseconds() - death
             switch SelftestSystem.tryFlock(ours, SelftestSystem.flockExclusive) {
             case nil:
-                releaseCheck = .ok("flock_release", "flock released when its holder dies",
-                                   "LOCK_EX granted \(Measure.milliseconds(waited)) ms after the holder "
-                                       + "(pid \(holder.pid)) was killed with SIGKILL")
+                releaseCheck = .ok(
+                    "flock_release", "flock released when its holder dies",
+                    "LOCK_EX granted \(Measure.milliseconds(waited)) ms after the holder "
+                        + "(pid \(holder.pid)) was killed with SIGKILL")
             case SelftestSystem.wouldBlock? where waited < 5_000_000_000:
                 try SelftestSystem.sleep(milliseconds: 1)
             case SelftestSystem.wouldBlock?:
-                releaseCheck = .failed("flock_release", "flock released when its holder dies",
-                                       "LOCK_EX still refused 5 s after the holder (pid \(holder.pid)) was killed and reaped",
-                                       missing: .fileLockReleaseAtExit, refusal: "flock: EWOULDBLOCK after the holder died")
+                releaseCheck = .failed(
+                    "flock_release", "flock released when its holder dies",
+                    "LOCK_EX still refused 5 s after the holder (pid \(holder.pid)) was killed and reaped",
+                    missing: .fileLockReleaseAtExit, refusal: "flock: EWOULDBLOCK after the holder died")
             case let error?:
-                releaseCheck = flockRefusal(error, key: "flock_release", title: "flock released when its holder dies",
-                                            what: "LOCK_EX|LOCK_NB")
+                releaseCheck = flockRefusal(
+                    error, key: "flock_release", title: "flock released when its holder dies",
+                    what: "LOCK_EX|LOCK_NB")
             }
         }
         SelftestSystem.unlockFlock(ours)
@@ -208,10 +234,13 @@ struct SelftestChecks {
         switch SelftestSystem.tryFlock(ours, SelftestSystem.flockExclusive) {
         case nil:
             SelftestSystem.unlockFlock(ours)
-            return [.failed("flock_exclusion", title,
-                            "LOCK_EX|LOCK_NB from pid \(me) was granted while pid \(sharer.pid) held LOCK_SH on the same file",
-                            missing: .fileLockExclusion, refusal: "flock LOCK_EX|LOCK_NB granted over another process's LOCK_SH"),
-                    releaseCheck!]
+            return [
+                .failed(
+                    "flock_exclusion", title,
+                    "LOCK_EX|LOCK_NB from pid \(me) was granted while pid \(sharer.pid) held LOCK_SH on the same file",
+                    missing: .fileLockExclusion, refusal: "flock LOCK_EX|LOCK_NB granted over another process's LOCK_SH"),
+                releaseCheck!,
+            ]
         case SelftestSystem.wouldBlock?:
             break
         case let error?:
@@ -222,7 +251,8 @@ struct SelftestChecks {
             sharedNote = "; LOCK_SH was shared, as it should be"
             SelftestSystem.unlockFlock(ours)
         case let error?:
-            sharedNote = "; but LOCK_SH was not shared (\(SelftestSystem.errnoName(error))), so observers such as `status` may wait on each other"
+            sharedNote =
+                "; but LOCK_SH was not shared (\(SelftestSystem.errnoName(error))), so observers such as `status` may wait on each other"
         }
         sharer.closeInput()
         _ = try sharer.waitForExit(timeoutMilliseconds: 5000)
@@ -252,12 +282,15 @@ struct SelftestChecks {
         guard let answer = try helper.readLine(timeoutMilliseconds: 20_000) else {
             helper.killAndReap()
             let output = helper.remainingOutput().split(separator: "\n").last.map { ": \($0)" } ?? ""
-            return .failure(.failed("flock_exclusion", title, "the second process (pid \(helper.pid)) did not report taking \(operation)\(output)"))
+            return .failure(
+                .failed("flock_exclusion", title, "the second process (pid \(helper.pid)) did not report taking \(operation)\(output)"))
         }
         if answer == "held" { return .success(helper) }
         if answer.hasPrefix("refused "), let code = CInt(answer.dropFirst("refused ".count)) {
-            return .failure(flockRefusal(code, key: "flock_exclusion", title: title,
-                                         what: "\(operation)|LOCK_NB on a file nobody else locked (pid \(helper.pid))"))
+            return .failure(
+                flockRefusal(
+                    code, key: "flock_exclusion", title: title,
+                    what: "\(operation)|LOCK_NB on a file nobody else locked (pid \(helper.pid))"))
         }
         return .failure(.failed("flock_exclusion", title, "the second process (pid \(helper.pid)) could not lock: \(answer)"))
     }
@@ -265,8 +298,9 @@ struct SelftestChecks {
     private func flockRefusal(_ code: CInt, key: String, title: String, what: String) -> SelftestCheck {
         let name = SelftestSystem.errnoName(code)
         if SelftestSystem.meansNoFileLocks(code) {
-            return .failed(key, title, "\(what) failed with \(name): the file system refuses flock()",
-                           missing: .fileLocks, refusal: "flock: \(name)")
+            return .failed(
+                key, title, "\(what) failed with \(name): the file system refuses flock()",
+                missing: .fileLocks, refusal: "flock: \(name)")
         }
         return .failed(key, title, "\(what) failed with \(name), not EWOULDBLOCK")
     }
@@ -289,9 +323,10 @@ struct SelftestChecks {
                 }
             }
             if refused.isEmpty { return .ok("flock_read_only", title, "LOCK_EX and LOCK_SH granted") }
-            return .notAvailable("flock_read_only", title,
-                                 "refused (\(refused.joined(separator: ", "))), as NFS refuses a write lock on a descriptor "
-                                     + "not open for writing: here a lock file can only be judged through a descriptor open for writing")
+            return .notAvailable(
+                "flock_read_only", title,
+                "refused (\(refused.joined(separator: ", "))), as NFS refuses a write lock on a descriptor "
+                    + "not open for writing: here a lock file can only be judged through a descriptor open for writing")
         } catch {
             return .notAvailable("flock_read_only", title, "not tried: \(error)")
         }
@@ -325,14 +360,16 @@ struct SelftestChecks {
         let order = SelftestSystem.FileEvent.allCases
         let remoteNote = fileSystem.isLocal ? "" : " (changes made on other machines may never be reported here; waiters poll for those)"
         if seen.count == wanted.count {
-            return .ok("file_events", title,
-                       order.map(\.rawValue).joined(separator: ", ") + " by another process (pid \(helper.pid)) all arrived\(remoteNote)")
+            return .ok(
+                "file_events", title,
+                order.map(\.rawValue).joined(separator: ", ") + " by another process (pid \(helper.pid)) all arrived\(remoteNote)")
         }
         let missing = order.filter { !seen.contains($0) }.map(\.rawValue).joined(separator: ", ")
         let arrived = order.filter { seen.contains($0) }.map(\.rawValue).joined(separator: ", ")
-        return .notAvailable("file_events", title,
-                             "\(missing) by another process did not arrive within 2 s of it"
-                                 + (arrived.isEmpty ? "" : " (\(arrived) did)") + "; waiters poll instead of waking at once")
+        return .notAvailable(
+            "file_events", title,
+            "\(missing) by another process did not arrive within 2 s of it"
+                + (arrived.isEmpty ? "" : " (\(arrived) did)") + "; waiters poll instead of waking at once")
     }
 
     /// statx birth times.
@@ -359,7 +396,8 @@ struct SelftestChecks {
         let title = "sync policy"
         let options = LockOptions()
         let syncs = fileSystem.syncsLockFiles(under: options)
-        let why = fileSystem.isLocal
+        let why =
+            fileSystem.isLocal
             ? "\(fileSystem.name) is local: every process reads this machine's page cache, synced or not"
             : "\(fileSystem.name) is not local: other machines read the server's copy, which only a sync brings up to date"
         let policy = "\(options.syncPolicy): lock files are \(syncs ? "" : "not ")synced here (\(why))"

@@ -118,7 +118,8 @@ struct ContentionSummary {
     var check: SelftestCheck {
         let title = "contention"
         let shares = perProcess.map(String.init).joined(separator: ", ")
-        var measured = "\(processes) processes, \(Self.format(seconds)) s: \(acquisitions) acquisitions "
+        var measured =
+            "\(processes) processes, \(Self.format(seconds)) s: \(acquisitions) acquisitions "
             + "(per process: \(shares)), \(overlaps) overlaps, counter \(counter.map(String.init) ?? "unreadable")"
             + (counter == UInt64(acquisitions) ? " = acquisitions" : " for \(acquisitions) acquisitions")
         switch abandonment {
@@ -137,8 +138,10 @@ struct ContentionSummary {
             return check
         }
         guard problems.isEmpty else {
-            return .failed("contention", title, measured + "; " + problems.prefix(3).joined(separator: "; ")
-                + (problems.count > 3 ? "; and \(problems.count - 3) more" : ""))
+            return .failed(
+                "contention", title,
+                measured + "; " + problems.prefix(3).joined(separator: "; ")
+                    + (problems.count > 3 ? "; and \(problems.count - 3) more" : ""))
         }
         return .ok("contention", title, measured)
     }
@@ -249,8 +252,9 @@ struct ContentionVerifier {
             if let previous = latest, holding.start <= previous.end {
                 summary.overlaps += 1
                 if summary.overlaps <= 3 {
-                    summary.problems.append("process \(holding.key.worker + 1) acquired while process \(previous.key.worker + 1) "
-                                            + "still held the lock (for \(Measure.milliseconds(previous.end - holding.start)) ms more)")
+                    summary.problems.append(
+                        "process \(holding.key.worker + 1) acquired while process \(previous.key.worker + 1) "
+                            + "still held the lock (for \(Measure.milliseconds(previous.end - holding.start)) ms more)")
                 }
             }
             if latest.map({ end > $0.end }) ?? true { latest = (holding.key, end) }
@@ -263,8 +267,9 @@ struct ContentionVerifier {
 
         // Lost increments are overlaps the log's intervals might miss.
         if let counter, counter < UInt64(summary.acquisitions) {
-            summary.problems.append("the counter lost \(UInt64(summary.acquisitions) - counter) increments: "
-                                    + "two holders read and wrote it at once")
+            summary.problems.append(
+                "the counter lost \(UInt64(summary.acquisitions) - counter) increments: "
+                    + "two holders read and wrote it at once")
         } else if counter == nil {
             summary.problems.append("the counter file was unreadable")
         }
@@ -276,8 +281,9 @@ struct ContentionVerifier {
                 summary.abandonment = .takenOver(nanoseconds: next - abandonment.time)
             } else if until > abandonment.time + 500_000_000 {
                 summary.abandonment = .notTakenOver
-                summary.problems.append("no process took over the lock abandoned by a dying holder within "
-                                        + "\(ContentionSummary.format(Double(until - abandonment.time) / 1e9)) s")
+                summary.problems.append(
+                    "no process took over the lock abandoned by a dying holder within "
+                        + "\(ContentionSummary.format(Double(until - abandonment.time) / 1e9)) s")
             } else {
                 summary.abandonment = .tooLate
             }
@@ -334,7 +340,7 @@ struct ContentionWorker {
                 let handle: LockHandle
                 do throws(LockError) {
                     handle = try lock.acquire(timeout: .nanoseconds(Int64(until - now)))
-                } catch where error.code == .timedOut {
+                } catch  where error.code == .timedOut {
                     return ExitStatus.success
                 } catch {
                     try SelftestSystem.appendLine(log, "E \(index) \(error.code) \(error.description)")

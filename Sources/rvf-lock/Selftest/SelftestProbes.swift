@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import CRVFLockShims
 import RVFLock
 import CRVFLockCommandShims
@@ -205,7 +201,9 @@ enum SelftestSystem {
     /// Names an unnamed file as the library names its unnamed lock files.
     static func linkDescriptor(_ descriptor: CInt, to path: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
-            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in try Syscalls.linkDescriptor(descriptor, to: AT_FDCWD, name.baseAddress!) }
+            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in
+                try Syscalls.linkDescriptor(descriptor, to: AT_FDCWD, name.baseAddress!)
+            }
         } catch {
             throw ProbeFailure(error)
         }
@@ -225,7 +223,9 @@ enum SelftestSystem {
 
     static func unlink(_ path: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
-            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in try Syscalls.unlinkAt(AT_FDCWD, name.baseAddress!) }
+            try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in
+                try Syscalls.unlinkAt(AT_FDCWD, name.baseAddress!)
+            }
         } catch {
             throw ProbeFailure(error)
         }
@@ -340,8 +340,10 @@ enum SelftestSystem {
                 let headerSize = MemoryLayout<inotify_event>.size
                 while offset + headerSize <= count {
                     let (mask, length) = buffer.withUnsafeBytes { raw in
-                        (raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                         Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                        (
+                            raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                            Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                        )
                     }
                     let nameBytes = buffer[(offset + headerSize)..<min(count, offset + headerSize + length)]
                     let eventName = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)

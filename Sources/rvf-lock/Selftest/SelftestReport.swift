@@ -46,8 +46,10 @@ struct SelftestCheck {
         SelftestCheck(key: key, title: title, result: .notAvailable, detail: detail)
     }
 
-    static func failed(_ key: String, _ title: String, _ detail: String,
-                       missing: LockFileSystem.Requirement? = nil, refusal: String? = nil) -> SelftestCheck {
+    static func failed(
+        _ key: String, _ title: String, _ detail: String,
+        missing: LockFileSystem.Requirement? = nil, refusal: String? = nil
+    ) -> SelftestCheck {
         SelftestCheck(key: key, title: title, result: .failed, detail: detail, missing: missing, refusal: refusal)
     }
 
@@ -113,7 +115,8 @@ final class SelftestReport {
                     + "(local ones such as ext4, xfs, btrfs, tmpfs)")
         }
         if let refused = checks.first(where: { $0.result == .failed && $0.unsupportedMessage != nil }),
-           let message = refused.unsupportedMessage {
+            let message = refused.unsupportedMessage
+        {
             return SelftestVerdict(trusted: false, exitStatus: ExitStatus.unavailable, text: "NOT TRUSTED: " + message)
         }
         if let failure = checks.first(where: { $0.result == .failed }) {
@@ -127,9 +130,10 @@ final class SelftestReport {
             notes.append("file events do not arrive, so waiters poll (every \(Self.pollInterval) s at most) instead of waking at once")
         }
         if let fileSystem, !fileSystem.isLocal {
-            notes.append("this run tested processes on this machine only; between machines the lock also relies on "
-                         + "the server's file locks and on clocks agreeing to well within 300 s, which no test here can see: "
-                         + "run `rvf-lock selftest` on each machine that shares \(directory)")
+            notes.append(
+                "this run tested processes on this machine only; between machines the lock also relies on "
+                    + "the server's file locks and on clocks agreeing to well within 300 s, which no test here can see: "
+                    + "run `rvf-lock selftest` on each machine that shares \(directory)")
         }
         let locality = fileSystem.map { $0.isLocal ? "local" : "not local" } ?? "unknown"
         return SelftestVerdict(
@@ -150,23 +154,25 @@ final class SelftestReport {
             StandardOutput.line("verdict: " + verdict.text)
             return
         }
-        let fileSystemJSON = fileSystem.map { fileSystem in
+        let fileSystemJSON =
+            fileSystem.map { fileSystem in
+                JSON.object([
+                    ("name", JSON.string(fileSystem.name)),
+                    ("magic", fileSystem.magic.map { JSON.string("0x" + String($0, radix: 16)) } ?? JSON.null),
+                    ("local", String(fileSystem.isLocal)),
+                    ("syncs_lock_files", String(fileSystem.syncsLockFiles(under: LockOptions()))),
+                ])
+            } ?? JSON.null
+        StandardOutput.line(
             JSON.object([
-                ("name", JSON.string(fileSystem.name)),
-                ("magic", fileSystem.magic.map { JSON.string("0x" + String($0, radix: 16)) } ?? JSON.null),
-                ("local", String(fileSystem.isLocal)),
-                ("syncs_lock_files", String(fileSystem.syncsLockFiles(under: LockOptions()))),
-            ])
-        } ?? JSON.null
-        StandardOutput.line(JSON.object([
-            ("directory", JSON.string(directory)),
-            ("file_system", fileSystemJSON),
-            ("checks", "[" + checks.map(\.json).joined(separator: ",") + "]"),
-            ("contention", contention?.json ?? JSON.null),
-            ("trusted", String(verdict.trusted)),
-            ("verdict", JSON.string(verdict.text)),
-            ("exit_status", String(verdict.exitStatus)),
-        ]))
+                ("directory", JSON.string(directory)),
+                ("file_system", fileSystemJSON),
+                ("checks", "[" + checks.map(\.json).joined(separator: ",") + "]"),
+                ("contention", contention?.json ?? JSON.null),
+                ("trusted", String(verdict.trusted)),
+                ("verdict", JSON.string(verdict.text)),
+                ("exit_status", String(verdict.exitStatus)),
+            ]))
     }
 }
 

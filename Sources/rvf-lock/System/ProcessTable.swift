@@ -1,8 +1,4 @@
-#if canImport(Glibc)
 import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import RVFLock
 import CRVFLockCommandShims
 
@@ -77,14 +73,16 @@ struct ProcessTable {
         let text = buffer[0..<count]
         // "PID (NAME) STATE PPID PGRP ...": NAME may hold spaces and parentheses; it ends at the last ')'.
         guard let open = text.firstIndex(of: UInt8(ascii: "(")),
-              let close = text.lastIndex(of: UInt8(ascii: ")")), open < close else { return nil }
+            let close = text.lastIndex(of: UInt8(ascii: ")")), open < close
+        else { return nil }
         let name = String(decoding: text[(open + 1)..<close], as: UTF8.self)
         let fields = text[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is the state (field 3 of proc(5)); the start time is field 22.
         guard fields.count > 19,
-              let parent = pid_t(String(decoding: fields[1], as: UTF8.self)),
-              let group = pid_t(String(decoding: fields[2], as: UTF8.self)),
-              let start = UInt64(String(decoding: fields[19], as: UTF8.self)) else { return nil }
+            let parent = pid_t(String(decoding: fields[1], as: UTF8.self)),
+            let group = pid_t(String(decoding: fields[2], as: UTF8.self)),
+            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
+        else { return nil }
         return Entry(pid: pid, parent: parent, processGroup: group, startTime: start, name: name)
     }
 

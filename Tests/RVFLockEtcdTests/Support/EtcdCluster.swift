@@ -48,9 +48,11 @@ final class EtcdCluster: Sendable {
         var members: [Member] = []
         let ports = try basePort.map { base in (0..<(2 * size)).map { base + $0 } } ?? Self.freePorts(2 * size)
         for index in 0..<size {
-            members.append(Member(name: "m\(index)", clientURL: "http://\(host):\(ports[2 * index])",
-                                  peerURL: "http://\(host):\(ports[2 * index + 1])",
-                                  dataDirectory: "\(sandbox.path)/m\(index)"))
+            members.append(
+                Member(
+                    name: "m\(index)", clientURL: "http://\(host):\(ports[2 * index])",
+                    peerURL: "http://\(host):\(ports[2 * index + 1])",
+                    dataDirectory: "\(sandbox.path)/m\(index)"))
         }
         self.members = members
         endpoints = members.map(\.clientURL).joined(separator: ",")
@@ -71,13 +73,14 @@ final class EtcdCluster: Sendable {
     func start(_ index: Int, state: String = "existing") throws {
         let member = members[index]
         let cluster = members.map { "\($0.name)=\($0.peerURL)" }.joined(separator: ",")
-        let arguments = launcher + [
-            Self.etcd!, "--name", member.name, "--data-dir", member.dataDirectory,
-            "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
-            "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
-            "--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", token,
-            "--logger", "zap", "--log-level", "warn",
-        ]
+        let arguments =
+            launcher + [
+                Self.etcd!, "--name", member.name, "--data-dir", member.dataDirectory,
+                "--listen-client-urls", member.clientURL, "--advertise-client-urls", member.clientURL,
+                "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
+                "--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", token,
+                "--logger", "zap", "--log-level", "warn",
+            ]
         let process = try SpawnedProcess(arguments, outputIn: sandbox.path, name: "\(member.name).\(UInt32.random(in: 0...UInt32.max))")
         processes.withLock { $0[index] = process }
     }
@@ -118,22 +121,28 @@ final class EtcdCluster: Sendable {
     }
 
     private func status(of member: Member) async -> (memberID: UInt64?, leader: UInt64?)? {
-        let arguments = launcher + [Self.etcdctl!, "--endpoints", member.clientURL, "--command-timeout", "1s",
-                                    "endpoint", "status", "-w", "json"]
-        guard let result = try? await SpawnedProcess.run(arguments, environment: ["ETCDCTL_API": "3"], in: sandbox.path,
-                                                         timeout: .seconds(5)),
-              result.status == 0,
-              let array = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]],
-              let status = array.first?["Status"] as? [String: Any],
-              let header = status["header"] as? [String: Any]
+        let arguments =
+            launcher + [
+                Self.etcdctl!, "--endpoints", member.clientURL, "--command-timeout", "1s",
+                "endpoint", "status", "-w", "json",
+            ]
+        guard
+            let result = try? await SpawnedProcess.run(
+                arguments, environment: ["ETCDCTL_API": "3"], in: sandbox.path,
+                timeout: .seconds(5)),
+            result.status == 0,
+            let array = try? JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [[String: Any]],
+            let status = array.first?["Status"] as? [String: Any],
+            let header = status["header"] as? [String: Any]
         else { return nil }
         return ((header["member_id"] as? NSNumber)?.uint64Value, (status["leader"] as? NSNumber)?.uint64Value)
     }
 
     /// Runs etcdctl against the cluster.
     func etcdctl(_ arguments: [String], timeout: Duration = .seconds(20)) async throws -> Completed {
-        try await SpawnedProcess.run(launcher + [Self.etcdctl!, "--endpoints", endpoints] + arguments,
-                                     environment: ["ETCDCTL_API": "3"], in: sandbox.path, timeout: timeout)
+        try await SpawnedProcess.run(
+            launcher + [Self.etcdctl!, "--endpoints", endpoints] + arguments,
+            environment: ["ETCDCTL_API": "3"], in: sandbox.path, timeout: timeout)
     }
 
     /// The members' messages, for failures.

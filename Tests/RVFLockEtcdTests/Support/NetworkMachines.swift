@@ -76,7 +76,9 @@ final class NetworkMachines: Sendable {
 
     /// What runs a command on machine `index`, under the host name `hostname`.
     func launcher(machine index: Int, hostname: String) -> [String] {
-        [Self.ip!, "netns", "exec", machineNamespaces[index], Self.unshare!, "--uts", "sh", "-c",
-         "hostname \(hostname) && exec \"$0\" \"$@\""]
+        [
+            Self.ip!, "netns", "exec", machineNamespaces[index], Self.unshare!, "--uts", "sh", "-c",
+            "hostname \(hostname) && exec \"$0\" \"$@\"",
+        ]
     }
 }

@@ -17,8 +17,10 @@ final class SpawnedProcess: Sendable {
     /// Starts `arguments[0]` (a path) with `environment` added to this process's,
     /// in a session of its own when `newSession` (so that its group can be
     /// signalled as a whole), output into `directory`/`name`.out and .err.
-    init(_ arguments: [String], environment: [String: String] = [:], newSession: Bool = false,
-         outputIn directory: String, name: String) throws {
+    init(
+        _ arguments: [String], environment: [String: String] = [:], newSession: Bool = false,
+        outputIn directory: String, name: String
+    ) throws {
         self.arguments = arguments
         outputPath = "\(directory)/\(name).out"
         errorPath = "\(directory)/\(name).err"
@@ -46,8 +48,10 @@ final class SpawnedProcess: Sendable {
     }
 
     /// Runs `arguments` to completion (at most `timeout`); its status and output.
-    static func run(_ arguments: [String], environment: [String: String] = [:], in directory: String,
-                    timeout: Duration = .seconds(60)) async throws -> Completed {
+    static func run(
+        _ arguments: [String], environment: [String: String] = [:], in directory: String,
+        timeout: Duration = .seconds(60)
+    ) async throws -> Completed {
         let name = "run.\(UInt32.random(in: 0...UInt32.max))"
         let process = try SpawnedProcess(arguments, environment: environment, outputIn: directory, name: name)
         let status = await process.wait(timeout: timeout)

@@ -115,8 +115,8 @@ final class ChildProcess: Sendable {
         let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+            for pointer in argv { free(pointer) }
+            for pointer in envp { free(pointer) }
         }
         var childPID: pid_t = 0
         let result = posix_spawn(&childPID, executable, &actions, &attributes, argv, envp)
@@ -199,7 +199,9 @@ final class ChildProcess: Sendable {
     }
 
     /// Runs a process to its end, blocking the calling thread; for quick helpers only.
-    static func runBlocking(_ executable: String, _ arguments: [String], outputIn directory: String) throws -> (pid: pid_t, code: Int32, output: String) {
+    static func runBlocking(
+        _ executable: String, _ arguments: [String], outputIn directory: String
+    ) throws -> (pid: pid_t, code: Int32, output: String) {
         let child = try ChildProcess(executable, arguments, outputIn: directory, name: "helper")
         var status: CInt = 0
         _ = waitpid(child.pid, &status, 0)

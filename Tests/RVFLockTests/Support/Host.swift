@@ -15,7 +15,7 @@ enum Host {
     /// The kernel's PID limit: no process has this PID or a larger one.
     static let pidMax: UInt32 = {
         guard let text = try? String(contentsOfFile: "/proc/sys/kernel/pid_max", encoding: .utf8),
-              let value = UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            let value = UInt32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         else { return UInt32(Int32.max) }
         return value
     }()

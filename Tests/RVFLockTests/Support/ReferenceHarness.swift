@@ -21,17 +21,20 @@ actor ReferenceHarness {
         let scratch = TemporaryDirectory("rvflock-rustc-check")
         let version = try? ChildProcess.runBlocking(rustc, ["--version"], outputIn: scratch.path)
         guard version?.code == 0 else {
-            print("ReferenceInteropTests skipped: `rustc --version` failed (exit \(String(describing: version?.code))); "
-                  + "a rustup proxy without a default toolchain?")
+            print(
+                "ReferenceInteropTests skipped: `rustc --version` failed (exit \(String(describing: version?.code))); "
+                    + "a rustup proxy without a default toolchain?")
             return false
         }
         guard TestResources.referenceSource != nil else {
             // Says where it looked in the package's terms, never this machine's folders.
-            let place = ProcessInfo.processInfo.environment[TestResources.referenceDirectoryVariable] == nil
+            let place =
+                ProcessInfo.processInfo.environment[TestResources.referenceDirectoryVariable] == nil
                 ? "../shared beside the package" : "the folder \(TestResources.referenceDirectoryVariable) names"
-            print("ReferenceInteropTests skipped: no seed/locking.rs in \(place); "
-                  + "to run them, put the reference in ../shared beside the package, or set "
-                  + "\(TestResources.referenceDirectoryVariable) to the folder holding seed/locking.rs")
+            print(
+                "ReferenceInteropTests skipped: no seed/locking.rs in \(place); "
+                    + "to run them, put the reference in ../shared beside the package, or set "
+                    + "\(TestResources.referenceDirectoryVariable) to the folder holding seed/locking.rs")
             return false
         }
         return true

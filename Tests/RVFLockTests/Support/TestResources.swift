@@ -46,8 +46,9 @@ enum TestResources {
     private static func binPathFromSwiftPM() -> String? {
         guard let swift = Host.executable(named: "swift") else { return nil }
         let scratch = TemporaryDirectory("rvflock-binpath")
-        guard let result = try? ChildProcess.runBlocking(
-            swift, ["build", "--package-path", packageRoot, "--show-bin-path"], outputIn: scratch.path),
+        guard
+            let result = try? ChildProcess.runBlocking(
+                swift, ["build", "--package-path", packageRoot, "--show-bin-path"], outputIn: scratch.path),
             result.code == 0
         else { return nil }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)

@@ -71,7 +71,7 @@ final class Acquisition {
                 if schedule == nil && turns > 32 { throw giveUp() }
                 guard let file = try open() else { continue }
                 try contend(for: file)
-            } catch where error.errno == .staleNFSFileHandle {
+            } catch  where error.errno == .staleNFSFileHandle {
                 // NFS: the file this process had open was removed on the server (its
                 // holder's release, or a breaker): it was replaced; look at the path again.
                 letGoOfPredecessor()
@@ -94,9 +94,10 @@ final class Acquisition {
             timestampNanoseconds: Syscalls.wallClockNanoseconds(),
             writerID: lock.identity.makeWriterID(fileSystem: location.fileSystem))
         do {
-            return try PreparedLockFile(location: location, record: record, options: lock.options,
-                                        descriptorFloor: monitor.lockDescriptorFloor)
-        } catch where [.permissionDenied, .notPermitted, .readOnlyFileSystem].contains(error.errno) {
+            return try PreparedLockFile(
+                location: location, record: record, options: lock.options,
+                descriptorFloor: monitor.lockDescriptorFloor)
+        } catch  where [.permissionDenied, .notPermitted, .readOnlyFileSystem].contains(error.errno) {
             let examiner = LockFileExaminer(location: location, judge: judge)
             if let status = try? examiner.currentStatus(), status != .free {
                 try lock.refuseWaitingForItself(status, location)

@@ -32,8 +32,9 @@ final class ProcessQueue: Sendable {
         /// The calling task, or the calling thread outside a task.
         static var current: Owner {
             let task = withUnsafeCurrentTask { $0?.hashValue }
-            return Owner(task: task, thread: task == nil ? UInt(bitPattern: Int(bitPattern: pthread_self())) : nil,
-                         insideWithLock: ProcessQueue.insideWithLock)
+            return Owner(
+                task: task, thread: task == nil ? UInt(bitPattern: Int(bitPattern: pthread_self())) : nil,
+                insideWithLock: ProcessQueue.insideWithLock)
         }
 
         /// The calling task: for async acquisitions, whose waiting runs on another thread.
@@ -139,7 +140,7 @@ final class ProcessQueue: Sendable {
                 // Out of line; a turn granted in the meantime is passed on at once.
                 let stillWaiting = lines.withLock { lines in
                     guard let index = lines.firstIndex(where: { $0.key == key }),
-                          let position = lines[index].waiters.firstIndex(where: { $0 === waiter })
+                        let position = lines[index].waiters.firstIndex(where: { $0 === waiter })
                     else { return false }
                     lines[index].waiters.remove(at: position)
                     return true

@@ -31,7 +31,6 @@ final class RecentReleases: Sendable {
     /// Whether anything is kept: checked before computing a key, which costs a system call.
     var isEmpty: Bool { entries.withLock { $0.isEmpty } }
 
-
     /// Keeps `descriptor` (its kernel lock already let go) for this process's next
     /// acquisition of the lock; this object closes it.
     func keep(_ descriptor: CInt, for key: Key) {

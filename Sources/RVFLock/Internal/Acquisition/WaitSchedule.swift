@@ -51,11 +51,13 @@ final class WaitSchedule {
 
     /// Sleeps until the lock's name changes, a poll interval passes, the timeout, or cancellation.
     func sleepForFileEvents() throws(LockError) {
-        let watcher = watcher ?? {
-            let made = LockChangeWatcher(location: location, waker: waiting.cancellation.waker())
-            self.watcher = made
-            return made
-        }()
+        let watcher =
+            watcher
+            ?? {
+                let made = LockChangeWatcher(location: location, waker: waiting.cancellation.waker())
+                self.watcher = made
+                return made
+            }()
         var sleep = min(poll, maximumPoll)
         if let remaining { sleep = max(.zero, min(sleep, remaining)) }
         try location.performing("waiting for") { () throws(SystemCallError) in

@@ -29,8 +29,9 @@ enum HolderProcesses {
             // another process here.
             let holders = kernelLockHolders(of: lockFile)
             let exited = validPID && (try? Syscalls.probeProcess(Int32(pid))) == .noSuchProcess
-            return holder.describing(program: nil, kernelLockHolders: holders,
-                                     liveness: exited && !holders.isEmpty ? .kernelLockHeldAfterWriterExited : nil)
+            return holder.describing(
+                program: nil, kernelLockHolders: holders,
+                liveness: exited && !holders.isEmpty ? .kernelLockHeldAfterWriterExited : nil)
         default:
             return holder
         }

@@ -113,8 +113,10 @@ struct HostIdentity: Sendable {
             return WriterID(high: nonce, low: Syscalls.randomUInt64())
         }
         let own = ProcessIdentity.current
-        let writer = writerTag(for: nonce, pid: UInt32(clamping: own.pid), startTicks: own.startTicks ?? 0,
-                               pidNamespace: own.pidNamespace ?? 0) ?? 0
+        let writer =
+            writerTag(
+                for: nonce, pid: UInt32(clamping: own.pid), startTicks: own.startTicks ?? 0,
+                pidNamespace: own.pidNamespace ?? 0) ?? 0
         return WriterID(high: nonce, low: boot << 24 | writer)
     }
 
@@ -129,7 +131,7 @@ struct HostIdentity: Sendable {
     /// this process's PID namespace, which started `startTicks` after boot.
     func isWrittenBy(_ writerID: WriterID, pid: UInt32, startTicks: UInt64) -> Bool {
         guard let namespace = ProcessIdentity.current.pidNamespace,
-              let tag = writerTag(for: writerID.high, pid: pid, startTicks: startTicks, pidNamespace: namespace)
+            let tag = writerTag(for: writerID.high, pid: pid, startTicks: startTicks, pidNamespace: namespace)
         else { return false }
         return tag == writerID.low & 0xFF_FFFF
     }

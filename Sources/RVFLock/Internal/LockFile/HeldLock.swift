@@ -329,7 +329,7 @@ final class HeldLock: HeartbeatThread.Work {
         }
         do throws(SystemCallError) {
             try location.withName { (name) throws(SystemCallError) in try Syscalls.unlinkAt(location.directory.descriptor, name) }
-        } catch where error.errno == .noSuchFileOrDirectory {
+        } catch  where error.errno == .noSuchFileOrDirectory {
             throw .takenOver(lockFile, status: describeStatus())
         } catch {
             throw .system(error, lockFile: lockFile, doing: "removing the lock file")

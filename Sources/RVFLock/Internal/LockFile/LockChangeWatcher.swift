@@ -39,8 +39,9 @@ final class LockChangeWatcher {
             _ = try waker.sleep(timeout: timeout)
             return
         }
-        var request = timespec(tv_sec: Int(timeout.components.seconds),
-                               tv_nsec: Int(timeout.components.attoseconds / 1_000_000_000))
+        var request = timespec(
+            tv_sec: Int(timeout.components.seconds),
+            tv_nsec: Int(timeout.components.attoseconds / 1_000_000_000))
         var left = timespec()
         while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
     }

@@ -25,11 +25,12 @@ struct LockFileExaminer: Sendable {
                 shared = try file.tryShared()
             }
         }
-        let kernelLock: StalenessJudge.KernelLock = switch shared {
-        case true?: .notHeld
-        case false?: .heldExclusively
-        case nil: .unknown
-        }
+        let kernelLock: StalenessJudge.KernelLock =
+            switch shared {
+            case true?: .notHeld
+            case false?: .heldExclusively
+            case nil: .unknown
+            }
         defer { file.letGo() }
         return try file.judge(with: judge, kernelLock: kernelLock, namingProgram: true).status
     }
@@ -37,8 +38,8 @@ struct LockFileExaminer: Sendable {
     /// Whether the file's record names a process of this machine that exists.
     private func holderProcessExists(_ file: OpenLockFile) -> Bool {
         guard let bytes = try? file.currentBytes(), let record = try? LockRecord(decoding: bytes),
-              judge.identity.match(record.hostnameBytes) != .otherHost,
-              record.pid > 0, Int64(record.pid) < judge.identity.pidLimit
+            judge.identity.match(record.hostnameBytes) != .otherHost,
+            record.pid > 0, Int64(record.pid) < judge.identity.pidLimit
         else { return false }
         return (try? Syscalls.probeProcess(Int32(record.pid))) == .exists
     }
@@ -49,10 +50,10 @@ struct LockFileExaminer: Sendable {
         for _ in 0..<16 {
             do {
                 if let status = try inspect() { return status }
-            } catch where error.errno == .staleNFSFileHandle {
+            } catch  where error.errno == .staleNFSFileHandle {
                 // NFS: the file opened was removed on the server meanwhile; look again.
                 continue
-            } catch where error.code == .notARegularFile {
+            } catch  where error.code == .notARegularFile {
                 if let status = error.status { return status }
                 throw error
             }

@@ -32,8 +32,9 @@ struct LockLocation: Sendable {
         }
         // (A trailing slash never gets here: FilePath drops it; WriterLock refuses it.)
         if dataFile.lastComponent == nil || dataFile.lastComponent?.kind != .regular {
-            throw LockError(.invalidPath, lockFile: lockFile,
-                            message: "\(dataFile) names a directory; an RVF writer lock protects a data file, name the file")
+            throw LockError(
+                .invalidPath, lockFile: lockFile,
+                message: "\(dataFile) names a directory; an RVF writer lock protects a data file, name the file")
         }
         let target = try followLinks(of: dataFile, lockFile: lockFile)
         let directoryPath = target.removingLastComponent()
@@ -71,19 +72,22 @@ struct LockLocation: Sendable {
                 }
                 path = target.isAbsolute ? target : path.removingLastComponent().pushing(target)
                 guard let last = path.lastComponent, last.kind == .regular, !path.string.hasSuffix("/") else {
-                    throw LockError(.invalidPath, lockFile: lockFile,
-                                    message: "\(dataFile) is a symbolic link to \(target), which names a directory; "
-                                        + "an RVF writer lock protects a data file")
+                    throw LockError(
+                        .invalidPath, lockFile: lockFile,
+                        message: "\(dataFile) is a symbolic link to \(target), which names a directory; "
+                            + "an RVF writer lock protects a data file")
                 }
             case S_IFDIR:
-                throw LockError(.invalidPath, lockFile: lockFile,
-                                message: "\(path) is a directory; an RVF writer lock protects a data file, name the file")
+                throw LockError(
+                    .invalidPath, lockFile: lockFile,
+                    message: "\(path) is a directory; an RVF writer lock protects a data file, name the file")
             default:
                 return path
             }
         }
-        throw LockError(.invalidPath, lockFile: lockFile,
-                        message: "\(dataFile) is a chain of more than 40 symbolic links; point it at the data file")
+        throw LockError(
+            .invalidPath, lockFile: lockFile,
+            message: "\(dataFile) is a chain of more than 40 symbolic links; point it at the data file")
     }
 
     /// Calls `body` with the lock file's name as a C string.

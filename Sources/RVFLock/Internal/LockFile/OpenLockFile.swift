@@ -78,7 +78,7 @@ final class OpenLockFile {
             descriptor = try location.withName { (name) throws(SystemCallError) in
                 do throws(SystemCallError) {
                     return try Syscalls.openAt(location.directory.descriptor, name, flags: (forWriting ? O_RDWR : O_RDONLY) | common)
-                } catch where forWriting && [Errno.permissionDenied, .readOnlyFileSystem, .notPermitted].contains(error.errno) {
+                } catch  where forWriting && [Errno.permissionDenied, .readOnlyFileSystem, .notPermitted].contains(error.errno) {
                     // Another user's lock file (0644), or a read-only mount: judging still works
                     // on local file systems; on NFS the exclusive lock is then refused and said so.
                     writable = false
@@ -245,16 +245,20 @@ final class OpenLockFile {
             let record = try LockRecord(decoding: bytes)
             let unchanged = UnchangedSince.shared.duration(
                 of: .init(file: identity, contentStamp: record.timestampNanoseconds, writer: record.writerID))
-            var status = judge.judge(record, kernelLock: kernelLock, fileSystem: location.fileSystem,
-                                     nowNanoseconds: now, unchangedFor: unchanged,
-                                     birthNanoseconds: Syscalls.birthTime(descriptor))
-            if namingProgram { status = status.describingHolder { HolderProcesses.describe($0, lockFile: identity, identity: judge.identity) } }
+            var status = judge.judge(
+                record, kernelLock: kernelLock, fileSystem: location.fileSystem,
+                nowNanoseconds: now, unchangedFor: unchanged,
+                birthNanoseconds: Syscalls.birthTime(descriptor))
+            if namingProgram {
+                status = status.describingHolder { HolderProcesses.describe($0, lockFile: identity, identity: judge.identity) }
+            }
             return (status, bytes)
         } catch {
             // Read again, after the bytes: a file being written must look as young as it is.
             let current = try Syscalls.fstat(descriptor)
             let fileAge = FileIdentity.modificationAge(of: current, nowNanoseconds: now)
-            let stamp = UInt64(bitPattern: Int64(current.st_mtim.tv_sec)) &* 1_000_000_007
+            let stamp =
+                UInt64(bitPattern: Int64(current.st_mtim.tv_sec)) &* 1_000_000_007
                 &+ UInt64(bitPattern: Int64(current.st_mtim.tv_nsec)) &+ UInt64(bitPattern: Int64(current.st_size))
             let unchanged = UnchangedSince.shared.duration(of: .init(file: identity, contentStamp: stamp, writer: nil))
             return (judge.judgeInvalid(.record(error), fileAge: fileAge, unchangedFor: unchanged, kernelLock: kernelLock), bytes)
@@ -303,7 +307,7 @@ final class OpenLockFile {
                     try Syscalls.renameAt(directory, name, moved.baseAddress!)
                 }
             }
-        } catch where error.errno == .noSuchFileOrDirectory {
+        } catch  where error.errno == .noSuchFileOrDirectory {
             return .changed
         }
         return try privateName.withUnsafeBufferPointer { (moved) throws(SystemCallError) -> Removal in
@@ -322,9 +326,10 @@ final class OpenLockFile {
             }
             // Under a name that says what happened, and that no clean-up of orphans removes.
             let displaced = location.temporaryName(purpose: LockLocation.displacedPurpose)
-            let kept = displaced.withUnsafeBufferPointer { displaced in
-                (try? Syscalls.renameAtNoReplace(directory, movedPath, displaced.baseAddress!)) != nil
-            } ? displaced : privateName
+            let kept =
+                displaced.withUnsafeBufferPointer { displaced in
+                    (try? Syscalls.renameAtNoReplace(directory, movedPath, displaced.baseAddress!)) != nil
+                } ? displaced : privateName
             let keptName = String(decoding: kept.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             return .replacedAndLeftAside(privateName: keptName, record: record)
         }
@@ -338,7 +343,7 @@ final class OpenLockFile {
             do throws(SystemCallError) {
                 try Syscalls.renameAtNoReplace(directory, moved, name)
                 return true
-            } catch where error.errno.meansUnsupportedCall {
+            } catch  where error.errno.meansUnsupportedCall {
                 // No RENAME_NOREPLACE on this file system: link it back where the rules allow.
                 guard (try? Syscalls.linkAt(directory, moved, directory, name)) != nil else { return false }
                 _ = try? Syscalls.unlinkAt(directory, moved)

@@ -59,7 +59,7 @@ final class PreparedLockFile {
                 guard try Syscalls.flockNonBlocking(descriptor, LOCK_EX) else {
                     throw SystemCallError(name: "flock", errno: .wouldBlock)
                 }
-            } catch where error.errno.meansNoFileLocks {
+            } catch  where error.errno.meansNoFileLocks {
                 throw LockError.unsupportedFileSystem(
                     location.lockFile, fileSystem: fileSystem.name, missing: LockFileSystem.Requirement.fileLocks.description,
                     systemCall: error.name, errno: error.errno)
@@ -99,7 +99,7 @@ final class PreparedLockFile {
                     try Syscalls.linkDescriptor(descriptor, to: directory, name)
                 }
             }
-        } catch where error.errno == .fileExists {
+        } catch  where error.errno == .fileExists {
             return false
         }
         if let temporaryName {
@@ -160,9 +160,9 @@ final class PreparedLockFile {
                 try location.withName { (lockName) throws(SystemCallError) -> Replacement in
                     do throws(SystemCallError) {
                         try Syscalls.renameExchange(directory, own.baseAddress!, lockName)
-                    } catch where error.errno.meansUnsupportedCall {
+                    } catch  where error.errno.meansUnsupportedCall {
                         return .unsupported
-                    } catch where error.errno == .noSuchFileOrDirectory {
+                    } catch  where error.errno == .noSuchFileOrDirectory {
                         return .changed
                     }
                     let swapped = try Syscalls.lstatAt(directory, own.baseAddress!)
@@ -170,7 +170,7 @@ final class PreparedLockFile {
                         // Not the judged file: give it its name back, and take this file's
                         // back, if this file is still at the lock path.
                         guard let current = try Syscalls.lstatAt(directory, lockName),
-                              FileIdentity(current) == identity
+                            FileIdentity(current) == identity
                         else {
                             self.temporaryName = nil
                             return .startAnew
@@ -234,9 +234,9 @@ final class PreparedLockFile {
             guard let descriptor = try? Syscalls.openAt(directory, name, flags: O_RDONLY | O_NOFOLLOW | O_NONBLOCK) else { continue }
             defer { Syscalls.close(descriptor) }
             guard let info = try? Syscalls.fstat(descriptor), FileIdentity.kind(of: info) == nil,
-                  FileIdentity.modificationAge(of: info, nowNanoseconds: Syscalls.wallClockNanoseconds()) > .seconds(5),
-                  (try? Syscalls.flockNonBlocking(descriptor, LOCK_EX)) == true,
-                  let current = try? Syscalls.lstatAt(directory, name), FileIdentity(current) == FileIdentity(info)
+                FileIdentity.modificationAge(of: info, nowNanoseconds: Syscalls.wallClockNanoseconds()) > .seconds(5),
+                (try? Syscalls.flockNonBlocking(descriptor, LOCK_EX)) == true,
+                let current = try? Syscalls.lstatAt(directory, name), FileIdentity(current) == FileIdentity(info)
             else { continue }
             _ = try? Syscalls.unlinkAt(directory, name)
         }

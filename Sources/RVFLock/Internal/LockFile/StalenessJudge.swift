@@ -48,11 +48,12 @@ struct StalenessJudge: Sendable {
             Duration.nanoseconds(Int64(clamping: nowNanoseconds &- min(nowNanoseconds, birth)))
         }
         let match = identity.match(record.hostnameBytes)
-        let hostMatch: LockHolder.HostMatch = switch match {
-        case .thisHost: .thisHost
-        case .alias: .alias
-        case .otherHost: .otherHost
-        }
+        let hostMatch: LockHolder.HostMatch =
+            switch match {
+            case .thisHost: .thisHost
+            case .alias: .alias
+            case .otherHost: .otherHost
+            }
         func holder(_ liveness: LockHolder.Liveness) -> LockHolder {
             LockHolder(record: record, age: age, heldFor: heldFor, hostMatch: hostMatch, liveness: liveness)
         }
@@ -79,7 +80,8 @@ struct StalenessJudge: Sendable {
             let liveness = probe(record)
             switch liveness.isAlive {
             case false? where age > options.sameHostStaleAfter:
-                let reason: StaleReason = liveness == .processStartedLater
+                let reason: StaleReason =
+                    liveness == .processStartedLater
                     ? .processReplacedAndOlderThan(options.sameHostStaleAfter)
                     : .processGoneAndOlderThan(options.sameHostStaleAfter)
                 return .stale(holder(liveness), reason)

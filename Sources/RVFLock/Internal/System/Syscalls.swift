@@ -105,7 +105,7 @@ package enum Syscalls {
         guard flags != -1, canLinkDescriptors else { return nil }
         do {
             return try openAt(directory, ".", flags: flags, mode: mode)
-        } catch where error.errno.meansNoUnnamedFiles {
+        } catch  where error.errno.meansNoUnnamedFiles {
             return nil
         }
     }
@@ -458,7 +458,7 @@ enum ProcSelfFD {
 
 // File-scope forwarders, because inside `Syscalls` its own methods (`open`, `close`,
 // `fstat`...) shadow the C library's; here the unqualified names are the C library's,
-// on Glibc and Darwin alike.
+// on Glibc.
 private func c_open(_ path: UnsafePointer<CChar>, _ flags: CInt, _ mode: mode_t) -> CInt { open(path, flags, mode) }
 private func c_close(_ descriptor: CInt) -> CInt { close(descriptor) }
 private func c_fsync(_ descriptor: CInt) -> CInt { fsync(descriptor) }

@@ -240,9 +240,11 @@ final class MonitorThread: Sendable {
                 var offset = 0
                 while offset + 16 <= count {
                     let (watch, mask, nameLength) = buffer.withUnsafeBytes { raw in
-                        (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
-                         raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                         Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                        (
+                            raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                            raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                            Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                        )
                     }
                     let name = buffer[(offset + 16)..<(offset + 16 + nameLength)].prefix { $0 != 0 }
                     offset += 16 + nameLength
@@ -250,8 +252,10 @@ final class MonitorThread: Sendable {
                         callbacks += state.subscribers.map(\.callback)
                         continue
                     }
-                    for subscriber in state.subscribers where subscriber.watch == watch
-                    && (subscriber.name == nil || name.isEmpty || subscriber.name.map({ $0.elementsEqual(name) }) == true) {
+                    for subscriber in state.subscribers
+                    where subscriber.watch == watch
+                        && (subscriber.name == nil || name.isEmpty || subscriber.name.map({ $0.elementsEqual(name) }) == true)
+                    {
                         callbacks.append(subscriber.callback)
                     }
                     // The kernel dropped the watch (its inode is gone): forget it.

@@ -84,10 +84,11 @@ final class WorkerThreads: Sendable {
     /// - Throws: `pthread_create`'s error: `EAGAIN` at the process's or its cgroup's thread limit.
     static func startDetached(stackSize: Int, _ body: @escaping @Sendable () -> Void) throws(SystemCallError) {
         let context = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        let result = rvf_start_detached_thread({ context in
-            Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
-            return nil
-        }, context, UInt(stackSize))
+        let result = rvf_start_detached_thread(
+            { context in
+                Unmanaged<ThreadBody>.fromOpaque(context!).takeRetainedValue().body()
+                return nil
+            }, context, UInt(stackSize))
         guard result == 0 else {
             Unmanaged<ThreadBody>.fromOpaque(context).release()
             throw SystemCallError(name: "pthread_create", errno: .init(rawValue: result))
@@ -139,7 +140,9 @@ final class Worker: Sendable {
                 // Reserved: its order is on the way, or not yet given.
                 continue
             }
-            switch order.withLock({ order in defer { order = nil }; return order }) {
+            switch order.withLock({ order in
+                defer { order = nil }; return order
+            }) {
             case .run(let job)?:
                 job()
             case .park?:
