@@ -323,35 +323,3 @@ int rvf_flock_wait_watchdog(void) {
     pthread_mutex_unlock(&claim_mutex);
     return rescued > 0 ? rescued : (any ? 0 : -1);
 }
-
-// Waiter markers: a shared OFD lock on byte 1 of the lock file, taken by each
-// waiter before it queues for the file's flock(). Independent of flock() on
-// local file systems; on NFS (where flock() is a whole-file POSIX lock) taking
-// it fails, and nothing depends on it there.
-
-#if defined(F_OFD_SETLK)
-static int marker_lock(int descriptor, int command, short type) {
-    struct flock range;
-    memset(&range, 0, sizeof range);
-    range.l_type = type;
-    range.l_whence = SEEK_SET;
-    range.l_start = 1;
-    range.l_len = 1;
-    int result;
-    do {
-        result = fcntl(descriptor, command, &range);
-    } while (result == -1 && errno == EINTR);
-    if (result == -1) {
-        return -1;
-    }
-    return command == F_OFD_GETLK ? (range.l_type != F_UNLCK) : 0;
-}
-
-int rvf_waiter_mark(int descriptor) { return marker_lock(descriptor, F_OFD_SETLK, F_RDLCK); }
-int rvf_waiter_unmark(int descriptor) { return marker_lock(descriptor, F_OFD_SETLK, F_UNLCK); }
-int rvf_has_waiters(int descriptor) { return marker_lock(descriptor, F_OFD_GETLK, F_WRLCK); }
-#else
-int rvf_waiter_mark(int descriptor) { (void)descriptor; errno = ENOSYS; return -1; }
-int rvf_waiter_unmark(int descriptor) { (void)descriptor; errno = ENOSYS; return -1; }
-int rvf_has_waiters(int descriptor) { (void)descriptor; return 0; }
-#endif

@@ -66,22 +66,6 @@ public struct LockRecord: Hashable, Sendable {
         self.checksum = checksum
     }
 
-    /// This record as its holder leaves it when it releases the lock in place for a
-    /// waiter (see <doc:Protocol>): the same host and writer id, a PID that no
-    /// process can have (`pidLimit`, one above the kernel's largest; `kill(pid, 0)`
-    /// finds no such process, which the reference also reads as dead), and a
-    /// timestamp of 0, older than every threshold. Every judge, the reference
-    /// included, calls it stale; RVFLock's judges on this kernel know it at once.
-    func releasedInPlace(pidLimit: Int64) -> LockRecord {
-        var released = self
-        released.pid = UInt32(clamping: min(pidLimit, Int64(Int32.max)))
-        released.timestampNanoseconds = 0
-        return released
-    }
-
-    /// Whether this record is one released in place (see ``releasedInPlace(pidLimit:)``).
-    var isReleasedInPlace: Bool { timestampNanoseconds == 0 }
-
     /// The hostname as text; bytes that are not valid UTF-8 show as U+FFFD.
     public var hostname: String {
         String(decoding: hostnameBytes, as: UTF8.self)

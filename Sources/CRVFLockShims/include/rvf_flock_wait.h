@@ -63,16 +63,6 @@ int rvf_flock_wait_signal(void);
 /// in progress, else the number of waits interrupted.
 int rvf_flock_wait_watchdog(void);
 
-/// Marks the calling process as waiting for the lock file open at `descriptor`
-/// (a shared OFD lock on byte 1), so that its holder can tell, when it releases,
-/// that someone is queued. 0 on success, -1 and errno where the file system
-/// refuses it (NFS, where flock() is emulated with POSIX locks).
-int rvf_waiter_mark(int descriptor);
-/// Removes this descriptor's waiter mark.
-int rvf_waiter_unmark(int descriptor);
-/// 1 when another open file has a waiter mark on the file, 0 when none, -1 on error.
-int rvf_has_waiters(int descriptor);
-
 #ifdef __cplusplus
 }
 #endif

@@ -9,9 +9,8 @@ import SystemPackage
 /// 1. ``prepare()``: the complete lock file, not yet at the lock path (A1-A3);
 /// 2. ``link()``: give it the lock path, which fails when the path is taken (A4);
 /// 3. ``open()`` and ``judge(_:)`` the file at the lock path (A5a-A5d);
-/// 4. ``takeOver(_:)``: holding the kernel lock of a file judged stale (released
-///    in place by its holder for the first waiter, or left by a dead one), swap
-///    this acquisition's file in for it, so that the path never names nothing
+/// 4. ``takeOver(_:)``: holding the kernel lock of a file judged stale (left by
+///    a dead holder), swap this acquisition's file in for it, so that the path never names nothing
 ///    (A5e'); where the file system cannot swap names, ``breakJudged(_:bytes:)``
 ///    moves the judged file aside and removes it, and the next ``link()`` follows
 ///    (A5e-A5f);
@@ -24,8 +23,7 @@ import SystemPackage
 /// go (or dies). The first keeps that file's kernel lock (its *predecessor*)
 /// until its own file is at the lock path, so the next in line wakes only then,
 /// finds the new file at the path, lets go of the old one and queues on the new:
-/// the line moves over in order. A releaser that had waiters queues behind them
-/// on its own old file (see ``RecentReleases``).
+/// the line moves over in order.
 final class Acquisition {
     let lock: WriterLock
     let location: LockLocation
@@ -55,7 +53,6 @@ final class Acquisition {
     /// Runs the steps until the lock is taken; returns this acquisition's file, now
     /// at the lock path, with its kernel lock held.
     func run() throws(LockError) -> PreparedLockFile {
-        queueBehindOwnRelease()
         while true {
             turns += 1
             try refreshIfOld()
@@ -142,7 +139,7 @@ final class Acquisition {
     }
 
     /// A5e': the file at the lock path, under this acquisition's exclusive kernel
-    /// lock: its holder released it in place or died, or it never held the kernel
+    /// lock: its holder died, or it never held the kernel
     /// lock (the reference, another machine, an invalid file). Takes its place if
     /// it is stale; otherwise waits for it to go, or to age.
     ///
@@ -254,18 +251,6 @@ final class Acquisition {
         try schedule.sleepForFileEvents()
     }
 
-    /// Released by this process a moment ago while others were queued for it: queue
-    /// behind them first (see ``RecentReleases``).
-    private func queueBehindOwnRelease() {
-        guard !RecentReleases.shared.isEmpty, let kept = RecentReleases.shared.take(location.key) else { return }
-        guard let schedule, let released = OpenLockFile.adopting(kept, location: location, action: "judging") else {
-            Syscalls.close(kept)
-            return
-        }
-        let outcome = try? released.waitForExclusive(timeout: schedule.remaining, cancellation: schedule.waiting.cancellation)
-        if outcome == .granted { predecessor = released }
-    }
-
     // MARK: Helpers
 
     private func letGoOfPredecessor() {
@@ -285,10 +270,9 @@ final class Acquisition {
         .busy(location.lockFile, dataFile: lock.dataFile, status: lock.named(seen(), location), waited: nil)
     }
 
-    /// A stale lock left by a process that died is worth a line in the log; a lock
-    /// its holder released in place for the next is not.
+    /// A stale lock left by a process that died is worth a line in the log.
     private func logTakeOver(_ status: LockStatus) {
-        guard let logger = lock.options.logger, status.holder?.record.isReleasedInPlace != true else { return }
+        guard let logger = lock.options.logger else { return }
         logger.notice("removed stale lock \(location.lockFile): \(status)")
     }
 

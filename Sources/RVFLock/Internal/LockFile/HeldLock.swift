@@ -259,17 +259,8 @@ final class HeldLock: HeartbeatThread.Work {
 
     // MARK: Release
 
-    /// Stops the heartbeat, then lets go of the lock if the lock file is still ours.
-    ///
-    /// Without waiters, the file is removed. With waiters queued for its kernel
-    /// lock (their marks say so, see `rvf_waiter_mark`), it is *released in place*:
-    /// its record is rewritten to one that every judge calls stale (see
-    /// ``LockRecord/releasedInPlace(pidLimit:)``), and the kernel lock let go; the
-    /// first waiter, granted that kernel lock, swaps its own file in for this one
-    /// (see ``Acquisition``). The lock path is never without a file, so no one can
-    /// slip in between, and the handoff costs one directory operation, made by the
-    /// next holder. The file is kept open for a moment (see ``RecentReleases``), so
-    /// that this process's next acquisition queues behind those waiters.
+    /// Stops the heartbeat, then removes the lock file if it is still ours and lets
+    /// go of its kernel lock (by closing it: the first waiter queued for it wakes).
     ///
     /// No check-then-act gap: this process holds `flock()` on its file until the
     /// end, and every RVFLock process must take that kernel lock before it may
@@ -296,13 +287,8 @@ final class HeldLock: HeartbeatThread.Work {
             defer { descriptor = -1 }
             return descriptor
         }
-        var releasedInPlace = false
         defer {
-            if releasedInPlace {
-                RecentReleases.shared.keep(descriptor, for: location.key)
-            } else {
-                Syscalls.close(descriptor)
-            }
+            Syscalls.close(descriptor)
             // The next thread or task of this process in line may start its own acquisition.
             ProcessQueue.shared.leave(location.key)
             // After the handoff: nothing here delays the next holder.
@@ -323,10 +309,6 @@ final class HeldLock: HeartbeatThread.Work {
         case .unknown(let error):
             throw .system(error, lockFile: lockFile, doing: "checking, before removing,")
         }
-        if Self.releasesInPlace && rvf_has_waiters(descriptor) == 1 && releaseInPlace(descriptor) {
-            releasedInPlace = true
-            return
-        }
         do throws(SystemCallError) {
             try location.withName { (name) throws(SystemCallError) in try Syscalls.unlinkAt(location.directory.descriptor, name) }
         } catch  where error.errno == .noSuchFileOrDirectory {
@@ -334,32 +316,6 @@ final class HeldLock: HeartbeatThread.Work {
         } catch {
             throw .system(error, lockFile: lockFile, doing: "removing the lock file")
         }
-    }
-
-    /// Whether a release with waiters leaves the file at the lock path, released
-    /// (see <doc:Protocol>). Off: a record released in place is stale to the
-    /// reference, which removes a stale lock by its path after reading it, so it
-    /// could remove the file a waiter had swapped in meanwhile, a live lock (the
-    /// torture run found it: the waiter lost its lock 24 µs after taking it). A
-    /// release unlinks, as before; the benchmark showed no faster handoff with it.
-    static let releasesInPlace = false
-
-    /// Rewrites this holder's file as released and lets go of its kernel lock; false
-    /// (nothing changed) if the rewrite failed, and the file is removed instead.
-    private func releaseInPlace(_ descriptor: CInt) -> Bool {
-        let released = state.withLock { $0.record }.releasedInPlace(pidLimit: HostIdentity.current.pidLimit)
-        do throws(SystemCallError) {
-            try released.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
-            if syncs { try Syscalls.fdatasync(descriptor) }
-        } catch {
-            // Half a record may be there: put ours back, so that the file stays valid until it is removed.
-            let record = state.withLock { $0.record }
-            _ = try? record.withEncodedBytes { (bytes) throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, bytes, at: 0) }
-            return false
-        }
-        _ = rvf_waiter_unmark(descriptor)
-        Syscalls.unlock(descriptor)
-        return true
     }
 
     func releaseQuietly() {

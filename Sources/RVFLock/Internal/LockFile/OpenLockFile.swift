@@ -173,13 +173,7 @@ final class OpenLockFile {
     }
 
     /// Waits in the kernel's queue for the exclusive lock.
-    ///
-    /// The waiter marks itself first (a shared byte-range lock beside the `flock()`,
-    /// see `rvf_waiter_mark`), and keeps the mark until it lets go of the file, so
-    /// that a holder releasing the file can tell someone is in line and leave the
-    /// lock to them instead of taking it straight back.
     func waitForExclusive(timeout: Duration?, cancellation: WaitCancellation) throws(LockError) -> WaitCancellation.QueueOutcome {
-        _ = rvf_waiter_mark(descriptor)
         let outcome = try performing { () throws(SystemCallError) in
             try cancellation.waitInKernelQueue(descriptor, operation: LOCK_EX, timeout: timeout)
         }
@@ -196,10 +190,9 @@ final class OpenLockFile {
         return outcome
     }
 
-    /// Lets go of this object's kernel lock (and its waiter mark).
+    /// Lets go of this object's kernel lock.
     func letGo() {
         guard hold != .none else { return }
-        _ = rvf_waiter_unmark(descriptor)
         Syscalls.unlock(descriptor)
         hold = .none
     }

@@ -142,7 +142,7 @@ final class PreparedLockFile {
     }
 
     /// Takes the lock path over from `file`, whose kernel lock the caller holds and
-    /// which was judged stale (its holder released it in place, or died): swaps this
+    /// which was judged stale (its holder died): swaps this
     /// file's private name with the lock path (`RENAME_EXCHANGE`), so that the path
     /// never names nothing, then removes the old file from the private name.
     ///
