@@ -18,7 +18,7 @@ extension CLITests {
     @Suite struct Advice {
         @Test func aLiveHolderOnThisMachineIsNeverSuggestedForBreaking() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
@@ -38,7 +38,7 @@ extension CLITests {
                 #expect(!refused.standardError.contains("breakLock"), "\(refused.standardError)")
 
                 holder.send(SIGTERM)
-                _ = await holder.wait()
+                _ = await holder.waitForExit()
             }
         }
 

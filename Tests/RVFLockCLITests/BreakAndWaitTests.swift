@@ -26,7 +26,7 @@ extension CLITests {
                 #expect(after.count == 104 && after[0x50..<0x60] == before[0x50..<0x60])
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
@@ -74,7 +74,7 @@ extension CLITests {
                 #expect(result.standardError.contains("pid \(keeper)"))
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
                 // The holder learns it lost the lock.
-                #expect(await holder.wait() == 70)
+                #expect(await holder.waitForExit() == 70)
             }
         }
 
@@ -98,20 +98,20 @@ extension CLITests {
                 #expect(result.standardError.contains("pid \(keeper)"))
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
         @Test func waitReturnsWhenTheHolderReleases() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; sleep 0.5"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
 
                 let result = try await rvfLock(["wait", "-w", "20", "\(dir)/data.rvf"])
                 #expect(result.status == 0)
-                #expect(await holder.wait() == 0)
+                #expect(await holder.waitForExit() == 0)
             }
         }
 
@@ -127,8 +127,8 @@ extension CLITests {
             }
         }
 
-        private func startHolder(in dir: String) throws -> BackgroundProcess {
-            try BackgroundProcess.rvfLock(
+        private func startHolder(in dir: String) throws -> ChildProcess {
+            try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                 outputPrefix: "\(dir)/holder")
         }

@@ -51,52 +51,14 @@ func rvfLock(
     try await CompletedProcess.run(Tool.rvfLock, arguments, environment: environment, workingDirectory: workingDirectory)
 }
 
-/// A process started in the background, whose pid the test needs: to signal it,
-/// or to find its descendants. Output goes to files, so that it never blocks.
-final class BackgroundProcess {
-    let pid: pid_t
-    let standardErrorPath: String
-    private var exitStatus: Int32?
-
-    /// Starts `executable ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err;
+/// The tool started in the background with the one process runner of the test
+/// targets (``ChildProcess``): to signal it, or to find its descendants.
+extension ChildProcess {
+    /// Starts `rvf-lock ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err;
     /// with `newSession`, in a session and process group of its own, away from any terminal.
-    init(_ executable: String, _ arguments: [String], outputPrefix: String, newSession: Bool = false) throws {
-        standardErrorPath = outputPrefix + ".err"
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPrefix + ".out", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, standardErrorPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // POSIX_SPAWN_SETSID (glibc 2.26), which Swift's Glibc module does not import.
-        if newSession { posix_spawnattr_setflags(&attributes, 0x80) }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
-        guard result == 0 else { throw Errno(rawValue: result) }
-        self.pid = pid
+    static func rvfLock(_ arguments: [String], outputPrefix: String, newSession: Bool = false) throws -> ChildProcess {
+        try ChildProcess(Tool.rvfLock, arguments, newSession: newSession, outputPrefix: outputPrefix)
     }
-
-    /// Starts `rvf-lock ARGUMENTS` in the background.
-    static func rvfLock(_ arguments: [String], outputPrefix: String, newSession: Bool = false) throws -> BackgroundProcess {
-        try BackgroundProcess(Tool.rvfLock, arguments, outputPrefix: outputPrefix, newSession: newSession)
-    }
-
-    /// Whether the process has ended (and is reaped), without waiting.
-    func hasExited() -> Bool {
-        if exitStatus != nil { return true }
-        var status: CInt = 0
-        guard waitpid(pid, &status, WNOHANG) == pid else { return false }
-        let signal = status & 0x7F
-        exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
-        return true
-    }
-
-    func send(_ signal: CInt) { kill(pid, signal) }
 
     /// For `rvf-lock exec`, once its command runs: the keeper, rvf-lock's only child,
     /// which the lock record names.
@@ -104,33 +66,6 @@ final class BackgroundProcess {
         let children = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
             .split(separator: " ").compactMap { pid_t($0) }
         return try #require(children.count == 1 ? children.first : nil, "rvf-lock \(pid) has children \(children), not one keeper")
-    }
-
-    /// Waits for the process to end; its status as a shell shows it, or nil if it outlives `timeout`.
-    func wait(timeout: Duration = .seconds(20)) async -> Int32? {
-        if let exitStatus { return exitStatus }
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            var status: CInt = 0
-            if waitpid(pid, &status, WNOHANG) == pid {
-                let signal = status & 0x7F
-                exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
-                return exitStatus
-            }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return nil
-    }
-
-    var standardError: String { (try? String(contentsOfFile: standardErrorPath, encoding: .utf8)) ?? "" }
-
-    deinit {
-        // A test that failed half-way must not leave its holder running.
-        if exitStatus == nil {
-            kill(pid, SIGKILL)
-            var status: CInt = 0
-            waitpid(pid, &status, 0)
-        }
     }
 }
 
@@ -215,8 +150,8 @@ var thisHostname: String {
 
 /// The pid of a process that has just exited (and been reaped), for records of dead holders.
 func pidOfExitedProcess(in sandbox: String) async throws -> pid_t {
-    let process = try BackgroundProcess("/bin/true", [], outputPrefix: sandbox + "/true")
-    _ = await process.wait()
+    let process = try ChildProcess("/bin/true", [], outputPrefix: sandbox + "/true")
+    _ = await process.waitForExit()
     return process.pid
 }
 

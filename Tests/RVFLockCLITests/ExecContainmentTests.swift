@@ -44,7 +44,7 @@ extension CLITests {
         @Test func aGrandchildKeepsTheLockAfterRvfLockIsKilled() async throws {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "sh \(writer) first; echo done"], outputPrefix: "\(dir)/holder")
                 try await expectKilledHolderKeepsLockForItsWriter(holder, dir: dir)
             }
@@ -57,7 +57,7 @@ extension CLITests {
                 // uid 65534 writes the log and its pid file here, and reads the script.
                 chmod(dir, 0o777)
                 let writer = try writerScript(in: dir)
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     [
                         "exec", "-q", "\(dir)/data.rvf", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "sh", "-c", "sh \(writer) first; echo done",
@@ -73,12 +73,12 @@ extension CLITests {
         @Test func theLockIsKeptUntilLeftoverProcessesEnd() async throws {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "(setsid sh \(writer) first &); exit 0"], outputPrefix: "\(dir)/holder")
                 let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
                 defer { kill(writerPID, SIGKILL) }
 
-                let notice = try await waitForText("still run", in: holder.standardErrorPath)
+                let notice = try await waitForText("still run", in: holder.errorPath)
                 #expect(notice.contains("\(writerPID) (sh)"), "\(notice)")
                 #expect(!holder.hasExited(), "rvf-lock ended while its command's leftover still ran")
                 let refused = try await rvfLock(["exec", "-n", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo second >> \(dir)/log"])
@@ -86,7 +86,7 @@ extension CLITests {
 
                 try await expectStillWriting(dir: dir)
                 try "".write(toFile: "\(dir)/stop", atomically: false, encoding: .utf8)
-                #expect(await holder.wait() == 0, "\(holder.standardError)")
+                #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
                 #expect(processIsGone(writerPID))
                 let next = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "--", "sh", "-c", "echo second >> \(dir)/log"])
                 #expect(next.status == 0, "\(next.standardError)")
@@ -122,7 +122,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
                 // `trap "" TERM` ignores SIGTERM for the shell and, inherited, for the writer it starts.
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "--kill-after", "1", "\(dir)/data.rvf", "--", "sh", "-c", "trap '' TERM; sh \(writer) first; echo done"],
                     outputPrefix: "\(dir)/holder")
                 let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
@@ -133,12 +133,12 @@ extension CLITests {
                 // returned to this test, and its SIGKILL follows that moment, not this one.
                 let breakStarted = ContinuousClock.now
                 #expect(try await rvfLock(["break", "--force", "\(dir)/data.rvf"]).status == 0)
-                #expect(await holder.wait() == 70, "\(holder.standardError)")
+                #expect(await holder.waitForExit() == 70, "\(holder.errorOutput)")
                 let linesAtExit = try logLines(dir).count
                 // SIGTERM was ignored: only SIGKILL, --kill-after later, stopped them.
                 #expect(ContinuousClock.now - breakStarted >= .seconds(1))
-                #expect(holder.standardError.contains("removed or replaced"))
-                #expect(holder.standardError.contains("\(writerPID) (sh)"), "\(holder.standardError)")
+                #expect(holder.errorOutput.contains("removed or replaced"))
+                #expect(holder.errorOutput.contains("\(writerPID) (sh)"), "\(holder.errorOutput)")
                 #expect(processIsGone(writerPID), "the writer outlived rvf-lock after the lock was lost")
 
                 try await Task.sleep(for: .milliseconds(300))
@@ -152,32 +152,32 @@ extension CLITests {
         @Test(.enabled(if: hasPerl, "needs /usr/bin/perl"))
         func aSignalForRvfLocksProcessGroupReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputPrefix: "\(dir)/holder", newSession: true)
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in kill(-holder.pid, SIGTERM) }
-                #expect(await holder.wait() == 0, "\(holder.standardError)")
+                #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
             }
         }
 
         @Test(.enabled(if: hasPerl && hasTimeout, "needs /usr/bin/perl and /usr/bin/timeout"))
         func aSignalFromTimeoutReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
-                let timeout = try BackgroundProcess(
+                let timeout = try ChildProcess(
                     "/usr/bin/timeout",
                     ["-s", "TERM", "1", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
-                    outputPrefix: "\(dir)/timeout", newSession: true)
+                    newSession: true, outputPrefix: "\(dir)/timeout")
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in }
-                #expect(await timeout.wait() == 124, "\(timeout.standardError)")
+                #expect(await timeout.waitForExit() == 124, "\(timeout.errorOutput)")
             }
         }
 
         @Test(.enabled(if: hasPerl, "needs /usr/bin/perl"))
         func aSignalForRvfLockAloneReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputPrefix: "\(dir)/holder", newSession: true)
                 try await expectOneTERMFromRvfLock(dir: dir) { rvfLockPID in kill(rvfLockPID, SIGTERM) }
-                #expect(await holder.wait() == 0, "\(holder.standardError)")
+                #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
             }
         }
 
@@ -201,7 +201,7 @@ extension CLITests {
         /// with rvf-lock, and SIGCONT continues both.
         @Test func stoppingRvfLockStopsTheCommandToo() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     [
                         "exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c",
                         "echo $$ > \(dir)/pid; while [ ! -e \(dir)/stop ]; do sleep 0.02; done",
@@ -217,7 +217,7 @@ extension CLITests {
                 #expect(await waitForState(of: commandPID, stopped: false), "COMMAND was not continued with rvf-lock")
 
                 try "".write(toFile: "\(dir)/stop", atomically: false, encoding: .utf8)
-                #expect(await holder.wait() == 0, "\(holder.standardError)")
+                #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
             }
         }
 
@@ -237,7 +237,7 @@ extension CLITests {
                     "(setsid sh -c '\(grandchild)' &); until [ -s \(dir)/grandchild ]; do sleep 0.01; done; "
                     + "printf 'begin ' >> \(dir)/log; echo $$ $PPID $(cat \(dir)/grandchild) > \(dir)/pids.tmp; "
                     + "mv \(dir)/pids.tmp \(dir)/pids; while [ ! -e \(dir)/finish ]; do sleep 0.02; done; echo end >> \(dir)/log"
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", command],
                     outputPrefix: "\(dir)/holder")
                 let pids = try await waitForLine(in: "\(dir)/pids").split(separator: " ").compactMap { pid_t($0) }
@@ -250,7 +250,7 @@ extension CLITests {
                 #expect(keeper != holder.pid && parentPID(of: keeper) == holder.pid, "the command's parent is not rvf-lock's keeper")
 
                 holder.send(SIGKILL)
-                #expect(await holder.wait() == 128 + SIGKILL)
+                #expect(await holder.waitForExit() == 128 + SIGKILL)
                 #expect(!processIsGone(commandPID), "the command died with rvf-lock, in the middle of its record")
                 try await expectHeld(by: keeper, dir: dir)
 
@@ -291,13 +291,13 @@ extension CLITests {
         /// For tests 1 and 2: once the writer (a grandchild, or under another user) is
         /// writing, SIGKILL rvf-lock; while the writer lives nobody gets the lock; once it
         /// has exited the next writer does, and nothing of the first is written after.
-        private func expectKilledHolderKeepsLockForItsWriter(_ holder: BackgroundProcess, dir: String) async throws {
+        private func expectKilledHolderKeepsLockForItsWriter(_ holder: ChildProcess, dir: String) async throws {
             let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
             defer { kill(writerPID, SIGKILL) }
             try await expectStillWriting(dir: dir)
 
             holder.send(SIGKILL)
-            #expect(await holder.wait() == 128 + SIGKILL)
+            #expect(await holder.waitForExit() == 128 + SIGKILL)
             // The case at hand: the writer outlived rvf-lock.
             #expect(!processIsGone(writerPID), "the writer died with rvf-lock; the test proves nothing")
             let refused = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "--", "sh", "-c", "echo second >> \(dir)/log"])

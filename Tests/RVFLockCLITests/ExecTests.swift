@@ -38,12 +38,12 @@ extension CLITests {
                 let script =
                     "trap 'echo got-term > \(dir)/marker; exit 3' TERM; echo $$ > \(dir)/pid; "
                     + "while :; do sleep 0.05; done"
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", script],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 3)
+                #expect(await holder.waitForExit() == 3)
                 #expect((try? String(contentsOfFile: "\(dir)/marker", encoding: .utf8)) == "got-term\n")
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/data.rvf.lock"))
             }
@@ -55,10 +55,10 @@ extension CLITests {
                 let workers = try ["a", "b", "c"].map { id in
                     let body = "echo +\(id) >> \(log); sleep 0.05; echo -\(id) >> \(log)"
                     let loop = "for i in 1 2 3 4 5; do \"$0\" exec -q \(dir)/data.rvf -- sh -c '\(body)' || exit 1; done"
-                    return try BackgroundProcess("/bin/sh", ["-c", loop, Tool.rvfLock], outputPrefix: "\(dir)/worker-\(id)")
+                    return try ChildProcess("/bin/sh", ["-c", loop, Tool.rvfLock], outputPrefix: "\(dir)/worker-\(id)")
                 }
                 for worker in workers {
-                    #expect(await worker.wait(timeout: .seconds(60)) == 0, "\(worker.standardError)")
+                    #expect(await worker.waitForExit(timeout: .seconds(60)) == 0, "\(worker.errorOutput)")
                 }
                 let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
                 #expect(lines.count == 30)
@@ -89,7 +89,7 @@ extension CLITests {
                 #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"))
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
@@ -120,26 +120,26 @@ extension CLITests {
                 #expect(verbose.standardError.split(separator: "\n").allSatisfy { $0.hasPrefix("rvf-lock: ") })
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
         @Test func waitsForTheHolderThenRuns() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; sleep 0.5"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 let result = try await rvfLock(["exec", "-w", "20", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
                 #expect(result.status == 0)
                 #expect(FileManager.default.fileExists(atPath: "\(dir)/ran"))
-                #expect(await holder.wait() == 0)
+                #expect(await holder.waitForExit() == 0)
             }
         }
 
         @Test func theCommandInheritsTheLocksDescriptorNamedInRVF_LOCK_FD() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "sh", "-c", "echo $RVF_LOCK_FD > \(dir)/fd; echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
@@ -158,7 +158,7 @@ extension CLITests {
                 #expect(octal & Int(O_CLOEXEC) != 0)
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
@@ -172,8 +172,8 @@ extension CLITests {
                 #expect(broken.status == 0)
                 #expect(broken.standardError.contains("pid \(keeper)"))
 
-                #expect(await holder.wait() == 70)
-                #expect(holder.standardError.contains("removed or replaced"))
+                #expect(await holder.waitForExit() == 70)
+                #expect(holder.errorOutput.contains("removed or replaced"))
                 #expect(await waitUntilGone(commandPID))
             }
         }
@@ -200,8 +200,8 @@ extension CLITests {
 
         /// `rvf-lock exec FILE -- sh -c 'echo $$ > pid; exec sleep 30'`: holds the lock
         /// until signalled, and tells the command's pid through `pid`.
-        private func startHolder(in dir: String) throws -> BackgroundProcess {
-            try BackgroundProcess.rvfLock(
+        private func startHolder(in dir: String) throws -> ChildProcess {
+            try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                 outputPrefix: "\(dir)/holder")
         }

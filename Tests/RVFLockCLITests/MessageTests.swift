@@ -18,8 +18,8 @@ extension CLITests {
     /// What the tool says is true: the holder's age when the wait ended, what a
     /// directory lacks, why an old lock file is still not breakable.
     @Suite struct Messages {
-        private func startHolder(in dir: String) throws -> BackgroundProcess {
-            try BackgroundProcess.rvfLock(
+        private func startHolder(in dir: String) throws -> ChildProcess {
+            try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                 outputPrefix: "\(dir)/holder")
         }
@@ -36,7 +36,7 @@ extension CLITests {
                 let age = try #require(holderAge(in: result.standardError), "\(result.standardError)")
                 #expect(age >= 0.8, "\(result.standardError)")
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
@@ -72,7 +72,7 @@ extension CLITests {
                 let lockFile = "\(dir)/data.rvf.lock"
                 #expect(FileManager.default.createFile(atPath: lockFile, contents: nil))
                 try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: lockFile)
-                let holder = try BackgroundProcess(
+                let holder = try ChildProcess(
                     "/usr/bin/flock", [lockFile, "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/flock")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
@@ -88,7 +88,7 @@ extension CLITests {
                 #expect(FileManager.default.fileExists(atPath: lockFile))
                 // flock(1) ends when its command does (SIGKILL: the test runner's children may block SIGTERM).
                 kill(commandPID, SIGKILL)
-                #expect(await holder.wait() == 128 + SIGKILL)
+                #expect(await holder.waitForExit() == 128 + SIGKILL)
             }
         }
     }
@@ -152,7 +152,7 @@ extension CLITests {
     @Suite struct LockFileGivenAsFile {
         @Test func whileTheDataFileIsHeldItsLockFileGivenAsFileTakesNoLockAndRunsNothing() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
@@ -176,7 +176,7 @@ extension CLITests {
                 let status = try await rvfLock(["status", "--allow-lock-suffix", "\(dir)/data.rvf.lock"])
                 #expect(status.status == 0, "\(status.standardError)")
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
     }

@@ -389,7 +389,7 @@ extension CLITests {
             try await withSandbox { logs in
                 try await withSelftestDirectory { dir in
                     let before = listing(of: dir)
-                    let selftest = try BackgroundProcess.rvfLock(["selftest", "--seconds", "60", dir], outputPrefix: "\(logs)/selftest")
+                    let selftest = try ChildProcess.rvfLock(["selftest", "--seconds", "60", dir], outputPrefix: "\(logs)/selftest")
                     // Interrupt it in the middle of the contention run: once its workers write their log.
                     let deadline = ContinuousClock.now + .seconds(30)
                     var running = false
@@ -402,13 +402,13 @@ extension CLITests {
                         }
                         try await Task.sleep(for: .milliseconds(20))
                     }
-                    try #require(running, "the contention run never started: \(selftest.standardError)")
+                    try #require(running, "the contention run never started: \(selftest.errorOutput)")
                     #expect(processes(mentioning: dir).count >= 4)
 
                     selftest.send(SIGINT)
-                    let status = await selftest.wait(timeout: .seconds(30))
-                    #expect(status == 130, "\(selftest.standardError)")
-                    #expect(selftest.standardError.contains("selftest interrupted by SIGINT; removed its files from \(dir)"))
+                    let status = await selftest.waitForExit(timeout: .seconds(30))
+                    #expect(status == 130, "\(selftest.errorOutput)")
+                    #expect(selftest.errorOutput.contains("selftest interrupted by SIGINT; removed its files from \(dir)"))
                     #expect(listing(of: dir) == before)
                     // The workers die with it (they are killed and reaped before it exits).
                     #expect(processes(mentioning: dir).isEmpty, "\(processes(mentioning: dir))")

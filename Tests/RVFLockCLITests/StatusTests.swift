@@ -45,7 +45,7 @@ extension CLITests {
 
         @Test func aHeldLockIsReportedFieldByField() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
@@ -77,7 +77,7 @@ extension CLITests {
                 #expect(text.standardOutput.contains(writerID))
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
 
@@ -121,7 +121,7 @@ extension CLITests {
 
         @Test func theWorstStateOfSeveralFilesDecidesTheExitStatus() async throws {
             try await withSandbox { dir in
-                let holder = try BackgroundProcess.rvfLock(
+                let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/held.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                     outputPrefix: "\(dir)/holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
@@ -134,7 +134,7 @@ extension CLITests {
                 #expect(try jsonObjects(mixed.standardOutput).map { $0["state"] as? String } == ["held", "invalid", "free"])
 
                 holder.send(SIGTERM)
-                #expect(await holder.wait() == 128 + SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
             }
         }
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 extension EtcdTests {
@@ -16,20 +17,20 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
             let script = "echo \"$RVF_LOCK_FENCE $RVF_LOCK_ETCD_KEY\"; test -e '\(file).lock'"
-            let first = try await SpawnedProcess.run(
+            let first = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", script], in: sandbox.path)
             #expect(first.status == 0, "\(first)")
             let words = first.output.split(separator: " ")
             let token = try #require(words.first.flatMap { Int64($0.trimmingCharacters(in: .whitespacesAndNewlines)) }, "\(first)")
             #expect(words.last?.hasPrefix("rvf-lock/\(file)/") == true, "\(first)")
             // The environment variable names the cluster too.
-            let second = try await SpawnedProcess.run(
+            let second = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", script], environment: environment(cluster), in: sandbox.path)
             #expect(second.status == 0, "\(second)")
             let secondToken = try #require(second.output.split(separator: " ").first.flatMap { Int64($0) }, "\(second)")
             #expect(secondToken > token)
             #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
-            let status = try await SpawnedProcess.run([Tools.rvfLock, "status", "--etcd", cluster.endpoints, file], in: sandbox.path)
+            let status = try await ChildProcess.run([Tools.rvfLock, "status", "--etcd", cluster.endpoints, file], in: sandbox.path)
             #expect(status.status == 0, "\(status)")
             #expect(status.output.contains("etcd lease rvf-lock/\(file)/: free"), "\(status)")
         }
@@ -45,7 +46,7 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
             let strace = try #require(Tools.path(of: "strace"))
-            let run = try await SpawnedProcess.run(
+            let run = try await ChildProcess.run(
                 [
                     strace, "-o", "/dev/null", "-e", "trace=recvmsg", "-e", "inject=recvmsg:delay_enter=300000",
                     Tools.rvfLock, "exec", "--etcd", cluster.endpoints, file, "--", "sh", "-c", "echo ran",
@@ -59,12 +60,12 @@ extension EtcdTests {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "echo $RVF_LOCK_FENCE > '\(sandbox.path)/token'; sleep 30"],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/token") }, "\(holder.errorOutput)")
             let token = try String(contentsOfFile: sandbox.path + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
-            let status = try await SpawnedProcess.run([Tools.rvfLock, "status", file], environment: environment(cluster), in: sandbox.path)
+            let status = try await ChildProcess.run([Tools.rvfLock, "status", file], environment: environment(cluster), in: sandbox.path)
             #expect(status.status == 1, "\(status)")
             let lines = status.output.split(separator: "\n")
             #expect(lines.count == 2, "\(status)")
@@ -73,7 +74,7 @@ extension EtcdTests {
                 lines.last?.contains("on \(ProcessInfo.processInfo.hostName)") == true
                     || lines.last?.contains(" on ") == true, "\(status)")
             #expect(lines.last?.contains("token \(token)") == true, "\(status)")
-            let json = try await SpawnedProcess.run(
+            let json = try await ChildProcess.run(
                 [Tools.rvfLock, "status", "--json", file], environment: environment(cluster),
                 in: sandbox.path)
             let objects = json.output.split(separator: "\n").compactMap {
@@ -84,36 +85,36 @@ extension EtcdTests {
             #expect(objects.last?["etcd_state"] as? String == "held", "\(json)")
             #expect(objects.last?["etcd_holder_hostname"] as? String != nil, "\(json)")
             holder.send(SIGTERM)
-            #expect(await holder.wait(timeout: .seconds(20)) != nil)
+            #expect(await holder.waitForExit(timeout: .seconds(20)) != nil)
         }
 
         @Test func execWithoutWaitingWhileTheLeaseIsHeldExits75NamingTheHolder() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
-            let busy = try await SpawnedProcess.run(
+            let busy = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", "-n", file, "true"],
                 environment: environment(cluster), in: sandbox.path)
             #expect(busy.status == 75, "\(busy)")
             #expect(busy.error.contains("locked on the etcd cluster by pid"), "\(busy)")
-            let custom = try await SpawnedProcess.run(
+            let custom = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", "-w", "0.5", "-E", "9", "-q", file, "true"],
                 environment: environment(cluster), in: sandbox.path)
             #expect(custom.status == 9, "\(custom)")
             #expect(custom.error.isEmpty, "\(custom)")
             holder.send(SIGTERM)
-            #expect(await holder.wait(timeout: .seconds(20)) != nil)
+            #expect(await holder.waitForExit(timeout: .seconds(20)) != nil)
         }
 
         @Test func aRevokedLeaseStopsTheCommandAndExecExits70() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [
                     Tools.rvfLock, "exec", "--kill-after", "1", file, "--", "sh", "-c",
                     "echo $RVF_LOCK_ETCD_KEY > '\(sandbox.path)/key'; sleep 60",
@@ -125,7 +126,7 @@ extension EtcdTests {
             let started = ContinuousClock.now
             let revoke = try await cluster.etcdctl(["lease", "revoke", lease])
             #expect(revoke.status == 0, "\(revoke)")
-            #expect(await holder.wait(timeout: .seconds(10)) == 70, "\(holder.errorOutput)")
+            #expect(await holder.waitForExit(timeout: .seconds(10)) == 70, "\(holder.errorOutput)")
             #expect(ContinuousClock.now - started < .seconds(5))
             #expect(holder.errorOutput.contains("etcd lease"), "\(holder.errorOutput)")
             #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
@@ -137,7 +138,7 @@ extension EtcdTests {
             // copy: a copy's descriptor open for writing, inherited by a process another test
             // starts meanwhile, would make executing it fail with ETXTBSY.
             try FileManager.default.linkItem(atPath: Tools.rvfLock, toPath: sandbox.path + "/rvf-lock")
-            let result = try await SpawnedProcess.run(
+            let result = try await ChildProcess.run(
                 [sandbox.path + "/rvf-lock", "exec", "--etcd", "http://127.0.0.1:1", sandbox.path + "/data.rvf", "true"],
                 environment: ["PATH": "/usr/bin:/bin"], in: sandbox.path)
             #expect(result.status == 69, "\(result)")

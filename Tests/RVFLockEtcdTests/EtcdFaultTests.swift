@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 extension EtcdTests {
@@ -31,7 +32,7 @@ extension EtcdTests {
                 while [ ! -e \(s)/go ]; do sleep 0.05; done
                 rvf-lock-etcd fence \(fileA) -- sh -c 'echo A2-late >> \(fileA)'; echo $? > \(s)/a.fence
                 """
-            let writerA = try SpawnedProcess(
+            let writerA = try ChildProcess(
                 [Tools.rvfLock, "exec", "--kill-after", "10", fileA, "--", "sh", "-c", scriptA],
                 environment: environment, newSession: true, outputIn: s, name: "a")
             #expect(await eventually { FileManager.default.fileExists(atPath: s + "/a.ready") }, "\(writerA.errorOutput)")
@@ -45,7 +46,7 @@ extension EtcdTests {
             writerA.send(SIGSTOP)
             let paused = ContinuousClock.now
 
-            let writerB = try await SpawnedProcess.run(
+            let writerB = try await ChildProcess.run(
                 [
                     Tools.rvfLock, "exec", "-w", "30", fileB, "--", "sh", "-c",
                     "echo $RVF_LOCK_FENCE > \(s)/b.token; rvf-lock-etcd fence \(fileB) -- sh -c 'echo B >> \(fileB)'",
@@ -66,7 +67,7 @@ extension EtcdTests {
             kill(helperA, SIGCONT)
             writerA.send(SIGCONT)
             #expect(try String(contentsOfFile: s + "/a.fence", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "70")
-            #expect(await writerA.wait(timeout: .seconds(30)) == 70, "\(writerA.errorOutput)")
+            #expect(await writerA.waitForExit(timeout: .seconds(30)) == 70, "\(writerA.errorOutput)")
             #expect(writerA.errorOutput.contains("token \(tokenB) is stamped"), "\(writerA.errorOutput)")
             #expect(try String(contentsOfFile: fileA, encoding: .utf8) == "A1\nB\n")
             print(
@@ -81,7 +82,7 @@ extension EtcdTests {
             // 5 s: an election on a loaded 2-core machine (swift test runs its suites
             // in parallel) has taken long enough to cost a 3 s lease.
             let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "5"]
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
@@ -93,11 +94,11 @@ extension EtcdTests {
             print("EtcdFaultTests: leader killed during a hold with a 5 s lease: a new leader after \(ContinuousClock.now - killed)")
             // Still held, by the same holder, through and after the election.
             let others = cluster.members.enumerated().filter { $0.offset != leader }.map(\.element.clientURL).joined(separator: ",")
-            let busy = try await SpawnedProcess.run(
+            let busy = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", "-n", file, "true"],
                 environment: ["RVF_LOCK_ETCD": others], in: sandbox.path)
             #expect(busy.status == 75, "\(busy)")
-            #expect(await holder.wait(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
+            #expect(await holder.waitForExit(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
             #expect(holder.output.contains("done"))
         }
 
@@ -106,7 +107,7 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
             let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"]
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
@@ -114,7 +115,7 @@ extension EtcdTests {
             // keep-alives must move on to the others in time, every third of the TTL.
             cluster.pause(0)
             defer { cluster.resume(0) }
-            #expect(await holder.wait(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
+            #expect(await holder.waitForExit(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
             #expect(holder.output.contains("done"))
         }
 
@@ -123,7 +124,7 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
             let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"]
-            let holder = try SpawnedProcess(
+            let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", "--kill-after", "1", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 60"],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
@@ -134,7 +135,7 @@ extension EtcdTests {
             defer { for member in frozen { cluster.resume(member) } }
             let stopped = ContinuousClock.now
 
-            let contender = try SpawnedProcess(
+            let contender = try ChildProcess(
                 [Tools.rvfLock, "exec", "-w", "4", "data.rvf", "true"],
                 environment: environment, outputIn: sandbox.path, name: "contender")
             var contenderTook: Duration?
@@ -144,13 +145,13 @@ extension EtcdTests {
                 if holderLearned == nil && holder.hasExited() { holderLearned = ContinuousClock.now - stopped }
                 try await Task.sleep(for: .milliseconds(10))
             }
-            #expect(contender.status == 69, "\(contender.errorOutput)")
+            #expect(contender.exitStatusIfExited() == 69, "\(contender.errorOutput)")
             #expect(contender.errorOutput.contains("nothing is held"), "\(contender.errorOutput)")
             // The -w 4 wait, plus the start of rvf-lock and its helper (debug builds, a loaded machine).
             #expect(try #require(contenderTook) < .seconds(4 + 2), "the -w 4 wait ends in time")
             // The command is stopped (SIGTERM ends `sleep`) once the lease counts as lost:
             // at most 0.9 TTL after the last answered keep-alive, sent before the freeze.
-            #expect(holder.status == 70, "\(holder.errorOutput)")
+            #expect(holder.exitStatusIfExited() == 70, "\(holder.errorOutput)")
             #expect(try #require(holderLearned) < .seconds(3), "within the TTL")
             #expect(holder.errorOutput.contains("keep-alive"), "\(holder.errorOutput)")
             print(

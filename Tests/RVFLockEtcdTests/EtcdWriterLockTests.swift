@@ -5,6 +5,7 @@ import Foundation
 @_spi(RVFLockCoordinator) import RVFLock
 @testable import RVFLockEtcd
 import Synchronization
+import RVFLockTestSupport
 import Testing
 
 extension EtcdTests {
@@ -142,7 +143,7 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let lock = try lock(sandbox, cluster)
             try await lock.withLock(timeout: .seconds(10)) { _ in
-                let fileOnly = try await SpawnedProcess.run(
+                let fileOnly = try await ChildProcess.run(
                     [Tools.rvfLock, "exec", "-n", sandbox.path + "/data.rvf", "true"],
                     in: sandbox.path)
                 #expect(fileOnly.status == 75, "\(fileOnly)")
@@ -156,13 +157,13 @@ extension EtcdTests {
             let name = String(lock.keyPrefix.dropLast())
             let lease = try await lock.acquireLease(timeout: .seconds(10))
             // etcdctl lock waits behind us, and gets the lock once we release.
-            let anchor = try SpawnedProcess(
+            let anchor = try ChildProcess(
                 [EtcdCluster.etcdctl!, "--endpoints", cluster.endpoints, "lock", name, "echo", "got it"],
                 environment: ["ETCDCTL_API": "3"], outputIn: sandbox.path, name: "etcdctl")
             #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
             #expect(!anchor.hasExited())
             await lease.release()
-            #expect(await anchor.wait(timeout: .seconds(20)) == 0)
+            #expect(await anchor.waitForExit(timeout: .seconds(20)) == 0)
             #expect(anchor.output.contains("got it"))
         }
     }

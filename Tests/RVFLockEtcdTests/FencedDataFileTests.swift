@@ -1,6 +1,7 @@
 import Foundation
 import RVFLockEtcd
 import SystemPackage
+import RVFLockTestSupport
 import Testing
 
 @Suite struct FencedDataFileTests {
@@ -32,10 +33,10 @@ import Testing
     @Test func fenceRunsTheCommandOnlyWithANewEnoughToken() async throws {
         let sandbox = Sandbox()
         let path = sandbox.path + "/data.rvf"
-        let newer = try await SpawnedProcess.run(
+        let newer = try await ChildProcess.run(
             [Tools.rvfLockEtcd, "fence", "--token", "7", path, "--", "sh", "-c", "echo seven >> '\(path)'"], in: sandbox.path)
         #expect(newer.status == 0, "\(newer)")
-        let older = try await SpawnedProcess.run(
+        let older = try await ChildProcess.run(
             [Tools.rvfLockEtcd, "fence", path, "--", "sh", "-c", "echo five >> '\(path)'"],
             environment: ["RVF_LOCK_FENCE": "5"], in: sandbox.path)
         #expect(older.status == 70, "\(older)")

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Testing
 
 extension EtcdTests {
@@ -35,17 +36,17 @@ extension EtcdTests {
                   \(Tools.rvfLock) exec -w 30 \(file) -- sh -c '\(command)' || echo "exit $? $(hostname)" >> \(log)
                 done
                 """
-            var writers: [SpawnedProcess] = []
+            var writers: [ChildProcess] = []
             for index in machines.machineNamespaces.indices {
                 let hostname = "machine-\(index)"
                 writers.append(
-                    try SpawnedProcess(
+                    try ChildProcess(
                         machines.launcher(machine: index, hostname: hostname) + ["sh", "-c", loop],
                         environment: ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"],
                         outputIn: sandbox.path, name: hostname))
             }
             for writer in writers {
-                #expect(await writer.wait(timeout: .seconds(Self.seconds + 60)) == 0, "\(writer.errorOutput)")
+                #expect(await writer.waitForExit(timeout: .seconds(Self.seconds + 60)) == 0, "\(writer.errorOutput)")
             }
             let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
             var holder: Substring?

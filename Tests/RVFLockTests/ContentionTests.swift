@@ -1,3 +1,4 @@
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {

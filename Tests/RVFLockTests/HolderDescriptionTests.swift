@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 /// A lock whose writer has exited while processes it started keep its kernel lock

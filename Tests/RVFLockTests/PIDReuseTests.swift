@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import RVFLock
+import RVFLockTestSupport
 import Testing
 
 /// Records whose PID names another process now: reused PIDs and reboots (issue 14, item 2).

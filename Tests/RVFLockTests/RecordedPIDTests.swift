@@ -2,6 +2,7 @@
 import Glibc
 #endif
 @_spi(RVFLockCLI) import RVFLock
+import RVFLockTestSupport
 import Testing
 
 /// `LockScope.writeRecord(naming:)`, for `rvf-lock exec`'s keeper: the record names

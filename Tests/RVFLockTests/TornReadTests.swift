@@ -4,6 +4,7 @@ import Glibc
 import Dispatch
 import RVFLock
 import Synchronization
+import RVFLockTestSupport
 import Testing
 
 extension ManyProcessTests {

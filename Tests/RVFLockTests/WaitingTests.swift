@@ -1,5 +1,6 @@
 import RVFLock
 import Synchronization
+import RVFLockTestSupport
 import Testing
 
 extension CrossProcessTests {

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 @testable import RVFLockEtcd
 import Synchronization
 
@@ -19,7 +20,7 @@ final class EtcdCluster: Sendable {
     let members: [Member]
     /// The client URLs, comma-separated, as `--etcd` takes them.
     let endpoints: String
-    private let processes: Mutex<[SpawnedProcess?]>
+    private let processes: Mutex<[ChildProcess?]>
     private let sandbox: Sandbox
     private let launcher: [String]
     private let token = "rvf-test-\(UInt32.random(in: 0...UInt32.max))"
@@ -81,7 +82,7 @@ final class EtcdCluster: Sendable {
                 "--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", token,
                 "--logger", "zap", "--log-level", "warn",
             ]
-        let process = try SpawnedProcess(arguments, outputIn: sandbox.path, name: "\(member.name).\(UInt32.random(in: 0...UInt32.max))")
+        let process = try ChildProcess(arguments, outputIn: sandbox.path, name: "\(member.name).\(UInt32.random(in: 0...UInt32.max))")
         processes.withLock { $0[index] = process }
     }
 
@@ -89,7 +90,7 @@ final class EtcdCluster: Sendable {
     func stop(_ index: Int, signal: CInt = SIGKILL) async {
         guard let process = processes.withLock({ $0[index] }) else { return }
         process.send(signal)
-        _ = await process.wait(timeout: .seconds(20))
+        _ = await process.waitForExit(timeout: .seconds(20))
         processes.withLock { $0[index] = nil }
     }
 
@@ -127,7 +128,7 @@ final class EtcdCluster: Sendable {
                 "endpoint", "status", "-w", "json",
             ]
         guard
-            let result = try? await SpawnedProcess.run(
+            let result = try? await ChildProcess.run(
                 arguments, environment: ["ETCDCTL_API": "3"], in: sandbox.path,
                 timeout: .seconds(5)),
             result.status == 0,
@@ -140,7 +141,7 @@ final class EtcdCluster: Sendable {
 
     /// Runs etcdctl against the cluster.
     func etcdctl(_ arguments: [String], timeout: Duration = .seconds(20)) async throws -> Completed {
-        try await SpawnedProcess.run(
+        try await ChildProcess.run(
             launcher + [Self.etcdctl!, "--endpoints", endpoints] + arguments,
             environment: ["ETCDCTL_API": "3"], in: sandbox.path, timeout: timeout)
     }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 
 /// "Machines" on this one: network namespaces of the test's own, each with its
 /// own loopback, address and (through `unshare --uts`) host name, joined by a
@@ -48,7 +49,7 @@ final class NetworkMachines: Sendable {
             ]
         }
         for command in commands {
-            let result = try await SpawnedProcess.run([ip] + command, in: sandbox.path)
+            let result = try await ChildProcess.run([ip] + command, in: sandbox.path)
             guard result.status == 0 else {
                 removeNamespaces()
                 throw ClusterFailure("setting up the test's network namespaces failed: \(result)")

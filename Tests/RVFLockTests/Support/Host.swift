@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 
 /// Facts about this machine that lock records are judged by.
 enum Host {

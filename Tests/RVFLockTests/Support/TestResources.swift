@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 
 /// Where the tests find the probe executable and the fixture files.
 enum TestResources {

@@ -1,42 +1,47 @@
 #if canImport(Glibc)
-import Glibc
+public import Glibc
 #endif
 import Foundation
 import Synchronization
 
-/// A process started with `posix_spawn`, whose standard output and error go to
-/// files that the test can read while it runs, and which the test can signal.
+/// A process a test talks to while it runs, started with `posix_spawn`: its
+/// standard output and error go to files that the test can read meanwhile, and
+/// the test can signal it. The one way every test target starts such a process
+/// (a program run to its end is a ``CompletedProcess``).
 ///
-/// The process is killed and reaped when the object goes away, so that a failed
-/// test leaves no worker behind holding a lock.
-final class ChildProcess: Sendable {
-    let pid: pid_t
-    let outputPath: String
-    let errorPath: String
+/// The process is killed and reaped when the object goes away, or when the test
+/// process exits (``Leftovers``), so that a failed test leaves no worker behind
+/// holding a lock, and no etcd member running.
+public final class ChildProcess: Sendable {
+    public let pid: pid_t
+    /// The command line: the executable, then its arguments.
+    public let arguments: [String]
+    public let outputPath: String
+    public let errorPath: String
     private let standardInput: Mutex<CInt>
     private let exitCode: Mutex<Int32?>
 
     /// Stands for ``outputPath`` in the arguments: for a child started with standard
     /// output closed, which writes its lines to a file it is given instead (`report=`).
-    static let outputPathPlaceholder = "@OUTPUT@"
+    public static let outputPathPlaceholder = "@OUTPUT@"
 
     /// An unprivileged user to run a child as, through `setpriv` (the test runner must be root).
-    struct User: Sendable {
-        let uid: uid_t
-        let gid: gid_t
+    public struct User: Sendable {
+        public let uid: uid_t
+        public let gid: gid_t
 
         /// `nobody`, who owns nothing the tests did not give it.
-        static let nobody = User(uid: 65534, gid: 65534)
+        public static let nobody = User(uid: 65534, gid: 65534)
         /// A second unprivileged user (no account needed), for two users sharing a directory.
-        static let neighbour = User(uid: 65533, gid: 65533)
+        public static let neighbour = User(uid: 65533, gid: 65533)
         /// A uid no process uses, for per-user limits (`ulimit -u`) that others' processes must not count against.
-        static let unused = User(uid: 65532, gid: 65532)
+        public static let unused = User(uid: 65532, gid: 65532)
 
-        static let setpriv = "/usr/bin/setpriv"
+        public static let setpriv = "/usr/bin/setpriv"
 
         /// Whether children can be started as another user here; nil, or why not.
-        static let unavailableReason: String? = {
-            guard Host.isRoot else { return "the tests do not run as root, so they cannot start a process as another user" }
+        public static let unavailableReason: String? = {
+            guard geteuid() == 0 else { return "the tests do not run as root, so they cannot start a process as another user" }
             guard access(setpriv, X_OK) == 0 else { return "\(setpriv) (util-linux) is missing" }
             return nil
         }()
@@ -49,22 +54,43 @@ final class ChildProcess: Sendable {
     ///   - keepsStandardInputOpen: give the child a pipe as standard input, closed by ``closeStandardInput()``.
     ///   - closedStandardDescriptors: standard descriptors (0, 1, 2) the child starts without.
     ///   - user: run the child as this user (via `setpriv`, with no supplementary groups).
-    ///   - directory: where the output files go; `name` names them.
-    init(
+    ///   - newSession: start it in a session and process group of its own, away from
+    ///     any terminal (so that its group can be signalled as a whole).
+    ///   - directory: where the output files go; `name` and a random suffix name them.
+    public convenience init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
         keepsStandardInputOpen: Bool = false,
         closedStandardDescriptors: Set<CInt> = [],
         user: User? = nil,
+        newSession: Bool = false,
         outputIn directory: String,
         name: String
     ) throws {
-        let unique = "\(name).\(UInt32.random(in: 0...UInt32.max))"
-        let outputPath = directory + "/" + unique + ".out"
-        let errorPath = directory + "/" + unique + ".err"
+        try self.init(
+            executable, arguments, environment: environment, keepsStandardInputOpen: keepsStandardInputOpen,
+            closedStandardDescriptors: closedStandardDescriptors, user: user, newSession: newSession,
+            outputPrefix: directory + "/" + "\(name).\(UInt32.random(in: 0...UInt32.max))")
+    }
+
+    /// Starts `executable` with `arguments`, its output in `outputPrefix`.out and .err
+    /// (the other parameters as above).
+    public init(
+        _ executable: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        keepsStandardInputOpen: Bool = false,
+        closedStandardDescriptors: Set<CInt> = [],
+        user: User? = nil,
+        newSession: Bool = false,
+        outputPrefix: String
+    ) throws {
+        let outputPath = outputPrefix + ".out"
+        let errorPath = outputPrefix + ".err"
         self.outputPath = outputPath
         self.errorPath = errorPath
+        self.arguments = [executable] + arguments
         var executable = executable
         var arguments = arguments.map { $0.replacingOccurrences(of: Self.outputPathPlaceholder, with: outputPath) }
         if let user {
@@ -108,7 +134,8 @@ final class ChildProcess: Sendable {
         sigaddset(&defaults, SIGTERM)
         sigaddset(&defaults, SIGINT)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        // POSIX_SPAWN_SETSID (0x80, glibc 2.26), which Swift's Glibc module does not import.
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | (newSession ? 0x80 : 0))
 
         var variables = ProcessInfo.processInfo.environment
         for (key, value) in environment { variables[key] = value }
@@ -128,6 +155,7 @@ final class ChildProcess: Sendable {
         pid = childPID
         standardInput = Mutex(pipeEnds[1])
         exitCode = Mutex(nil)
+        Leftovers.register(childPID)
     }
 
     deinit {
@@ -136,30 +164,36 @@ final class ChildProcess: Sendable {
             kill(pid, SIGKILL)
             var status: CInt = 0
             _ = waitpid(pid, &status, 0)
+            Leftovers.unregister(pid)
         }
     }
 
     /// Everything the process wrote to standard output so far.
-    var output: String { Self.contents(of: outputPath) }
+    public var output: String { Self.contents(of: outputPath) }
     /// Everything the process wrote to standard error so far.
-    var errorOutput: String { Self.contents(of: errorPath) }
+    public var errorOutput: String { Self.contents(of: errorPath) }
     /// Standard output, line by line.
-    var outputLines: [String] { output.split(separator: "\n").map(String.init) }
+    public var outputLines: [String] { output.split(separator: "\n").map(String.init) }
 
     /// Closes the pipe of standard input, which tells a `stdin=1` holder to release.
-    func closeStandardInput() {
+    public func closeStandardInput() {
         standardInput.withLock { descriptor in
             if descriptor >= 0 { close(descriptor) }
             descriptor = -1
         }
     }
 
-    func send(_ signal: CInt) {
+    /// Sends `signal`, unless the process has ended (and so its pid may be another's).
+    public func send(_ signal: CInt) {
         if exitStatusIfExited() == nil { kill(pid, signal) }
     }
 
-    /// The exit code (128 + signal number when killed by a signal), or nil while it runs.
-    func exitStatusIfExited() -> Int32? {
+    /// Whether the process has ended (reaping it), without waiting.
+    public func hasExited() -> Bool { exitStatusIfExited() != nil }
+
+    /// The exit status as a shell shows it (128 + the signal number when a signal
+    /// ended it), or nil while it runs; reaps it once it has ended.
+    public func exitStatusIfExited() -> Int32? {
         exitCode.withLock { code in
             if let code { return code }
             var status: CInt = 0
@@ -167,12 +201,13 @@ final class ChildProcess: Sendable {
             guard reaped == pid else { return nil }
             let value = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
             code = value
+            Leftovers.unregister(pid)
             return value
         }
     }
 
     /// Waits for the process to end; kills it and returns nil when `timeout` passes first.
-    func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
+    public func waitForExit(timeout: Duration = .seconds(60)) async -> Int32? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         while clock.now < deadline && !Task.isCancelled {
@@ -185,7 +220,7 @@ final class ChildProcess: Sendable {
 
     /// Waits until standard output has a line starting with `prefix`, and returns it;
     /// nil when `timeout` passes or the process ends without printing it.
-    func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async -> String? {
+    public func waitForLine(startingWith prefix: String, timeout: Duration = .seconds(30)) async -> String? {
         let clock = ContinuousClock()
         let deadline = clock.now + timeout
         // A test cancelled by its time limit stops waiting at once.
@@ -198,8 +233,9 @@ final class ChildProcess: Sendable {
         return nil
     }
 
-    /// Runs a process to its end, blocking the calling thread; for quick helpers only.
-    static func runBlocking(
+    /// Runs a process to its end, blocking the calling thread; for quick helpers only
+    /// (the condition of an `.enabled(if:)`, a static fact of the machine).
+    public static func runBlocking(
         _ executable: String, _ arguments: [String], outputIn directory: String
     ) throws -> (pid: pid_t, code: Int32, output: String) {
         let child = try ChildProcess(executable, arguments, outputIn: directory, name: "helper")
@@ -207,6 +243,7 @@ final class ChildProcess: Sendable {
         _ = waitpid(child.pid, &status, 0)
         let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
         child.exitCode.withLock { $0 = code }
+        Leftovers.unregister(child.pid)
         return (child.pid, code, child.output)
     }
 
@@ -215,10 +252,10 @@ final class ChildProcess: Sendable {
     }
 }
 
-enum ChildProcessError: Error, CustomStringConvertible {
+public enum ChildProcessError: Error, CustomStringConvertible {
     case spawnFailed(String, CInt)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .spawnFailed(let executable, let code): "posix_spawn \(executable) failed: errno \(code)"
         }
