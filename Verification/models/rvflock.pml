@@ -73,10 +73,6 @@
  *   R1     "R1 lstat": leave the CS (ghost), lstat(L) == T ? -- asserted
  *          (never "taken over").
  *   R2     "R2 unlink": unlink(L) (asserted to remove exactly T's inode).
- *   R2'    released in place, when another process has T open (a waiter's
- *          mark): no unlink; the record is rewritten stale (not modelled: no
- *          decision depends on it on one machine); T stays at L for the first
- *          waiter's swap (-DNO_RELEASE_IN_PLACE: never).
  *   R3     "R3 close T": releases the flock on T.
  *   crash  any step: a Crasher process raises crashreq[p] at any time (at
  *          most MAXCRASH times in total); p's `unless` escape then closes all
@@ -116,8 +112,7 @@
  *                        put-back may fail (link refused) and the moved file is
  *                        then unlinked
  *   NO_EXCHANGE          file systems without RENAME_EXCHANGE (NFS): a waiter breaks
- *                        the released or dead holder's file (A5e-A5f) and links (A4)
- *   NO_RELEASE_IN_PLACE  a releaser always unlinks (as before the in-place release)
+ *                        the dead holder's file (A5e-A5f) and links (A4)
  *   MUTANT_UNVERIFIED_SWAP broken variant (with FOREIGN): the swap's result is not
  *                        checked; the foreign writer's live file is unlinked
  */
@@ -203,15 +198,6 @@ bool dh = false;            /* ghost: a dead holder's file is at L, not yet re-a
 #define EXACT(c)  skip
 #else
 #define EXACT(c)  assert(c)
-#endif
-
-/* does another process have p's file open (a waiter marked on it)? */
-#if N == 1
-#define WAITED(p)  false
-#elif N == 2
-#define WAITED(p)  (J[1 - (p)] == T[p])
-#else
-#define WAITED(p)  ((p != 0 && J[0] == T[p]) || (p != 1 && J[1] == T[p]) || (p != 2 && J[2] == T[p]))
 #endif
 
 /* is inode i referenced by any descriptor? (k: scratch) */
@@ -398,14 +384,7 @@ busy:
     atomic { inCS[p] = false; incs--;              /* R1: CS ends, lstat(L) */
              HOLDER(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
-    if
-    :: atomic { HOLDER(L == T[p]); RELEASER_UNLINKED(L); L = 0 } /* R2 unlink(L) */
-#ifndef NO_RELEASE_IN_PLACE
-    :: WAITED(p) -> SET_DH(true)                        /* R2' released in place for a waiter (one has
-                                                           T open, as its mark says): the record
-                                                           rewritten stale, the file left at L */
-#endif
-    fi;
+    atomic { HOLDER(L == T[p]); RELEASER_UNLINKED(L); L = 0 } /* R2 unlink(L) */
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
 #else
     atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */
