@@ -123,11 +123,10 @@ public struct LockError: Error, Sendable, CustomStringConvertible {
     }
 }
 
-@_spi(RVFLockCLI)
 extension LockError {
     /// What happened, without the library's advice, for a tool that words its
     /// own (`rvf-lock break --force FILE` instead of `breakLock(force: true)`).
-    public var situationWithoutAdvice: String { situation }
+    package var situationWithoutAdvice: String { situation }
 }
 
 // The codes as static properties of `LockError`, so that `catch LockError.lockLost`

@@ -61,8 +61,7 @@ public struct LockOptions: Sendable {
     /// Forces named temporary files instead of Linux `O_TMPFILE` when creating a
     /// lock file, as on file systems without `O_TMPFILE`. For testing the fallback
     /// (RVFLock's tests, and `rvf-lock selftest`).
-    @_spi(Testing) @_spi(RVFLockCLI)
-    public var usesNamedTemporaryFiles = false
+    package var usesNamedTemporaryFiles = false
 
     /// Creates options with the reference's thresholds and a 5-second heartbeat.
     public init() {}

@@ -4,8 +4,7 @@ import Synchronization
 /// wide, to show what the library does when they are lost. Not for use
 /// outside RVFLock's own tests; every hook is nil in normal use, and looking
 /// for one costs one atomic load until a test sets one.
-@_spi(Testing)
-public enum TestingHooks {
+package enum TestingHooks {
     private static let hooks = Mutex<Hooks>(Hooks())
     /// Whether any hook was ever set: until then no lookup takes the mutex.
     private static let armed = Atomic<Bool>(false)
@@ -28,21 +27,21 @@ public enum TestingHooks {
 
     /// Called when a lock file has been judged stale (or is being broken with
     /// force) and checked to be the file judged, just before it is removed.
-    public static var beforeRemovingJudgedFile: (@Sendable () -> Void)? {
+    package static var beforeRemovingJudgedFile: (@Sendable () -> Void)? {
         get { lookUp { $0.beforeRemovingJudgedFile } }
         set { store { $0.beforeRemovingJudgedFile = newValue } }
     }
 
     /// Called when a breaker has moved aside a file that is not the one it judged
     /// (another program replaced it in that moment), just before it puts it back.
-    public static var beforePuttingBack: (@Sendable () -> Void)? {
+    package static var beforePuttingBack: (@Sendable () -> Void)? {
         get { lookUp { $0.beforePuttingBack } }
         set { store { $0.beforePuttingBack = newValue } }
     }
 
     /// Called by a holder's heartbeat while it writes its record, holding the
     /// lock's descriptor for I/O (as a hung `fdatasync` would).
-    public static var duringHeartbeatWrite: (@Sendable () -> Void)? {
+    package static var duringHeartbeatWrite: (@Sendable () -> Void)? {
         get { lookUp { $0.duringHeartbeatWrite } }
         set { store { $0.duringHeartbeatWrite = newValue } }
     }

@@ -1,7 +1,7 @@
 import Glibc
 import FoundationEssentials
 import Metrics
-@_spi(RVFLockCoordinator) import RVFLock
+import RVFLock
 
 // Taking the line's first place: etcd's lock recipe (concurrency.Mutex), with
 // the checks folded into one transaction per step so that a handoff costs the

@@ -1,4 +1,4 @@
-@_spi(RVFLockCoordinator) import RVFLock
+import RVFLock
 
 extension EtcdWriterLock {
     /// Takes the lock (waiting as long as `timeout` allows, or until the task is

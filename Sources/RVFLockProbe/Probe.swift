@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Dispatch
-@_spi(Testing) import RVFLock
+import RVFLock
 import Synchronization
 import SystemPackage
 

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
-@_spi(Testing) import RVFLock
+import RVFLock
 import SystemPackage
 
 /// One worker process (hidden subcommand): until the deadline, take the lock with

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Foundation
-@_spi(RVFLockCoordinator) import RVFLock
+import RVFLock
 @testable import RVFLockEtcd
 import Synchronization
 import RVFLockTestSupport

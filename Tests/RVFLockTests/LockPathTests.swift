@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Testing) import RVFLock
+import RVFLock
 import Testing
 
 /// What is at the lock path besides lock files, and the temporary files beside it.

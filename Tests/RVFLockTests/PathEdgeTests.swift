@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(Testing) import RVFLock
+import RVFLock
 import SystemPackage
 import RVFLockTestSupport
 import Testing

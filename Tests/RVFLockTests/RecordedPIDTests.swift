@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-@_spi(RVFLockCLI) import RVFLock
+import RVFLock
 import RVFLockTestSupport
 import Testing
 

@@ -1,5 +1,5 @@
 import Glibc
-@_spi(RVFLockCLI) import RVFLock
+import RVFLock
 
 /// The loop that waits for COMMAND and its descendants, passes signals on,
 /// and stops them all when they must stop.

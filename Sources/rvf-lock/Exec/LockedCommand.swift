@@ -1,5 +1,5 @@
 import Glibc
-@_spi(RVFLockCLI) import RVFLock
+import RVFLock
 import CRVFLockCommandShims
 
 /// COMMAND and every process it starts, run while this process holds the lock.

@@ -1,4 +1,4 @@
-@_spi(RVFLockCLI) import RVFLock
+import RVFLock
 
 /// What a user of `rvf-lock` can do when the lock cannot be had or broken, in the
 /// tool's words (`rvf-lock break --force FILE`), by what is known of the holder.

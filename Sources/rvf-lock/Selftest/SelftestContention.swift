@@ -1,4 +1,4 @@
-@_spi(RVFLockCLI) import RVFLock
+import RVFLock
 import SystemPackage
 
 /// The contention run of `rvf-lock selftest`: worker processes take the real
