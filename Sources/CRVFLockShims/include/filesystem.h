@@ -1,10 +1,6 @@
 #ifndef CRVFLOCK_FILESYSTEM_H
 #define CRVFLOCK_FILESYSTEM_H
 
-#if !defined(__linux__)
-#error "RVFLock runs on Linux only; see the Protocol article (\"Porting\") for what another system would need"
-#endif
-
 // What a file system offers the lock: its kind by path.
 
 #ifdef __cplusplus

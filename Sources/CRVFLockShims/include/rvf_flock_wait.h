@@ -1,10 +1,6 @@
 #ifndef RVF_FLOCK_WAIT_H
 #define RVF_FLOCK_WAIT_H
 
-#if !defined(__linux__)
-#error "RVFLock runs on Linux only; see the Protocol article (\"Porting\") for what another system would need"
-#endif
-
 // Waiting in the kernel's queue for a flock() lock, with a timeout and
 // cancellation from another thread.
 //

@@ -1,10 +1,6 @@
 #ifndef RVF_LINUX_H
 #define RVF_LINUX_H
 
-#if !defined(__linux__)
-#error "RVFLock runs on Linux only; see the Protocol article (\"Porting\") for what another system would need"
-#endif
-
 // Linux interfaces that Swift's Glibc module does not import (O_PATH, timerfd,
 // statx), each as a plain function with a fixed signature.
 
