@@ -9,6 +9,18 @@ extension EtcdTests {
     /// The failures of issue 18's table, each on a cluster of its own: a paused
     /// holder, a killed leader, a lost quorum.
     @Suite struct FaultTests {
+        /// A holder's command: says it holds, then holds until the test lets it go
+        /// (`letGo`), so that a hold lasts as long as the check needs and no longer.
+        static func holdUntilGo(in directory: String) -> String {
+            "touch \(directory)/holding; while [ ! -e \(directory)/go ]; do sleep 0.05; done; echo done"
+        }
+
+        /// Ends a `holdUntilGo` hold at `instant`.
+        static func letGo(in directory: String, at instant: ContinuousClock.Instant) async throws {
+            try await Task.sleep(until: instant)
+            _ = FileManager.default.createFile(atPath: directory + "/go", contents: nil)
+        }
+
         @Test func aPausedHolderLosesItsLeaseTheNextGetsALargerTokenAndTheLateWriteIsRefused() async throws {
             let cluster = try await EtcdCluster()
             let sandbox = Sandbox()
@@ -83,7 +95,7 @@ extension EtcdTests {
             // in parallel) has taken long enough to cost a 3 s lease.
             let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "5"]
             let holder = try ChildProcess(
-                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", Self.holdUntilGo(in: sandbox.path)],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
             let leader = try #require(try await cluster.waitForLeader())
@@ -98,6 +110,9 @@ extension EtcdTests {
                 [Tools.rvfLock, "exec", "-n", file, "true"],
                 environment: ["RVF_LOCK_ETCD": others], in: sandbox.path)
             #expect(busy.status == 75, "\(busy)")
+            // Had the keep-alives stopped at the kill, the holder would count its lease
+            // lost 0.9 TTL after the last one answered: hold on past a whole TTL.
+            try await Self.letGo(in: sandbox.path, at: killed + .seconds(6))
             #expect(await holder.waitForExit(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
             #expect(holder.output.contains("done"))
         }
@@ -108,13 +123,17 @@ extension EtcdTests {
             let file = sandbox.path + "/data.rvf"
             let environment = ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": "3"]
             let holder = try ChildProcess(
-                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch \(sandbox.path)/holding; sleep 9; echo done"],
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", Self.holdUntilGo(in: sandbox.path)],
                 environment: environment, newSession: true, outputIn: sandbox.path, name: "holder")
             #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
             // The endpoint every request goes to first stops answering (connections hang):
             // keep-alives must move on to the others in time, every third of the TTL.
             cluster.pause(0)
             defer { cluster.resume(0) }
+            // The lease would count as lost 0.9 TTL (2.7 s) after the last keep-alive
+            // answered before the freeze, at most 1 s before it: 5 s covers that and
+            // the next keep-alive's window.
+            try await Self.letGo(in: sandbox.path, at: .now + .seconds(5))
             #expect(await holder.waitForExit(timeout: .seconds(30)) == 0, "\(holder.errorOutput)")
             #expect(holder.output.contains("done"))
         }

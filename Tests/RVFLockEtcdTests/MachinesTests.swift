@@ -11,9 +11,11 @@ extension EtcdTests {
     /// start and end writing, and no two may ever overlap.
     @Suite(.enabled(if: NetworkMachines.unavailableReason == nil, Comment(rawValue: NetworkMachines.unavailableReason ?? "")))
     struct MachinesTests {
-        /// Seconds each writer loops: short in `swift test`; `Scripts/etcd-machines.sh`
-        /// sets RVFLOCK_ETCD_MACHINES_SECONDS for the long form.
-        static let seconds = ProcessInfo.processInfo.environment["RVFLOCK_ETCD_MACHINES_SECONDS"].flatMap(Int.init) ?? 6
+        /// Seconds each writer loops: 3 in `swift test`, 30 under `RVFLOCK_STRESS=1`;
+        /// `Scripts/etcd-machines.sh` (which CI runs) sets RVFLOCK_ETCD_MACHINES_SECONDS.
+        static let seconds =
+            ProcessInfo.processInfo.environment["RVFLOCK_ETCD_MACHINES_SECONDS"].flatMap(Int.init)
+            ?? Stress.count(short: 3, full: 30)
 
         @Test func writersOnSeparateMachinesNeverOverlap() async throws {
             let sandbox = Sandbox()

@@ -5,9 +5,10 @@ import Glibc
 /// How hard the stress tests push: a short form by default, so that `swift test`
 /// stays quick, and the full counts with `RVFLOCK_STRESS=1`, as CI's stress step
 /// runs them (`.ci/run`). The short form checks the same behaviours, fewer times.
-enum Stress {
-    static let isFull: Bool = getenv("RVFLOCK_STRESS").map { String(cString: $0) == "1" } ?? false
+public enum Stress {
+    /// Whether `RVFLOCK_STRESS=1` asked for the full counts.
+    public static let isFull: Bool = getenv("RVFLOCK_STRESS").map { String(cString: $0) == "1" } ?? false
 
     /// `short` by default, `full` under `RVFLOCK_STRESS=1`.
-    static func count(short: Int, full: Int) -> Int { isFull ? full : short }
+    public static func count(short: Int, full: Int) -> Int { isFull ? full : short }
 }
