@@ -46,10 +46,20 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "CRVFLockCommandShims"),
+        // What rvf-lock and rvf-lock-etcd share: exit statuses, the failure that
+        // ends a command, standard error and output, JSON strings. Not a product.
+        .target(
+            name: "RVFLockCommandLine",
+            dependencies: [
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "rvf-lock",
             dependencies: [
                 "RVFLock",
+                "RVFLockCommandLine",
                 "CRVFLockShims",
                 "CRVFLockCommandShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -107,6 +117,7 @@ let package = Package(
             name: "rvf-lock-etcd",
             dependencies: [
                 "RVFLock",
+                "RVFLockCommandLine",
                 "RVFLockEtcd",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),

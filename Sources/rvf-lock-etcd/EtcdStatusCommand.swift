@@ -1,4 +1,5 @@
 import ArgumentParser
+import RVFLockCommandLine
 import RVFLockEtcd
 
 /// `rvf-lock-etcd status`: who holds each data file's lease, and who waits.
@@ -32,7 +33,7 @@ struct EtcdStatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var worst = ExitCodes.success
+        var worst = ExitStatus.success
         for file in files {
             let line: EtcdLockLine
             let lock: EtcdWriterLock
@@ -43,14 +44,14 @@ struct EtcdStatusCommand: AsyncParsableCommand {
                 worst = max(worst, failure.report())
                 continue
             } catch {
-                Output.error("\(error)")
-                worst = max(worst, ExitCodes.of(error))
+                StandardError.line("\(error)")
+                worst = max(worst, ExitStatus.of(error))
                 continue
             }
-            if line.holder != nil { worst = max(worst, ExitCodes.held) }
-            Output.line(json ? Self.json(file: file, line: line) : Self.text(file: file, line: line))
+            if line.holder != nil { worst = max(worst, ExitStatus.lockHeld) }
+            StandardOutput.line(json ? Self.json(file: file, line: line) : Self.text(file: file, line: line))
         }
-        if worst != ExitCodes.success { throw ExitCode(worst) }
+        if worst != ExitStatus.success { throw ExitCode(worst) }
     }
 
     static func text(file: String, line: EtcdLockLine) -> String {
@@ -60,39 +61,16 @@ struct EtcdStatusCommand: AsyncParsableCommand {
     static func json(file: String, line: EtcdLockLine) -> String {
         let holder = line.holder
         let fields: [(String, String)] = [
-            ("file", quoted(file)),
-            ("etcd_key_prefix", quoted(line.keyPrefix)),
-            ("etcd_state", quoted(holder == nil ? "free" : "held")),
-            ("etcd_holder_hostname", holder?.hostname.map(quoted) ?? "null"),
-            ("etcd_holder_pid", holder?.pid.map { String($0) } ?? "null"),
-            ("etcd_holder_program", holder?.program.map(quoted) ?? "null"),
-            ("etcd_fencing_token", holder.map { String($0.fencingToken) } ?? "null"),
-            ("etcd_lease_id", holder.map { quoted(String(UInt64(bitPattern: $0.leaseID), radix: 16)) } ?? "null"),
+            ("file", JSON.string(file)),
+            ("etcd_key_prefix", JSON.string(line.keyPrefix)),
+            ("etcd_state", JSON.string(holder == nil ? "free" : "held")),
+            ("etcd_holder_hostname", holder?.hostname.map(JSON.string) ?? JSON.null),
+            ("etcd_holder_pid", holder?.pid.map { String($0) } ?? JSON.null),
+            ("etcd_holder_program", holder?.program.map(JSON.string) ?? JSON.null),
+            ("etcd_fencing_token", holder.map { String($0.fencingToken) } ?? JSON.null),
+            ("etcd_lease_id", holder.map { JSON.string(String(UInt64(bitPattern: $0.leaseID), radix: 16)) } ?? JSON.null),
             ("etcd_waiting", String(line.waiting.count)),
         ]
-        return "{" + fields.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
-    }
-
-    /// A JSON string: quotes, backslashes and control characters escaped.
-    static func quoted(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\t": result += "\\t"
-            case "\r": result += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    result +=
-                        "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
+        return "{" + fields.map { "\(JSON.string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import RVFLockCommandLine
 import RVFLockEtcd
 import SystemPackage
 
@@ -42,7 +43,7 @@ struct FenceCommand: ParsableCommand {
         guard let token = token ?? EtcdSettings.environment("RVF_LOCK_FENCE").flatMap({ Int64($0) }) else {
             throw ExitCode(
                 CommandFailure(
-                    ExitCodes.usage,
+                    ExitStatus.usage,
                     "no fencing token: give --token TOKEN, or run under "
                         + "rvf-lock exec --etcd, which sets RVF_LOCK_FENCE"
                 ).report())
@@ -51,13 +52,13 @@ struct FenceCommand: ParsableCommand {
         let status: Int32
         do {
             status = try FencedDataFile(file).write(token: token) { (_: FileDescriptor) -> Int32 in
-                command.isEmpty ? ExitCodes.success : Self.runToCompletion(command)
+                command.isEmpty ? ExitStatus.success : Self.runToCompletion(command)
             }
         } catch let error as FencingError {
             let code: Int32 =
                 switch error.code {
-                case .superseded: ExitCodes.software
-                case .unsupported: ExitCodes.unavailable
+                case .superseded: ExitStatus.software
+                case .unsupported: ExitStatus.unavailable
                 default: 66
                 }
             throw ExitCode(CommandFailure(code, error.description).report())

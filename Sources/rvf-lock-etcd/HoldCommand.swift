@@ -5,8 +5,10 @@ import ArgumentParser
 import NIOCore
 import NIOPosix
 import RVFLock
+import RVFLockCommandLine
 import RVFLockEtcd
 import Synchronization
+import SystemPackage
 
 /// `rvf-lock-etcd hold`: takes a data file's lease for `rvf-lock exec --etcd`,
 /// which takes the lock file and runs the command, and tells it when the lease
@@ -50,7 +52,7 @@ struct HoldCommand: AsyncParsableCommand {
         guard let text = EtcdSettings.environment(Self.descriptorVariable), let descriptor = CInt(text), descriptor >= 0 else {
             throw ExitCode(
                 CommandFailure(
-                    ExitCodes.usage,
+                    ExitStatus.usage,
                     "hold is started by rvf-lock exec --etcd, which passes "
                         + "\(Self.descriptorVariable); run rvf-lock exec --etcd instead"
                 ).report())
@@ -80,8 +82,8 @@ struct HoldCommand: AsyncParsableCommand {
                     }
                 }
         } catch {
-            Self.send("failed \(ExitCodes.software)\n", to: descriptor)
-            return CommandFailure(ExitCodes.software, "cannot talk to rvf-lock over its socket: \(error)").report()
+            Self.send("failed \(ExitStatus.software)\n", to: descriptor)
+            return CommandFailure(ExitStatus.software, "cannot talk to rvf-lock over its socket: \(error)").report()
         }
         let waitSeconds = self.waitSeconds
         let noWait = self.noWait
@@ -109,9 +111,9 @@ struct HoldCommand: AsyncParsableCommand {
                             waiting: !noWait, onWaiting: reporter.report)
                         mailbox.yield(.acquired(lease))
                     } catch {
-                        let status = ExitCodes.of(error)
-                        let conflict = status == ExitCodes.temporaryFailure
-                        if !(quiet && conflict) && !Task.isCancelled { Output.error("\(error)") }
+                        let status = ExitStatus.of(error)
+                        let conflict = status == ExitStatus.temporaryFailure
+                        if !(quiet && conflict) && !Task.isCancelled { StandardError.line("\(error)") }
                         mailbox.yield(.failed(status: status))
                     }
                 }
@@ -123,7 +125,7 @@ struct HoldCommand: AsyncParsableCommand {
                         lease = acquired
                         if rvfLockGone {
                             await acquired.release()
-                            return ExitCodes.success
+                            return ExitStatus.success
                         }
                         try await outbound.write(ByteBuffer(string: "held \(acquired.fencingToken) \(acquired.key)\n"))
                         acquired.onLoss { mailbox.yield(.lost) }
@@ -132,7 +134,7 @@ struct HoldCommand: AsyncParsableCommand {
                         return status
                     case .lost:
                         if let lease {
-                            Output.error(
+                            StandardError.line(
                                 "the etcd lease of \(file) (key \(lease.key), fencing token \(lease.fencingToken)) "
                                     + "was lost: \(lease.lossReason ?? "unknown reason"); another writer may get the lock "
                                     + "now: stopping the command")
@@ -160,23 +162,23 @@ struct HoldCommand: AsyncParsableCommand {
                         if !heldToTheEnd {
                             if released { try? await outbound.write(ByteBuffer(string: "lost\n")) }
                             await lease.release()
-                            return ExitCodes.success
+                            return ExitStatus.success
                         }
                         await lease.release(afterKeyDeleted: {
                             if released { try? await outbound.write(ByteBuffer(string: "released\n")) }
                         })
-                        return ExitCodes.success
+                        return ExitStatus.success
                     }
                 }
-                return ExitCodes.success
+                return ExitStatus.success
             }
         } catch {
-            return ExitCodes.software
+            return ExitStatus.software
         }
     }
 
     private static func send(_ text: String, to descriptor: CInt) {
-        Output.write(descriptor, text)
+        _ = try? FileDescriptor(rawValue: descriptor).writeAll(Array(text.utf8))
     }
 }
 
@@ -198,7 +200,7 @@ final class WaitingReporter: Sendable {
                     let was = $0; $0 = true; return was
                 })
             else { return }
-            Output.error("waiting for \(file) on etcd: the writer ahead is \(holder)")
+            StandardError.line("waiting for \(file) on etcd: the writer ahead is \(holder)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 
 /// `rvf-lock break`: remove a stale or invalid lock.
 struct BreakCommand: ParsableCommand {

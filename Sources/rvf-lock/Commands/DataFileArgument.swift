@@ -1,4 +1,5 @@
 import ArgumentParser
+import RVFLockCommandLine
 
 /// FILE and `--allow-lock-suffix`, as `break` and `wait` take them: one
 /// declaration, so that both say the same and resolve FILE alike (``LockTarget``).

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 
 /// `rvf-lock exec`: run a command while holding the lock.
 ///

@@ -1,5 +1,6 @@
 import Glibc
 import RVFLock
+import RVFLockCommandLine
 import SystemPackage
 
 /// The data file named on the command line, checked before any lock file is touched.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Glibc
+import RVFLockCommandLine
 
 /// `rvf-lock`: the RVF writer lock of a data file, from the shell.
 ///

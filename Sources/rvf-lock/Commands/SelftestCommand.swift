@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 import SystemPackage
 
 /// `rvf-lock selftest`: can the RVF lock be trusted on the file system of DIR?

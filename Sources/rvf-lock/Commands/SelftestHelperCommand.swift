@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 
 /// The hidden `_selftest-helper` subcommand: the other processes of `rvf-lock selftest`.
 ///

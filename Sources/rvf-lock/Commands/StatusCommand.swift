@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 import SystemPackage
 
 /// `rvf-lock status`: the state of each lock, without taking it.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import RVFLock
+import RVFLockCommandLine
 
 /// `rvf-lock wait`: wait until the lock could be taken, without taking it.
 struct WaitCommand: ParsableCommand {

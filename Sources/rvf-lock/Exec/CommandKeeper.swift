@@ -1,5 +1,6 @@
 import Glibc
 import CRVFLockCommandShims
+import RVFLockCommandLine
 
 /// The keeper: a process between rvf-lock and COMMAND that holds the lock's
 /// descriptor and lives exactly as long as anything COMMAND started, so that the

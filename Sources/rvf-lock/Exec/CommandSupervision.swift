@@ -1,5 +1,6 @@
 import Glibc
 import RVFLock
+import RVFLockCommandLine
 
 /// The loop that waits for COMMAND and its descendants, passes signals on,
 /// and stops them all when they must stop.

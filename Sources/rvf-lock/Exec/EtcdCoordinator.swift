@@ -1,5 +1,6 @@
 import Glibc
 import CRVFLockCommandShims
+import RVFLockCommandLine
 
 /// The etcd lease of `exec --etcd`, held by `rvf-lock-etcd hold` in a process of
 /// its own, so that rvf-lock links no networking code: without `--etcd`, nothing

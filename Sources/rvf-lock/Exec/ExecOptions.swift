@@ -1,3 +1,5 @@
+import RVFLockCommandLine
+
 /// What `rvf-lock exec` was asked to do, however its command line was parsed.
 ///
 /// ``ExecCommand`` fills it through ArgumentParser; ``ExecOptions/init(fastParsing:)``

@@ -1,4 +1,5 @@
 import RVFLock
+import RVFLockCommandLine
 
 /// Takes the lock, runs COMMAND under it, releases it: what `exec` does once
 /// its command line is understood.

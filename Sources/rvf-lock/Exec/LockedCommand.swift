@@ -1,6 +1,7 @@
 import Glibc
 import RVFLock
 import CRVFLockCommandShims
+import RVFLockCommandLine
 
 /// COMMAND and every process it starts, run while this process holds the lock.
 ///

@@ -1,5 +1,6 @@
 import Glibc
 import CRVFLockCommandShims
+import RVFLockCommandLine
 
 /// Catches the signals that rvf-lock passes on to COMMAND, and SIGCHLD, as
 /// records on a channel that the main thread reads: who sent what, and how.

@@ -1,4 +1,5 @@
 import RVFLock
+import RVFLockCommandLine
 
 /// One FILE's lock state, as `status` prints it: a line for people or a JSON object.
 struct LockReport {
@@ -92,29 +93,5 @@ struct LockReport {
             ("reason", reason.map(JSON.string) ?? JSON.null),
         ]
         return "{" + fields.map { "\(JSON.string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
-    }
-}
-
-/// Just enough JSON writing for `status --json`, so that the tool needs no Foundation.
-enum JSON {
-    static let null = "null"
-
-    /// `text` as a JSON string literal, escaping quotes, backslashes and control characters.
-    static func string(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: result.unicodeScalars.append(scalar)
-            }
-        }
-        return result + "\""
     }
 }

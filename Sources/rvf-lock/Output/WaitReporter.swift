@@ -1,5 +1,6 @@
 import Glibc
 import RVFLock
+import RVFLockCommandLine
 import SystemPackage
 
 /// Shows, on standard error, what a wait is waiting for.

@@ -1,4 +1,5 @@
 import RVFLock
+import RVFLockCommandLine
 import SystemPackage
 
 /// The contention run of `rvf-lock selftest`: worker processes take the real

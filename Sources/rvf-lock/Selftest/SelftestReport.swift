@@ -1,4 +1,5 @@
 import RVFLock
+import RVFLockCommandLine
 
 /// One check of `rvf-lock selftest`: what was measured, and what it means for the lock.
 struct SelftestCheck {

@@ -4,22 +4,22 @@ import SystemPackage
 ///
 /// Written with `write(2)` through `FileDescriptor`, because the C `stderr`
 /// global is not safe to use from Swift 6 concurrency-checked code.
-enum StandardError {
+package enum StandardError {
     /// Writes "rvf-lock: " + `message` and a newline.
-    static func line(_ message: String) {
+    package static func line(_ message: String) {
         raw("rvf-lock: \(message)\n")
     }
 
     /// Writes `text` as it is: no prefix, no newline (for the in-place status line).
-    static func raw(_ text: String) {
+    package static func raw(_ text: String) {
         _ = try? FileDescriptor.standardError.writeAll(Array(text.utf8))
     }
 }
 
 /// Results for programs, on standard output.
-enum StandardOutput {
+package enum StandardOutput {
     /// Writes `text` and a newline.
-    static func line(_ text: String) {
+    package static func line(_ text: String) {
         _ = try? FileDescriptor.standardOutput.writeAll(Array((text + "\n").utf8))
     }
 }
