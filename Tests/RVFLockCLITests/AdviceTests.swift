@@ -20,7 +20,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
 
                 let busy = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "--", "true"])

@@ -106,7 +106,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; sleep 0.5"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
 
                 let result = try await rvfLock(["wait", "-w", "20", "\(dir)/data.rvf"])
@@ -130,7 +130,7 @@ extension CLITests {
         private func startHolder(in dir: String) throws -> ChildProcess {
             try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                outputPrefix: "\(dir)/holder")
+                outputIn: dir, name: "holder")
         }
     }
 }

@@ -54,10 +54,10 @@ func rvfLock(
 /// The tool started in the background with the one process runner of the test
 /// targets (``ChildProcess``): to signal it, or to find its descendants.
 extension ChildProcess {
-    /// Starts `rvf-lock ARGUMENTS`, stdout and stderr into `outputPrefix`.out / .err;
+    /// Starts `rvf-lock ARGUMENTS`, stdout and stderr into `directory` (as ``ChildProcess`` names them);
     /// with `newSession`, in a session and process group of its own, away from any terminal.
-    static func rvfLock(_ arguments: [String], outputPrefix: String, newSession: Bool = false) throws -> ChildProcess {
-        try ChildProcess(Tool.rvfLock, arguments, newSession: newSession, outputPrefix: outputPrefix)
+    static func rvfLock(_ arguments: [String], outputIn directory: String, name: String, newSession: Bool = false) throws -> ChildProcess {
+        try ChildProcess(Tool.rvfLock, arguments, newSession: newSession, outputIn: directory, name: name)
     }
 
     /// For `rvf-lock exec`, once its command runs: the keeper, rvf-lock's only child,
@@ -150,7 +150,7 @@ var thisHostname: String {
 
 /// The pid of a process that has just exited (and been reaped), for records of dead holders.
 func pidOfExitedProcess(in sandbox: String) async throws -> pid_t {
-    let process = try ChildProcess("/bin/true", [], outputPrefix: sandbox + "/true")
+    let process = try ChildProcess("/bin/true", [], outputIn: sandbox, name: "true")
     _ = await process.waitForExit()
     return process.pid
 }

@@ -45,7 +45,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
                 let holder = try ChildProcess.rvfLock(
-                    ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "sh \(writer) first; echo done"], outputPrefix: "\(dir)/holder")
+                    ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "sh \(writer) first; echo done"], outputIn: dir, name: "holder")
                 try await expectKilledHolderKeepsLockForItsWriter(holder, dir: dir)
             }
         }
@@ -62,7 +62,7 @@ extension CLITests {
                         "exec", "-q", "\(dir)/data.rvf", "--", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "sh", "-c", "sh \(writer) first; echo done",
                     ],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 try await expectKilledHolderKeepsLockForItsWriter(holder, dir: dir)
                 #expect(fileOwner("\(dir)/first.pid") == 65534, "the writer did not run as uid 65534")
             }
@@ -74,7 +74,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let writer = try writerScript(in: dir)
                 let holder = try ChildProcess.rvfLock(
-                    ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "(setsid sh \(writer) first &); exit 0"], outputPrefix: "\(dir)/holder")
+                    ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "(setsid sh \(writer) first &); exit 0"], outputIn: dir, name: "holder")
                 let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
                 defer { kill(writerPID, SIGKILL) }
 
@@ -124,7 +124,7 @@ extension CLITests {
                 // `trap "" TERM` ignores SIGTERM for the shell and, inherited, for the writer it starts.
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "--kill-after", "1", "\(dir)/data.rvf", "--", "sh", "-c", "trap '' TERM; sh \(writer) first; echo done"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 let writerPID = try #require(pid_t(try await waitForLine(in: "\(dir)/first.pid")))
                 defer { kill(writerPID, SIGKILL) }
                 try await expectStillWriting(dir: dir)
@@ -153,7 +153,7 @@ extension CLITests {
         func aSignalForRvfLocksProcessGroupReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
-                    ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputPrefix: "\(dir)/holder", newSession: true)
+                    ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputIn: dir, name: "holder", newSession: true)
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in kill(-holder.pid, SIGTERM) }
                 #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
             }
@@ -165,7 +165,7 @@ extension CLITests {
                 let timeout = try ChildProcess(
                     "/usr/bin/timeout",
                     ["-s", "TERM", "1", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
-                    newSession: true, outputPrefix: "\(dir)/timeout")
+                    newSession: true, outputIn: dir, name: "timeout")
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in }
                 #expect(await timeout.waitForExit() == 124, "\(timeout.errorOutput)")
             }
@@ -175,7 +175,7 @@ extension CLITests {
         func aSignalForRvfLockAloneReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
-                    ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputPrefix: "\(dir)/holder", newSession: true)
+                    ["exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir], outputIn: dir, name: "holder", newSession: true)
                 try await expectOneTERMFromRvfLock(dir: dir) { rvfLockPID in kill(rvfLockPID, SIGTERM) }
                 #expect(await holder.waitForExit() == 0, "\(holder.errorOutput)")
             }
@@ -206,7 +206,7 @@ extension CLITests {
                         "exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c",
                         "echo $$ > \(dir)/pid; while [ ! -e \(dir)/stop ]; do sleep 0.02; done",
                     ],
-                    outputPrefix: "\(dir)/holder", newSession: true)
+                    outputIn: dir, name: "holder", newSession: true)
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
                 #expect(processGroup(of: commandPID) == commandPID, "COMMAND is not in a process group of its own")
 
@@ -239,7 +239,7 @@ extension CLITests {
                     + "mv \(dir)/pids.tmp \(dir)/pids; while [ ! -e \(dir)/finish ]; do sleep 0.02; done; echo end >> \(dir)/log"
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", command],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 let pids = try await waitForLine(in: "\(dir)/pids").split(separator: " ").compactMap { pid_t($0) }
                 try #require(pids.count == 3)
                 let (commandPID, keeper, grandchildPID) = (pids[0], pids[1], pids[2])

@@ -40,7 +40,7 @@ extension CLITests {
                     + "while :; do sleep 0.05; done"
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", script],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 holder.send(SIGTERM)
                 #expect(await holder.waitForExit() == 3)
@@ -55,7 +55,7 @@ extension CLITests {
                 let workers = try ["a", "b", "c"].map { id in
                     let body = "echo +\(id) >> \(log); sleep 0.05; echo -\(id) >> \(log)"
                     let loop = "for i in 1 2 3 4 5; do \"$0\" exec -q \(dir)/data.rvf -- sh -c '\(body)' || exit 1; done"
-                    return try ChildProcess("/bin/sh", ["-c", loop, Tool.rvfLock], outputPrefix: "\(dir)/worker-\(id)")
+                    return try ChildProcess("/bin/sh", ["-c", loop, Tool.rvfLock], outputIn: dir, name: "worker-\(id)")
                 }
                 for worker in workers {
                     #expect(await worker.waitForExit(timeout: .seconds(60)) == 0, "\(worker.errorOutput)")
@@ -128,7 +128,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; sleep 0.5"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 let result = try await rvfLock(["exec", "-w", "20", "\(dir)/data.rvf", "--", "touch", "\(dir)/ran"])
                 #expect(result.status == 0)
@@ -141,7 +141,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "sh", "-c", "echo $RVF_LOCK_FD > \(dir)/fd; echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
                 let advertised = try await waitForLine(in: "\(dir)/fd")
                 let lockFile = "\(dir)/data.rvf.lock"
@@ -203,7 +203,7 @@ extension CLITests {
         private func startHolder(in dir: String) throws -> ChildProcess {
             try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                outputPrefix: "\(dir)/holder")
+                outputIn: dir, name: "holder")
         }
     }
 }

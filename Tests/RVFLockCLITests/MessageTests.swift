@@ -21,7 +21,7 @@ extension CLITests {
         private func startHolder(in dir: String) throws -> ChildProcess {
             try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                outputPrefix: "\(dir)/holder")
+                outputIn: dir, name: "holder")
         }
 
         @Test(arguments: [["exec", "-w", "0.8", "DIR/data.rvf", "true"], ["wait", "-w", "0.8", "DIR/data.rvf"]])
@@ -74,7 +74,7 @@ extension CLITests {
                 try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -60)], ofItemAtPath: lockFile)
                 let holder = try ChildProcess(
                     "/usr/bin/flock", [lockFile, "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/flock")
+                    outputIn: dir, name: "flock")
                 let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/pid")))
                 for arguments in [["exec", "-n", "\(dir)/data.rvf", "true"], ["break", "\(dir)/data.rvf"]] {
                     let result = try await rvfLock(arguments)
@@ -154,7 +154,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 #expect(symlink("data.rvf.lock", "\(dir)/link.rvf") == 0)
                 for file in ["\(dir)/data.rvf.lock", "\(dir)/link.rvf"] {

@@ -389,7 +389,7 @@ extension CLITests {
             try await withSandbox { logs in
                 try await withSelftestDirectory { dir in
                     let before = listing(of: dir)
-                    let selftest = try ChildProcess.rvfLock(["selftest", "--seconds", "60", dir], outputPrefix: "\(logs)/selftest")
+                    let selftest = try ChildProcess.rvfLock(["selftest", "--seconds", "60", dir], outputIn: logs, name: "selftest")
                     // Interrupt it in the middle of the contention run: once its workers write their log.
                     let deadline = ContinuousClock.now + .seconds(30)
                     var running = false

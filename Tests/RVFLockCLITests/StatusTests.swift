@@ -47,7 +47,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 // The record names rvf-lock's keeper, which lives as long as the command's processes.
                 let keeper = try holder.keeperPID()
@@ -123,7 +123,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try ChildProcess.rvfLock(
                     ["exec", "-q", "\(dir)/held.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
-                    outputPrefix: "\(dir)/holder")
+                    outputIn: dir, name: "holder")
                 _ = try await waitForLine(in: "\(dir)/pid")
                 try writeInvalidLock(for: "\(dir)/invalid.rvf", age: 3600)
 

@@ -56,8 +56,10 @@ public final class ChildProcess: Sendable {
     ///   - user: run the child as this user (via `setpriv`, with no supplementary groups).
     ///   - newSession: start it in a session and process group of its own, away from
     ///     any terminal (so that its group can be signalled as a whole).
-    ///   - directory: where the output files go; `name` and a random suffix name them.
-    public convenience init(
+    ///   - directory: where its standard output and error go, `name`.RANDOM.out and
+    ///     .err (the random part keeps two children of one name apart; ``outputPath``
+    ///     and ``errorPath`` give the names).
+    public init(
         _ executable: String,
         _ arguments: [String],
         environment: [String: String] = [:],
@@ -68,24 +70,7 @@ public final class ChildProcess: Sendable {
         outputIn directory: String,
         name: String
     ) throws {
-        try self.init(
-            executable, arguments, environment: environment, keepsStandardInputOpen: keepsStandardInputOpen,
-            closedStandardDescriptors: closedStandardDescriptors, user: user, newSession: newSession,
-            outputPrefix: directory + "/" + "\(name).\(UInt32.random(in: 0...UInt32.max))")
-    }
-
-    /// Starts `executable` with `arguments`, its output in `outputPrefix`.out and .err
-    /// (the other parameters as above).
-    public init(
-        _ executable: String,
-        _ arguments: [String],
-        environment: [String: String] = [:],
-        keepsStandardInputOpen: Bool = false,
-        closedStandardDescriptors: Set<CInt> = [],
-        user: User? = nil,
-        newSession: Bool = false,
-        outputPrefix: String
-    ) throws {
+        let outputPrefix = directory + "/" + "\(name).\(UInt32.random(in: 0...UInt32.max))"
         let outputPath = outputPrefix + ".out"
         let errorPath = outputPrefix + ".err"
         self.outputPath = outputPath

@@ -82,7 +82,7 @@ final class EtcdCluster: Sendable {
                 "--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", token,
                 "--logger", "zap", "--log-level", "warn",
             ]
-        let process = try ChildProcess(arguments, outputIn: sandbox.path, name: "\(member.name).\(UInt32.random(in: 0...UInt32.max))")
+        let process = try ChildProcess(arguments, outputIn: sandbox.path, name: member.name)
         processes.withLock { $0[index] = process }
     }
 
