@@ -5,11 +5,13 @@ import Foundation
 /// the tool exits 0 whatever the numbers are. A goal whose measurement did not
 /// run reads "not measured", met n/a.
 enum GoalTable {
-    /// Issue 9 asks for a heartbeat "as low as today or lower": today is the full
-    /// run of 2026-11-28 (Benchmarks/results/latest.json of that date), default
-    /// heartbeat (5 s), net of the idle control, extrapolated to an hour.
-    static let heartbeatBaselineCPUMillisecondsPerHour = 154.1
-    static let heartbeatBaselineWriteCallsPerHour = 540.0
+    /// Issue 17 asks for a heartbeat at most "today's best (84-111 ms CPU an hour)",
+    /// measured over at least 60 s of beats, default interval (5 s), net of the idle
+    /// control. Its write calls are judged per beat, one at most: the earlier
+    /// baseline of 540 an hour came from 3 writes in a 20 s run, an artefact of
+    /// extrapolating a few beats, where a 5 s heartbeat writes 12 times a minute.
+    static let heartbeatBaselineCPUMillisecondsPerHour = 111.0
+    static let heartbeatWriteCallsPerBeat = 1.0
 
     static func goals(for results: Results) -> [Results.Goal] {
         var goals: [Results.Goal] = []
@@ -112,14 +114,16 @@ enum GoalTable {
             "< 5 ms", (results.recovery?.nanoseconds.maximum ?? .nan) < 5e6)
         let heartbeat = results.heartbeat.first { $0.intervalMilliseconds == 5000 }
         add(
-            9, "Heartbeat cost per hour, default interval" + (heartbeat.map { " (extrapolated from \(Format.seconds($0.seconds)))" } ?? ""),
+            17,
+            "Heartbeat cost per hour, default interval" + (heartbeat.map { " (extrapolated from \(Format.seconds($0.seconds)))" } ?? ""),
             heartbeat.map {
                 "\(Format.duration($0.cpuMillisecondsPerHour * 1e6)) CPU, \(Format.count($0.writeCallsPerHour)) write calls, \(Format.bytes($0.storageBytesPerHour)) to storage"
             },
-            "≤ today's: \(Format.duration(heartbeatBaselineCPUMillisecondsPerHour * 1e6)) CPU, \(Format.count(heartbeatBaselineWriteCallsPerHour)) write calls",
+            "≤ today's best: \(Format.duration(heartbeatBaselineCPUMillisecondsPerHour * 1e6)) CPU; ≤ 1 write call a beat",
             heartbeat.map {
-                $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
-                    && $0.writeCallsPerHour <= heartbeatBaselineWriteCallsPerHour
+                let beatsPerHour = 3_600_000 / Double($0.intervalMilliseconds ?? 5000)
+                return $0.seconds >= 60 && $0.cpuMillisecondsPerHour <= heartbeatBaselineCPUMillisecondsPerHour
+                    && $0.writeCallsPerHour <= heartbeatWriteCallsPerBeat * beatsPerHour
             } ?? false)
 
         // Issues 8 and 17: the cost of rvf-lock exec against flock(1), the binary built
