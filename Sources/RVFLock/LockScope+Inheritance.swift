@@ -1,13 +1,15 @@
+package import SystemPackage
+
 /// For `rvf-lock exec`, not for general use: the kernel lock's descriptor, so
 /// that a command run under the lock can inherit it and keep the lock alive for
 /// as long as any process it starts is alive.
 extension LockScope {
     /// The descriptor on which this holder keeps the lock file's `flock()`
-    /// (close-on-exec, number 3 or above); -1 once the lock is released.
+    /// (close-on-exec, number 3 or above); nil once the lock is released.
     ///
     /// Never close it, and clear close-on-exec only in a child process:
     /// the handle closes it on release.
-    package var kernelLockDescriptor: CInt { held.descriptor }
+    package var kernelLockDescriptor: FileDescriptor? { held.descriptor }
 }
 
 extension LockScope {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RVFLock
 import RVFLockCommandLine
+import SystemPackage
 
 /// The hidden `_selftest-helper` subcommand: the other processes of `rvf-lock selftest`.
 ///
@@ -56,7 +57,7 @@ struct SelftestHelperCommand: ParsableCommand {
     }
 
     private func holdFlock(path: String, exclusive: Bool) {
-        let descriptor: CInt
+        let descriptor: FileDescriptor
         do throws(ProbeFailure) {
             descriptor = try SelftestSystem.open(path, flags: SelftestSystem.readWrite)
         } catch {

@@ -50,8 +50,7 @@ struct LockedCommand {
         var relay = try SignalRelay(catchingStop: ownGroup)
         scope.onLoss(relay.lossNotifier)
         relay.coordinator = coordinator
-        let descriptor = scope.kernelLockDescriptor
-        guard descriptor >= 0 else {
+        guard let descriptor = scope.kernelLockDescriptor?.rawValue else {
             throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
         }
         var keeper = try CommandKeeper(

@@ -1,4 +1,5 @@
 import RVFLock
+import SystemPackage
 
 /// The probes of `rvf-lock selftest`, each asking the file system, bare, for one
 /// thing the protocol relies on, in a scratch directory inside DIR (so on DIR's
@@ -27,7 +28,7 @@ struct SelftestChecks {
         var unnamedLinked = false
 
         // O_TMPFILE and linkat: how the library creates a lock file where it can.
-        var unnamed: CInt = -1
+        var unnamed: FileDescriptor? = nil
         defer { SelftestSystem.close(unnamed) }
         do throws(ProbeFailure) {
             unnamed = try SelftestSystem.openUnnamedTemporary(in: scratch)
@@ -43,9 +44,7 @@ struct SelftestChecks {
                     "o_tmpfile", "O_TMPFILE",
                     "\(error), which the library does not take for \"no O_TMPFILE here\": acquisition would fail"))
         }
-        if unnamed < 0 {
-            checks.append(.notAvailable("linkat", "linkat of an unnamed file", "not tried: no unnamed file to link"))
-        } else {
+        if let unnamed {
             if !SelftestSystem.hasProcSelfFd {
                 checks.append(
                     .notAvailable(
@@ -77,6 +76,8 @@ struct SelftestChecks {
                     checks.append(.failed("linkat", "linkat of an unnamed file", "\(error)"))
                 }
             }
+        } else {
+            checks.append(.notAvailable("linkat", "linkat of an unnamed file", "not tried: no unnamed file to link"))
         }
 
         // A named temporary and link(2): the fallback, and what other platforms do.
@@ -153,7 +154,7 @@ struct SelftestChecks {
     func flockChecks() throws(Interrupted) -> [SelftestCheck] {
         let title = "flock between processes"
         let path = scratch + "/flock-probe"
-        let ours: CInt
+        let ours: FileDescriptor
         do throws(ProbeFailure) {
             ours = try SelftestSystem.open(path, flags: SelftestSystem.createExclusively)
         } catch {

@@ -321,8 +321,8 @@ struct ContentionWorker {
 
     /// Runs until the deadline; returns the exit status.
     func run() -> Int32 {
-        let log: CInt
-        let counter: CInt
+        let log: FileDescriptor
+        let counter: FileDescriptor
         do throws(ProbeFailure) {
             log = try SelftestSystem.open(logFile, flags: SelftestSystem.appendOnly)
             counter = try SelftestSystem.open(counterFile, flags: SelftestSystem.readWrite)
@@ -369,7 +369,7 @@ struct ContentionWorker {
     }
 
     /// Reads the counter, pauses so that a second holder could interleave, writes it back plus one.
-    private func increment(_ counter: CInt) throws(ProbeFailure) {
+    private func increment(_ counter: FileDescriptor) throws(ProbeFailure) {
         let digits = try SelftestSystem.read(counter, count: ContentionRun.counterDigits)
         let value = UInt64(String(decoding: digits, as: UTF8.self)) ?? 0
         SelftestSystem.pause(microseconds: 100)

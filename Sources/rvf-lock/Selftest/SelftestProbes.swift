@@ -60,8 +60,8 @@ enum SelftestSystem {
     /// stay ignored, as that convention wants.
     static func installInterruptionHandlers() {
         guard let ends = try? Syscalls.pipe() else { return }
-        interruptionPipeReadEnd = ends.readable
-        interruptionPipeWriteEnd = ends.writable
+        interruptionPipeReadEnd = ends.readable.rawValue
+        interruptionPipeWriteEnd = ends.writable.rawValue
         for signal in [SIGINT, SIGTERM, SIGHUP] {
             var current = sigaction()
             sigaction(signal, nil, &current)
@@ -174,7 +174,7 @@ enum SelftestSystem {
     }
 
     /// `O_TMPFILE`, as the library opens its unnamed lock files.
-    static func openUnnamedTemporary(in directory: String) throws(ProbeFailure) -> CInt {
+    static func openUnnamedTemporary(in directory: String) throws(ProbeFailure) -> FileDescriptor {
         let flags = rvf_o_tmpfile_rdwr()
         guard flags != -1 else { throw ProbeFailure("open(O_TMPFILE)", EOPNOTSUPP) }
         do {
@@ -190,19 +190,19 @@ enum SelftestSystem {
         return lstat("/proc/self/fd", &info) == 0
     }
 
-    static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> CInt {
+    static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> FileDescriptor {
         do { return try Syscalls.open(FilePath(path), flags: flags) } catch { throw ProbeFailure(error) }
     }
 
-    static func close(_ descriptor: CInt) {
-        if descriptor >= 0 { Syscalls.close(descriptor) }
+    static func close(_ descriptor: FileDescriptor?) {
+        if let descriptor { Syscalls.close(descriptor) }
     }
 
     /// Names an unnamed file as the library names its unnamed lock files.
-    static func linkDescriptor(_ descriptor: CInt, to path: String) throws(ProbeFailure) {
+    static func linkDescriptor(_ descriptor: FileDescriptor, to path: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
             try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in
-                try Syscalls.linkDescriptor(descriptor, to: AT_FDCWD, name.baseAddress!)
+                try Syscalls.linkDescriptor(descriptor, to: FileDescriptor(rawValue: AT_FDCWD), name.baseAddress!)
             }
         } catch {
             throw ProbeFailure(error)
@@ -213,7 +213,8 @@ enum SelftestSystem {
         do throws(SystemCallError) {
             try source.utf8CString.withUnsafeBufferPointer { (source) throws(SystemCallError) in
                 try target.utf8CString.withUnsafeBufferPointer { (target) throws(SystemCallError) in
-                    try Syscalls.linkAt(AT_FDCWD, source.baseAddress!, AT_FDCWD, target.baseAddress!)
+                    try Syscalls.linkAt(
+                        FileDescriptor(rawValue: AT_FDCWD), source.baseAddress!, FileDescriptor(rawValue: AT_FDCWD), target.baseAddress!)
                 }
             }
         } catch {
@@ -224,30 +225,30 @@ enum SelftestSystem {
     static func unlink(_ path: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
             try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in
-                try Syscalls.unlinkAt(AT_FDCWD, name.baseAddress!)
+                try Syscalls.unlinkAt(FileDescriptor(rawValue: AT_FDCWD), name.baseAddress!)
             }
         } catch {
             throw ProbeFailure(error)
         }
     }
 
-    static func writeAll(_ descriptor: CInt, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
+    static func writeAll(_ descriptor: FileDescriptor, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
         let written = bytes.withUnsafeBytes { raw in
             Result { () throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, raw, at: offset) }
         }
         do { try written.get() } catch { throw ProbeFailure(error) }
     }
 
-    static func read(_ descriptor: CInt, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
+    static func read(_ descriptor: FileDescriptor, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
         do { return try Syscalls.preadPrefix(descriptor, count: count, at: offset) } catch { throw ProbeFailure(error) }
     }
 
     /// Appends `line` and a newline with one `write` to a descriptor opened with `O_APPEND`,
     /// so that lines of several processes never interleave.
-    static func appendLine(_ descriptor: CInt, _ line: String) throws(ProbeFailure) {
+    static func appendLine(_ descriptor: FileDescriptor, _ line: String) throws(ProbeFailure) {
         let bytes = Array((line + "\n").utf8)
         while true {
-            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            let count = bytes.withUnsafeBytes { write(descriptor.rawValue, $0.baseAddress, $0.count) }
             if count == bytes.count { return }
             if count < 0 && errno == EINTR { continue }
             throw ProbeFailure("write", count < 0 ? errno : EIO)
@@ -265,12 +266,12 @@ enum SelftestSystem {
         }
     }
 
-    static func fsync(_ descriptor: CInt) throws(ProbeFailure) {
+    static func fsync(_ descriptor: FileDescriptor) throws(ProbeFailure) {
         do { try Syscalls.fsync(descriptor) } catch { throw ProbeFailure(error) }
     }
 
     /// `flock(descriptor, operation | LOCK_NB)`: nil when granted, else its errno.
-    static func tryFlock(_ descriptor: CInt, _ operation: CInt) -> CInt? {
+    static func tryFlock(_ descriptor: FileDescriptor, _ operation: CInt) -> CInt? {
         do {
             return try Syscalls.flockNonBlocking(descriptor, operation) ? nil : EWOULDBLOCK
         } catch {
@@ -278,15 +279,15 @@ enum SelftestSystem {
         }
     }
 
-    static func unlockFlock(_ descriptor: CInt) {
+    static func unlockFlock(_ descriptor: FileDescriptor) {
         Syscalls.unlock(descriptor)
     }
 
     /// statx `STATX_BTIME`: whether the file system reports when the file open at `descriptor` was born.
-    static func reportsBirthTime(_ descriptor: CInt) throws(ProbeFailure) -> Bool {
+    static func reportsBirthTime(_ descriptor: FileDescriptor) throws(ProbeFailure) -> Bool {
         var seconds: Int64 = 0
         var nanoseconds: UInt32 = 0
-        let result = rvf_birth_time(descriptor, &seconds, &nanoseconds)
+        let result = rvf_birth_time(descriptor.rawValue, &seconds, &nanoseconds)
         guard result >= 0 else { throw ProbeFailure("statx") }
         return result == 1
     }

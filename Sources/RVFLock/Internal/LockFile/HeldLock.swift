@@ -41,7 +41,8 @@ final class HeldLock: HeartbeatThread.Work {
     private let state: Mutex<State>
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
     /// sync against release. Held only by the lock's heartbeat thread and by release.
-    private let io = Mutex<CInt>(-1)
+    /// Nil once released.
+    private let io = Mutex<FileDescriptor?>(nil)
 
     /// How long a lock is held before its watch is set up.
     static let watchDelay = Duration.milliseconds(10)
@@ -56,7 +57,7 @@ final class HeldLock: HeartbeatThread.Work {
     }
 
     init(
-        descriptor: CInt, record: LockRecord, identity: FileIdentity, syncs: Bool,
+        descriptor: FileDescriptor, record: LockRecord, identity: FileIdentity, syncs: Bool,
         location: LockLocation, dataFile: FilePath, options: LockOptions,
         monitor: MonitorThread, worker: Worker,
         describeStatus: @escaping @Sendable () -> LockStatus?
@@ -81,7 +82,7 @@ final class HeldLock: HeartbeatThread.Work {
     deinit {
         if isForkedCopy {
             // The parent's lock: only this process's copy of the descriptor is ours to close.
-            Syscalls.close(io.withLock { $0 })
+            if let descriptor = io.withLock({ $0 }) { Syscalls.close(descriptor) }
         } else {
             releaseQuietly()
         }
@@ -110,8 +111,8 @@ final class HeldLock: HeartbeatThread.Work {
     /// What the lock path holds now, looked at in this lock's own directory.
     func currentStatus() -> LockStatus? { describeStatus() }
 
-    /// The descriptor whose `flock()` is this holder's kernel lock; -1 after release.
-    var descriptor: CInt { released.load(ordering: .acquiring) ? -1 : io.withLock { $0 } }
+    /// The descriptor whose `flock()` is this holder's kernel lock; nil after release.
+    var descriptor: FileDescriptor? { released.load(ordering: .acquiring) ? nil : io.withLock { $0 } }
 
     // MARK: Monitoring
 
@@ -129,7 +130,7 @@ final class HeldLock: HeartbeatThread.Work {
 
     func startWatching() {
         let subscription: MonitorThread.Subscription? = io.withLock { descriptor in
-            guard descriptor >= 0 else { return nil }
+            guard let descriptor else { return nil }
             // Through /proc, the watch is on this very inode, whatever the lock path names by now.
             return ProcSelfFD.withPath(of: descriptor) { path in
                 monitor.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
@@ -176,7 +177,7 @@ final class HeldLock: HeartbeatThread.Work {
         verify()
         guard isHeld else { return }
         let failure: SystemCallError? = io.withLock { descriptor in
-            guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
+            guard let descriptor, !released.load(ordering: .acquiring) else { return nil }
             // Read under the I/O mutex: a record rewritten meanwhile (rewriteRecord) is the one this beat refreshes.
             var record = state.withLock { $0.record }
             record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
@@ -203,7 +204,7 @@ final class HeldLock: HeartbeatThread.Work {
         // Released or lost: says which.
         if !isHeld { try checkHeld() }
         let failure: SystemCallError? = io.withLock { descriptor in
-            guard descriptor >= 0, !released.load(ordering: .acquiring) else { return nil }
+            guard let descriptor, !released.load(ordering: .acquiring) else { return nil }
             var record = state.withLock { $0.record }
             record.pid = pid
             record.timestampNanoseconds = Syscalls.wallClockNanoseconds()
@@ -284,11 +285,11 @@ final class HeldLock: HeartbeatThread.Work {
         monitor.unsubscribe(watch)
         // Waits for a heartbeat's write in progress; the descriptor closes last.
         let descriptor = io.withLock { descriptor in
-            defer { descriptor = -1 }
+            defer { descriptor = nil }
             return descriptor
         }
         defer {
-            Syscalls.close(descriptor)
+            if let descriptor { Syscalls.close(descriptor) }
             // The next thread or task of this process in line may start its own acquisition.
             ProcessQueue.shared.leave(location.key)
             // After the handoff: nothing here delays the next holder.

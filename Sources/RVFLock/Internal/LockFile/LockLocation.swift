@@ -42,7 +42,7 @@ struct LockLocation: Sendable {
         var name: [CChar] = lastComponent.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) }
         name += ".lock".utf8CString
         let resolvedLockFile = target == dataFile ? lockFile : FilePath(target.string + ".lock")
-        let descriptor: CInt
+        let descriptor: FileDescriptor
         do throws(SystemCallError) {
             descriptor = try Syscalls.openDirectoryAnchor(directoryPath.isEmpty ? FilePath(".") : directoryPath)
         } catch {
@@ -149,9 +149,9 @@ extension LockLocation {
 
 /// An open directory descriptor (3 or above), closed when the last user lets go.
 final class LockDirectory: Sendable {
-    let descriptor: CInt
+    let descriptor: FileDescriptor
 
-    init(_ descriptor: CInt) { self.descriptor = descriptor }
+    init(_ descriptor: FileDescriptor) { self.descriptor = descriptor }
 
     deinit { Syscalls.close(descriptor) }
 }

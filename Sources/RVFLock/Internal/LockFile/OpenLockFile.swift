@@ -17,7 +17,7 @@ final class OpenLockFile {
     let location: LockLocation
     /// What this open is for, as failures name it ("judging", "breaking", ...).
     let action: String
-    let descriptor: CInt
+    let descriptor: FileDescriptor
     let identity: FileIdentity
     let isWritable: Bool
     /// The kernel lock this object holds on the file.
@@ -39,7 +39,7 @@ final class OpenLockFile {
         case refused(Errno)
     }
 
-    private init(location: LockLocation, action: String, descriptor: CInt, info: stat, isWritable: Bool) {
+    private init(location: LockLocation, action: String, descriptor: FileDescriptor, info: stat, isWritable: Bool) {
         self.location = location
         self.action = action
         self.descriptor = descriptor
@@ -52,7 +52,7 @@ final class OpenLockFile {
 
     /// Adopts a descriptor already open on a lock file (no kernel lock held); nil if
     /// it cannot be looked at, in which case it is closed.
-    static func adopting(_ descriptor: CInt, location: LockLocation, action: String) -> OpenLockFile? {
+    static func adopting(_ descriptor: FileDescriptor, location: LockLocation, action: String) -> OpenLockFile? {
         guard let info = try? Syscalls.fstat(descriptor) else {
             Syscalls.close(descriptor)
             return nil
@@ -72,7 +72,7 @@ final class OpenLockFile {
     static func open(_ location: LockLocation, forWriting: Bool, action: String) throws(LockError) -> OpenLockFile? {
         // O_NONBLOCK: a FIFO planted at the lock path must not hang the opener.
         let common = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY
-        var descriptor: CInt = -1
+        let descriptor: FileDescriptor
         var writable = forWriting
         do throws(SystemCallError) {
             descriptor = try location.withName { (name) throws(SystemCallError) in

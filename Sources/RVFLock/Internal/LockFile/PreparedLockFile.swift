@@ -15,7 +15,8 @@ import SystemPackage
 /// `O_TMPFILE`, it is a uniquely named hidden file beside the lock, and leftovers
 /// of crashed processes are removed by ``removeOrphans(of:)``.
 final class PreparedLockFile {
-    private(set) var descriptor: CInt
+    /// Nil once handed over (``takeDescriptor()``) or discarded.
+    private(set) var descriptor: FileDescriptor?
     let record: LockRecord
     private var temporaryName: [CChar]?
     private let directory: LockDirectory
@@ -31,7 +32,7 @@ final class PreparedLockFile {
     ///   (see ``MonitorThread/lockDescriptorFloor``).
     init(location: LockLocation, record: LockRecord, options: LockOptions, descriptorFloor: CInt) throws(LockError) {
         let directory = location.directory.descriptor
-        var created: CInt? = nil
+        var created: FileDescriptor? = nil
         var temporaryName: [CChar]? = nil
         do throws(SystemCallError) {
             if !options.usesNamedTemporaryFiles {
@@ -95,8 +96,10 @@ final class PreparedLockFile {
                     try temporaryName.withUnsafeBufferPointer { (source) throws(SystemCallError) in
                         try Syscalls.linkAt(directory, source.baseAddress!, directory, name)
                     }
-                } else {
+                } else if let descriptor {
                     try Syscalls.linkDescriptor(descriptor, to: directory, name)
+                } else {
+                    throw SystemCallError(name: "linkat", errno: .badFileDescriptor)
                 }
             }
         } catch  where error.errno == .fileExists {
@@ -129,7 +132,7 @@ final class PreparedLockFile {
     /// `O_TMPFILE`): a waiter does it before it queues, so that taking over the
     /// lock from the file at the lock path is one `renameat2`.
     func name(in location: LockLocation) throws(LockError) {
-        guard temporaryName == nil, descriptor >= 0 else { return }
+        guard temporaryName == nil, let descriptor else { return }
         let name = location.temporaryName(purpose: "tmp")
         do throws(SystemCallError) {
             try name.withUnsafeBufferPointer { (name) throws(SystemCallError) in
@@ -188,9 +191,9 @@ final class PreparedLockFile {
     }
 
     /// Hands the descriptor (and its kernel lock) to the caller; this object no longer closes it.
-    func takeDescriptor() -> CInt {
-        let taken = descriptor
-        descriptor = -1
+    func takeDescriptor() -> FileDescriptor {
+        guard let taken = descriptor else { preconditionFailure("a prepared lock file's descriptor is handed over once") }
+        descriptor = nil
         return taken
     }
 
@@ -200,9 +203,9 @@ final class PreparedLockFile {
             temporaryName.withUnsafeBufferPointer { _ = try? Syscalls.unlinkAt(directory.descriptor, $0.baseAddress!) }
             self.temporaryName = nil
         }
-        if descriptor >= 0 {
+        if let descriptor {
             Syscalls.close(descriptor)
-            descriptor = -1
+            self.descriptor = nil
         }
     }
 

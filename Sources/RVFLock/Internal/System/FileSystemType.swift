@@ -1,4 +1,5 @@
 import CRVFLockShims
+import SystemPackage
 
 /// The kind of file system a lock lives on, from `fstatfs(2)`'s `f_type`.
 ///
@@ -13,9 +14,9 @@ struct FileSystemType: Hashable, Sendable, CustomStringConvertible {
     init(magic: UInt64?) { self.magic = magic }
 
     /// The file system holding the open descriptor, or an unknown kind if `fstatfs` fails.
-    init(of descriptor: CInt) {
+    init(of descriptor: FileDescriptor) {
         var type: UInt64 = 0
-        magic = rvf_fstatfs_type(descriptor, &type) == 0 ? type : nil
+        magic = rvf_fstatfs_type(descriptor.rawValue, &type) == 0 ? type : nil
     }
 
     /// Name and locality of the kinds known here; a switch, not a dictionary,

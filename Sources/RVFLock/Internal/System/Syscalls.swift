@@ -3,10 +3,13 @@ import CRVFLockShims
 import Synchronization
 package import SystemPackage
 
-/// Every libc call the library makes outside swift-system, each wrapped once.
+/// Every libc call the library makes outside swift-system, each wrapped once, on
+/// swift-system's `FileDescriptor` (its own calls are used where it has them:
+/// `close`).
 ///
 /// Calls that can be interrupted are retried on EINTR, except `close`, whose
-/// descriptor is gone after EINTR on Linux. Failures carry the call's name.
+/// descriptor is gone after EINTR on Linux. Failures carry the call's name, as a
+/// typed ``SystemCallError`` (swift-system's calls throw an untyped `Errno`).
 ///
 /// Every descriptor the library keeps is 3 or above: a process started with
 /// standard output closed would otherwise get a lock file as descriptor 1, and
@@ -41,11 +44,16 @@ package enum Syscalls {
         return true
     }()
 
+    /// Adopts the descriptor a C call returned (or nil for its -1), moved to 3 or above.
+    static func adopting(_ descriptor: CInt) -> FileDescriptor? {
+        descriptor < 0 ? nil : FileDescriptor(rawValue: keptAboveStandardStreams(descriptor))
+    }
+
     /// Moves a new descriptor to 3 or above, leaving `/dev/null` in the standard slot it took.
     ///
     /// `dup2` replaces the slot atomically, so no moment exists in which a write to
     /// that standard descriptor reaches the lock file after this returns.
-    static func keptAboveStandardStreams(_ descriptor: CInt) -> CInt {
+    private static func keptAboveStandardStreams(_ descriptor: CInt) -> CInt {
         guard descriptor >= 0, descriptor < 3 else { return descriptor }
         let raised = fcntl(descriptor, F_DUPFD_CLOEXEC, 3)
         guard raised >= 0 else { return descriptor }
@@ -60,12 +68,12 @@ package enum Syscalls {
     }
 
     /// Moves a descriptor to `floor` or above (see ``MonitorThread/lockDescriptorFloor``).
-    static func raised(_ descriptor: CInt, toAtLeast floor: CInt) -> CInt {
-        guard descriptor >= 0, descriptor < floor else { return descriptor }
-        let raised = fcntl(descriptor, F_DUPFD_CLOEXEC, floor)
+    static func raised(_ descriptor: FileDescriptor, toAtLeast floor: CInt) -> FileDescriptor {
+        guard descriptor.rawValue < floor else { return descriptor }
+        let raised = fcntl(descriptor.rawValue, F_DUPFD_CLOEXEC, floor)
         guard raised >= 0 else { return descriptor }
-        _ = c_close(descriptor)
-        return raised
+        close(descriptor)
+        return FileDescriptor(rawValue: raised)
     }
 
     /// Call before the first descriptor of an operation is opened.
@@ -74,33 +82,33 @@ package enum Syscalls {
 
     package static func open(
         _ path: FilePath, flags: CInt, permissions: FilePermissions = [.ownerReadWrite, .groupRead, .otherRead]
-    ) throws(SystemCallError) -> CInt {
+    ) throws(SystemCallError) -> FileDescriptor {
         prepareDescriptors()
         let descriptor = try retrying("open") {
             path.withPlatformString { c_open($0, flags | O_CLOEXEC, permissions.rawValue) }
         }
-        return keptAboveStandardStreams(descriptor)
+        return FileDescriptor(rawValue: keptAboveStandardStreams(descriptor))
     }
 
     static func openAt(
-        _ directory: CInt, _ name: UnsafePointer<CChar>, flags: CInt, mode: mode_t = 0o644
-    ) throws(SystemCallError) -> CInt {
+        _ directory: FileDescriptor, _ name: UnsafePointer<CChar>, flags: CInt, mode: mode_t = 0o644
+    ) throws(SystemCallError) -> FileDescriptor {
         prepareDescriptors()
-        let descriptor = try retrying("openat") { openat(directory, name, flags | O_CLOEXEC, mode) }
-        return keptAboveStandardStreams(descriptor)
+        let descriptor = try retrying("openat") { openat(directory.rawValue, name, flags | O_CLOEXEC, mode) }
+        return FileDescriptor(rawValue: keptAboveStandardStreams(descriptor))
     }
 
     /// A directory opened only as an anchor for `*at` calls (`O_PATH` on Linux).
-    static func openDirectoryAnchor(_ path: FilePath) throws(SystemCallError) -> CInt {
+    static func openDirectoryAnchor(_ path: FilePath) throws(SystemCallError) -> FileDescriptor {
         prepareDescriptors()
         let flags = rvf_directory_anchor_flags()
         let descriptor = try retrying("open") { path.withPlatformString { c_open($0, flags, 0) } }
-        return keptAboveStandardStreams(descriptor)
+        return FileDescriptor(rawValue: keptAboveStandardStreams(descriptor))
     }
 
     /// An unnamed file in `directory` (Linux `O_TMPFILE`), or nil where the
     /// platform or the filesystem has none, so that the caller falls back to a named temporary.
-    static func openUnnamedTemporary(in directory: CInt, mode: mode_t) throws(SystemCallError) -> CInt? {
+    static func openUnnamedTemporary(in directory: FileDescriptor, mode: mode_t) throws(SystemCallError) -> FileDescriptor? {
         let flags = rvf_o_tmpfile_rdwr()
         guard flags != -1, canLinkDescriptors else { return nil }
         do {
@@ -118,25 +126,29 @@ package enum Syscalls {
     }()
 
     /// A pipe whose ends are close-on-exec, non-blocking, and 3 or above.
-    package static func pipe() throws(SystemCallError) -> (readable: CInt, writable: CInt) {
+    package static func pipe() throws(SystemCallError) -> (readable: FileDescriptor, writable: FileDescriptor) {
         prepareDescriptors()
         var descriptors: [CInt] = [-1, -1]
         try check("pipe2", rvf_pipe_cloexec_nonblock(&descriptors))
-        return (keptAboveStandardStreams(descriptors[0]), keptAboveStandardStreams(descriptors[1]))
+        return (
+            FileDescriptor(rawValue: keptAboveStandardStreams(descriptors[0])),
+            FileDescriptor(rawValue: keptAboveStandardStreams(descriptors[1]))
+        )
     }
 
-    package static func close(_ descriptor: CInt) {
-        // Not retried: on Linux the descriptor is released even when close reports EINTR.
-        _ = c_close(descriptor)
+    package static func close(_ descriptor: FileDescriptor) {
+        // swift-system's close is not retried: on Linux the descriptor is released
+        // even when close reports EINTR.
+        try? descriptor.close()
     }
 
     // MARK: Kernel locks
 
     /// Takes or releases a `flock(2)` lock without blocking; false when another
     /// open file description holds a conflicting lock.
-    package static func flockNonBlocking(_ descriptor: CInt, _ operation: CInt) throws(SystemCallError) -> Bool {
+    package static func flockNonBlocking(_ descriptor: FileDescriptor, _ operation: CInt) throws(SystemCallError) -> Bool {
         while true {
-            if rvf_flock(descriptor, operation | LOCK_NB) == 0 { return true }
+            if rvf_flock(descriptor.rawValue, operation | LOCK_NB) == 0 { return true }
             switch errno {
             case EINTR: continue
             case EWOULDBLOCK: return false
@@ -145,24 +157,24 @@ package enum Syscalls {
         }
     }
 
-    package static func unlock(_ descriptor: CInt) {
-        _ = rvf_flock(descriptor, LOCK_UN)
+    package static func unlock(_ descriptor: FileDescriptor) {
+        _ = rvf_flock(descriptor.rawValue, LOCK_UN)
     }
 
     // MARK: Data
 
-    package static func fsync(_ descriptor: CInt) throws(SystemCallError) {
-        _ = try retrying("fsync") { c_fsync(descriptor) }
+    package static func fsync(_ descriptor: FileDescriptor) throws(SystemCallError) {
+        _ = try retrying("fsync") { c_fsync(descriptor.rawValue) }
     }
 
-    static func fdatasync(_ descriptor: CInt) throws(SystemCallError) {
-        _ = try retrying("fdatasync") { c_fdatasync(descriptor) }
+    static func fdatasync(_ descriptor: FileDescriptor) throws(SystemCallError) {
+        _ = try retrying("fdatasync") { c_fdatasync(descriptor.rawValue) }
     }
 
-    package static func pwriteAll(_ descriptor: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
+    package static func pwriteAll(_ descriptor: FileDescriptor, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(SystemCallError) {
         var written = 0
         while written < bytes.count {
-            let result = c_pwrite(descriptor, bytes.baseAddress! + written, bytes.count - written, off_t(offset + written))
+            let result = c_pwrite(descriptor.rawValue, bytes.baseAddress! + written, bytes.count - written, off_t(offset + written))
             if result == -1 {
                 if errno == EINTR { continue }
                 throw SystemCallError(name: "pwrite", errno: Errno(rawValue: errno))
@@ -172,10 +184,12 @@ package enum Syscalls {
     }
 
     /// Reads up to `buffer.count` bytes from `offset`; fewer only at end of file.
-    static func pread(_ descriptor: CInt, into buffer: UnsafeMutableRawBufferPointer, at offset: Int = 0) throws(SystemCallError) -> Int {
+    static func pread(
+        _ descriptor: FileDescriptor, into buffer: UnsafeMutableRawBufferPointer, at offset: Int = 0
+    ) throws(SystemCallError) -> Int {
         var filled = 0
         while filled < buffer.count {
-            let result = c_pread(descriptor, buffer.baseAddress! + filled, buffer.count - filled, off_t(offset + filled))
+            let result = c_pread(descriptor.rawValue, buffer.baseAddress! + filled, buffer.count - filled, off_t(offset + filled))
             if result == -1 {
                 if errno == EINTR { continue }
                 throw SystemCallError(name: "pread", errno: Errno(rawValue: errno))
@@ -187,7 +201,7 @@ package enum Syscalls {
     }
 
     /// Reads up to `count` bytes from `offset`; fewer only at end of file.
-    package static func preadPrefix(_ descriptor: CInt, count: Int, at offset: Int = 0) throws(SystemCallError) -> [UInt8] {
+    package static func preadPrefix(_ descriptor: FileDescriptor, count: Int, at offset: Int = 0) throws(SystemCallError) -> [UInt8] {
         var buffer = [UInt8](repeating: 0, count: count)
         let filled = try buffer.withUnsafeMutableBytes { raw in
             Result { () throws(SystemCallError) in try pread(descriptor, into: raw, at: offset) }
@@ -198,9 +212,9 @@ package enum Syscalls {
 
     // MARK: Metadata
 
-    static func fstat(_ descriptor: CInt) throws(SystemCallError) -> stat {
+    static func fstat(_ descriptor: FileDescriptor) throws(SystemCallError) -> stat {
         var info = stat()
-        _ = try retrying("fstat") { c_fstat(descriptor, &info) }
+        _ = try retrying("fstat") { c_fstat(descriptor.rawValue, &info) }
         return info
     }
 
@@ -221,17 +235,17 @@ package enum Syscalls {
     }
 
     /// `fstatat(2)`, following a final symbolic link (a `/proc/PID/fd` entry to its file).
-    static func statAt(_ directory: CInt, _ name: String) throws(SystemCallError) -> stat {
+    static func statAt(_ directory: FileDescriptor, _ name: String) throws(SystemCallError) -> stat {
         var info = stat()
-        _ = try retrying("fstatat") { fstatat(directory, name, &info, 0) }
+        _ = try retrying("fstatat") { fstatat(directory.rawValue, name, &info, 0) }
         return info
     }
 
     /// `fstatat(2)` without following a final symbolic link, or nil when nothing is there.
-    static func lstatAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) -> stat? {
+    static func lstatAt(_ directory: FileDescriptor, _ name: UnsafePointer<CChar>) throws(SystemCallError) -> stat? {
         var info = stat()
         while true {
-            if fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { return info }
+            if fstatat(directory.rawValue, name, &info, AT_SYMLINK_NOFOLLOW) == 0 { return info }
             switch errno {
             case EINTR: continue
             case ENOENT: return nil
@@ -250,16 +264,16 @@ package enum Syscalls {
     }
 
     /// The file system kind holding the open descriptor.
-    static func fileSystemType(_ descriptor: CInt) -> FileSystemType {
+    static func fileSystemType(_ descriptor: FileDescriptor) -> FileSystemType {
         FileSystemType(of: descriptor)
     }
 
     /// The birth time of the open file in nanoseconds since the epoch, or nil where
     /// the file system does not record it.
-    static func birthTime(_ descriptor: CInt) -> UInt64? {
+    static func birthTime(_ descriptor: FileDescriptor) -> UInt64? {
         var seconds: Int64 = 0
         var nanoseconds: UInt32 = 0
-        guard rvf_birth_time(descriptor, &seconds, &nanoseconds) == 1, seconds >= 0 else { return nil }
+        guard rvf_birth_time(descriptor.rawValue, &seconds, &nanoseconds) == 1, seconds >= 0 else { return nil }
         return UInt64(seconds) * 1_000_000_000 + UInt64(nanoseconds)
     }
 
@@ -267,16 +281,18 @@ package enum Syscalls {
 
     /// Gives an open file the name `name` in `directory`; fails with EEXIST,
     /// atomically, when the name is taken.
-    package static func linkDescriptor(_ descriptor: CInt, to directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
+    package static func linkDescriptor(
+        _ descriptor: FileDescriptor, to directory: FileDescriptor, _ name: UnsafePointer<CChar>
+    ) throws(SystemCallError) {
         // linkat(fd, "", ..., AT_EMPTY_PATH) is the cheaper way, but kernels before
         // 6.10 allow it only with CAP_DAC_READ_SEARCH (ENOENT otherwise); the /proc
         // path works for every user. Which one works is learnt once.
         if emptyPathLinks.load(ordering: .relaxed) {
-            if rvf_link_open_file(descriptor, directory, name) == 0 { return }
+            if rvf_link_open_file(descriptor.rawValue, directory.rawValue, name) == 0 { return }
             guard errno == ENOENT || errno == EPERM else { try check("linkat", -1); return }
         }
         let result = ProcSelfFD.withPath(of: descriptor) { source in
-            linkat(AT_FDCWD, source, directory, name, AT_SYMLINK_FOLLOW)
+            linkat(AT_FDCWD, source, directory.rawValue, name, AT_SYMLINK_FOLLOW)
         }
         try check("linkat", result)
         // The /proc path worked where AT_EMPTY_PATH did not: this kernel wants the privilege.
@@ -286,33 +302,34 @@ package enum Syscalls {
     private static let emptyPathLinks = Atomic<Bool>(true)
 
     package static func linkAt(
-        _ sourceDirectory: CInt, _ source: UnsafePointer<CChar>, _ targetDirectory: CInt, _ target: UnsafePointer<CChar>
+        _ sourceDirectory: FileDescriptor, _ source: UnsafePointer<CChar>, _ targetDirectory: FileDescriptor,
+        _ target: UnsafePointer<CChar>
     ) throws(SystemCallError) {
-        try check("linkat", linkat(sourceDirectory, source, targetDirectory, target, 0))
+        try check("linkat", linkat(sourceDirectory.rawValue, source, targetDirectory.rawValue, target, 0))
     }
 
     static func renameAt(
-        _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
+        _ directory: FileDescriptor, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
     ) throws(SystemCallError) {
-        try check("renameat", renameat(directory, source, directory, target))
+        try check("renameat", renameat(directory.rawValue, source, directory.rawValue, target))
     }
 
     /// Swaps the names `first` and `second` in `directory` atomically (both must exist).
     static func renameExchange(
-        _ directory: CInt, _ first: UnsafePointer<CChar>, _ second: UnsafePointer<CChar>
+        _ directory: FileDescriptor, _ first: UnsafePointer<CChar>, _ second: UnsafePointer<CChar>
     ) throws(SystemCallError) {
-        _ = try retrying("renameat2") { rvf_rename_exchange(directory, first, second) }
+        _ = try retrying("renameat2") { rvf_rename_exchange(directory.rawValue, first, second) }
     }
 
     /// Renames `source` to `target` in `directory` unless `target` exists (EEXIST then).
     static func renameAtNoReplace(
-        _ directory: CInt, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
+        _ directory: FileDescriptor, _ source: UnsafePointer<CChar>, _ target: UnsafePointer<CChar>
     ) throws(SystemCallError) {
-        _ = try retrying("renameat2") { rvf_rename_noreplace(directory, source, target) }
+        _ = try retrying("renameat2") { rvf_rename_noreplace(directory.rawValue, source, target) }
     }
 
-    package static func unlinkAt(_ directory: CInt, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
-        try check("unlinkat", unlinkat(directory, name, 0))
+    package static func unlinkAt(_ directory: FileDescriptor, _ name: UnsafePointer<CChar>) throws(SystemCallError) {
+        try check("unlinkat", unlinkat(directory.rawValue, name, 0))
     }
 
     // MARK: Processes and hosts
@@ -346,9 +363,7 @@ package enum Syscalls {
     /// read a few of these each time).
     static func readProcFile(_ path: String, limit: Int = 4096) -> [UInt8]? {
         prepareDescriptors()
-        let descriptor = path.withCString { c_open($0, O_RDONLY | O_CLOEXEC, 0) }
-        guard descriptor >= 0 else { return nil }
-        let kept = keptAboveStandardStreams(descriptor)
+        guard let kept = adopting(path.withCString { c_open($0, O_RDONLY | O_CLOEXEC, 0) }) else { return nil }
         defer { close(kept) }
         return try? preadPrefix(kept, count: limit)
     }
@@ -357,15 +372,15 @@ package enum Syscalls {
 
     package static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
 
-    /// This process's id, read once: a library call, not a fork-aware cache, which
-    /// matches how long a lock handle can live (it does not survive `fork`).
+    /// This process's id, asked of the kernel each time (no cache to go stale in a
+    /// forked child).
     static var processID: pid_t { getpid() }
 
     // MARK: Waiting
 
     /// Waits for any of `descriptors` to become readable; true if one did before the timeout.
-    static func pollReadable(_ descriptors: [CInt], timeoutMilliseconds: CInt) throws(SystemCallError) -> Bool {
-        var entries = descriptors.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+    static func pollReadable(_ descriptors: [FileDescriptor], timeoutMilliseconds: CInt) throws(SystemCallError) -> Bool {
+        var entries = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }
         let result = c_poll(&entries, nfds_t(entries.count), timeoutMilliseconds)
         if result == -1 {
             if errno == EINTR { return true }
@@ -375,9 +390,9 @@ package enum Syscalls {
     }
 
     /// Reads and discards what is pending on a non-blocking descriptor.
-    static func drain(_ descriptor: CInt) {
+    static func drain(_ descriptor: FileDescriptor) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buffer in
-            while c_read(descriptor, buffer.baseAddress, buffer.count) > 0 {}
+            while c_read(descriptor.rawValue, buffer.baseAddress, buffer.count) > 0 {}
         }
     }
 
@@ -389,8 +404,8 @@ package enum Syscalls {
 
 extension Syscalls {
     /// The names in a directory, without `.` and `..`; empty if it cannot be read.
-    static func directoryEntries(_ directory: CInt) -> [String] {
-        directoryNames(openedBy: { openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) ?? []
+    static func directoryEntries(_ directory: FileDescriptor) -> [String] {
+        directoryNames(openedBy: { openat(directory.rawValue, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) ?? []
     }
 
     /// The names in the directory at `path`, without `.` and `..`, in the order the
@@ -433,7 +448,7 @@ extension Syscalls {
 /// `/proc/self/fd/N` as a C string on the stack: the path through which an open
 /// file (even one without a name) can be linked or watched.
 enum ProcSelfFD {
-    static func withPath<R>(of descriptor: CInt, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    static func withPath<R>(of descriptor: FileDescriptor, _ body: (UnsafePointer<CChar>) -> R) -> R {
         withUnsafeTemporaryAllocation(of: CChar.self, capacity: 32) { buffer in
             var index = 0
             for byte in "/proc/self/fd/".utf8 {
@@ -441,7 +456,7 @@ enum ProcSelfFD {
                 index += 1
             }
             var digits: [CChar] = []
-            var value = descriptor
+            var value = descriptor.rawValue
             repeat {
                 digits.append(CChar(UInt8(ascii: "0") + UInt8(value % 10)))
                 value /= 10

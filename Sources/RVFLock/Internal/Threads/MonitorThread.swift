@@ -1,6 +1,7 @@
 import Glibc
 import CRVFLockShims
 import Synchronization
+import SystemPackage
 
 /// One thread for the whole process that watches lock files and keeps time for
 /// heartbeats.
@@ -32,7 +33,7 @@ final class MonitorThread: Sendable {
             if let monitor, monitor.owner == me { return monitor }
             // Forked: the parent's descriptors are its own business; close this copy of them.
             if let inherited = monitor {
-                Syscalls.close(inherited.notifier)
+                if let notifier = inherited.notifier { Syscalls.close(notifier) }
                 Syscalls.close(inherited.timer)
             }
             let made = try MonitorThread(owner: me)
@@ -82,8 +83,9 @@ final class MonitorThread: Sendable {
         var armedFor: UInt64 = 0
     }
 
-    private let notifier: CInt
-    private let timer: CInt
+    /// The inotify instance; nil where there is none (waiters then poll).
+    private let notifier: FileDescriptor?
+    private let timer: FileDescriptor
     private let owner: pid_t
     private let state = Mutex(State())
 
@@ -91,20 +93,19 @@ final class MonitorThread: Sendable {
         self.owner = owner
         Syscalls.prepareDescriptors()
         // Without inotify, waiters poll and holders rely on their heartbeats.
-        notifier = Syscalls.keptAboveStandardStreams(inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC)))
-        let timer = rvf_timerfd_create()
-        guard timer >= 0 else {
+        notifier = Syscalls.adopting(inotify_init1(CInt(IN_NONBLOCK | IN_CLOEXEC)))
+        guard let timer = Syscalls.adopting(rvf_timerfd_create()) else {
             let failure = SystemCallError(name: "timerfd_create", errno: .init(rawValue: errno))
-            if notifier >= 0 { Syscalls.close(notifier) }
+            if let notifier { Syscalls.close(notifier) }
             throw failure
         }
-        self.timer = Syscalls.keptAboveStandardStreams(timer)
+        self.timer = timer
         // A thread of its own for the life of the process.
         do throws(SystemCallError) {
             try WorkerThreads.startDetached(stackSize: 256 * 1024) { [self] in run() }
         } catch {
-            if notifier >= 0 { Syscalls.close(notifier) }
-            Syscalls.close(self.timer)
+            if let notifier { Syscalls.close(notifier) }
+            Syscalls.close(timer)
             throw error
         }
     }
@@ -117,10 +118,10 @@ final class MonitorThread: Sendable {
     /// grace period (milliseconds). A lock file numbered below it would keep its
     /// `flock()` that much longer after its holder died; numbered above, it is
     /// released first.
-    var lockDescriptorFloor: CInt { max(notifier, timer) + 1 }
+    var lockDescriptorFloor: CInt { max(notifier?.rawValue ?? -1, timer.rawValue) + 1 }
 
     /// Whether file events arrive; without them waiters poll and holders rely on heartbeats.
-    var deliversFileEvents: Bool { notifier >= 0 }
+    var deliversFileEvents: Bool { notifier != nil }
 
     /// Calls `callback` on the monitor thread for every event on `path` (for a
     /// directory: for `name` inside it). Nil when the path cannot be watched.
@@ -128,9 +129,9 @@ final class MonitorThread: Sendable {
         _ path: UnsafePointer<CChar>, events: UInt32, name: ArraySlice<UInt8>? = nil,
         _ callback: @escaping @Sendable () -> Void
     ) -> Subscription? {
-        guard deliversFileEvents else { return nil }
+        guard let notifier else { return nil }
         return state.withLock { state in
-            let watch = inotify_add_watch(notifier, path, events)
+            let watch = inotify_add_watch(notifier.rawValue, path, events)
             guard watch >= 0 else { return nil }
             let id = state.nextID
             state.nextID += 1
@@ -144,8 +145,8 @@ final class MonitorThread: Sendable {
         state.withLock { state in
             guard let index = state.subscribers.firstIndex(where: { $0.id == subscription.id }) else { return }
             state.subscribers.remove(at: index)
-            if !state.subscribers.contains(where: { $0.watch == subscription.watch }) {
-                _ = inotify_rm_watch(notifier, subscription.watch)
+            if let notifier, !state.subscribers.contains(where: { $0.watch == subscription.watch }) {
+                _ = inotify_rm_watch(notifier.rawValue, subscription.watch)
             }
         }
     }
@@ -190,14 +191,15 @@ final class MonitorThread: Sendable {
     private func arm(_ state: inout State, for due: UInt64) {
         guard due != state.armedFor else { return }
         state.armedFor = due
-        _ = rvf_timerfd_arm(timer, due)
+        _ = rvf_timerfd_arm(timer.rawValue, due)
     }
 
     private func run() {
         var buffer = [UInt8](repeating: 0, count: 32 * 1024)
         var entries = [
-            pollfd(fd: notifier, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: timer, events: Int16(POLLIN), revents: 0),
+            // poll(2) skips a negative descriptor: no inotify, timers only.
+            pollfd(fd: notifier?.rawValue ?? -1, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: timer.rawValue, events: Int16(POLLIN), revents: 0),
         ]
         while true {
             for index in entries.indices { entries[index].revents = 0 }
@@ -228,11 +230,11 @@ final class MonitorThread: Sendable {
     }
 
     private func deliverFileEvents(buffer: inout [UInt8]) {
-        guard notifier >= 0 else { return }
+        guard let notifier else { return }
         var callbacks: [@Sendable () -> Void] = []
         var more = true
         while more {
-            let count = buffer.withUnsafeMutableBytes { read(notifier, $0.baseAddress, $0.count) }
+            let count = buffer.withUnsafeMutableBytes { read(notifier.rawValue, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             // A read that left room for the largest event took every event pending then.
             more = count > buffer.count - 512

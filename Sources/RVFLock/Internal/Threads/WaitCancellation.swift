@@ -60,12 +60,12 @@ final class WaitCancellation: @unchecked Sendable {
     /// ``QueueOutcome/unavailable`` when nothing could end the blocking call (see
     /// `rvf_flock_wait.h`): the caller must poll instead.
     func waitInKernelQueue(
-        _ descriptor: CInt, operation: CInt, timeout: Duration?
+        _ descriptor: FileDescriptor, operation: CInt, timeout: Duration?
     ) throws(SystemCallError) -> QueueOutcome {
         let nanoseconds = timeout.map { $0 <= .zero ? 0 : $0.nanoseconds } ?? UInt64.max
         SignalWatchdog.shared.enter()
         defer { SignalWatchdog.shared.leave() }
-        switch rvf_flock_wait(descriptor, operation, nanoseconds, token) {
+        switch rvf_flock_wait(descriptor.rawValue, operation, nanoseconds, token) {
         case CInt(RVF_FLOCK_WAIT_GRANTED): return .granted
         case CInt(RVF_FLOCK_WAIT_TIMED_OUT): return .timedOut
         case CInt(RVF_FLOCK_WAIT_CANCELLED): return .cancelled

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// A descriptor that becomes readable when signalled, so that a thread asleep in
 /// `poll(2)` can be woken: the one waker of a wait (see
@@ -6,8 +7,8 @@ import Glibc
 /// process's line for a lock. The sleeper empties it (``reset()``) and rechecks
 /// why it woke.
 final class WakeSignal: Sendable {
-    let readable: CInt
-    private let writable: CInt
+    let readable: FileDescriptor
+    private let writable: FileDescriptor
 
     init() throws(SystemCallError) {
         (readable, writable) = try Syscalls.pipe()
@@ -21,7 +22,7 @@ final class WakeSignal: Sendable {
     /// Makes the descriptor readable; a full pipe is already readable, so a failed write loses nothing.
     func signal() {
         var byte: UInt8 = 1
-        _ = write(writable, &byte, 1)
+        _ = write(writable.rawValue, &byte, 1)
     }
 
     /// Empties the pipe after a wake-up.
