@@ -93,13 +93,10 @@ let package = Package(
             exclude: ["Reference"],
             swiftSettings: strictSettings
         ),
-        // <sys/xattr.h>, which Glibc does not import into Swift, for the fencing helper.
-        .target(name: "CRVFLockEtcdShims"),
         .target(
             name: "RVFLockEtcd",
             dependencies: [
                 "RVFLock",
-                "CRVFLockEtcdShims",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import RVFLock
 public import SystemPackage
 
 /// A data file that refuses writes from a writer whose fencing token is older
@@ -40,14 +44,14 @@ public struct FencedDataFile: Sendable {
 
     /// The highest token stamped on the file so far; nil if none (or no file).
     public func currentToken() throws(FencingError) -> Int64? {
-        let descriptor: CInt
-        do throws(Errno) {
-            descriptor = try FencingSyscalls.open(path, writable: false)
+        let descriptor: FileDescriptor
+        do throws(SystemCallError) {
+            descriptor = try Syscalls.open(path, flags: O_RDONLY)
         } catch {
-            if error == .noSuchFileOrDirectory { return nil }
-            throw .system(error, path: path, doing: "opening")
+            if error.errno == .noSuchFileOrDirectory { return nil }
+            throw .system(error.errno, path: path, doing: "opening")
         }
-        defer { FencingSyscalls.close(descriptor) }
+        defer { Syscalls.close(descriptor) }
         return try readStamp(descriptor)
     }
 
@@ -61,15 +65,15 @@ public struct FencedDataFile: Sendable {
     ///   lock; a ``FencingError`` for a file system without user extended
     ///   attributes or a failing system call; otherwise what `write` throws.
     public func write<R, E: Error>(token: Int64, _ write: (FileDescriptor) throws(E) -> R) throws -> R {
-        let descriptor: CInt
-        do throws(Errno) {
-            descriptor = try FencingSyscalls.open(path, writable: true)
+        let descriptor: FileDescriptor
+        do throws(SystemCallError) {
+            descriptor = try Syscalls.open(path, flags: O_RDWR | O_CREAT)
         } catch {
-            throw FencingError.system(error, path: path, doing: "opening")
+            throw FencingError.system(error.errno, path: path, doing: "opening")
         }
-        defer { FencingSyscalls.close(descriptor) }
-        do throws(Errno) { try FencingSyscalls.lockExclusively(descriptor) } catch {
-            throw FencingError.system(error, path: path, doing: "locking")
+        defer { Syscalls.close(descriptor) }
+        do throws(SystemCallError) { try Syscalls.lockExclusively(descriptor) } catch {
+            throw FencingError.system(error.errno, path: path, doing: "locking")
         }
         if let stamped = try readStamp(descriptor), stamped > token {
             throw FencingError(
@@ -78,20 +82,20 @@ public struct FencedDataFile: Sendable {
                     + "on it, so a newer holder of its lock has written since this writer's lock was lost; "
                     + "stop writing and check what this writer meant to write")
         }
-        do throws(Errno) {
-            try FencingSyscalls.setAttribute(descriptor, Self.attributeName, String(token))
+        do throws(SystemCallError) {
+            try Syscalls.setAttribute(descriptor, Self.attributeName, String(token))
         } catch {
-            throw Self.attributeFailure(error, path: path, doing: "stamping")
+            throw Self.attributeFailure(error.errno, path: path, doing: "stamping")
         }
-        return try write(FileDescriptor(rawValue: descriptor))
+        return try write(descriptor)
     }
 
-    private func readStamp(_ descriptor: CInt) throws(FencingError) -> Int64? {
+    private func readStamp(_ descriptor: FileDescriptor) throws(FencingError) -> Int64? {
         let text: String?
-        do throws(Errno) {
-            text = try FencingSyscalls.attribute(descriptor, Self.attributeName)
+        do throws(SystemCallError) {
+            text = try Syscalls.attribute(descriptor, Self.attributeName)
         } catch {
-            throw Self.attributeFailure(error, path: path, doing: "reading the fencing token of")
+            throw Self.attributeFailure(error.errno, path: path, doing: "reading the fencing token of")
         }
         guard let text else { return nil }
         guard let token = Int64(text) else {

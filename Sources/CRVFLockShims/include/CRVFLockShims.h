@@ -10,6 +10,8 @@
 // Swift sees a fixed signature.
 
 #include <sys/types.h>
+// fgetxattr and fsetxattr, for RVFLockEtcd's fencing token on a data file.
+#include <sys/xattr.h>
 
 #include "filesystem.h"
 #include "rvf_flock_wait.h"

@@ -157,6 +157,12 @@ package enum Syscalls {
         }
     }
 
+    /// Takes an exclusive `flock(2)` lock, waiting as long as it takes (the fencing
+    /// token's check and stamp, held for one write).
+    package static func lockExclusively(_ descriptor: FileDescriptor) throws(SystemCallError) {
+        _ = try retrying("flock") { rvf_flock(descriptor.rawValue, LOCK_EX) }
+    }
+
     package static func unlock(_ descriptor: FileDescriptor) {
         _ = rvf_flock(descriptor.rawValue, LOCK_UN)
     }
@@ -275,6 +281,30 @@ package enum Syscalls {
         var nanoseconds: UInt32 = 0
         guard rvf_birth_time(descriptor.rawValue, &seconds, &nanoseconds) == 1, seconds >= 0 else { return nil }
         return UInt64(seconds) * 1_000_000_000 + UInt64(nanoseconds)
+    }
+
+    // MARK: Extended attributes
+
+    /// The extended attribute `name` of the open file, as text (at most 64 bytes);
+    /// nil if the file has none.
+    package static func attribute(_ descriptor: FileDescriptor, _ name: String) throws(SystemCallError) -> String? {
+        var buffer = [UInt8](repeating: 0, count: 64)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { fgetxattr(descriptor.rawValue, name, $0.baseAddress, $0.count) }
+            if count >= 0 { return String(decoding: buffer.prefix(count), as: UTF8.self) }
+            switch errno {
+            case EINTR: continue
+            case ENODATA: return nil
+            default: throw SystemCallError(name: "fgetxattr", errno: Errno(rawValue: errno))
+            }
+        }
+    }
+
+    package static func setAttribute(_ descriptor: FileDescriptor, _ name: String, _ value: String) throws(SystemCallError) {
+        let bytes = Array(value.utf8)
+        _ = try retrying("fsetxattr") {
+            bytes.withUnsafeBytes { fsetxattr(descriptor.rawValue, name, $0.baseAddress, $0.count, 0) }
+        }
     }
 
     // MARK: Names
