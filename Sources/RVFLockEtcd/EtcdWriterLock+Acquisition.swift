@@ -1,4 +1,3 @@
-import Glibc
 import FoundationEssentials
 import Metrics
 import RVFLock
@@ -61,8 +60,8 @@ extension EtcdWriterLock {
         let key = prefix + keeper.hexID
         let keyBytes = Data(key.utf8)
         let details = EtcdLockHolder.Details(
-            hostname: ProcessIdentity.hostname, pid: getpid(), program: ProcessIdentity.program,
-            file: fileLock.dataFile.string, since_ns: ProcessIdentity.wallClockNanoseconds())
+            hostname: (try? Syscalls.hostname()) ?? "", pid: Syscalls.processID, program: Self.programName,
+            file: fileLock.dataFile.string, since_ns: Syscalls.wallClockNanoseconds())
         let value = (try? JSONEncoder().encode(details)) ?? Data()
 
         // Create the key unless it exists (a retried request may have created it already).
@@ -129,6 +128,12 @@ extension EtcdWriterLock {
             }
         }
     }
+
+    /// This program's name, as the key tells others who waits or holds.
+    static let programName: String? = {
+        guard let first = CommandLine.arguments.first, !first.isEmpty else { return nil }
+        return String(first.split(separator: "/").last ?? Substring(first))
+    }()
 
     private enum WaitEnd: Sendable { case deleted, streamBroke, leaseLost, deadlinePassed, cancelled }
 
@@ -253,25 +258,5 @@ enum KeyRange {
             bytes.removeLast()
         }
         return Data([0])
-    }
-}
-
-/// Who this process is, as its key tells others.
-enum ProcessIdentity {
-    static let hostname: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
-        gethostname(&buffer, buffer.count - 1)
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }()
-
-    static let program: String? = {
-        guard let first = CommandLine.arguments.first, !first.isEmpty else { return nil }
-        return String(first.split(separator: "/").last ?? Substring(first))
-    }()
-
-    static func wallClockNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 }

@@ -376,7 +376,7 @@ package enum Syscalls {
         }
     }
 
-    static func hostname() throws(SystemCallError) -> String {
+    package static func hostname() throws(SystemCallError) -> String {
         var buffer = [CChar](repeating: 0, count: 256)
         try check("gethostname", c_gethostname(&buffer, buffer.count - 1))
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
@@ -398,13 +398,13 @@ package enum Syscalls {
         return try? preadPrefix(kept, count: limit)
     }
 
-    static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
+    package static func wallClockNanoseconds() -> UInt64 { rvf_wall_clock_ns() }
 
     package static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
 
     /// This process's id, asked of the kernel each time (no cache to go stale in a
     /// forked child).
-    static var processID: pid_t { getpid() }
+    package static var processID: Int32 { getpid() }
 
     // MARK: Waiting
 
