@@ -15,11 +15,7 @@ extension CrossProcessTests {
     @Suite struct BreakerPutBackTests {
         @Test func aFileReplacedTwiceIsKeptAsideAndTheBreakerSaysSo() async throws {
             let sandbox = LockSandbox()
-            let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(
-                LockRecord(
-                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            try sandbox.plantStaleReferenceLock()
             let resumeRemoval = sandbox.directory.file("resume-removal")
             let resumePutBack = sandbox.directory.file("resume-put-back")
 

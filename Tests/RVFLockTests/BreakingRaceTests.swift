@@ -19,11 +19,7 @@ extension ManyProcessTests {
     struct BreakingRaceTests {
         @Test func aBreakerResumingAfterTheReferenceTookTheLockLeavesTheReferencesLockInPlace() async throws {
             let sandbox = LockSandbox()
-            let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(
-                LockRecord(
-                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            try sandbox.plantStaleReferenceLock()
             let staleInode = try #require(LockFiles.inode(sandbox.lockFile))
             let resume = sandbox.directory.file("resume")
 
@@ -70,11 +66,7 @@ extension ManyProcessTests {
             let sandbox = LockSandbox()
             // Shared by every user, without the sticky bit (which forbids renaming others' files).
             #expect(chmod(sandbox.directory.path, 0o777) == 0)
-            let dead = try Host.deadPID(scratch: sandbox.directory)
-            sandbox.plant(
-                LockRecord(
-                    pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                    writerID: LockFiles.randomWriterID(), checksum: .crc32))
+            try sandbox.plantStaleReferenceLock()
             let resume = sandbox.directory.file("resume")
 
             let breaker = try CrossProcessTests.probe("break", sandbox.dataFile, ["pause=\(resume)"], in: sandbox, user: .nobody)

@@ -9,15 +9,6 @@ import Testing
 /// Paths at the edges, within one process: long names with named temporaries
 /// (issue 10, item 5) and a data file path ending in a slash (item 11).
 @Suite struct PathEdgeTests {
-    /// A stale lock left by a reference process that is gone: a dead PID, 60 s old.
-    static func plantStale(in sandbox: LockSandbox) throws {
-        let dead = try Host.deadPID(scratch: sandbox.directory)
-        sandbox.plant(
-            LockRecord(
-                pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                writerID: LockFiles.randomWriterID(), checksum: .crc32))
-    }
-
     /// 230 bytes: the named temporary's name used to exceed NAME_MAX (255) by the
     /// pid and the random part; 250: the lock file's own name is 255 bytes.
     @Test(arguments: [230, 250])
@@ -40,7 +31,7 @@ import Testing
         #expect(sandbox.directory.entries.isEmpty)
 
         // Breaking moves the judged file to a private name first: that name must fit too.
-        try Self.plantStale(in: scratch)
+        try scratch.plantStaleReferenceLock()
         LockFiles.write(try #require(scratch.lockBytes), to: sandbox.lockFile)
         let removed = try lock.breakLock()
         #expect(removed?.isBreakable == true, "\(String(describing: removed))")

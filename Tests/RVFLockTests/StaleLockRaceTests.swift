@@ -19,12 +19,7 @@ extension ManyProcessTests {
         func leaveStaleLock(_ origin: StaleLockOrigin, in sandbox: LockSandbox) async throws {
             switch origin {
             case .referenceRecordOfDeadProcess:
-                let dead = try Host.deadPID(scratch: sandbox.directory)
-                sandbox.plant(
-                    LockRecord(
-                        pid: dead, hostname: Host.name,
-                        timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
-                        writerID: LockFiles.randomWriterID(), checksum: .crc32))
+                try sandbox.plantStaleReferenceLock()
             case .killedRVFLockHolder:
                 let holder = try CrossProcessTests.probe("hold", sandbox.dataFile, in: sandbox)
                 _ = try #require(await holder.waitForLine(startingWith: "acquired"), "holder: \(holder.errorOutput)")

@@ -26,6 +26,18 @@ struct LockSandbox: Sendable {
         LockFiles.write(record.encoded(), to: lockFile)
     }
 
+    /// Plants the stale lock a reference process leaves when it dies: its PID (now
+    /// dead), this host, 60 s old, CRC-32; returns the dead PID.
+    @discardableResult
+    func plantStaleReferenceLock() throws -> UInt32 {
+        let dead = try Host.deadPID(scratch: directory)
+        plant(
+            LockRecord(
+                pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 60),
+                writerID: LockFiles.randomWriterID(), checksum: .crc32))
+        return dead
+    }
+
     var lockBytes: [UInt8]? { LockFiles.read(lockFile) }
     var lockRecord: LockRecord? { LockFiles.record(at: lockFile) }
     var lockExists: Bool { LockFiles.exists(lockFile) }
