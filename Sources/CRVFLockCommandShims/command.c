@@ -125,25 +125,41 @@ static pid_t start_command(struct command_plan *plan) {
     return child;
 }
 
+/// One message of the event channel: one record, and room for one descriptor
+/// passed with it (SCM_RIGHTS). The sender and the receiver lay it out alike.
+struct event_message {
+    struct msghdr message;
+    struct iovec part;
+    union {
+        char bytes[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+};
+
+/// Lays out `event` around `record`, with room for a descriptor when `with_descriptor`.
+/// Only memset and stores: safe in the keeper's child after fork.
+static void event_message_init(struct event_message *event, struct rvf_signal_record *record, int with_descriptor) {
+    memset(event, 0, sizeof *event);
+    event->part.iov_base = record;
+    event->part.iov_len = sizeof *record;
+    event->message.msg_iov = &event->part;
+    event->message.msg_iovlen = 1;
+    if (with_descriptor) {
+        event->message.msg_control = event->control.bytes;
+        event->message.msg_controllen = sizeof event->control.bytes;
+    }
+}
+
 /// One report on the event channel, one record like the signal handlers', with
 /// `passed` (a descriptor, or -1) attached. Lost if rvf-lock has died (EPIPE),
 /// which is fine: nobody is left to hear it.
 static void report_passing(int descriptor, int kind, int code, int value, int passed) {
     struct rvf_signal_record record = {kind, code, value, 0};
-    struct iovec part = {.iov_base = &record, .iov_len = sizeof record};
-    union {
-        char bytes[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &part;
-    message.msg_iovlen = 1;
+    struct event_message event;
+    event_message_init(&event, &record, passed >= 0);
+    struct msghdr *message = &event.message;
     if (passed >= 0) {
-        memset(&control, 0, sizeof control);
-        message.msg_control = control.bytes;
-        message.msg_controllen = sizeof control.bytes;
-        struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+        struct cmsghdr *header = CMSG_FIRSTHDR(message);
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
         header->cmsg_len = CMSG_LEN(sizeof(int));
@@ -151,7 +167,7 @@ static void report_passing(int descriptor, int kind, int code, int value, int pa
     }
     ssize_t sent;
     do {
-        sent = sendmsg(descriptor, &message, MSG_NOSIGNAL);
+        sent = sendmsg(descriptor, message, MSG_NOSIGNAL);
     } while (sent == -1 && errno == EINTR);
 }
 
@@ -457,27 +473,19 @@ int rvf_event_channel(int descriptors[2]) {
 
 ssize_t rvf_receive_event(int descriptor, struct rvf_signal_record *record, int *passed_descriptor) {
     *passed_descriptor = -1;
-    struct iovec part = {.iov_base = record, .iov_len = sizeof *record};
-    union {
-        char bytes[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &part;
-    message.msg_iovlen = 1;
-    message.msg_control = control.bytes;
-    message.msg_controllen = sizeof control.bytes;
+    struct event_message event;
+    event_message_init(&event, record, 1);
+    struct msghdr *message = &event.message;
     int flags = MSG_DONTWAIT;
 #if defined(MSG_CMSG_CLOEXEC)
     flags |= MSG_CMSG_CLOEXEC;
 #endif
     ssize_t received;
     do {
-        received = recvmsg(descriptor, &message, flags);
+        received = recvmsg(descriptor, message, flags);
     } while (received == -1 && errno == EINTR);
     if (received > 0) {
-        for (struct cmsghdr *header = CMSG_FIRSTHDR(&message); header != NULL; header = CMSG_NXTHDR(&message, header)) {
+        for (struct cmsghdr *header = CMSG_FIRSTHDR(message); header != NULL; header = CMSG_NXTHDR(message, header)) {
             if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len >= CMSG_LEN(sizeof(int))) {
                 memcpy(passed_descriptor, CMSG_DATA(header), sizeof(int));
             }
