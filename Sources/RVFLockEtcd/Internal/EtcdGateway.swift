@@ -56,38 +56,30 @@ final class EtcdGateway: Sendable {
     ) async throws(EtcdLockError) -> Response {
         let payload = try encode(request)
         var failures = Failures(path: path)
-        let first = preferred.load(ordering: .relaxed)
-        for offset in 0..<endpoints.count {
-            let index = (first + offset) % endpoints.count
-            let endpoint = endpoints[index]
-            guard let attemptDeadline = attemptDeadline(before: deadline, endpointsLeft: endpoints.count - offset) else { break }
+        var rotation = Rotation(gateway: self, deadline: deadline)
+        while let attempt = rotation.next() {
             let body: [UInt8]
             let status: HTTPResponseStatus
             do {
-                (status, body) = try await post(endpoint, path, payload, deadline: attemptDeadline)
+                (status, body) = try await post(attempt.endpoint, path, payload, deadline: attempt.deadline)
             } catch {
-                failures.add(endpoint, transportError: error, timeout: attemptDeadline)
-                avoid(index)
-                if Task.isCancelled { break }
+                if failedToConnect(attempt, error, &failures) { break }
                 continue
             }
-            if status == .ok {
-                do {
-                    let response = try JSONDecoder().decode(Response.self, from: Data(body))
-                    preferred.store(index, ordering: .relaxed)
-                    return response
-                } catch {
-                    throw EtcdLockError(
-                        .unexpectedResponse,
-                        "\(endpoint.url)\(path) answered something that is not etcd's JSON gateway "
-                            + "(\(Self.excerpt(body))); is it an etcd 3.4 or later client URL?")
-                }
+            guard status == .ok else {
+                try rejected(attempt, status: status, body: body, &failures)
+                continue
             }
-            let gatewayError = try? JSONDecoder().decode(GatewayError.self, from: Data(body))
-            let failure = failures.add(endpoint, status: status, gatewayError: gatewayError, body: body)
-            // A member without a leader, or one that timed out inside the cluster: another may do better.
-            if failure.code != .unavailable { throw failure }
-            avoid(index)
+            do {
+                let response = try JSONDecoder().decode(Response.self, from: Data(body))
+                preferred.store(attempt.index, ordering: .relaxed)
+                return response
+            } catch {
+                throw EtcdLockError(
+                    .unexpectedResponse,
+                    "\(attempt.endpoint.url)\(path) answered something that is not etcd's JSON gateway "
+                        + "(\(Self.excerpt(body))); is it an etcd 3.4 or later client URL?")
+            }
         }
         throw failures.error(endpointList: endpointList, deadlinePassed: deadline.map { .now >= $0 } ?? false)
     }
@@ -105,11 +97,10 @@ final class EtcdGateway: Sendable {
     ) async throws(EtcdLockError) {
         let payload = try encode(request)
         var failures = Failures(path: path)
-        let first = preferred.load(ordering: .relaxed)
-        for offset in 0..<endpoints.count {
-            let index = (first + offset) % endpoints.count
-            let endpoint = endpoints[index]
-            guard let connectDeadline = attemptDeadline(before: deadline, endpointsLeft: endpoints.count - offset) else { break }
+        var rotation = Rotation(gateway: self, deadline: deadline)
+        while let attempt = rotation.next() {
+            let endpoint = attempt.endpoint
+            let connectDeadline = attempt.deadline
             let response: HTTPClientResponse
             do {
                 // Only the connection and the answer's head are bounded by the request timeout.
@@ -128,20 +119,15 @@ final class EtcdGateway: Sendable {
                     return response
                 }
             } catch {
-                failures.add(endpoint, transportError: error, timeout: connectDeadline)
-                avoid(index)
-                if Task.isCancelled { break }
+                if failedToConnect(attempt, error, &failures) { break }
                 continue
             }
             guard response.status == .ok else {
                 let body = (try? await response.body.collect(upTo: 1 << 16)).map { Array($0.readableBytesView) } ?? []
-                let gatewayError = try? JSONDecoder().decode(GatewayError.self, from: Data(body))
-                let failure = failures.add(endpoint, status: response.status, gatewayError: gatewayError, body: body)
-                if failure.code != .unavailable { throw failure }
-                avoid(index)
+                try rejected(attempt, status: response.status, body: body, &failures)
                 continue
             }
-            preferred.store(index, ordering: .relaxed)
+            preferred.store(attempt.index, ordering: .relaxed)
             var pending: [UInt8] = []
             do {
                 for try await chunk in response.body {
@@ -193,6 +179,58 @@ final class EtcdGateway: Sendable {
     /// an even share of what is left before `deadline` among the endpoints still to
     /// try (so that one frozen member cannot use up a keep-alive's whole time), and
     /// at least 200 ms of it; nil when `deadline` has passed.
+    /// One try of one endpoint: which, and until when.
+    private struct Attempt {
+        let index: Int
+        let endpoint: EtcdEndpoint
+        let deadline: ContinuousClock.Instant
+    }
+
+    /// The endpoints in the order a call tries them, each once: the one that answered
+    /// last first, each with its share of the time left before the call's deadline.
+    private struct Rotation {
+        let gateway: EtcdGateway
+        let deadline: ContinuousClock.Instant?
+        private let first: Int
+        private var offset = 0
+
+        init(gateway: EtcdGateway, deadline: ContinuousClock.Instant?) {
+            self.gateway = gateway
+            self.deadline = deadline
+            first = gateway.preferred.load(ordering: .relaxed)
+        }
+
+        /// The next endpoint to try; nil when each was tried or no time is left.
+        mutating func next() -> Attempt? {
+            let count = gateway.endpoints.count
+            guard offset < count,
+                let attemptDeadline = gateway.attemptDeadline(before: deadline, endpointsLeft: count - offset)
+            else { return nil }
+            let index = (first + offset) % count
+            offset += 1
+            return Attempt(index: index, endpoint: gateway.endpoints[index], deadline: attemptDeadline)
+        }
+    }
+
+    /// Records that `attempt` got no answer (refused, timed out, TLS); true when the
+    /// call is cancelled and must stop trying.
+    private func failedToConnect(_ attempt: Attempt, _ error: any Error, _ failures: inout Failures) -> Bool {
+        failures.add(attempt.endpoint, transportError: error, timeout: attempt.deadline)
+        avoid(attempt.index)
+        return Task.isCancelled
+    }
+
+    /// Records an answer other than 200: thrown, unless another member may do better
+    /// (one without a leader, or one that timed out inside the cluster).
+    private func rejected(
+        _ attempt: Attempt, status: HTTPResponseStatus, body: [UInt8], _ failures: inout Failures
+    ) throws(EtcdLockError) {
+        let gatewayError = try? JSONDecoder().decode(GatewayError.self, from: Data(body))
+        let failure = failures.add(attempt.endpoint, status: status, gatewayError: gatewayError, body: body)
+        if failure.code != .unavailable { throw failure }
+        avoid(attempt.index)
+    }
+
     private func attemptDeadline(before deadline: ContinuousClock.Instant?, endpointsLeft: Int) -> ContinuousClock.Instant? {
         let now = ContinuousClock.now
         guard let deadline else { return now + requestTimeout }
