@@ -55,11 +55,25 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The checks of `rvf-lock selftest`: probes of the file system, the contention
+        // run and its verifier, the report. A target of its own, so that the verifier is
+        // tested without reaching into the tool. Not a product.
+        .target(
+            name: "RVFLockSelftest",
+            dependencies: [
+                "RVFLock",
+                "RVFLockCommandLine",
+                "CRVFLockShims",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(
             name: "rvf-lock",
             dependencies: [
                 "RVFLock",
                 "RVFLockCommandLine",
+                "RVFLockSelftest",
                 "CRVFLockShims",
                 "CRVFLockCommandShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -140,6 +154,7 @@ let package = Package(
                 "RVFLockTestSupport",
                 "rvf-lock",
                 "RVFLock",
+                "RVFLockSelftest",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

@@ -1,5 +1,5 @@
 @testable import RVFLock
-@testable import rvf_lock
+import RVFLockSelftest
 import SystemPackage
 import Testing
 

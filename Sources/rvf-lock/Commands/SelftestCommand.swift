@@ -2,6 +2,7 @@ import ArgumentParser
 import RVFLock
 import RVFLockCommandLine
 import SystemPackage
+import RVFLockSelftest
 
 /// `rvf-lock selftest`: can the RVF lock be trusted on the file system of DIR?
 ///

@@ -1,6 +1,7 @@
 import ArgumentParser
 import RVFLock
 import RVFLockCommandLine
+import RVFLockSelftest
 import SystemPackage
 
 /// The hidden `_selftest-helper` subcommand: the other processes of `rvf-lock selftest`.
@@ -18,10 +19,8 @@ import SystemPackage
 ///
 /// Each first asks the kernel to kill it when selftest dies, so none outlives the run.
 struct SelftestHelperCommand: ParsableCommand {
-    static let name = "_selftest-helper"
-
     static let configuration = CommandConfiguration(
-        commandName: name,
+        commandName: SelftestSystem.helperCommandName,
         abstract: "Internal: a second process for `selftest`.",
         shouldDisplay: false
     )

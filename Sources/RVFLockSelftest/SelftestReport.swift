@@ -1,9 +1,9 @@
-import RVFLock
+package import RVFLock
 import RVFLockCommandLine
 
 /// One check of `rvf-lock selftest`: what was measured, and what it means for the lock.
-struct SelftestCheck {
-    enum Result {
+package struct SelftestCheck {
+    package enum Result {
         case ok
         case notAvailable
         case failed
@@ -26,28 +26,28 @@ struct SelftestCheck {
     }
 
     /// A stable identifier, for `--json`.
-    let key: String
+    package let key: String
     /// What is checked, for people.
     let title: String
-    let result: Result
+    package let result: Result
     /// What was measured, and what it means.
-    let detail: String
+    package let detail: String
     /// For a failure caused by the file system lacking what the protocol needs: what it lacks.
-    var missing: LockFileSystem.Requirement? = nil
+    package var missing: LockFileSystem.Requirement? = nil
     /// The refusing system call and errno behind ``missing`` ("flock: ENOLCK"), where there is one.
-    var refusal: String? = nil
+    package var refusal: String? = nil
     /// For a failure because the library refused the file system (``LockError/Code/unsupportedFileSystem``): its message.
-    var unsupportedMessage: String? = nil
+    package var unsupportedMessage: String? = nil
 
-    static func ok(_ key: String, _ title: String, _ detail: String) -> SelftestCheck {
+    package static func ok(_ key: String, _ title: String, _ detail: String) -> SelftestCheck {
         SelftestCheck(key: key, title: title, result: .ok, detail: detail)
     }
 
-    static func notAvailable(_ key: String, _ title: String, _ detail: String) -> SelftestCheck {
+    package static func notAvailable(_ key: String, _ title: String, _ detail: String) -> SelftestCheck {
         SelftestCheck(key: key, title: title, result: .notAvailable, detail: detail)
     }
 
-    static func failed(
+    package static func failed(
         _ key: String, _ title: String, _ detail: String,
         missing: LockFileSystem.Requirement? = nil, refusal: String? = nil
     ) -> SelftestCheck {
@@ -55,11 +55,11 @@ struct SelftestCheck {
     }
 
     /// "ok             flock between processes: ..."
-    var line: String {
+    package var line: String {
         result.text.padding(toLength: 14) + title + ": " + detail
     }
 
-    var json: String {
+    package var json: String {
         let fields: [(String, String)] = [
             ("check", JSON.string(key)),
             ("title", JSON.string(title)),
@@ -72,40 +72,46 @@ struct SelftestCheck {
 }
 
 /// The answer of a selftest: can the lock be trusted in the directory, why, and the exit status.
-struct SelftestVerdict {
-    let trusted: Bool
-    let exitStatus: Int32
-    let text: String
+package struct SelftestVerdict {
+    package let trusted: Bool
+    package let exitStatus: Int32
+    package let text: String
+
+    package init(trusted: Bool, exitStatus: Int32, text: String) {
+        self.trusted = trusted
+        self.exitStatus = exitStatus
+        self.text = text
+    }
 }
 
 /// Collects the checks of one selftest, printing each as it completes (or, with
 /// `--json`, everything as one object at the end), and draws the verdict.
-final class SelftestReport {
-    let directory: String
-    let json: Bool
-    var fileSystem: LockFileSystem?
+package final class SelftestReport {
+    package let directory: String
+    package let json: Bool
+    package var fileSystem: LockFileSystem?
     private(set) var checks: [SelftestCheck] = []
     /// The contention run's numbers, for `--json`.
-    var contention: ContentionSummary?
+    package var contention: ContentionSummary?
 
-    init(directory: String, json: Bool) {
+    package init(directory: String, json: Bool) {
         self.directory = directory
         self.json = json
     }
 
-    func add(_ check: SelftestCheck) {
+    package func add(_ check: SelftestCheck) {
         checks.append(check)
         if !json { StandardOutput.line(check.line) }
     }
 
     /// Whether a check of this key found what it looked for.
-    func passed(_ key: String) -> Bool {
+    package func passed(_ key: String) -> Bool {
         checks.contains { $0.key == key && $0.result == .ok }
     }
 
     /// The verdict from the checks made: the file system's lack first (69), then
     /// any other failure (1), else trusted (0), with what the user should know.
-    func verdict() -> SelftestVerdict {
+    package func verdict() -> SelftestVerdict {
         let name = fileSystem?.name ?? "unknown"
         if let lacking = checks.first(where: { $0.result == .failed && $0.missing != nil }), let missing = lacking.missing {
             let refusal = lacking.refusal.map { " (\($0))" } ?? ""
@@ -150,7 +156,7 @@ final class SelftestReport {
     }
 
     /// Prints the verdict line, or the whole JSON object.
-    func finish(with verdict: SelftestVerdict) {
+    package func finish(with verdict: SelftestVerdict) {
         guard json else {
             StandardOutput.line("verdict: " + verdict.text)
             return
@@ -179,7 +185,7 @@ final class SelftestReport {
 
 extension JSON {
     /// An object from fields already written as JSON values, in the given order.
-    static func object(_ fields: [(String, String)]) -> String {
+    package static func object(_ fields: [(String, String)]) -> String {
         "{" + fields.map { "\(string($0.0)):\($0.1)" }.joined(separator: ",") + "}"
     }
 }
@@ -192,9 +198,9 @@ extension String {
 }
 
 /// Durations for the report, with as many decimals as make them readable.
-enum Measure {
+package enum Measure {
     /// "0.012", "1.25", "37.4": milliseconds, three significant digits or one decimal.
-    static func milliseconds(_ nanoseconds: UInt64) -> String {
+    package static func milliseconds(_ nanoseconds: UInt64) -> String {
         let value = Double(nanoseconds) / 1e6
         let decimals = value < 1 ? 3 : value < 10 ? 2 : 1
         var scale = 1.0

@@ -1,8 +1,7 @@
 import Glibc
 import CRVFLockShims
-import RVFLock
-import CRVFLockCommandShims
-import SystemPackage
+package import RVFLock
+package import SystemPackage
 
 // What `rvf-lock selftest` and its helper processes ask of the system themselves,
 // in one file. The lock itself is always taken through the library; these are the
@@ -11,26 +10,26 @@ import SystemPackage
 // library would, and says so in the same classes of errno (`Errno+Meaning`).
 
 /// A system call that failed: which, and its errno.
-struct ProbeFailure: Error, CustomStringConvertible {
-    let call: String
-    let errno: CInt
+package struct ProbeFailure: Error, CustomStringConvertible {
+    package let call: String
+    package let errno: CInt
 
-    init(_ call: String, _ errno: CInt = Glibc.errno) {
+    package init(_ call: String, _ errno: CInt = Glibc.errno) {
         self.call = call
         self.errno = errno
     }
 
-    init(_ failure: SystemCallError) {
+    package init(_ failure: SystemCallError) {
         self.init(failure.name, failure.errno.rawValue)
     }
 
-    var errnoName: String { SelftestSystem.errnoName(errno) }
-    var description: String { "\(call): \(errnoName)" }
+    package var errnoName: String { SelftestSystem.errnoName(errno) }
+    package var description: String { "\(call): \(errnoName)" }
 }
 
 /// A signal (SIGINT, SIGTERM, SIGHUP) that asked selftest to stop, cleaning up first.
-struct Interrupted: Error {
-    let signal: CInt
+package struct Interrupted: Error {
+    package let signal: CInt
 }
 
 /// The write end of the interruption pipe, for the signal handler.
@@ -43,13 +42,17 @@ nonisolated(unsafe) private var interruptionPipeWriteEnd: CInt = -1
 /// on the main thread, before anything reads it, and read only on the main thread.
 nonisolated(unsafe) private var interruptionPipeReadEnd: CInt = -1
 
-enum SelftestSystem {
+package enum SelftestSystem {
+    /// The hidden subcommand of `rvf-lock` that runs selftest's other processes
+    /// (its `SelftestHelperCommand`); they are this same program, started again.
+    package static let helperCommandName = "_selftest-helper"
+
     // MARK: Interruptions
 
     /// Opens /dev/null on whichever of descriptors 0, 1 and 2 are closed, so that
     /// no pipe or probe file of selftest becomes its standard output: a report
     /// line would then be written into it.
-    static func reserveStandardDescriptors() {
+    package static func reserveStandardDescriptors() {
         Syscalls.prepareDescriptors()
     }
 
@@ -58,7 +61,7 @@ enum SelftestSystem {
     /// so that a closed standard output cannot kill it before it has cleaned up.
     /// SIGINT and SIGHUP inherited as ignored (`nohup`, background jobs of scripts)
     /// stay ignored, as that convention wants.
-    static func installInterruptionHandlers() {
+    package static func installInterruptionHandlers() {
         guard let ends = try? Syscalls.pipe() else { return }
         interruptionPipeReadEnd = ends.readable.rawValue
         interruptionPipeWriteEnd = ends.writable.rawValue
@@ -86,7 +89,7 @@ enum SelftestSystem {
     }
 
     /// Throws if a stopping signal has arrived.
-    static func checkInterrupted() throws(Interrupted) {
+    package static func checkInterrupted() throws(Interrupted) {
         guard interruptionPipeReadEnd >= 0 else { return }
         var byte: UInt8 = 0
         if Glibc.read(interruptionPipeReadEnd, &byte, 1) == 1 { throw Interrupted(signal: CInt(byte)) }
@@ -107,7 +110,7 @@ enum SelftestSystem {
     }
 
     /// Sleeps, returning early, by throwing, when a stopping signal arrives.
-    static func sleep(milliseconds: Int) throws(Interrupted) {
+    package static func sleep(milliseconds: Int) throws(Interrupted) {
         let deadline = monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000
         while true {
             let now = monotonicNanoseconds()
@@ -124,7 +127,7 @@ enum SelftestSystem {
 
     /// A busy moment inside the critical section, long enough for a second
     /// holder, if there were one, to interleave.
-    static func pause(microseconds: Int) {
+    package static func pause(microseconds: Int) {
         var request = timespec(tv_sec: 0, tv_nsec: microseconds * 1000)
         var left = timespec()
         while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
@@ -132,14 +135,14 @@ enum SelftestSystem {
 
     // MARK: Paths and files
 
-    enum PathKind: Equatable {
+    package enum PathKind: Equatable {
         case missing
         case directory
         case notADirectory(String)
         case inaccessible(CInt)
     }
 
-    static func kind(of path: String) -> PathKind {
+    package static func kind(of path: String) -> PathKind {
         var info = stat()
         guard stat(path, &info) == 0 else {
             return errno == ENOENT ? .missing : .inaccessible(errno)
@@ -154,13 +157,13 @@ enum SelftestSystem {
         }
     }
 
-    static func makeDirectory(_ path: String) throws(ProbeFailure) {
+    package static func makeDirectory(_ path: String) throws(ProbeFailure) {
         guard mkdir(path, 0o700) == 0 else { throw ProbeFailure("mkdir") }
     }
 
     /// Removes `directory` and the files in it (selftest creates no deeper
     /// levels); returns what could not be removed, with why.
-    static func removeTree(_ directory: String) -> [String] {
+    package static func removeTree(_ directory: String) -> [String] {
         var problems: [String] = []
         if let names = Syscalls.directoryNames(atPath: directory) {
             for name in names where Glibc.unlink(directory + "/" + name) != 0 && errno != ENOENT {
@@ -190,11 +193,11 @@ enum SelftestSystem {
         return lstat("/proc/self/fd", &info) == 0
     }
 
-    static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> FileDescriptor {
+    package static func open(_ path: String, flags: CInt) throws(ProbeFailure) -> FileDescriptor {
         do { return try Syscalls.open(FilePath(path), flags: flags) } catch { throw ProbeFailure(error) }
     }
 
-    static func close(_ descriptor: FileDescriptor?) {
+    package static func close(_ descriptor: FileDescriptor?) {
         if let descriptor { Syscalls.close(descriptor) }
     }
 
@@ -209,7 +212,7 @@ enum SelftestSystem {
         }
     }
 
-    static func link(_ source: String, to target: String) throws(ProbeFailure) {
+    package static func link(_ source: String, to target: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
             try source.utf8CString.withUnsafeBufferPointer { (source) throws(SystemCallError) in
                 try target.utf8CString.withUnsafeBufferPointer { (target) throws(SystemCallError) in
@@ -222,7 +225,7 @@ enum SelftestSystem {
         }
     }
 
-    static func unlink(_ path: String) throws(ProbeFailure) {
+    package static func unlink(_ path: String) throws(ProbeFailure) {
         do throws(SystemCallError) {
             try path.utf8CString.withUnsafeBufferPointer { (name) throws(SystemCallError) in
                 try Syscalls.unlinkAt(FileDescriptor(rawValue: AT_FDCWD), name.baseAddress!)
@@ -232,14 +235,14 @@ enum SelftestSystem {
         }
     }
 
-    static func writeAll(_ descriptor: FileDescriptor, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
+    package static func writeAll(_ descriptor: FileDescriptor, _ bytes: [UInt8], at offset: Int = 0) throws(ProbeFailure) {
         let written = bytes.withUnsafeBytes { raw in
             Result { () throws(SystemCallError) in try Syscalls.pwriteAll(descriptor, raw, at: offset) }
         }
         do { try written.get() } catch { throw ProbeFailure(error) }
     }
 
-    static func read(_ descriptor: FileDescriptor, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
+    package static func read(_ descriptor: FileDescriptor, count: Int, at offset: Int = 0) throws(ProbeFailure) -> [UInt8] {
         do { return try Syscalls.preadPrefix(descriptor, count: count, at: offset) } catch { throw ProbeFailure(error) }
     }
 
@@ -266,12 +269,12 @@ enum SelftestSystem {
         }
     }
 
-    static func fsync(_ descriptor: FileDescriptor) throws(ProbeFailure) {
+    package static func fsync(_ descriptor: FileDescriptor) throws(ProbeFailure) {
         do { try Syscalls.fsync(descriptor) } catch { throw ProbeFailure(error) }
     }
 
     /// `flock(descriptor, operation | LOCK_NB)`: nil when granted, else its errno.
-    static func tryFlock(_ descriptor: FileDescriptor, _ operation: CInt) -> CInt? {
+    package static func tryFlock(_ descriptor: FileDescriptor, _ operation: CInt) -> CInt? {
         do {
             return try Syscalls.flockNonBlocking(descriptor, operation) ? nil : EWOULDBLOCK
         } catch {
@@ -516,13 +519,13 @@ enum SelftestSystem {
 
     /// Run by each helper first: the kernel kills it if selftest dies, even by
     /// SIGKILL, so that no helper outlives the run; false if selftest is already gone.
-    static func tieToParent(_ parent: pid_t) -> Bool {
+    package static func tieToParent(_ parent: Int32) -> Bool {
         _ = rvf_set_parent_death_signal(SIGKILL)
         return getppid() == parent
     }
 
     /// Blocks until the standard input reaches end of file: the helper's cue to end.
-    static func waitForEndOfInput() {
+    package static func waitForEndOfInput() {
         var buffer = [UInt8](repeating: 0, count: 64)
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(0, $0.baseAddress, $0.count) }
@@ -533,9 +536,9 @@ enum SelftestSystem {
     /// Ends the process at once, as a crash would: no cleanup, no release.
     static func vanish() -> Never { _exit(0) }
 
-    static var processID: pid_t { getpid() }
+    package static var processID: Int32 { getpid() }
 
-    static func signalName(_ signal: CInt) -> String {
+    package static func signalName(_ signal: CInt) -> String {
         switch signal {
         case SIGINT: "SIGINT"
         case SIGTERM: "SIGTERM"
@@ -548,7 +551,7 @@ enum SelftestSystem {
 
     /// The symbolic name of an errno ("EWOULDBLOCK"), which is what these checks are about,
     /// or its number and text for others.
-    static func errnoName(_ code: CInt) -> String {
+    package static func errnoName(_ code: CInt) -> String {
         let names: [CInt: String] = [
             EPERM: "EPERM", ENOENT: "ENOENT", EIO: "EIO", EBADF: "EBADF", EACCES: "EACCES",
             EEXIST: "EEXIST", EXDEV: "EXDEV", ENOTDIR: "ENOTDIR", EISDIR: "EISDIR", EINVAL: "EINVAL",
@@ -560,13 +563,13 @@ enum SelftestSystem {
     }
 
     static let wouldBlock = EWOULDBLOCK
-    static let fileExists = EEXIST
-    static let readOnlyFileSystem = EROFS
-    static let flockExclusive = LOCK_EX
-    static let flockShared = LOCK_SH
-    static let readWrite = O_RDWR
+    package static let fileExists = EEXIST
+    package static let readOnlyFileSystem = EROFS
+    package static let flockExclusive = LOCK_EX
+    package static let flockShared = LOCK_SH
+    package static let readWrite = O_RDWR
     static let readOnly = O_RDONLY
-    static let createExclusively = O_RDWR | O_CREAT | O_EXCL
+    package static let createExclusively = O_RDWR | O_CREAT | O_EXCL
     static let appendOnly = O_WRONLY | O_APPEND
 
     /// Errnos of `open(O_TMPFILE)` that mean "not here", on which the library
@@ -580,8 +583,8 @@ enum SelftestSystem {
     static func meansNoFileLocks(_ code: CInt) -> Bool { Errno(rawValue: code).meansNoFileLocks }
 
     /// Errnos of `mkdir` that mean this user may not create files in the directory.
-    static func meansNoPermission(_ code: CInt) -> Bool { code == EACCES || code == EPERM }
+    package static func meansNoPermission(_ code: CInt) -> Bool { code == EACCES || code == EPERM }
 
     /// Errnos of `mkdir` that mean no file can be created there at all.
-    static func meansCannotCreate(_ code: CInt) -> Bool { [EROFS, ENOSPC, EDQUOT].contains(code) }
+    package static func meansCannotCreate(_ code: CInt) -> Bool { [EROFS, ENOSPC, EDQUOT].contains(code) }
 }

@@ -1,6 +1,6 @@
-import RVFLock
+package import RVFLock
 import RVFLockCommandLine
-import SystemPackage
+package import SystemPackage
 
 /// The contention run of `rvf-lock selftest`: worker processes take the real
 /// lock of a scratch data file through the library, over and over, and log
@@ -20,18 +20,25 @@ import SystemPackage
 /// (logging `X`): the others must take over the lock it left, which tests that
 /// the kernel frees a dead holder's `flock()` here and that the library's
 /// judge and break work on this file system.
-struct ContentionRun {
-    let scratch: String
-    let processes: Int
-    let seconds: Double
+package struct ContentionRun {
+    package let scratch: String
+    package let processes: Int
+    package let seconds: Double
 
-    var dataFile: String { scratch + "/data.rvf" }
-    var logFile: String { scratch + "/contention.log" }
-    var counterFile: String { scratch + "/counter" }
+    /// A run of `processes` workers for `seconds`, its files in `scratch`.
+    package init(scratch: String, processes: Int, seconds: Double) {
+        self.scratch = scratch
+        self.processes = processes
+        self.seconds = seconds
+    }
+
+    package var dataFile: String { scratch + "/data.rvf" }
+    package var logFile: String { scratch + "/contention.log" }
+    package var counterFile: String { scratch + "/counter" }
 
     static let counterDigits = 20
 
-    func run() throws(Interrupted) -> (SelftestCheck, ContentionSummary?) {
+    package func run() throws(Interrupted) -> (SelftestCheck, ContentionSummary?) {
         let title = "contention"
         do throws(ProbeFailure) {
             let counter = try SelftestSystem.open(counterFile, flags: SelftestSystem.createExclusively)
@@ -48,7 +55,7 @@ struct ContentionRun {
         var workers: [SelftestSystem.HelperProcess] = []
         for index in 0..<processes {
             let arguments = [
-                SelftestHelperCommand.name, String(SelftestSystem.processID), "contend",
+                SelftestSystem.helperCommandName, String(SelftestSystem.processID), "contend",
                 dataFile, logFile, counterFile, String(until), String(index == 0 ? abandonAt : 0),
                 index % 2 == 1 ? "named" : "unnamed", String(index),
             ]
@@ -92,16 +99,16 @@ struct ContentionRun {
 }
 
 /// What the contention run measured, and whether the lock held.
-struct ContentionSummary {
-    var processes = 0
-    var seconds = 0.0
-    var acquisitions = 0
-    var perProcess: [Int] = []
-    var overlaps = 0
-    var counter: UInt64?
-    var takenOver = 0
+package struct ContentionSummary {
+    package var processes = 0
+    package var seconds = 0.0
+    package var acquisitions = 0
+    package var perProcess: [Int] = []
+    package var overlaps = 0
+    package var counter: UInt64?
+    package var takenOver = 0
     /// What became of the lock process 1 abandoned, as a crash would, a third of the way in.
-    enum Abandonment: Equatable {
+    package enum Abandonment: Equatable {
         /// Process 1 did not get the lock again after the first third; nothing was abandoned.
         case none
         /// Another process took it over this long after it was abandoned.
@@ -111,12 +118,12 @@ struct ContentionSummary {
         /// Abandoned too close to the end for a takeover to be expected.
         case tooLate
     }
-    var abandonment = Abandonment.none
-    var problems: [String] = []
+    package var abandonment = Abandonment.none
+    package var problems: [String] = []
     /// A worker's acquisition failed because the file system cannot support the lock.
     var unsupported: String?
 
-    var check: SelftestCheck {
+    package var check: SelftestCheck {
         let title = "contention"
         let shares = perProcess.map(String.init).joined(separator: ", ")
         var measured =
@@ -147,7 +154,7 @@ struct ContentionSummary {
         return .ok("contention", title, measured)
     }
 
-    var json: String {
+    package var json: String {
         JSON.object([
             ("processes", String(processes)),
             ("seconds", String(seconds)),
@@ -174,25 +181,41 @@ struct ContentionSummary {
         return String(Double(nanoseconds) / 1e6)
     }
 
-    static func format(_ value: Double) -> String {
+    package static func format(_ value: Double) -> String {
         let tenths = (value * 10).rounded()
         return tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int(tenths / 10)) : String(tenths / 10)
     }
 }
 
 /// Judges a finished contention run from its log, its counter and how its workers ended.
-struct ContentionVerifier {
-    let processes: Int
-    let seconds: Double
-    let until: UInt64
-    let log: String
-    let counter: UInt64?
-    let exits: [(status: Int32, output: String)]
-    let hung: Int
+package struct ContentionVerifier {
+    package let processes: Int
+    package let seconds: Double
+    package let until: UInt64
+    package let log: String
+    package let counter: UInt64?
+    package let exits: [(status: Int32, output: String)]
+    package let hung: Int
+
+    /// A verifier of one run: `processes` workers for `seconds`, ending at `until`
+    /// (monotonic ns); the workers' `log`, the shared `counter` as read at the end,
+    /// each worker's exit status and output, and how many hung.
+    package init(
+        processes: Int, seconds: Double, until: UInt64, log: String, counter: UInt64?,
+        exits: [(status: Int32, output: String)], hung: Int
+    ) {
+        self.processes = processes
+        self.seconds = seconds
+        self.until = until
+        self.log = log
+        self.counter = counter
+        self.exits = exits
+        self.hung = hung
+    }
 
     struct Key: Hashable { let worker: Int; let sequence: Int }
 
-    func summary() -> ContentionSummary {
+    package func summary() -> ContentionSummary {
         var summary = ContentionSummary()
         summary.processes = processes
         summary.seconds = seconds
@@ -310,17 +333,31 @@ struct ContentionVerifier {
 }
 
 /// One worker of the contention run (`rvf-lock _selftest-helper PID contend ...`).
-struct ContentionWorker {
-    let dataFile: String
-    let logFile: String
-    let counterFile: String
-    let until: UInt64
-    let abandonAt: UInt64?
-    let namedTemporaries: Bool
-    let index: Int
+package struct ContentionWorker {
+    package let dataFile: String
+    package let logFile: String
+    package let counterFile: String
+    package let until: UInt64
+    package let abandonAt: UInt64?
+    package let namedTemporaries: Bool
+    package let index: Int
+
+    /// The worker `index` of a run, as its helper process's arguments describe it.
+    package init(
+        dataFile: String, logFile: String, counterFile: String, until: UInt64, abandonAt: UInt64?,
+        namedTemporaries: Bool, index: Int
+    ) {
+        self.dataFile = dataFile
+        self.logFile = logFile
+        self.counterFile = counterFile
+        self.until = until
+        self.abandonAt = abandonAt
+        self.namedTemporaries = namedTemporaries
+        self.index = index
+    }
 
     /// Runs until the deadline; returns the exit status.
-    func run() -> Int32 {
+    package func run() -> Int32 {
         let log: FileDescriptor
         let counter: FileDescriptor
         do throws(ProbeFailure) {

@@ -1,16 +1,22 @@
-import RVFLock
-import SystemPackage
+package import RVFLock
+package import SystemPackage
 
 /// The probes of `rvf-lock selftest`, each asking the file system, bare, for one
 /// thing the protocol relies on, in a scratch directory inside DIR (so on DIR's
 /// file system) that nothing else uses.
-struct SelftestChecks {
-    let scratch: String
-    let fileSystem: LockFileSystem
+package struct SelftestChecks {
+    package let scratch: String
+    package let fileSystem: LockFileSystem
+
+    /// The checks of a run working in `scratch`, on `fileSystem`.
+    package init(scratch: String, fileSystem: LockFileSystem) {
+        self.scratch = scratch
+        self.fileSystem = fileSystem
+    }
 
     private var parent: String { String(SelftestSystem.processID) }
 
-    func fileSystemCheck() -> SelftestCheck {
+    package func fileSystemCheck() -> SelftestCheck {
         let magic = fileSystem.magic.map { " (f_type 0x\(String($0, radix: 16)))" } ?? ""
         let locality =
             fileSystem.isLocal
@@ -21,7 +27,7 @@ struct SelftestChecks {
 
     /// `O_TMPFILE`, then `linkat` of the unnamed file, then `link` of a named
     /// temporary (the library's fallback), then both onto a taken name.
-    func linkChecks() -> [SelftestCheck] {
+    package func linkChecks() -> [SelftestCheck] {
         var checks: [SelftestCheck] = []
         let record = Array(repeating: UInt8(ascii: "R"), count: LockRecord.size)
         let taken = scratch + "/probe.lock"
@@ -151,7 +157,7 @@ struct SelftestChecks {
     }
 
     /// `flock()` between two processes: exclusion, shared locks, release at death.
-    func flockChecks() throws(Interrupted) -> [SelftestCheck] {
+    package func flockChecks() throws(Interrupted) -> [SelftestCheck] {
         let title = "flock between processes"
         let path = scratch + "/flock-probe"
         let ours: FileDescriptor
@@ -274,7 +280,7 @@ struct SelftestChecks {
         let helper: SelftestSystem.HelperProcess
         do throws(ProbeFailure) {
             helper = try SelftestSystem.HelperProcess(arguments: [
-                SelftestHelperCommand.name, parent, "hold-flock", path, exclusive ? "ex" : "sh",
+                SelftestSystem.helperCommandName, parent, "hold-flock", path, exclusive ? "ex" : "sh",
             ])
         } catch {
             return .failure(.failed("flock_exclusion", title, "cannot start a second process: \(error)"))
@@ -307,7 +313,7 @@ struct SelftestChecks {
     }
 
     /// `flock()` on a descriptor opened read-only: NFS refuses a write lock there.
-    func readOnlyFlockCheck() -> SelftestCheck {
+    package func readOnlyFlockCheck() -> SelftestCheck {
         let title = "flock on a read-only descriptor"
         let path = scratch + "/flock-read-only"
         do throws(ProbeFailure) {
@@ -334,7 +340,7 @@ struct SelftestChecks {
     }
 
     /// Events of another process's create, close-after-write and unlink, as the library's waiters sleep on.
-    func fileEventsCheck() throws(Interrupted) -> SelftestCheck {
+    package func fileEventsCheck() throws(Interrupted) -> SelftestCheck {
         let title = "file events (inotify)"
         let name = "events-probe"
         let watch: SelftestSystem.DirectoryWatch
@@ -345,7 +351,7 @@ struct SelftestChecks {
         }
         let helper: SelftestSystem.HelperProcess
         do throws(ProbeFailure) {
-            helper = try SelftestSystem.HelperProcess(arguments: [SelftestHelperCommand.name, parent, "touch", scratch + "/" + name])
+            helper = try SelftestSystem.HelperProcess(arguments: [SelftestSystem.helperCommandName, parent, "touch", scratch + "/" + name])
         } catch {
             return .failed("file_events", title, "cannot start a second process: \(error)")
         }
@@ -374,7 +380,7 @@ struct SelftestChecks {
     }
 
     /// statx birth times.
-    func birthTimeCheck() -> SelftestCheck {
+    package func birthTimeCheck() -> SelftestCheck {
         let title = "birth times (statx)"
         let path = scratch + "/birth-probe"
         do throws(ProbeFailure) {
@@ -393,7 +399,7 @@ struct SelftestChecks {
     }
 
     /// Whether the library syncs lock files here, and what a sync costs.
-    func syncCheck() -> SelftestCheck {
+    package func syncCheck() -> SelftestCheck {
         let title = "sync policy"
         let options = LockOptions()
         let syncs = fileSystem.syncsLockFiles(under: options)
