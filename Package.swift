@@ -46,6 +46,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .target(name: "CRVFLockCommandShims"),
+        // The one way the package's programs and tests start a process (posix_spawn). Not a product.
+        .target(
+            name: "RVFLockSpawn",
+            dependencies: [.product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSettings
+        ),
         // What rvf-lock and rvf-lock-etcd share: exit statuses, the failure that
         // ends a command, standard error and output, JSON strings. Not a product.
         .target(
@@ -62,6 +68,7 @@ let package = Package(
             name: "RVFLockSelftest",
             dependencies: [
                 "RVFLock",
+                "RVFLockSpawn",
                 "RVFLockCommandLine",
                 "CRVFLockShims",
                 .product(name: "SystemPackage", package: "swift-system"),
@@ -99,6 +106,7 @@ let package = Package(
             name: "rvflock-torture",
             dependencies: [
                 "RVFLock",
+                "RVFLockSpawn",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -142,6 +150,7 @@ let package = Package(
         .target(
             name: "RVFLockTestSupport",
             dependencies: [
+                "RVFLockSpawn",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],

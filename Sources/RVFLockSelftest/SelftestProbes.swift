@@ -1,5 +1,6 @@
 import Glibc
 import CRVFLockShims
+import RVFLockSpawn
 package import RVFLock
 package import SystemPackage
 
@@ -388,38 +389,22 @@ package enum SelftestSystem {
             for end in inputEnds + outputEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
             _ = fcntl(outputEnds[0], F_SETFL, fcntl(outputEnds[0], F_GETFL) | O_NONBLOCK)
 
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_adddup2(&actions, inputEnds[0], 0)
-            posix_spawn_file_actions_adddup2(&actions, outputEnds[1], 1)
-            posix_spawn_file_actions_adddup2(&actions, outputEnds[1], 2)
-
-            var attributes = posix_spawnattr_t()
-            posix_spawnattr_init(&attributes)
-            defer { posix_spawnattr_destroy(&attributes) }
-            var emptyMask = sigset_t()
-            sigemptyset(&emptyMask)
-            posix_spawnattr_setsigmask(&attributes, &emptyMask)
-            var defaults = sigset_t()
-            sigemptyset(&defaults)
-            for signal in [SIGINT, SIGTERM, SIGHUP, SIGPIPE] { sigaddset(&defaults, signal) }
-            posix_spawnattr_setsigdefault(&attributes, &defaults)
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-
             // /proc/self/exe still names this program if its file was replaced meanwhile.
             var info = stat()
             let executable = lstat("/proc/self/exe", &info) == 0 ? "/proc/self/exe" : CommandLine.arguments[0]
-            let argv: [UnsafeMutablePointer<CChar>?] = (["rvf-lock"] + arguments).map { strdup($0) } + [nil]
-            defer { for pointer in argv { free(pointer) } }
-            var child: pid_t = 0
-            let result = posix_spawn(&child, executable, &actions, &attributes, argv, environ)
+            let child: pid_t
+            do throws(Errno) {
+                child = try Spawn.start(
+                    executable, arguments: ["rvf-lock"] + arguments,
+                    input: .descriptor(inputEnds[0]), output: .descriptor(outputEnds[1]), error: .descriptor(outputEnds[1]),
+                    defaultSignals: [SIGINT, SIGTERM, SIGHUP, SIGPIPE])
+            } catch {
+                for end in inputEnds + outputEnds { Glibc.close(end) }
+                throw ProbeFailure("posix_spawn", error.rawValue)
+            }
+            // The child has its copies; the parent keeps the other ends.
             Glibc.close(inputEnds[0])
             Glibc.close(outputEnds[1])
-            guard result == 0 else {
-                Glibc.close(inputEnds[1]); Glibc.close(outputEnds[0])
-                throw ProbeFailure("posix_spawn", result)
-            }
             pid = child
             input = inputEnds[1]
             output = outputEnds[0]

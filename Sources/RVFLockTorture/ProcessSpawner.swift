@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockSpawn
+import SystemPackage
 
 /// Starts child processes with `posix_spawn`, standard output and error going to a file.
 enum ProcessSpawner {
@@ -32,32 +34,19 @@ enum ProcessSpawner {
     static func spawn(
         _ arguments: [String], output: String, closed: ClosedStreams = .none, environment changes: [String: String?] = [:]
     ) throws(SpawnError) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        if closed.input {
-            posix_spawn_file_actions_addclose(&actions, 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        }
-        posix_spawn_file_actions_addopen(&actions, 2, output, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        if closed.output {
-            posix_spawn_file_actions_addclose(&actions, 1)
-        } else {
-            posix_spawn_file_actions_adddup2(&actions, 2, 1)
-        }
-        let argv = arguments.map { strdup($0) } + [nil]
         var variables = ProcessInfo.processInfo.environment
         for (name, value) in changes { variables[name] = value }
-        let environment = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in environment { free(pointer) }
+        do throws(Errno) {
+            // Standard output and error append to one file: two opens with O_APPEND
+            // interleave whole writes as one shared open would.
+            return try Spawn.start(
+                arguments[0], arguments: arguments, environment: variables.map { "\($0.key)=\($0.value)" },
+                input: closed.input ? .closed : .nullDevice,
+                output: closed.output ? .closed : .file(output, append: true),
+                error: .file(output, append: true))
+        } catch {
+            throw SpawnError(arguments: arguments, code: error.rawValue)
         }
-        var pid: pid_t = 0
-        let code = posix_spawn(&pid, arguments[0], &actions, nil, argv, environment)
-        guard code == 0 else { throw SpawnError(arguments: arguments, code: code) }
-        return pid
     }
 
     /// Runs a command to completion and returns its exit status (nil if it did not start or was signalled).

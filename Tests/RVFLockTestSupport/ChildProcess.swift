@@ -2,6 +2,8 @@
 public import Glibc
 #endif
 import Foundation
+import RVFLockSpawn
+import SystemPackage
 import Synchronization
 
 /// A process a test talks to while it runs, started with `posix_spawn`: its
@@ -83,60 +85,38 @@ public final class ChildProcess: Sendable {
             executable = User.setpriv
         }
 
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
         var pipeEnds: [CInt] = [-1, -1]
+        let input: SpawnedStream
         if closedStandardDescriptors.contains(0) {
-            posix_spawn_file_actions_addclose(&actions, 0)
+            input = .closed
         } else if keepsStandardInputOpen {
             guard pipe(&pipeEnds) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
             // Neither end may leak into other children: only dup2 gives this child its copy.
             _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
             _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
-            posix_spawn_file_actions_adddup2(&actions, pipeEnds[0], 0)
+            input = .descriptor(pipeEnds[0])
         } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+            input = .nullDevice
         }
-        for (slot, path) in [(CInt(1), outputPath), (2, errorPath)] {
-            if closedStandardDescriptors.contains(slot) {
-                posix_spawn_file_actions_addclose(&actions, slot)
-            } else {
-                posix_spawn_file_actions_addopen(&actions, slot, path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            }
+        func stream(_ slot: CInt, _ path: String) -> SpawnedStream {
+            closedStandardDescriptors.contains(slot) ? .closed : .file(path, append: false)
         }
-
-        // Signals blocked or ignored in the test runner must not carry over into the worker.
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var emptyMask = sigset_t()
-        sigemptyset(&emptyMask)
-        posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGPIPE)
-        sigaddset(&defaults, SIGTERM)
-        sigaddset(&defaults, SIGINT)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        // POSIX_SPAWN_SETSID (0x80, glibc 2.26), which Swift's Glibc module does not import.
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF) | (newSession ? 0x80 : 0))
 
         var variables = ProcessInfo.processInfo.environment
         for (key, value) in environment { variables[key] = value }
-        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp: [UnsafeMutablePointer<CChar>?] = variables.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in envp { free(pointer) }
-        }
-        var childPID: pid_t = 0
-        let result = posix_spawn(&childPID, executable, &actions, &attributes, argv, envp)
-        if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
-        guard result == 0 else {
+        let childPID: pid_t
+        do {
+            // Signals blocked or ignored in the test runner must not carry over into the worker.
+            childPID = try Spawn.start(
+                executable, arguments: [executable] + arguments, environment: variables.map { "\($0.key)=\($0.value)" },
+                input: input, output: stream(1, outputPath), error: stream(2, errorPath),
+                defaultSignals: [SIGPIPE, SIGTERM, SIGINT], newSession: newSession)
+        } catch {
+            if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
             if pipeEnds[1] >= 0 { close(pipeEnds[1]) }
-            throw ChildProcessError.spawnFailed(executable, result)
+            throw ChildProcessError.spawnFailed(executable, error.rawValue)
         }
+        if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
         pid = childPID
         standardInput = Mutex(pipeEnds[1])
         exitCode = Mutex(nil)
