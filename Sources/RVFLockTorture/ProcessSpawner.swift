@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLock
 import RVFLockSpawn
 import SystemPackage
 
@@ -66,23 +67,15 @@ enum ProcessSpawner {
 
     /// The parent of `pid`, from `/proc/PID/stat`; nil once it is gone.
     static func parent(of pid: pid_t) -> pid_t? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return nil }
-        // After the name: the state, then the parent.
-        let fields = stat[close...].dropFirst(2).split(separator: " ")
-        return fields.count > 1 ? pid_t(fields[1]) : nil
+        ProcessStat.read(pid)?.parent
     }
 
     /// Waits (at most a second) until `/proc` shows `pid` stopped by a signal.
     static func waitUntilStopped(_ pid: pid_t) {
         let end = Monotonic.now() + 1_000_000_000
         while Monotonic.now() < end {
-            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                let close = stat.lastIndex(of: ")")
-            else { return }
-            let state = stat[close...].dropFirst(2).first
-            if state == "T" || state == "t" { return }
+            guard let state = ProcessStat.read(pid)?.state else { return }
+            if state == UInt8(ascii: "T") || state == UInt8(ascii: "t") { return }
             Monotonic.sleep(nanoseconds: 200_000)
         }
     }

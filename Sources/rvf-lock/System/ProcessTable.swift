@@ -64,26 +64,8 @@ struct ProcessTable {
 
     /// The entry of `pid`, or nil if it is gone.
     static func entry(_ pid: pid_t) -> Entry? {
-        let descriptor = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return nil }
-        defer { close(descriptor) }
-        var buffer = [UInt8](repeating: 0, count: 1024)
-        let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-        guard count > 0 else { return nil }
-        let text = buffer[0..<count]
-        // "PID (NAME) STATE PPID PGRP ...": NAME may hold spaces and parentheses; it ends at the last ')'.
-        guard let open = text.firstIndex(of: UInt8(ascii: "(")),
-            let close = text.lastIndex(of: UInt8(ascii: ")")), open < close
-        else { return nil }
-        let name = String(decoding: text[(open + 1)..<close], as: UTF8.self)
-        let fields = text[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is the state (field 3 of proc(5)); the start time is field 22.
-        guard fields.count > 19,
-            let parent = pid_t(String(decoding: fields[1], as: UTF8.self)),
-            let group = pid_t(String(decoding: fields[2], as: UTF8.self)),
-            let start = UInt64(String(decoding: fields[19], as: UTF8.self))
-        else { return nil }
-        return Entry(pid: pid, parent: parent, processGroup: group, startTime: start, name: name)
+        guard let stat = ProcessStat.read(pid) else { return nil }
+        return Entry(pid: pid, parent: stat.parent, processGroup: stat.processGroup, startTime: stat.startTicks, name: stat.name)
     }
 
     /// Sends `signal` to the process `entry` names, and to no other: through a

@@ -21,18 +21,7 @@ enum ProcessIdentity {
     /// nil when it cannot be read (no such process, no `/proc`, or a `/proc` of another namespace).
     static func startTicks(of pid: pid_t) -> UInt64? {
         guard procShowsThisNamespace else { return nil }
-        guard let bytes = Syscalls.readProcFile("/proc/\(pid)/stat", limit: 1024) else { return nil }
-        return parseStartTicks(bytes)
-    }
-
-    /// Field 22 (`starttime`) of a `/proc/PID/stat` line; the command name in
-    /// field 2 may hold spaces and parentheses, so fields are counted after the last `)`.
-    static func parseStartTicks(_ bytes: [UInt8]) -> UInt64? {
-        guard let close = bytes.lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state): field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
+        return ProcessStat.read(pid)?.startTicks
     }
 
     /// A start time in ticks since boot as wall-clock nanoseconds, by today's wall clock.
