@@ -207,10 +207,8 @@ extension CLITests {
         @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func aReadOnlyFileSystemExits73() async throws {
             try await withSandbox { dir in
-                let mountPoint = "\(dir)/readonly"
-                try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
                 let script = "mount -t tmpfs -o ro tmpfs \"$1\" || exit 99; exec \"$2\" exec \"$1/data.rvf\" -- true"
-                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let (mountPoint, result) = try await inPrivateMountNamespace(in: dir, script)
                 #expect(result.status == 73, "\(result.standardError)")
                 #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
             }
@@ -219,8 +217,6 @@ extension CLITests {
         @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func breakingAStaleLockOnAReadOnlyFileSystemExits73() async throws {
             try await withSandbox { dir in
-                let mountPoint = "\(dir)/readonly"
-                try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
                 // An old invalid lock file, which break would remove, then the file system made read-only.
                 let script = """
                     mount -t tmpfs tmpfs "$1" || exit 99
@@ -228,7 +224,7 @@ extension CLITests {
                     mount -o remount,ro "$1" || exit 97
                     exec "$2" break "$1/data.rvf"
                     """
-                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let (mountPoint, result) = try await inPrivateMountNamespace(in: dir, script)
                 #expect(result.status == 73, "\(result.standardError)")
                 #expect(result.standardError.contains("\(mountPoint)/data.rvf.lock"))
                 #expect(result.standardError.contains("read-only"))

@@ -30,18 +30,23 @@ enum Tool {
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         if FileManager.default.isExecutableFile(atPath: bundleDirectory + "/rvf-lock") { return bundleDirectory }
         // Some runners start the tests from elsewhere: ask SwiftPM where it builds.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["swift", "build", "--show-bin-path"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try? process.run()
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let output = (try? ChildProcess.runBlocking("/usr/bin/env", ["swift", "build", "--show-bin-path"]))?.output ?? ""
         return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 
     static var rvfLock: String { binDirectory + "/rvf-lock" }
+}
+
+/// Runs the shell `script` in a mount namespace of its own (root, `unshare -m`), with
+/// `$1` a new empty folder `readonly` in `directory`, to mount a file system on, and
+/// `$2` the rvf-lock under test; returns the folder and how the script ended.
+func inPrivateMountNamespace(
+    in directory: String, _ script: String
+) async throws -> (mountPoint: String, result: CompletedProcess) {
+    let mountPoint = "\(directory)/readonly"
+    try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+    let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+    return (mountPoint, result)
 }
 
 /// Runs `rvf-lock ARGUMENTS` to completion, with `environment` added to this process's (`LD_PRELOAD`).

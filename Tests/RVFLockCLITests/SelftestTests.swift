@@ -355,10 +355,8 @@ extension CLITests {
         @Test(.enabled(if: Capabilities.canMountReadOnlyFileSystem, "needs root and unshare to mount a read-only file system"))
         func aReadOnlyFileSystemExits73AndSaysSo() async throws {
             try await withSandbox { dir in
-                let mountPoint = "\(dir)/readonly"
-                try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
                 let script = "mount -t tmpfs -o ro tmpfs \"$1\" || exit 99; exec \"$2\" selftest --json \"$1\""
-                let result = try await CompletedProcess.run("/usr/bin/unshare", ["-m", "sh", "-c", script, "sh", mountPoint, Tool.rvfLock])
+                let (_, result) = try await inPrivateMountNamespace(in: dir, script)
                 #expect(result.status == 73, "\(result.standardOutput)\n\(result.standardError)")
                 let output = try SelftestOutput(result)
                 #expect(output.result("directory") == "failed")

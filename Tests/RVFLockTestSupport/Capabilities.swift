@@ -5,7 +5,7 @@ import Foundation
 
 /// What this machine and this test process can do, for the tests that need more
 /// than a user's rights: checked once, for `.enabled(if:)` (whose condition cannot
-/// wait asynchronously, hence Foundation's `Process` here).
+/// wait asynchronously, hence ``ChildProcess/runBlocking(_:_:)`` here).
 public enum Capabilities {
     /// Whether this test process can run a program as a user who cannot write a
     /// directory: as root only through `setpriv` (root writes everywhere), otherwise directly.
@@ -15,11 +15,6 @@ public enum Capabilities {
     /// Whether a read-only file system can be mounted in a private mount namespace (root with `unshare`).
     public static let canMountReadOnlyFileSystem: Bool = {
         guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return false }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
-        process.arguments = ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"]
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
+        return (try? ChildProcess.runBlocking("/usr/bin/unshare", ["-m", "sh", "-c", "mount -t tmpfs -o ro tmpfs /mnt"]))?.code == 0
     }()
 }

@@ -212,6 +212,16 @@ public final class ChildProcess: Sendable {
         return (child.pid, code, child.output)
     }
 
+    /// As ``runBlocking(_:_:outputIn:)``, its output in a folder of its own that is
+    /// removed afterwards: for the facts of the machine that tests check once.
+    public static func runBlocking(_ executable: String, _ arguments: [String]) throws -> (pid: pid_t, code: Int32, output: String) {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/rvflock-run.XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw ChildProcessError.spawnFailed(executable, errno) }
+        let directory = String(cString: made)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        return try runBlocking(executable, arguments, outputIn: directory)
+    }
+
     private static func contents(of path: String) -> String {
         (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     }
