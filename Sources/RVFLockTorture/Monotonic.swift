@@ -1,23 +1,18 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import RVFLock
 
-/// CLOCK_MONOTONIC, which is one clock for every process on the machine (also across
-/// PID and UTS namespaces), so timestamps from different workers can be compared.
+/// The clocks the workers stamp their events with: the library's own (CLOCK_MONOTONIC,
+/// one clock for every process on the machine, also across PID and UTS namespaces,
+/// so timestamps from different workers can be compared; and the wall clock, as
+/// lock records store it).
 enum Monotonic {
     /// Nanoseconds since an arbitrary point fixed at boot.
-    static func now() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    static func now() -> UInt64 { Syscalls.monotonicNanoseconds() }
 
     /// Wall-clock nanoseconds since the UNIX epoch, as lock records store them.
-    static func wallClock() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_REALTIME, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
+    static func wallClock() -> UInt64 { Syscalls.wallClockNanoseconds() }
 
     /// Sleeps for `nanoseconds`, resuming after signals.
     static func sleep(nanoseconds: UInt64) {
