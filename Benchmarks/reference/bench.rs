@@ -23,30 +23,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
-#[repr(C)]
-struct Timespec {
-    tv_sec: i64,
-    tv_nsec: i64,
-}
-
-extern "C" {
-    fn clock_gettime(clock: i32, time: *mut Timespec) -> i32;
-}
-
-const CLOCK_MONOTONIC: i32 = 1;
-
-fn monotonic_ns() -> u64 {
-    let mut time = Timespec { tv_sec: 0, tv_nsec: 0 };
-    unsafe { clock_gettime(CLOCK_MONOTONIC, &mut time) };
-    time.tv_sec as u64 * 1_000_000_000 + time.tv_nsec as u64
-}
-
-fn sleep_until(deadline: u64) {
-    let now = monotonic_ns();
-    if deadline > now {
-        std::thread::sleep(Duration::from_nanos(deadline - now));
-    }
-}
+use crate::monotonic::{monotonic_ns, sleep_until};
 
 fn number(arguments: &[String], index: usize) -> u64 {
     arguments

@@ -25,6 +25,9 @@ struct ReferenceHolderProgram {
 
     static var holderSource: String { packageRoot + "/Sources/RVFLockTorture/Reference/reference_holder.rs" }
 
+    /// The clock shared with the benchmark tool's reference harness.
+    static var clockSource: String { packageRoot + "/Benchmarks/reference/monotonic.rs" }
+
     static var referenceSource: String {
         if let directory = ProcessInfo.processInfo.environment["RVFLOCK_REFERENCE_DIR"], !directory.isEmpty {
             return directory + "/seed/locking.rs"
@@ -55,6 +58,8 @@ struct ReferenceHolderProgram {
             #[allow(dead_code)]
             #[path = "\(reference)"]
             mod locking;
+            #[path = "\(clockSource)"]
+            mod monotonic;
             #[path = "\(holderSource)"]
             mod holder;
             fn main() { holder::main() }

@@ -28,6 +28,7 @@ enum ReferenceHarness {
     /// Returns the harness binary, or the reason it cannot be built.
     static func build(source: String, into directory: String) -> (binary: String?, unavailable: String?) {
         let harness = benchmarksDirectory + "/reference/bench.rs"
+        let clock = benchmarksDirectory + "/reference/monotonic.rs"
         guard access(source, R_OK) == 0 else {
             return (nil, "the reference \(source) is not there")
         }
@@ -44,6 +45,8 @@ enum ReferenceHarness {
             #[allow(dead_code)]
             #[path = "\(source)"]
             mod locking;
+            #[path = "\(clock)"]
+            mod monotonic;
             #[path = "\(harness)"]
             mod bench;
             fn main() { bench::main() }
