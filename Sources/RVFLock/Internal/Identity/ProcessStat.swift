@@ -25,7 +25,8 @@ package struct ProcessStat: Equatable, Sendable {
     /// Parses a `/proc/PID/stat` line; nil if it is not one.
     package init?(parsing bytes: [UInt8]) {
         guard let open = bytes.firstIndex(of: UInt8(ascii: "(")), let close = bytes.lastIndex(of: UInt8(ascii: ")")),
-            open < close, let pid = Int32(String(decoding: bytes[..<open], as: UTF8.self).trimmingSpaces)
+            open < close, let digits = bytes[..<open].split(separator: UInt8(ascii: " ")).first,
+            let pid = Int32(String(decoding: digits, as: UTF8.self))
         else { return nil }
         let fields = bytes[(close + 1)...].split(separator: UInt8(ascii: " "))
         // fields[0] is field 3 (state): field 22 is fields[19].
@@ -40,12 +41,5 @@ package struct ProcessStat: Equatable, Sendable {
         self.parent = parent
         self.processGroup = group
         self.startTicks = start
-    }
-}
-
-extension String {
-    fileprivate var trimmingSpaces: Substring {
-        let trimmed = drop { $0 == " " }
-        return trimmed.prefix { $0 != " " }
     }
 }
