@@ -107,13 +107,46 @@ let package = Package(
             dependencies: [
                 "RVFLock",
                 "RVFLockSpawn",
+                "RVFLockReference",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/RVFLockTorture",
-            // The alias reference holder, compiled with rustc at run time around the reference.
-            exclude: ["Reference"],
             swiftSettings: strictSettings
+        ),
+        // Builds the Rust programs around the reference implementation (seed/locking.rs) that
+        // the interop tests, the torture harness and the benchmarks run. Not a product.
+        .target(
+            name: "RVFLockReference",
+            dependencies: [
+                "RVFLockSpawn",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            // The Rust sources, compiled with rustc at run time around the reference.
+            exclude: ["Rust"],
+            swiftSettings: strictSettings
+        ),
+        // The benchmarks: RVFLock against the system-call floors, kernel flock(2), flock(1)
+        // and the reference; its worker processes are this same executable, re-invoked as
+        // `worker`. Not a product: Scripts/bench.sh builds and runs it.
+        .executableTarget(
+            name: "rvflock-bench",
+            dependencies: [
+                "RVFLock",
+                "RVFLockSpawn",
+                "RVFLockReference",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/RVFLockBench",
+            swiftSettings: strictSettings
+        ),
+        // The command that the benchmarks' exec-to-exec handoff runs under `rvf-lock exec`
+        // and flock(1): stamps its first and last moment. C, so that no Swift start-up sits
+        // inside the handoff it measures.
+        .executableTarget(
+            name: "rvflock-bench-stamp",
+            path: "Sources/RVFLockBenchStamp"
         ),
         .target(
             name: "RVFLockEtcd",
@@ -151,6 +184,7 @@ let package = Package(
             name: "RVFLockTestSupport",
             dependencies: [
                 "RVFLockSpawn",
+                "RVFLockReference",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
@@ -173,6 +207,8 @@ let package = Package(
             name: "RVFLockTests",
             dependencies: [
                 "RVFLockTestSupport",
+                "RVFLockSpawn",
+                "RVFLockReference",
                 "RVFLock",
                 "rvflock-probe",
                 // For the reference's view of a killed `rvf-lock exec`'s command (ReferenceInteropTests+Exec).

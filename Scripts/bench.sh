@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the benchmark tool (Benchmarks/, a nested package), installs rvf-lock
-# as README.md says (Scripts/check-install.sh), and runs the tool.
+# Builds the benchmark tool (the package's rvflock-bench, not a product), installs
+# rvf-lock as README.md says (Scripts/check-install.sh), and runs the tool.
 #
 #   Scripts/bench.sh [quick|full]
 #
@@ -16,9 +16,9 @@
 # Lock files go in .build-bench-locks at the top of the working tree: the
 # working tree's file system (ext4 on the development machine) is the one the
 # uncontended goals name; tmpfs is measured besides, from /dev/shm.
-#
-# BENCH_SCRATCH_PATH overrides the benchmark tool's build folder (default
-# Benchmarks/.build).
+# The tool is built with the flags of that install, into the same folder, as
+# Scripts/torture.sh builds its harness: after the install only the tool itself
+# is compiled.
 set -euo pipefail
 
 profile="${1:-quick}"
@@ -29,19 +29,21 @@ case "$profile" in
 esac
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-package="$root/Benchmarks"
-scratch="${BENCH_SCRATCH_PATH:-$package/.build}"
+results="$root/Benchmarks/results"
 installed="$root/.build/installed"
 locks="$root/.build-bench-locks"
 
-swift build -c release --package-path "$package" --scratch-path "$scratch" >&2
-bin="$(swift build -c release --package-path "$package" --scratch-path "$scratch" --show-bin-path)"
-"$root/Scripts/check-install.sh" --prefix "$installed" >&2
-
-mkdir -p "$package/results" "$locks"
-# From the top of the working tree: the results show paths inside it relative to it.
 cd "$root"
+"$root/Scripts/check-install.sh" --prefix "$installed" >&2
+release=(-c release -Xswiftc -static-executable
+  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+swift build "${release[@]}" --product rvflock-bench >&2
+swift build "${release[@]}" --product rvflock-bench-stamp >&2
+bin="$(swift build "${release[@]}" --show-bin-path)"
+
+mkdir -p "$results" "$locks"
+# From the top of the working tree: the results show paths inside it relative to it.
 exec "$bin/rvflock-bench" run --profile "$profile" \
     --rvf-lock "$installed/bin/rvf-lock" --directory "$locks" \
-    --markdown "$package/results/$name.md" --json "$package/results/$name.json" \
+    --markdown "$results/$name.md" --json "$results/$name.json" \
     --invoked-as "Scripts/bench.sh $profile"

@@ -1,6 +1,6 @@
-package import RVFLock
+import RVFLock
 import RVFLockCommandLine
-package import SystemPackage
+import SystemPackage
 
 /// The contention run of `rvf-lock selftest`: worker processes take the real
 /// lock of a scratch data file through the library, over and over, and log

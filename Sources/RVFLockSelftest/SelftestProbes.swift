@@ -129,9 +129,7 @@ package enum SelftestSystem {
     /// A busy moment inside the critical section, long enough for a second
     /// holder, if there were one, to interleave.
     package static func pause(microseconds: Int) {
-        var request = timespec(tv_sec: 0, tv_nsec: microseconds * 1000)
-        var left = timespec()
-        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
+        Syscalls.sleep(nanoseconds: UInt64(microseconds) * 1000)
     }
 
     // MARK: Paths and files

@@ -30,7 +30,7 @@ struct BreakerCommand: ParsableCommand {
         var refused = 0
         var displaced = 0
         var failed = 0
-        while Monotonic.now() < until {
+        while Syscalls.monotonicNanoseconds() < until {
             do throws(LockError) {
                 if try lock.breakLock() != nil { broke += 1 }
             } catch  where error.code == .notStale || error.code == .notARegularFile {
@@ -42,7 +42,7 @@ struct BreakerCommand: ParsableCommand {
                 failed += 1
                 if failed <= 5 { print("error: \(error)") }
             }
-            Monotonic.sleep(nanoseconds: 2_000_000 + random.next() % 20_000_000)
+            Syscalls.sleep(nanoseconds: 2_000_000 + random.next() % 20_000_000)
         }
         print("breaker uid \(getuid()): broke \(broke) refused \(refused) displaced \(displaced) failed \(failed)")
     }

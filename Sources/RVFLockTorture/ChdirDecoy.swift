@@ -24,7 +24,7 @@ struct ChdirDecoy {
         }
         let record = LockRecord(
             pid: PlantKind.deadPID(), hostname: PlantKind.hostname,
-            timestampNanoseconds: Monotonic.wallClock() - 3_600_000_000_000,
+            timestampNanoseconds: Syscalls.wallClockNanoseconds() - 3_600_000_000_000,
             writerID: WriterID(high: 0xDEC0_DEC0_DEC0_DEC0, low: UInt64.random(in: 0...UInt64.max)))
         lockBytes = record.encoded()
         try Data(lockBytes).write(to: URL(fileURLWithPath: files.decoyLockFile))

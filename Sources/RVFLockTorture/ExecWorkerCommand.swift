@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import RVFLock
 
 /// A worker that holds the lock through `rvf-lock exec` (hidden subcommand):
 /// until the deadline, run `rvf-lock exec [-n | -w S] data.rvf sh -c 'TORTURE exec-writer ...; :'`,
@@ -34,8 +35,8 @@ struct ExecWorkerCommand: ParsableCommand {
         var busy = 0
         var killed = 0
         let pid = getpid()
-        while Monotonic.now() < until {
-            let remaining = until - Monotonic.now()
+        while Syscalls.monotonicNanoseconds() < until {
+            let remaining = until - Syscalls.monotonicNanoseconds()
             let waiting = random.chance(1, in: 2)
             var lockArguments = ["exec", "-q"] + (etcd.map { ["--etcd", $0] } ?? [])
             if waiting {
@@ -48,7 +49,7 @@ struct ExecWorkerCommand: ParsableCommand {
             }
             let writer = [
                 "\"$0\" exec-writer --index \(index) --incarnation \(incarnation) --acquisition \(attempts)",
-                "--dir '\(dir)' --seed \(seed) --mode \(waiting ? "wait" : "try") --wanted-since \(Monotonic.now())",
+                "--dir '\(dir)' --seed \(seed) --mode \(waiting ? "wait" : "try") --wanted-since \(Syscalls.monotonicNanoseconds())",
                 "--keeper-pid $PPID; :",
             ].joined(separator: " ")
             attempts += 1
@@ -59,16 +60,16 @@ struct ExecWorkerCommand: ParsableCommand {
                 break
             case 75:
                 busy += 1
-                if !waiting { Monotonic.sleep(nanoseconds: 1_000_000 + random.next() % 20_000_000) }
+                if !waiting { Syscalls.sleep(nanoseconds: 1_000_000 + random.next() % 20_000_000) }
             case 128 + SIGKILL:
                 // The supervisor killed this holding's rvf-lock; its writer may still be writing.
                 killed += 1
             default:
-                log.append("E \(Monotonic.now()) w\(index) \(pid) rvf-lock-exit-\(status)\n")
-                Monotonic.sleep(nanoseconds: 50_000_000)
+                log.append("E \(Syscalls.monotonicNanoseconds()) w\(index) \(pid) rvf-lock-exit-\(status)\n")
+                Syscalls.sleep(nanoseconds: 50_000_000)
             }
         }
-        log.append("S \(Monotonic.now()) w\(index) \(pid) \(tries) \(waits) \(busy) 0\n")
+        log.append("S \(Syscalls.monotonicNanoseconds()) w\(index) \(pid) \(tries) \(waits) \(busy) 0\n")
     }
 
     /// Runs `arguments` to completion; the status as a shell shows it (128 + signal).

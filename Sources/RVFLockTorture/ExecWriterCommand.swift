@@ -31,16 +31,16 @@ struct ExecWriterCommand: ParsableCommand {
         var random = SeededGenerator(seed: seed, stream: 0xE7EC_0000_0000 | UInt64(index) << 20 | UInt64(acquisition))
 
         guard let variable = ProcessInfo.processInfo.environment["RVF_LOCK_FD"], let descriptor = CInt(variable) else {
-            log.append("E \(Monotonic.now()) w\(index) \(getpid()) no-RVF_LOCK_FD\n")
+            log.append("E \(Syscalls.monotonicNanoseconds()) w\(index) \(getpid()) no-RVF_LOCK_FD\n")
             throw ExitCode(3)
         }
         guard let rvfLockPid = ProcessSpawner.parent(of: keeperPid) else {
-            log.append("E \(Monotonic.now()) w\(index) \(getpid()) no-rvf-lock-above-keeper\n")
+            log.append("E \(Syscalls.monotonicNanoseconds()) w\(index) \(getpid()) no-rvf-lock-above-keeper\n")
             throw ExitCode(3)
         }
         log.append(
             TortureEvent.acquiredLine(
-                key, pid: rvfLockPid, waited: mode == "wait", waitedNanoseconds: Monotonic.now() - wantedSince,
+                key, pid: rvfLockPid, waited: mode == "wait", waitedNanoseconds: Syscalls.monotonicNanoseconds() - wantedSince,
                 lockWriterID: Self.writerID(descriptor)))
 
         let writes = 2 + Int(random.next() % 5)
@@ -48,17 +48,17 @@ struct ExecWriterCommand: ParsableCommand {
         let pause: UInt64 = random.chance(1, in: 4) ? 50_000_000 + random.next() % 100_000_000 : random.next() % 2_000_000
         for sequence in 0..<writes {
             guard Self.lockPathNamesInheritedFile(descriptor, lockFile: files.lockFile) else {
-                log.append("L \(Monotonic.now()) \(key) \(getpid())\n")
+                log.append("L \(Syscalls.monotonicNanoseconds()) \(key) \(getpid())\n")
                 break
             }
             data.append(
                 DataRecord(
                     writer: index, incarnation: incarnation, acquisition: acquisition,
-                    sequence: sequence, monotonicNanoseconds: Monotonic.now()
+                    sequence: sequence, monotonicNanoseconds: Syscalls.monotonicNanoseconds()
                 ).bytes)
-            if sequence < writes - 1 { Monotonic.sleep(nanoseconds: pause) }
+            if sequence < writes - 1 { Syscalls.sleep(nanoseconds: pause) }
         }
-        log.append("R \(Monotonic.now()) \(key) \(getpid())\n")
+        log.append("R \(Syscalls.monotonicNanoseconds()) \(key) \(getpid())\n")
     }
 
     /// The writer id in the lock file the inherited descriptor holds.

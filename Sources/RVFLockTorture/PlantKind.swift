@@ -65,7 +65,7 @@ enum PlantKind: String, CaseIterable, Codable, Sendable {
 
     private func contents(random: inout SeededGenerator) -> [UInt8] {
         let hour: UInt64 = 3_600_000_000_000
-        let now = Monotonic.wallClock()
+        let now = Syscalls.wallClockNanoseconds()
         func record(pid: UInt32, timestamp: UInt64) -> [UInt8] {
             LockRecord(
                 pid: pid, hostname: Self.hostname, timestampNanoseconds: timestamp,

@@ -50,14 +50,6 @@ enum ProcessSpawner {
         }
     }
 
-    /// Runs a command to completion and returns its exit status (nil if it did not start or was signalled).
-    static func run(_ arguments: [String], output: String = "/dev/null") -> CInt? {
-        guard let pid = try? spawn(arguments, output: output) else { return nil }
-        var status: CInt = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        return status & 0x7F == 0 ? (status >> 8) & 0xFF : nil
-    }
-
     /// The first child of `pid`, from `/proc/PID/task/PID/children`: the real worker
     /// behind an `unshare --fork` wrapper, which is the process to stop or kill.
     static func firstChild(of pid: pid_t) -> pid_t? {
@@ -72,20 +64,11 @@ enum ProcessSpawner {
 
     /// Waits (at most a second) until `/proc` shows `pid` stopped by a signal.
     static func waitUntilStopped(_ pid: pid_t) {
-        let end = Monotonic.now() + 1_000_000_000
-        while Monotonic.now() < end {
+        let end = Syscalls.monotonicNanoseconds() + 1_000_000_000
+        while Syscalls.monotonicNanoseconds() < end {
             guard let state = ProcessStat.read(pid)?.state else { return }
             if state == UInt8(ascii: "T") || state == UInt8(ascii: "t") { return }
-            Monotonic.sleep(nanoseconds: 200_000)
+            Syscalls.sleep(nanoseconds: 200_000)
         }
-    }
-
-    /// The absolute path of a program found on `PATH`.
-    static func which(_ name: String) -> String? {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":") where access("\(directory)/\(name)", X_OK) == 0 {
-            return "\(directory)/\(name)"
-        }
-        return nil
     }
 }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import ArgumentParser
+import RVFLock
 
 /// A reader process (hidden subcommand): without any lock, as RVF readers do, reads
 /// the data file as it grows and checks every complete record's checksum.
@@ -20,7 +21,7 @@ struct ReaderCommand: ParsableCommand {
         var verified = 0
         var damaged = 0
         while true {
-            let finished = Monotonic.now() >= until
+            let finished = Syscalls.monotonicNanoseconds() >= until
             pending += tail.readNewBytes()
             passes += 1
             var start = 0
@@ -38,7 +39,7 @@ struct ReaderCommand: ParsableCommand {
             }
             pending.removeFirst(start)
             if finished { break }
-            Monotonic.sleep(nanoseconds: 10_000_000)
+            Syscalls.sleep(nanoseconds: 10_000_000)
         }
         AppendLog(path: files.readerResult(index)).append("\(passes) \(verified) \(damaged)\n")
     }

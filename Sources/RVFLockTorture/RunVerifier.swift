@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLock
 
 /// Judges a finished run from the event log, the data file and the parent's fault records.
 ///
@@ -202,7 +203,7 @@ struct RunVerifier {
             if let previous = latest, interval.start <= previous.end {
                 violations.overlappingHoldings += 1
                 violation(
-                    "\(interval.key) acquired \(Monotonic.milliseconds(previous.end - interval.start)) ms before \(previous.key) released")
+                    "\(interval.key) acquired \(milliseconds(previous.end - interval.start)) ms before \(previous.key) released")
             }
             if latest.map({ interval.end > $0.end }) ?? true { latest = (interval.key, interval.end) }
         }
@@ -254,14 +255,14 @@ struct RunVerifier {
                 continue
             }
             if plant.neededOperator { summary.neededOperator += 1 } else { summary.brokenByWorker += 1 }
-            summary.resolveMilliseconds.append((Monotonic.milliseconds(lifetime) * 10).rounded() / 10)
+            summary.resolveMilliseconds.append((milliseconds(lifetime) * 10).rounded() / 10)
             summary.workerErrors += errorEvents.filter { $0.time >= plant.plantedAt && $0.time <= plant.resolvedAt }.count
             switch plant.kind.expectation {
             case .brokenAfterThreshold where !plant.neededOperator && lifetime + 100_000_000 < stale,
                 .brokenOnceWatchedPastThreshold where !plant.neededOperator && lifetime + 100_000_000 < stale:
                 violations.freshInvalidLockBroken += 1
                 violation(
-                    "lock file (\(plant.kind.rawValue)) removed \(Monotonic.milliseconds(lifetime)) ms after it appeared, before the threshold"
+                    "lock file (\(plant.kind.rawValue)) removed \(milliseconds(lifetime)) ms after it appeared, before the threshold"
                 )
             case .brokenAfterThreshold where plant.neededOperator, .brokenAtOnce where plant.neededOperator,
                 .brokenOnceWatchedPastThreshold where plant.neededOperator:

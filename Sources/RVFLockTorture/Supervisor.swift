@@ -2,6 +2,9 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockReference
+import RVFLockSpawn
+import RVFLock
 
 /// The parent of a torture run: starts the workers and readers, injects faults,
 /// follows the event log to know who holds the lock, and collects what happened.
@@ -83,9 +86,10 @@ final class Supervisor {
     /// Exec workers: the rvf-lock executable, and why there are none if there are none.
     private var rvfLock: String?
     private(set) var execSkipReason: String?
-    /// Alias reference holders: the compiled holder, why there are none if there are none,
-    /// the slot they log under, and when the next one is due.
-    private var referenceProgram: ReferenceHolderProgram?
+    /// Alias reference holders: the compiled holder and the folder it was built in, why
+    /// there are none if there are none, the slot they log under, and when the next one is due.
+    private var referenceProgram: ReferenceProgram?
+    private var referenceBuildDirectory: String?
     private(set) var referenceSkipReason: String?
     private(set) var referenceSlot: Int?
     private var nextReferenceAt: UInt64 = 0
@@ -100,7 +104,7 @@ final class Supervisor {
     private(set) var otherUserSkipReason: String?
     var breakerOutput: String { configuration.files.directory + "/breaker.out" }
     private let log: AppendLog
-    private let startedAt = Monotonic.now()
+    private let startedAt = Syscalls.monotonicNanoseconds()
     private(set) var deadline: UInt64 = 0
     private var plantCycle: [PlantKind] = []
 
@@ -123,7 +127,7 @@ final class Supervisor {
         log = AppendLog(path: configuration.files.eventLog)
     }
 
-    var elapsedSeconds: Double { Double(Monotonic.now() - startedAt) / 1e9 }
+    var elapsedSeconds: Double { Double(Syscalls.monotonicNanoseconds() - startedAt) / 1e9 }
 
     // MARK: Running
 
@@ -131,9 +135,9 @@ final class Supervisor {
         checkNamespaces()
         checkExec()
         checkReference()
-        defer { referenceProgram?.remove() }
+        defer { if let referenceBuildDirectory { try? FileManager.default.removeItem(atPath: referenceBuildDirectory) } }
         if configuration.faults.contains(.chdir) { decoy = try ChdirDecoy(files: configuration.files) }
-        deadline = Monotonic.now() + UInt64(configuration.seconds * 1e9)
+        deadline = Syscalls.monotonicNanoseconds() + UInt64(configuration.seconds * 1e9)
         for index in 0..<configuration.workers {
             slots.append(
                 Slot(
@@ -144,7 +148,7 @@ final class Supervisor {
         if referenceProgram != nil {
             referenceSlot = slots.count
             slots.append(Slot(index: slots.count, incarnation: -1, placement: .aliasReference, namedTemporaries: false))
-            nextReferenceAt = Monotonic.now() + 2_000_000_000 + random.next() % 4_000_000_000
+            nextReferenceAt = Syscalls.monotonicNanoseconds() + 2_000_000_000 + random.next() % 4_000_000_000
         }
         for index in 0..<configuration.readers {
             readerPids.append(
@@ -157,13 +161,13 @@ final class Supervisor {
         }
         try startBreaker()
         scheduleNextFault()
-        while Monotonic.now() < deadline {
+        while Syscalls.monotonicNanoseconds() < deadline {
             followLog()
             try reapExited()
             try advanceFault()
             let hunting: Bool
             if case .huntingHolder = fault { hunting = true } else { hunting = false }
-            Monotonic.sleep(nanoseconds: hunting ? 1_000_000 : 20_000_000)
+            Syscalls.sleep(nanoseconds: hunting ? 1_000_000 : 20_000_000)
         }
         try shutDown()
         followLog()
@@ -190,9 +194,16 @@ final class Supervisor {
 
     private func checkReference() {
         guard configuration.faults.contains(.aliasReference) else { return }
-        switch ReferenceHolderProgram.build() {
-        case .success(let program): referenceProgram = program
-        case .failure(let reason): referenceSkipReason = reason.description
+        var template = Array("/tmp/rvflock-torture-reference-XXXXXX".utf8CString)
+        guard let created = mkdtemp(&template) else {
+            referenceSkipReason = "mkdtemp failed: errno \(errno)"
+            return
+        }
+        referenceBuildDirectory = String(cString: created)
+        do {
+            referenceProgram = try ReferenceProgram.build(.tortureHolder, in: String(cString: created))
+        } catch {
+            referenceSkipReason = error.description
         }
     }
 
@@ -213,7 +224,7 @@ final class Supervisor {
             otherUserSkipReason = "not root: cannot run a process as another user"
             return
         }
-        guard let setpriv = ProcessSpawner.which("setpriv") else {
+        guard let setpriv = Spawn.executable(named: "setpriv") else {
             otherUserSkipReason = "no setpriv(1) on PATH"
             return
         }
@@ -243,11 +254,12 @@ final class Supervisor {
             namespaceSkipReason = "not root: cannot create UTS and PID namespaces"
             return
         }
-        guard let unshare = ProcessSpawner.which("unshare") else {
+        guard let unshare = Spawn.executable(named: "unshare") else {
             namespaceSkipReason = "no unshare(1) on PATH"
             return
         }
-        guard ProcessSpawner.run([unshare, "--uts", "--pid", "--fork", "--mount-proc", "--kill-child", "/bin/true"]) == 0 else {
+        guard (try? Spawn.run(unshare, arguments: [unshare, "--uts", "--pid", "--fork", "--mount-proc", "--kill-child", "/bin/true"])) == 0
+        else {
             namespaceSkipReason = "unshare --uts --pid --fork --mount-proc failed (no namespace support here?)"
             return
         }
@@ -305,7 +317,7 @@ final class Supervisor {
     private func respawn(_ index: Int) throws {
         holders[index] = nil
         slots[index].running = false
-        guard Monotonic.now() + 500_000_000 < deadline else { return }
+        guard Syscalls.monotonicNanoseconds() + 500_000_000 < deadline else { return }
         slots[index].incarnation += 1
         respawns += 1
         try start(index)
@@ -353,7 +365,7 @@ final class Supervisor {
                 }
                 continue
             }
-            if exitedNormally && Monotonic.now() + 1_000_000_000 >= deadline {
+            if exitedNormally && Syscalls.monotonicNanoseconds() + 1_000_000_000 >= deadline {
                 slots[index].running = false
                 continue
             }
@@ -369,11 +381,11 @@ final class Supervisor {
     // MARK: Faults
 
     private func scheduleNextFault() {
-        nextFaultAt = Monotonic.now() + 500_000_000 + random.next() % 1_500_000_000
+        nextFaultAt = Syscalls.monotonicNanoseconds() + 500_000_000 + random.next() % 1_500_000_000
     }
 
     private func advanceFault() throws {
-        let now = Monotonic.now()
+        let now = Syscalls.monotonicNanoseconds()
         switch fault {
         case .none:
             guard now >= nextFaultAt else { return }
@@ -429,7 +441,7 @@ final class Supervisor {
                 // kill() returns before a worker running on another CPU has stopped; the pause
                 // starts when /proc shows it stopped.
                 ProcessSpawner.waitUntilStopped(target)
-                let pause = PauseRecord(writer: writer, holding: holding, stoppedAt: Monotonic.now(), resumedAt: 0)
+                let pause = PauseRecord(writer: writer, holding: holding, stoppedAt: Syscalls.monotonicNanoseconds(), resumedAt: 0)
                 log.append("# STOP \(pause.stoppedAt) w\(writer) \(holding)\n")
                 let pausedFor = UInt64(configuration.staleMilliseconds + 1000) * 1_000_000
                 fault = .paused(pause, signalPID: target, resumeAt: now + pausedFor)
@@ -445,12 +457,12 @@ final class Supervisor {
             let scratch = configuration.files.directory + "/plant-scratch"
             var planted: PlantedIdentity?
             let tickEnd = now + 50_000_000
-            while planted == nil && Monotonic.now() < tickEnd {
+            while planted == nil && Syscalls.monotonicNanoseconds() < tickEnd {
                 planted = kind.plant(at: configuration.files.lockFile, scratch: scratch, random: &random)
-                if planted == nil { Monotonic.sleep(nanoseconds: 100_000) }
+                if planted == nil { Syscalls.sleep(nanoseconds: 100_000) }
             }
             if let identity = planted {
-                let plantedAt = Monotonic.now()
+                let plantedAt = Syscalls.monotonicNanoseconds()
                 log.append("# PLANT \(plantedAt) \(kind.rawValue)\n")
                 let operatorDelay: UInt64 =
                     switch kind.expectation {
@@ -472,7 +484,9 @@ final class Supervisor {
             } else if now >= operatorAt {
                 removePlanted(kind)
                 plants.append(
-                    PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: Monotonic.now(), neededOperator: true, removedAtEnd: false))
+                    PlantRecord(
+                        kind: kind, plantedAt: plantedAt, resolvedAt: Syscalls.monotonicNanoseconds(), neededOperator: true,
+                        removedAtEnd: false))
                 log.append("# PLANT-REMOVED-BY-OPERATOR \(now) \(kind.rawValue)\n")
             } else {
                 return
@@ -489,7 +503,7 @@ final class Supervisor {
         guard let referenceSlot, let referenceProgram else { return }
         let holdMilliseconds = UInt64(configuration.otherHostMilliseconds) + 500 + random.next() % 1000
         let giveUpMilliseconds: UInt64 = 3000
-        guard Monotonic.now() + (holdMilliseconds + giveUpMilliseconds + 2000) * 1_000_000 < deadline else {
+        guard Syscalls.monotonicNanoseconds() + (holdMilliseconds + giveUpMilliseconds + 2000) * 1_000_000 < deadline else {
             nextReferenceAt = UInt64.max
             return
         }
@@ -504,7 +518,7 @@ final class Supervisor {
             output: files.workerOutput(referenceSlot, incarnation), environment: ["HOSTNAME": configuration.referenceAlias])
         slots[referenceSlot].running = true
         log.append(
-            "# REFERENCE \(Monotonic.now()) w\(referenceSlot).\(incarnation) hold \(holdMilliseconds) ms as \(configuration.referenceAlias)\n"
+            "# REFERENCE \(Syscalls.monotonicNanoseconds()) w\(referenceSlot).\(incarnation) hold \(holdMilliseconds) ms as \(configuration.referenceAlias)\n"
         )
         fault = .referenceHolding
     }
@@ -516,7 +530,7 @@ final class Supervisor {
 
     private func resume(_ pause: inout PauseRecord, _ target: pid_t) {
         // Before SIGCONT: the resumed worker may run (and release) before this process runs again.
-        pause.resumedAt = Monotonic.now()
+        pause.resumedAt = Syscalls.monotonicNanoseconds()
         Glibc.kill(target, SIGCONT)
         log.append("# CONT \(pause.resumedAt) w\(pause.writer)\n")
         pauses.append(pause)
@@ -534,7 +548,7 @@ final class Supervisor {
     }
 
     private func killWorker(_ index: Int, target: pid_t, holding: HoldingKey?) throws {
-        let time = Monotonic.now()
+        let time = Syscalls.monotonicNanoseconds()
         if slots[index].placement == .exec {
             // The holding's rvf-lock, not the worker: its writer lives on and keeps the lock,
             // and the worker's loop starts the next rvf-lock exec, which must wait for it.
@@ -559,7 +573,7 @@ final class Supervisor {
         case .paused(var pause, let target, _):
             resume(&pause, target)
         case .planted(let kind, let identity, let plantedAt, _):
-            let now = Monotonic.now()
+            let now = Syscalls.monotonicNanoseconds()
             let stillThere = PlantedIdentity(path: configuration.files.lockFile) == identity
             if stillThere { removePlanted(kind) }
             plants.append(PlantRecord(kind: kind, plantedAt: plantedAt, resolvedAt: now, neededOperator: false, removedAtEnd: stillThere))
@@ -567,10 +581,10 @@ final class Supervisor {
             break
         }
         fault = .none
-        let graceEnd = Monotonic.now() + 20_000_000_000
+        let graceEnd = Syscalls.monotonicNanoseconds() + 20_000_000_000
         var waiting = Set(slots.filter(\.running).map(\.pid)).union(readerPids).union(breakerPid.map { [$0] } ?? [])
         var status: CInt = 0
-        while !waiting.isEmpty && Monotonic.now() < graceEnd {
+        while !waiting.isEmpty && Syscalls.monotonicNanoseconds() < graceEnd {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid > 0 {
                 waiting.remove(pid)
@@ -581,7 +595,7 @@ final class Supervisor {
                     }
                 }
             } else {
-                Monotonic.sleep(nanoseconds: 20_000_000)
+                Syscalls.sleep(nanoseconds: 20_000_000)
             }
         }
         for pid in waiting {

@@ -1,3 +1,5 @@
+import RVFLock
+
 /// One line of the shared append log. Workers write each with a single `write()`
 /// on an `O_APPEND` descriptor, so lines never interleave; times are CLOCK_MONOTONIC.
 ///
@@ -31,7 +33,7 @@ enum TortureEvent: Sendable {
     case referenceGaveUp(time: UInt64, writer: Int, waitedNanoseconds: UInt64)
 
     static func acquiredLine(_ key: HoldingKey, pid: Int32, waited: Bool, waitedNanoseconds: UInt64, lockWriterID: String) -> String {
-        "A \(Monotonic.now()) \(key) \(pid) \(waited ? "wait" : "try") \(waitedNanoseconds) \(lockWriterID)\n"
+        "A \(Syscalls.monotonicNanoseconds()) \(key) \(pid) \(waited ? "wait" : "try") \(waitedNanoseconds) \(lockWriterID)\n"
     }
 
     /// Parses one line; nil for the parent's notes and anything unrecognised.

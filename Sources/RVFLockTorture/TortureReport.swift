@@ -1,4 +1,5 @@
 import Foundation
+import RVFLock
 
 /// What a torture run did and saw; printed as a table and written as JSON with `--json`.
 struct TortureReport: Codable, Sendable {
@@ -11,7 +12,7 @@ struct TortureReport: Codable, Sendable {
         init(_ nanoseconds: [UInt64]) {
             let sorted = nanoseconds.sorted()
             func at(_ fraction: Double) -> Double {
-                sorted.isEmpty ? 0 : Monotonic.milliseconds(sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))])
+                sorted.isEmpty ? 0 : milliseconds(sorted[min(sorted.count - 1, Int(Double(sorted.count - 1) * fraction))])
             }
             count = sorted.count
             p50Milliseconds = at(0.5)
@@ -281,3 +282,6 @@ struct TortureReport: Codable, Sendable {
         return text + "\n"
     }
 }
+
+/// Nanoseconds of the monotonic clock as milliseconds, for the report.
+func milliseconds(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1_000_000 }

@@ -30,13 +30,13 @@ extension Worker {
         let targets = [("away", edges.files.awayDirectory), ("decoy", edges.files.decoyDirectory), ("root", "/")]
         let (name, path) = targets[Int(random.next() % UInt64(targets.count))]
         precondition(chdir(path) == 0, "chdir \(path) failed: errno \(errno)")
-        log.append("C \(Monotonic.now()) \(key) \(pid) \(name)\n")
+        log.append("C \(Syscalls.monotonicNanoseconds()) \(key) \(pid) \(name)\n")
     }
 
     /// Back to the data file's directory; logged when still holding (`key` not nil).
     func changeDirectoryHome(_ key: HoldingKey?) {
         precondition(chdir(edges.files.directory) == 0, "chdir \(edges.files.directory) failed: errno \(errno)")
-        if let key { log.append("C \(Monotonic.now()) \(key) \(pid) back\n") }
+        if let key { log.append("C \(Syscalls.monotonicNanoseconds()) \(key) \(pid) back\n") }
     }
 
     // MARK: closed-stdout workers
@@ -64,9 +64,9 @@ extension Worker {
                 verdict = problem.description
             }
             if verdict == "ok" { break }
-            if attempt < 2 { Monotonic.sleep(nanoseconds: 1_000_000) }
+            if attempt < 2 { Syscalls.sleep(nanoseconds: 1_000_000) }
         }
-        log.append("O \(Monotonic.now()) \(key) \(pid) \(output) \(verdict)\n")
+        log.append("O \(Syscalls.monotonicNanoseconds()) \(key) \(pid) \(output) \(verdict)\n")
     }
 
     /// `devnull`, `closed`, `lockfile`, or `other:PATH`.
@@ -128,7 +128,7 @@ extension Worker {
         } catch {
             status = "error-\(error.code)"
         }
-        log.append("J \(Monotonic.now()) w\(index) \(pid) \(timedOut ? "timeout" : "busy") \(status)\n")
+        log.append("J \(Syscalls.monotonicNanoseconds()) w\(index) \(pid) \(timedOut ? "timeout" : "busy") \(status)\n")
     }
 }
 

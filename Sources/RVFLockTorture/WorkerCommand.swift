@@ -99,26 +99,26 @@ struct Worker: ~Copyable {
     }
 
     mutating func run() {
-        var wantedSince = Monotonic.now()
-        while Monotonic.now() < deadline {
+        var wantedSince = Syscalls.monotonicNanoseconds()
+        while Syscalls.monotonicNanoseconds() < deadline {
             guard let handle = acquireOnce() else { continue }
             let key = HoldingKey(writer: index, incarnation: incarnation, acquisition: acquisitions)
             acquisitions += 1
             log.append(
                 TortureEvent.acquiredLine(
-                    key, pid: pid, waited: lastAttemptWaited, waitedNanoseconds: Monotonic.now() - wantedSince,
+                    key, pid: pid, waited: lastAttemptWaited, waitedNanoseconds: Syscalls.monotonicNanoseconds() - wantedSince,
                     lockWriterID: handle.writerID.description))
             hold(handle, key)
             // A moment away from the lock, as a real writer has between appends.
-            Monotonic.sleep(nanoseconds: random.next() % 3_000_000)
-            wantedSince = Monotonic.now()
+            Syscalls.sleep(nanoseconds: random.next() % 3_000_000)
+            wantedSince = Syscalls.monotonicNanoseconds()
         }
-        log.append("S \(Monotonic.now()) w\(index) \(pid) \(tries) \(waits) \(busy) \(timeouts)\n")
+        log.append("S \(Syscalls.monotonicNanoseconds()) w\(index) \(pid) \(tries) \(waits) \(busy) \(timeouts)\n")
     }
 
     /// The same appends with no lock at all, so that the verifier's verdict can be seen to fail.
     mutating func runWithoutLock() {
-        while Monotonic.now() < deadline {
+        while Syscalls.monotonicNanoseconds() < deadline {
             let key = HoldingKey(writer: index, incarnation: incarnation, acquisition: acquisitions)
             acquisitions += 1
             log.append(TortureEvent.acquiredLine(key, pid: pid, waited: false, waitedNanoseconds: 0, lockWriterID: "none"))
@@ -126,11 +126,11 @@ struct Worker: ~Copyable {
                 data.append(
                     DataRecord(
                         writer: key.writer, incarnation: key.incarnation, acquisition: key.acquisition,
-                        sequence: sequence, monotonicNanoseconds: Monotonic.now()
+                        sequence: sequence, monotonicNanoseconds: Syscalls.monotonicNanoseconds()
                     ).bytes)
-                Monotonic.sleep(nanoseconds: random.next() % 2_000_000)
+                Syscalls.sleep(nanoseconds: random.next() % 2_000_000)
             }
-            log.append("R \(Monotonic.now()) \(key) \(pid)\n")
+            log.append("R \(Syscalls.monotonicNanoseconds()) \(key) \(pid)\n")
         }
     }
 
@@ -138,7 +138,7 @@ struct Worker: ~Copyable {
 
     /// One attempt: half without waiting, half waiting a random while.
     private mutating func acquireOnce() -> LockHandle? {
-        let remaining = deadline > Monotonic.now() ? deadline - Monotonic.now() : 0
+        let remaining = deadline > Syscalls.monotonicNanoseconds() ? deadline - Syscalls.monotonicNanoseconds() : 0
         lastAttemptWaited = random.chance(1, in: 2)
         do throws(LockError) {
             if lastAttemptWaited {
@@ -154,14 +154,14 @@ struct Worker: ~Copyable {
             case .busy:
                 busy += 1
                 noteRefusalByAlias(timedOut: false)
-                Monotonic.sleep(nanoseconds: 1_000_000 + random.next() % 20_000_000)
+                Syscalls.sleep(nanoseconds: 1_000_000 + random.next() % 20_000_000)
             case .timedOut:
                 timeouts += 1
                 noteRefusalByAlias(timedOut: true)
             default:
                 // A directory or symlink planted at the lock path lands here: the library never removes those.
-                log.append("E \(Monotonic.now()) w\(index) \(pid) \(error.code)\n")
-                Monotonic.sleep(nanoseconds: 50_000_000)
+                log.append("E \(Syscalls.monotonicNanoseconds()) w\(index) \(pid) \(error.code)\n")
+                Syscalls.sleep(nanoseconds: 50_000_000)
             }
             return nil
         }
@@ -183,25 +183,25 @@ struct Worker: ~Copyable {
             do throws(LockError) {
                 try handle.checkHeld()
             } catch {
-                log.append("L \(Monotonic.now()) \(key) \(pid)\n")
+                log.append("L \(Syscalls.monotonicNanoseconds()) \(key) \(pid)\n")
                 lost = true
                 break
             }
             if edges.printsCarelessly { printProgress(key, sequence: sequence) }
             let record = DataRecord(
                 writer: key.writer, incarnation: key.incarnation, acquisition: key.acquisition,
-                sequence: sequence, monotonicNanoseconds: Monotonic.now())
+                sequence: sequence, monotonicNanoseconds: Syscalls.monotonicNanoseconds())
             data.append(record.bytes)
-            if sequence < writes - 1 { Monotonic.sleep(nanoseconds: pause) }
+            if sequence < writes - 1 { Syscalls.sleep(nanoseconds: pause) }
         }
         if edges.printsCarelessly && !lost { checkLockFileAfterPrinting(key, writerID: handle.writerID.description) }
         // Sometimes back home before releasing; otherwise the release runs from elsewhere.
         if edges.changesDirectory && random.chance(1, in: 3) { changeDirectoryHome(key) }
-        log.append("R \(Monotonic.now()) \(key) \(pid)\n")
+        log.append("R \(Syscalls.monotonicNanoseconds()) \(key) \(pid)\n")
         do throws(LockError) {
             try handle.release()
         } catch {
-            log.append("X \(Monotonic.now()) \(key) \(pid) \(error.code)\n")
+            log.append("X \(Syscalls.monotonicNanoseconds()) \(key) \(pid) \(error.code)\n")
         }
         if edges.putsLockFileOnStandardOutput { restoreStandardOutput() }
         // The next acquisition names the data file relatively again, from its directory.

@@ -90,10 +90,12 @@ public final class ChildProcess: Sendable {
         if closedStandardDescriptors.contains(0) {
             input = .closed
         } else if keepsStandardInputOpen {
-            guard pipe(&pipeEnds) == 0 else { throw ChildProcessError.spawnFailed(executable, errno) }
-            // Neither end may leak into other children: only dup2 gives this child its copy.
-            _ = fcntl(pipeEnds[0], F_SETFD, FD_CLOEXEC)
-            _ = fcntl(pipeEnds[1], F_SETFD, FD_CLOEXEC)
+            do {
+                let ends = try Spawn.pipe()
+                pipeEnds = [ends.readable, ends.writable]
+            } catch {
+                throw ChildProcessError.spawnFailed(executable, error.rawValue)
+            }
             input = .descriptor(pipeEnds[0])
         } else {
             input = .nullDevice
@@ -204,9 +206,7 @@ public final class ChildProcess: Sendable {
         _ executable: String, _ arguments: [String], outputIn directory: String
     ) throws -> (pid: pid_t, code: Int32, output: String) {
         let child = try ChildProcess(executable, arguments, outputIn: directory, name: "helper")
-        var status: CInt = 0
-        _ = waitpid(child.pid, &status, 0)
-        let code = status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        let code = Spawn.waitForExit(child.pid)
         child.exitCode.withLock { $0 = code }
         Leftovers.unregister(child.pid)
         return (child.pid, code, child.output)

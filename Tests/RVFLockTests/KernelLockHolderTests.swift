@@ -4,12 +4,13 @@ import Glibc
 import RVFLock
 import RVFLockTestSupport
 import Testing
+import RVFLockSpawn
 
 /// A lock whose writer has exited while processes it started keep its kernel lock
 /// (issue 14, item 3): `rvf-lock exec` killed while its command's children hold
 /// the inherited descriptor. Messages name those processes, and say the writer's
 /// own process has exited, instead of calling the record's PID alive.
-@Suite(.enabled(if: Host.executable(named: "flock") != nil, "needs flock(1) from util-linux"))
+@Suite(.enabled(if: Spawn.executable(named: "flock") != nil, "needs flock(1) from util-linux"))
 struct KernelLockHolderTests {
     let sandbox = LockSandbox()
 
@@ -19,7 +20,7 @@ struct KernelLockHolderTests {
             LockRecord(
                 pid: dead, hostname: Host.name, timestampNanoseconds: LockFiles.nanoseconds(secondsAgo: 0),
                 writerID: LockFiles.randomWriterID()))
-        let flock = try #require(Host.executable(named: "flock"))
+        let flock = try #require(Spawn.executable(named: "flock"))
         let keeper = try ChildProcess(flock, ["-n", sandbox.lockFile, "sleep", "30"], outputIn: sandbox.directory.path, name: "flock")
         #expect(await eventually { LockFiles.isKernelLocked(sandbox.lockFile) })
 

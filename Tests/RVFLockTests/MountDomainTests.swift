@@ -4,6 +4,7 @@ import Glibc
 import RVFLock
 import RVFLockTestSupport
 import Testing
+import RVFLockSpawn
 
 extension CrossProcessTests {
     /// Two mounts of the same files whose `flock()` domains differ (issue 14, item 13).
@@ -47,7 +48,7 @@ struct BindMount {
     let source: String
     let target: String
 
-    static let bindfs = Host.executable(named: "bindfs")
+    static let bindfs = Spawn.executable(named: "bindfs")
 
     static let unavailableReason: String? = {
         guard Host.isRoot else { return "the tests do not run as root" }

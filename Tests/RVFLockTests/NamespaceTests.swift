@@ -4,12 +4,13 @@ import Glibc
 import Foundation
 import RVFLockTestSupport
 import Testing
+import RVFLockSpawn
 
 extension CrossProcessTests {
     /// Contenders that see another PID space or another hostname than the holder,
     /// as containers sharing a volume do.
     @Suite struct NamespaceTests {
-        static let unshare = Host.executable(named: "unshare", extraDirectories: ["/usr/bin", "/bin"])
+        static let unshare = Spawn.executable(named: "unshare", extraDirectories: ["/usr/bin", "/bin"])
 
         /// Whether this process may create PID, mount and UTS namespaces; prints why not.
         static let namespacesAvailable: Bool = {

@@ -4,18 +4,19 @@ import Glibc
 import RVFLock
 import RVFLockTestSupport
 import Testing
+import RVFLockSpawn
 
 extension CrossProcessTests {
     /// NFSv3 answers `ESTALE` for a file removed on the server while it was open here
     /// (issue 14, item 12): the lock file was replaced, which is no system error. The
     /// error is injected with strace, into one `flock()` of a contender and of an observer.
-    @Suite(.enabled(if: Host.executable(named: "strace") != nil, "needs strace (apt-get install strace)"))
+    @Suite(.enabled(if: Spawn.executable(named: "strace") != nil, "needs strace (apt-get install strace)"))
     struct StaleHandleTests {
         let sandbox = LockSandbox()
 
         /// Runs the probe with the `call`-th `flock()` failing with ESTALE.
         func probe(_ mode: String, failingFlock call: Int) async throws -> ChildProcess {
-            let strace = try #require(Host.executable(named: "strace"))
+            let strace = try #require(Spawn.executable(named: "strace"))
             let child = try ChildProcess(
                 strace,
                 [

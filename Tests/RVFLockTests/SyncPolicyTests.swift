@@ -4,6 +4,7 @@ import Glibc
 import RVFLock
 import RVFLockTestSupport
 import Testing
+import RVFLockSpawn
 
 extension CrossProcessTests {
     /// On a local file system every process reads the same page cache, so the
@@ -69,7 +70,7 @@ extension CrossProcessTests {
 
 /// strace, where it is installed and allowed to trace.
 enum Strace {
-    static let executable = Host.executable(named: "strace")
+    static let executable = Spawn.executable(named: "strace")
 
     /// Nil when strace works here; otherwise why not (also printed).
     static let unavailableReason: String? = {

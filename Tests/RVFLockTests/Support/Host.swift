@@ -29,14 +29,4 @@ enum Host {
         let result = try ChildProcess.runBlocking("/bin/true", [], outputIn: directory.path)
         return UInt32(result.pid)
     }
-
-    /// The first executable called `name` on PATH (or in `extraDirectories`).
-    static func executable(named name: String, extraDirectories: [String] = []) -> String? {
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/bin:/bin"
-        for directory in path.split(separator: ":").map(String.init) + extraDirectories {
-            let candidate = directory + "/" + name
-            if access(candidate, X_OK) == 0 { return candidate }
-        }
-        return nil
-    }
 }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Foundation
 import RVFLockTestSupport
+import RVFLockSpawn
 
 /// Where the tests find the probe executable and the fixture files.
 enum TestResources {
@@ -45,7 +46,7 @@ enum TestResources {
     }()
 
     private static func binPathFromSwiftPM() -> String? {
-        guard let swift = Host.executable(named: "swift") else { return nil }
+        guard let swift = Spawn.executable(named: "swift") else { return nil }
         let scratch = TemporaryDirectory("rvflock-binpath")
         guard
             let result = try? ChildProcess.runBlocking(
@@ -54,23 +55,4 @@ enum TestResources {
         else { return nil }
         return result.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
-
-    /// The environment variable naming the folder that holds the reference
-    /// implementation (`seed/locking.rs` inside it), where it is not `../shared`.
-    static let referenceDirectoryVariable = "RVFLOCK_REFERENCE_DIR"
-
-    /// Where the reference's `seed/locking.rs` is looked for: `$RVFLOCK_REFERENCE_DIR`
-    /// if set, otherwise `../shared` beside the package.
-    static let referenceDirectory: String = {
-        if let directory = ProcessInfo.processInfo.environment[referenceDirectoryVariable], !directory.isEmpty {
-            return directory
-        }
-        return packageRoot + "/../shared"
-    }()
-
-    /// The reference implementation's source, when this machine has it.
-    static let referenceSource: String? = {
-        let path = referenceDirectory + "/seed/locking.rs"
-        return access(path, R_OK) == 0 ? path : nil
-    }()
 }

@@ -39,10 +39,7 @@ final class LockChangeWatcher {
             _ = try waker.sleep(timeout: timeout)
             return
         }
-        var request = timespec(
-            tv_sec: Int(timeout.components.seconds),
-            tv_nsec: Int(timeout.components.attoseconds / 1_000_000_000))
-        var left = timespec()
-        while nanosleep(&request, &left) == -1 && errno == EINTR { request = left }
+        Syscalls.sleep(
+            nanoseconds: UInt64(timeout.components.seconds) * 1_000_000_000 + UInt64(timeout.components.attoseconds / 1_000_000_000))
     }
 }

@@ -21,7 +21,7 @@ struct LockFileExaminer: Sendable {
         // holder alive on its account.
         if shared == false, !holderProcessExists(file) {
             for _ in 0..<3 where shared == false {
-                usleep(200)
+                Syscalls.sleep(nanoseconds: 200_000)
                 shared = try file.tryShared()
             }
         }

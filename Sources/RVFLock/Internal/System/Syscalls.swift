@@ -408,6 +408,19 @@ package enum Syscalls {
 
     // MARK: Waiting
 
+    /// Sleeps until CLOCK_MONOTONIC reads `deadline` (nanoseconds; returns at once if it
+    /// is past), resuming after signals: the clock of ``monotonicNanoseconds()``, so a
+    /// deadline set in one process holds in another.
+    package static func sleep(untilMonotonic deadline: UInt64) {
+        var target = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+        while clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &target, nil) == EINTR {}
+    }
+
+    /// Sleeps for `nanoseconds` in all, resuming after signals.
+    package static func sleep(nanoseconds: UInt64) {
+        sleep(untilMonotonic: monotonicNanoseconds() + nanoseconds)
+    }
+
     /// Waits for any of `descriptors` to become readable; true if one did before the timeout.
     static func pollReadable(_ descriptors: [FileDescriptor], timeoutMilliseconds: CInt) throws(SystemCallError) -> Bool {
         var entries = descriptors.map { pollfd(fd: $0.rawValue, events: Int16(POLLIN), revents: 0) }

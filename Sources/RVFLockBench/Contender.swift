@@ -27,7 +27,7 @@ extension Implementation {
         case .kernelFlock:
             return try KernelFlockContender(path: file)
         case .reference:
-            throw BenchFailure("the reference has no worker mode here: it runs in reference/bench.rs")
+            throw BenchFailure("the reference has no worker mode here: it runs in Sources/RVFLockReference/Rust/bench.rs")
         }
     }
 }

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RVFLock
 #endif
 
 /// Item 5: a holder is killed with SIGKILL while another process waits: how
@@ -51,8 +52,8 @@ struct RecoveryBenchmark {
         _ = try holder.expectLine()
         let waiter = try makeWaiter()
         _ = try waiter.expectLine()
-        Monotonic.sleep(nanoseconds: Self.settleNanoseconds)
-        let killedAt = Monotonic.now()
+        Syscalls.sleep(nanoseconds: Self.settleNanoseconds)
+        let killedAt = Syscalls.monotonicNanoseconds()
         holder.signal(SIGKILL)
         holder.reap()
         let lines = try waiter.finish(timeoutNanoseconds: 150_000_000_000)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockSpawn
 
 /// A command line made ready to spawn again and again: its argument and
 /// environment strings are built once, so that timing a run from `spawn()` to
@@ -13,33 +14,23 @@ final class PreparedCommand {
     let label: String
     let standardError: String
     private let executable: String
-    private let argv: [UnsafeMutablePointer<CChar>?]
-    private let environment: [UnsafeMutablePointer<CChar>?]
+    private let prepared: Spawn.Prepared
 
     init(label: String, executable: String, arguments: [String], standardError: String) {
         self.label = label
         self.executable = executable
         self.standardError = standardError
-        argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    }
-
-    deinit {
-        for pointer in argv { free(pointer) }
-        for pointer in environment { free(pointer) }
+        prepared = Spawn.Prepared(
+            executable, arguments: [executable] + arguments,
+            input: .nullDevice, output: .nullDevice, error: .file(standardError, append: true))
     }
 
     func spawn() throws(BenchFailure) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 2, standardError, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, &actions, nil, argv, environment)
-        guard result == 0 else { throw BenchFailure("could not start \(label) (\(executable)): errno \(result)") }
-        return child
+        do {
+            return try prepared.start()
+        } catch {
+            throw BenchFailure("could not start \(label) (\(executable)): \(error)")
+        }
     }
 
     /// Waits for `pid` (one of this command's runs) and fails unless it exited 0.
@@ -57,10 +48,4 @@ final class PreparedCommand {
         let said = (try? String(contentsOfFile: standardError, encoding: .utf8)) ?? ""
         throw BenchFailure("\(label) failed with wait status \(status): \(said.suffix(2000))")
     }
-}
-
-/// The first executable called `name` on PATH.
-func executableOnPath(_ name: String) -> String? {
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
-    return path.split(separator: ":").map { "\($0)/\(name)" }.first { access($0, X_OK) == 0 }
 }

@@ -2,10 +2,10 @@
 //! `WriterLock` taking the lock, holding it and writing records the way the
 //! harness's Swift workers do, so that the same verifier judges it.
 //!
-//! This is our own code. rvflock-torture generates a crate root in a temporary
-//! folder that pulls in the reference with `#[path = "..."] mod locking;` and
-//! this file as `mod holder;`, and compiles it with rustc. Nothing of the
-//! reference is copied here.
+//! This is our own code. `ReferenceProgram` (Sources/RVFLockReference) generates a
+//! crate root in a temporary folder that pulls in the reference with
+//! `#[path = "..."] mod locking;` and this file as `mod program;`, and compiles it
+//! with rustc. Nothing of the reference is copied here.
 //!
 //! Usage (times are CLOCK_MONOTONIC nanoseconds, shared with the Swift workers):
 //!   reference-holder DATA LOG WRITER INCARNATION HOLD_MS GIVE_UP_MS

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLock
 
 /// What every measurement needs: where to put lock files, how to start workers,
 /// and the compiled reference harness if there is one.
@@ -35,7 +36,7 @@ struct BenchContext {
 
     /// A monotonic start time far enough ahead that `processes` workers have all started by then.
     func startTime(processes: Int) -> UInt64 {
-        Monotonic.now() + 300_000_000 + UInt64(processes) * 40_000_000
+        Syscalls.monotonicNanoseconds() + 300_000_000 + UInt64(processes) * 40_000_000
     }
 
     /// Creates an empty file (a log or a stamp file).

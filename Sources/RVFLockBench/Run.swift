@@ -3,6 +3,8 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import RVFLock
+import RVFLockReference
 
 /// Runs every measurement and writes the report.
 struct Run: ParsableCommand {
@@ -18,8 +20,11 @@ struct Run: ParsableCommand {
     @Option(help: "Write the markdown report here (it is printed either way).")
     var markdown: String?
 
-    @Option(help: "The reference implementation to compare with.")
-    var reference: String = ReferenceHarness.defaultSource
+    @Option(
+        help:
+            "The reference implementation to compare with (default: seed/locking.rs in $RVFLOCK_REFERENCE_DIR, or in ../shared beside the package)."
+    )
+    var reference: String = ReferenceProgram.referenceSource
 
     @Option(help: "Where to make the scratch directory for lock files (default: $TMPDIR or /tmp).")
     var directory: String?
@@ -41,13 +46,18 @@ struct Run: ParsableCommand {
 
     func run() throws {
         let startedAt = Date()
-        let clockStart = Monotonic.now()
+        let clockStart = Syscalls.monotonicNanoseconds()
         let scratch = try makeScratchDirectory(in: directory ?? ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp")
         defer { if !keep { try? FileManager.default.removeItem(atPath: scratch) } }
         let items = Set((only ?? "1,2,3,4,5,6,7").split(separator: ",").compactMap { Int($0) })
 
         progress("rvflock-bench: \(profile.rawValue) profile, scratch directory \(scratch)")
-        let harness = ReferenceHarness.build(source: reference, into: scratch)
+        let harness: (binary: String?, unavailable: String?)
+        do {
+            harness = (try ReferenceProgram.build(.bench, in: scratch, reference: reference).executable, nil)
+        } catch {
+            harness = (nil, error.description)
+        }
         if let unavailable = harness.unavailable { progress("rvflock-bench: reference skipped: \(unavailable)") }
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         let context = BenchContext(
@@ -134,7 +144,7 @@ struct Run: ParsableCommand {
         }
 
         results.machine.loadAverageAtEnd = Self.loadAverage()
-        results.machine.secondsTaken = Double(Monotonic.now() - clockStart) / 1e9
+        results.machine.secondsTaken = Double(Syscalls.monotonicNanoseconds() - clockStart) / 1e9
         results.goals = GoalTable.goals(for: results)
         let report = MarkdownReport(results: results).render()
         let encoder = JSONEncoder()

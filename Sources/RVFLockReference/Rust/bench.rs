@@ -1,9 +1,10 @@
 //! Benchmark harness for the reference lock (`shared/seed/locking.rs`).
 //!
-//! This is our own code: `rvflock-bench` generates a crate root in a temporary
-//! directory that pulls in the reference with `#[path = "..."] mod locking;`
-//! and this file as `mod bench;`, compiles it with `rustc -O --edition 2021`,
-//! and runs it as a worker. Nothing of the reference is copied here.
+//! This is our own code. `ReferenceProgram` (Sources/RVFLockReference) generates a
+//! crate root in a temporary folder that pulls in the reference with
+//! `#[path = "..."] mod locking;` and this file as `mod program;`, and compiles it
+//! with `rustc -O --edition 2021`; `rvflock-bench` runs it as a worker. Nothing of
+//! the reference is copied here.
 //!
 //! Usage (all times CLOCK_MONOTONIC nanoseconds, shared with the Swift workers):
 //!   uncontended DATA WARMUP ITERATIONS        -> `samples NS NS ...` (one acquire + release each)

@@ -1,18 +1,18 @@
-// Drives the reference implementation's WriterLock from the command line, for
-// RVFLock's interoperability tests. The tests copy this file to a temporary
-// folder as main.rs, with @LOCKING_RS@ replaced by the absolute path of the
-// reference's locking.rs, and build it with rustc.
-//
-//   refharness hold PATH MS   acquire, print "acquired PID", sleep MS, release; print "released"
-//                             if the lock file still had this holder's writer id then, else "lost"
-//   refharness try PATH       acquire and release at once: print "acquired" (exit 0) or "busy" (exit 3)
-//
-// The reference takes its hostname from $HOSTNAME: the tests set it.
+//! Drives the reference implementation's `WriterLock` from the command line, for
+//! RVFLock's interoperability tests.
+//!
+//! This is our own code. `ReferenceProgram` (Sources/RVFLockReference) generates a
+//! crate root in a temporary folder that pulls in the reference with
+//! `#[path = "..."] mod locking;` and this file as `mod program;`, and compiles it
+//! with rustc. Nothing of the reference is copied here.
+//!
+//!   refharness hold PATH MS   acquire, print "acquired PID", sleep MS, release; print "released"
+//!                             if the lock file still had this holder's writer id then, else "lost"
+//!   refharness try PATH       acquire and release at once: print "acquired" (exit 0) or "busy" (exit 3)
+//!
+//! The reference takes its hostname from $HOSTNAME: the tests set it.
 
-#[path = "@LOCKING_RS@"]
-#[allow(dead_code)]
-mod locking;
-
+use crate::locking;
 use std::io::{ErrorKind, Write};
 use std::path::Path;
 use std::process::exit;
@@ -31,7 +31,7 @@ fn is_contention(kind: ErrorKind) -> bool {
     kind == ErrorKind::WouldBlock || kind == ErrorKind::AlreadyExists
 }
 
-fn main() {
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
         eprintln!("usage: refharness hold PATH MS | try PATH");

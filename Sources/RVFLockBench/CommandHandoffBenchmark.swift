@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLock
 
 /// Item 7b (issue 8's cost): the handoff between two wrapper processes, as a
 /// shell user sees it: one `rvf-lock exec FILE -- CMD` holds while four more
@@ -75,7 +76,7 @@ struct CommandHandoffBenchmark {
                 arguments: leading + [tools.stamp, log, "\(slot)", "\(Self.holdMicroseconds)"],
                 standardError: directory + "/slot-\(slot).stderr")
         }
-        let start = Monotonic.now()
+        let start = Syscalls.monotonicNanoseconds()
         let end = start + UInt64(seconds * 1e9)
         // The first gaps come before every slot's wrapper has started and queued.
         let warmupEnd = start + UInt64(seconds * 0.2e9)
@@ -103,14 +104,14 @@ struct CommandHandoffBenchmark {
                 }
                 running[index] = nil
                 try slots[index].check(status: status)
-                if Monotonic.now() < end { running[index] = try slots[index].spawn() }
+                if Syscalls.monotonicNanoseconds() < end { running[index] = try slots[index].spawn() }
             }
-            guard Monotonic.now() < giveUp else {
+            guard Syscalls.monotonicNanoseconds() < giveUp else {
                 throw BenchFailure("\(wrapper.name): the wrappers were still running 60 s after the end; is the lock stuck?")
             }
             // Polling costs the machine little at this rate, and a restart a millisecond
             // late only joins the queue a millisecond later; the gaps are stamped by the commands.
-            Monotonic.sleep(nanoseconds: 1_000_000)
+            Syscalls.sleep(nanoseconds: 1_000_000)
         }
         return try Self.gaps(inLog: log, from: warmupEnd, to: end)
     }

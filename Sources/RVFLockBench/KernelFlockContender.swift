@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import RVFLock
 #endif
 
 /// Kernel `flock(2)` in the worker loop: a plain file opened once, blocking
@@ -20,14 +21,14 @@ final class KernelFlockContender: Contender {
     deinit { close(descriptor) }
 
     func acquire(before end: UInt64) throws -> Bool {
-        guard Monotonic.now() < end else { return false }
+        guard Syscalls.monotonicNanoseconds() < end else { return false }
         while flock(descriptor, LOCK_EX) != 0 {
             guard errno == EINTR else { throw BenchFailure("flock(LOCK_EX) on \(path) failed: errno \(errno)") }
         }
         // A blocking flock has no deadline. A lock obtained after the end is given
         // back uncounted, just as RVFLock's acquire(timeout:) would have timed out;
         // the processes still inside are leaving, so this wait is short.
-        guard Monotonic.now() < end else {
+        guard Syscalls.monotonicNanoseconds() < end else {
             try release()
             return false
         }

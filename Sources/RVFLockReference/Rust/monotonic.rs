@@ -1,7 +1,7 @@
-//! CLOCK_MONOTONIC for the programs built around the reference (`bench.rs` here,
-//! the torture harness's `reference_holder.rs`): the clock the Swift workers
-//! stamp with, so that times compare across processes. Both crate roots pull it
-//! in with `#[path = "..."] mod monotonic;`.
+//! CLOCK_MONOTONIC for the programs built around the reference (`bench.rs`,
+//! `torture_holder.rs`): the clock the Swift workers stamp with, so that times
+//! compare across processes. Every crate root `ReferenceProgram` generates pulls
+//! it in with `#[path = "..."] mod monotonic;`.
 
 use std::time::Duration;
 

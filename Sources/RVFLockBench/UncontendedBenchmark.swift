@@ -168,9 +168,9 @@ private func timed(_ count: Int, _ operation: () throws -> Void) throws -> [Doub
     var samples: [Double] = []
     samples.reserveCapacity(count)
     for _ in 0..<count {
-        let start = Monotonic.now()
+        let start = Syscalls.monotonicNanoseconds()
         try operation()
-        samples.append(Double(Monotonic.now() - start))
+        samples.append(Double(Syscalls.monotonicNanoseconds() - start))
     }
     return samples
 }

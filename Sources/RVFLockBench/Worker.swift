@@ -51,7 +51,7 @@ struct Worker: ParsableCommand {
     }
 
     func run() throws {
-        Monotonic.sleep(until: startNs)
+        Syscalls.sleep(untilMonotonic: startNs)
         switch mode {
         case .handoff: try handoff()
         case .contend: try contend()
@@ -80,7 +80,7 @@ struct Worker: ParsableCommand {
         var samples: [UInt64] = []
         var acquisitions = 0
         while try contender.acquire(before: endNs) {
-            let acquiredAt = Monotonic.now()
+            let acquiredAt = Syscalls.monotonicNanoseconds()
             // The stamp is written under the lock, so it is always the last releaser's.
             var stamp: (UInt64, UInt64) = (0, 0)
             _ = withUnsafeMutableBytes(of: &stamp) { pread(stamps, $0.baseAddress, $0.count, 0) }
@@ -89,12 +89,12 @@ struct Worker: ParsableCommand {
                 samples.append(acquiredAt - stamp.0)
             }
             acquisitions += 1
-            if holdUs > 0 { Monotonic.sleep(nanoseconds: holdUs * 1000) }
-            stamp = (Monotonic.now(), id)
+            if holdUs > 0 { Syscalls.sleep(nanoseconds: holdUs * 1000) }
+            stamp = (Syscalls.monotonicNanoseconds(), id)
             _ = withUnsafeBytes(of: &stamp) { pwrite(stamps, $0.baseAddress, $0.count, 0) }
             try contender.release()
             // Step back, so that a waiting process, not this one, takes the lock next.
-            if pauseUs > 0 { Monotonic.sleep(nanoseconds: pauseUs * 1000) }
+            if pauseUs > 0 { Syscalls.sleep(nanoseconds: pauseUs * 1000) }
         }
         say("acquisitions \(acquisitions)")
         say("samples " + samples.map(String.init).joined(separator: " "))
@@ -113,9 +113,9 @@ struct Worker: ParsableCommand {
         var waits: [UInt64] = []
         waits.reserveCapacity(1 << 14)
         while true {
-            let askedAt = Monotonic.now()
+            let askedAt = Syscalls.monotonicNanoseconds()
             guard try contender.acquire(before: endNs) else { break }
-            waits.append(Monotonic.now() - askedAt)
+            waits.append(Syscalls.monotonicNanoseconds() - askedAt)
             // One write each: O_APPEND makes each line land whole and in order.
             _ = enter.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
             if holdUs > 0 { usleep(UInt32(holdUs)) }
@@ -139,7 +139,7 @@ struct Worker: ParsableCommand {
             throw BenchFailure("the holder lost its lock")
         }
         let before = ResourceSnapshot.current()
-        Monotonic.sleep(nanoseconds: UInt64(seconds * 1e9))
+        Syscalls.sleep(nanoseconds: UInt64(seconds * 1e9))
         let after = ResourceSnapshot.current()
         say(after.line(since: before) + " held \(handle.isHeld ? 1 : 0)")
         try handle.release()
@@ -148,7 +148,7 @@ struct Worker: ParsableCommand {
     func idle() {
         say("acquired \(getpid())")
         let before = ResourceSnapshot.current()
-        Monotonic.sleep(nanoseconds: UInt64((seconds ?? 1) * 1e9))
+        Syscalls.sleep(nanoseconds: UInt64((seconds ?? 1) * 1e9))
         let after = ResourceSnapshot.current()
         say(after.line(since: before) + " held 0")
     }
@@ -157,16 +157,16 @@ struct Worker: ParsableCommand {
         let lock = writerLock
         say("ready")
         let before = ResourceSnapshot.current()
-        let startedAt = Monotonic.now()
+        let startedAt = Syscalls.monotonicNanoseconds()
         do throws(LockError) {
             let handle = try lock.acquire(timeout: .milliseconds(timeoutMs))
-            let acquiredAt = Monotonic.now()
+            let acquiredAt = Syscalls.monotonicNanoseconds()
             let after = ResourceSnapshot.current()
             say("acquired at-ns \(acquiredAt) waited-ns \(acquiredAt - startedAt) " + after.line(since: before))
             try handle.release()
         } catch {
             guard error.code == .timedOut || error.code == .busy else { throw error }
-            let endedAt = Monotonic.now()
+            let endedAt = Syscalls.monotonicNanoseconds()
             let after = ResourceSnapshot.current()
             say("timed-out waited-ns \(endedAt - startedAt) " + after.line(since: before))
         }

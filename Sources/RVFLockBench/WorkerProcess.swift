@@ -2,11 +2,14 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockSpawn
+import SystemPackage
+import RVFLock
 
 /// A child process whose standard output the benchmark reads line by line.
 ///
-/// Spawned with `posix_spawn` rather than Foundation's `Process`, so that many
-/// children can run at once without a run loop, and each can be killed and
+/// Started with the package's `Spawn` rather than Foundation's `Process`, so that
+/// many children can run at once without a run loop, and each can be killed and
 /// reaped at a precise moment (the recovery benchmark depends on that).
 final class WorkerProcess {
     let pid: pid_t
@@ -19,43 +22,25 @@ final class WorkerProcess {
 
     init(executable: String, arguments: [String], label: String, takesInput: Bool = false) throws(BenchFailure) {
         self.label = label
-        var ends: [CInt] = [-1, -1]
-        guard pipe(&ends) == 0 else { throw BenchFailure("pipe failed for \(label): errno \(errno)") }
-        // Close-on-exec, so that no other child inherits this pipe and keeps it open past our child's
-        // exit. (pipe2 is not imported into Swift; the benchmark spawns from one thread only.)
-        _ = fcntl(ends[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(ends[1], F_SETFD, FD_CLOEXEC)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        var requests: [CInt] = [-1, -1]
-        if takesInput {
-            guard pipe(&requests) == 0 else { throw BenchFailure("pipe failed for \(label): errno \(errno)") }
-            _ = fcntl(requests[0], F_SETFD, FD_CLOEXEC)
-            _ = fcntl(requests[1], F_SETFD, FD_CLOEXEC)
-            posix_spawn_file_actions_adddup2(&actions, requests[0], 0)
-        } else {
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        do throws(Errno) {
+            let replies = try Spawn.pipe()
+            defer { close(replies.writable) }
+            let requests = takesInput ? try Spawn.pipe() : nil
+            defer { if let requests { close(requests.readable) } }
+            do throws(Errno) {
+                pid = try Spawn.start(
+                    executable, arguments: [executable] + arguments,
+                    input: requests.map { .descriptor($0.readable) } ?? .nullDevice, output: .descriptor(replies.writable))
+            } catch {
+                close(replies.readable)
+                if let requests { close(requests.writable) }
+                throw error
+            }
+            output = replies.readable
+            input = requests?.writable ?? -1
+        } catch {
+            throw BenchFailure("could not start \(label) (\(executable)): \(error)")
         }
-        posix_spawn_file_actions_adddup2(&actions, ends[1], 1)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let environment = ProcessInfo.processInfo.environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            for pointer in argv { free(pointer) }
-            for pointer in environment { free(pointer) }
-        }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, executable, &actions, nil, argv, environment)
-        close(ends[1])
-        if takesInput { close(requests[0]) }
-        guard result == 0 else {
-            close(ends[0])
-            if takesInput { close(requests[1]) }
-            throw BenchFailure("could not start \(label) (\(executable)): errno \(result)")
-        }
-        pid = child
-        output = ends[0]
-        input = requests[1]
     }
 
     deinit {
@@ -83,14 +68,14 @@ final class WorkerProcess {
 
     /// The next line of output, or nil at end of output or after `timeoutNanoseconds`.
     func readLine(timeoutNanoseconds: UInt64) -> String? {
-        let deadline = Monotonic.now() + timeoutNanoseconds
+        let deadline = Syscalls.monotonicNanoseconds() + timeoutNanoseconds
         while true {
             if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
                 let line = String(decoding: pending[..<newline], as: UTF8.self)
                 pending.removeSubrange(...newline)
                 return line
             }
-            let now = Monotonic.now()
+            let now = Syscalls.monotonicNanoseconds()
             guard now < deadline, output >= 0 else { return nil }
             var entry = pollfd(fd: output, events: Int16(POLLIN), revents: 0)
             let milliseconds = CInt(min((deadline - now) / 1_000_000 + 1, 60_000))
@@ -122,8 +107,10 @@ final class WorkerProcess {
     func finish(timeoutNanoseconds: UInt64 = 60_000_000_000) throws(BenchFailure) -> [String] {
         closeInput()
         var lines: [String] = []
-        let deadline = Monotonic.now() + timeoutNanoseconds
-        while let line = readLine(timeoutNanoseconds: deadline > Monotonic.now() ? deadline - Monotonic.now() : 0) {
+        let deadline = Syscalls.monotonicNanoseconds() + timeoutNanoseconds
+        while let line = readLine(
+            timeoutNanoseconds: deadline > Syscalls.monotonicNanoseconds() ? deadline - Syscalls.monotonicNanoseconds() : 0)
+        {
             lines.append(line)
         }
         if output >= 0 {

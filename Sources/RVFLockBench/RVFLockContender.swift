@@ -10,7 +10,7 @@ final class RVFLockContender: Contender {
     init(_ lock: WriterLock) { self.lock = lock }
 
     func acquire(before end: UInt64) throws -> Bool {
-        let now = Monotonic.now()
+        let now = Syscalls.monotonicNanoseconds()
         guard now < end else { return false }
         do throws(LockError) {
             handle = try lock.acquire(timeout: .nanoseconds(Int64(end - now)))

@@ -5,7 +5,7 @@ import ArgumentParser
 /// Kernel `flock(2)` is the yardstick of issue 9: the same worker processes,
 /// hold times and measurements as RVFLock, with the lock a blocking
 /// `flock(LOCK_EX)` on a plain file. The reference runs in a harness of its own
-/// (`reference/bench.rs`) and cannot wait, so it has no worker mode here.
+/// (`Sources/RVFLockReference/Rust/bench.rs`) and cannot wait, so it has no worker mode here.
 enum Implementation: String, Codable, CaseIterable, ExpressibleByArgument {
     case rvflock
     case kernelFlock = "kernel-flock"
