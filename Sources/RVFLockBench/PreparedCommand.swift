@@ -14,13 +14,13 @@ final class PreparedCommand {
     let label: String
     let standardError: String
     private let executable: String
-    private let prepared: Spawn.Prepared
+    private let prepared: Spawn.Command
 
     init(label: String, executable: String, arguments: [String], standardError: String) {
         self.label = label
         self.executable = executable
         self.standardError = standardError
-        prepared = Spawn.Prepared(
+        prepared = Spawn.Command(
             executable, arguments: [executable] + arguments,
             input: .nullDevice, output: .nullDevice, error: .file(standardError, append: true))
     }

@@ -28,9 +28,10 @@ final class WorkerProcess {
             let requests = takesInput ? try Spawn.pipe() : nil
             defer { if let requests { close(requests.readable) } }
             do throws(Errno) {
-                pid = try Spawn.start(
+                pid = try Spawn.Command(
                     executable, arguments: [executable] + arguments,
-                    input: requests.map { .descriptor($0.readable) } ?? .nullDevice, output: .descriptor(replies.writable))
+                    input: requests.map { .descriptor($0.readable) } ?? .nullDevice, output: .descriptor(replies.writable)
+                ).start()
             } catch {
                 close(replies.readable)
                 if let requests { close(requests.writable) }

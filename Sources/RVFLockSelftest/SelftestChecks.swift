@@ -1,5 +1,5 @@
 package import RVFLock
-package import SystemPackage
+import SystemPackage
 
 /// The probes of `rvf-lock selftest`, each asking the file system, bare, for one
 /// thing the protocol relies on, in a scratch directory inside DIR (so on DIR's

@@ -146,14 +146,7 @@ package enum SelftestSystem {
         guard stat(path, &info) == 0 else {
             return errno == ENOENT ? .missing : .inaccessible(errno)
         }
-        switch info.st_mode & S_IFMT {
-        case S_IFDIR: return .directory
-        case S_IFREG: return .notADirectory("file")
-        case S_IFIFO: return .notADirectory("named pipe")
-        case S_IFSOCK: return .notADirectory("socket")
-        case S_IFCHR, S_IFBLK: return .notADirectory("device")
-        default: return .notADirectory("special file")
-        }
+        return info.st_mode & S_IFMT == S_IFDIR ? .directory : .notADirectory(FileIdentity.kind(of: info) ?? "file")
     }
 
     package static func makeDirectory(_ path: String) throws(ProbeFailure) {
@@ -392,10 +385,11 @@ package enum SelftestSystem {
             let executable = lstat("/proc/self/exe", &info) == 0 ? "/proc/self/exe" : CommandLine.arguments[0]
             let child: pid_t
             do throws(Errno) {
-                child = try Spawn.start(
+                child = try Spawn.Command(
                     executable, arguments: ["rvf-lock"] + arguments,
                     input: .descriptor(inputEnds[0]), output: .descriptor(outputEnds[1]), error: .descriptor(outputEnds[1]),
-                    defaultSignals: [SIGINT, SIGTERM, SIGHUP, SIGPIPE])
+                    defaultSignals: [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
+                ).start()
             } catch {
                 for end in inputEnds + outputEnds { Glibc.close(end) }
                 throw ProbeFailure("posix_spawn", error.rawValue)

@@ -22,47 +22,29 @@ package enum SpawnedStream: Sendable {
 /// theirs with it. (`rvf-lock exec` starts COMMAND from C, in its keeper: see
 /// `CRVFLockCommandShims`.)
 package enum Spawn {
-    /// Starts `executable` with `arguments` as its whole argument vector (the
-    /// first is the name it sees as `argv[0]`), and returns its pid.
-    ///
-    /// - Parameters:
-    ///   - environment: `NAME=value` entries; nil for this process's environment.
-    ///   - input, output, error: how descriptors 0, 1 and 2 start, set up in that order.
-    ///   - defaultSignals: signals the child starts with at their default action,
-    ///     with no signal blocked (what a test runner or a shell blocked or ignored
-    ///     must not carry over). Empty: the child inherits both as they are.
-    ///   - newSession: in a session and process group of its own, away from any
-    ///     terminal (`POSIX_SPAWN_SETSID`).
-    /// - Throws: the error `posix_spawn` reports (the program is missing, cannot be run).
-    package static func start(
-        _ executable: String,
-        arguments: [String],
-        environment: [String]? = nil,
-        input: SpawnedStream = .inherited,
-        output: SpawnedStream = .inherited,
-        error: SpawnedStream = .inherited,
-        defaultSignals: [CInt] = [],
-        newSession: Bool = false
-    ) throws(Errno) -> Int32 {
-        try Prepared(
-            executable, arguments: arguments, environment: environment, input: input, output: output, error: error,
-            defaultSignals: defaultSignals, newSession: newSession
-        ).start()
-    }
-
-    /// A command made ready to start again and again: its argument and environment
-    /// strings, descriptor set-up and signal state are built once, so that a benchmark
-    /// timing a run from ``start()`` to its exit counts the process, not the preparation.
-    /// ``Spawn/start(_:arguments:environment:input:output:error:defaultSignals:newSession:)``
-    /// prepares one and starts it once.
-    package final class Prepared {
+    /// A command to start: `Spawn.Command(...).start()` starts it once. Its argument
+    /// and environment strings, descriptor set-up and signal state are built when it
+    /// is made, so that one kept and started again and again (a benchmark timing a run
+    /// from ``start()`` to its exit) costs the process, not the preparation.
+    package final class Command {
         private let executable: String
         private let argv: [UnsafeMutablePointer<CChar>?]
         private let envp: [UnsafeMutablePointer<CChar>?]?
         private var actions = posix_spawn_file_actions_t()
         private var attributes = posix_spawnattr_t()
 
-        /// The same parameters as ``Spawn/start(_:arguments:environment:input:output:error:defaultSignals:newSession:)``.
+        /// Prepares `executable` with `arguments` as its whole argument vector (the
+        /// first is the name it sees as `argv[0]`).
+        ///
+        /// - Parameters:
+        ///   - environment: `NAME=value` entries; nil for this process's environment
+        ///     (as it is at each start).
+        ///   - input, output, error: how descriptors 0, 1 and 2 start, set up in that order.
+        ///   - defaultSignals: signals the child starts with at their default action,
+        ///     with no signal blocked (what a test runner or a shell blocked or ignored
+        ///     must not carry over). Empty: the child inherits both as they are.
+        ///   - newSession: in a session and process group of its own, away from any
+        ///     terminal (`POSIX_SPAWN_SETSID`).
         package init(
             _ executable: String,
             arguments: [String],
@@ -118,6 +100,7 @@ package enum Spawn {
         }
 
         /// Starts one run and returns its pid.
+        ///
         /// - Throws: the error `posix_spawn` reports (the program is missing, cannot be run).
         package func start() throws(Errno) -> Int32 {
             var child: pid_t = 0
@@ -157,13 +140,13 @@ extension Spawn {
 
     /// Runs `executable` to its end, standard input from `/dev/null`, standard output and
     /// error into `log` (emptied first; `/dev/null` when nil), and returns what
-    /// ``waitForExit(_:)`` returns. `arguments` is the whole argument vector, as for
-    /// ``start(_:arguments:environment:input:output:error:defaultSignals:newSession:)``.
+    /// ``waitForExit(_:)`` returns. `arguments` is the whole argument vector, as for a
+    /// ``Command``.
     package static func run(_ executable: String, arguments: [String], log: String? = nil) throws(Errno) -> Int32 {
         let destination: SpawnedStream = log.map { .file($0, append: false) } ?? .nullDevice
         // Both streams open the log on their own with O_TRUNC: the second open would empty what
         // the child wrote through the first, so standard error goes to a copy of standard output.
-        let pid = try start(executable, arguments: arguments, input: .nullDevice, output: destination, error: .descriptor(1))
+        let pid = try Command(executable, arguments: arguments, input: .nullDevice, output: destination, error: .descriptor(1)).start()
         return waitForExit(pid)
     }
 

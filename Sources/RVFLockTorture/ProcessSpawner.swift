@@ -40,11 +40,12 @@ enum ProcessSpawner {
         do throws(Errno) {
             // Standard output and error append to one file: two opens with O_APPEND
             // interleave whole writes as one shared open would.
-            return try Spawn.start(
+            return try Spawn.Command(
                 arguments[0], arguments: arguments, environment: variables.map { "\($0.key)=\($0.value)" },
                 input: closed.input ? .closed : .nullDevice,
                 output: closed.output ? .closed : .file(output, append: true),
-                error: .file(output, append: true))
+                error: .file(output, append: true)
+            ).start()
         } catch {
             throw SpawnError(arguments: arguments, code: error.rawValue)
         }

@@ -40,6 +40,18 @@ extension CLITests {
             }
         }
 
+        @Test func aNamedPipeAtTheLockPathIsCalledTheSameByEveryCommand() async throws {
+            try await withSandbox { dir in
+                #expect(mkfifo("\(dir)/data.rvf.lock", 0o644) == 0)
+                let exec = try await rvfLock(["exec", "-n", "\(dir)/data.rvf", "true"])
+                #expect(exec.status == 66, "\(exec.standardError)")
+                #expect(exec.standardError.contains("is a named pipe, not a lock file"), "\(exec.standardError)")
+                let status = try await rvfLock(["status", "\(dir)/data.rvf"])
+                #expect(status.standardOutput.contains("named pipe"), "\(status.standardOutput)")
+                #expect(!status.standardOutput.contains("FIFO"), "\(status.standardOutput)")
+            }
+        }
+
         @Test func aDirectoryThatRefusesNewFilesIsNotCalledMissing() async throws {
             let result = try await rvfLock(["exec", "/proc/rvf-lock-test.rvf", "true"])
             #expect(result.status == 73, "\(result.standardError)")

@@ -109,10 +109,11 @@ public final class ChildProcess: Sendable {
         let childPID: pid_t
         do {
             // Signals blocked or ignored in the test runner must not carry over into the worker.
-            childPID = try Spawn.start(
+            childPID = try Spawn.Command(
                 executable, arguments: [executable] + arguments, environment: variables.map { "\($0.key)=\($0.value)" },
                 input: input, output: stream(1, outputPath), error: stream(2, errorPath),
-                defaultSignals: [SIGPIPE, SIGTERM, SIGINT], newSession: newSession)
+                defaultSignals: [SIGPIPE, SIGTERM, SIGINT], newSession: newSession
+            ).start()
         } catch {
             if pipeEnds[0] >= 0 { close(pipeEnds[0]) }
             if pipeEnds[1] >= 0 { close(pipeEnds[1]) }

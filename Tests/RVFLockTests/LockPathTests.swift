@@ -35,6 +35,16 @@ import Testing
         #expect(LockFiles.read(target) == stale.encoded())
     }
 
+    @Test func namedPipeAtTheLockPathIsNeitherOpenedNorRemoved() throws {
+        // Opening a named pipe for reading would block until a writer came.
+        #expect(mkfifo(sandbox.lockFile, 0o644) == 0)
+        let error = try #require(LockError.caught { () throws(LockError) in try sandbox.lock().tryAcquire() })
+        #expect(error.code == .notARegularFile)
+        #expect(error.description.contains("named pipe"), "\(error.description)")
+        var info = stat()
+        #expect(lstat(sandbox.lockFile, &info) == 0 && info.st_mode & S_IFMT == S_IFIFO)
+    }
+
     @Test func danglingSymbolicLinkAtTheLockPathIsLeftAlone() throws {
         #expect(symlink(sandbox.directory.file("nowhere"), sandbox.lockFile) == 0)
         let error = try #require(LockError.caught { () throws(LockError) in try sandbox.lock().tryAcquire() })

@@ -31,6 +31,22 @@ fn is_contention(kind: ErrorKind) -> bool {
     kind == ErrorKind::WouldBlock || kind == ErrorKind::AlreadyExists
 }
 
+/// The reference's lock on `data_path`, or the end of this process: `busy` (exit 3)
+/// when another holds it, `error ...` (exit 1) when acquiring failed otherwise.
+fn acquire_or_exit(data_path: &Path) -> locking::WriterLock {
+    match locking::WriterLock::acquire(data_path) {
+        Ok(lock) => lock,
+        Err(error) if is_contention(error.kind()) => {
+            say("busy");
+            exit(3);
+        }
+        Err(error) => {
+            say(&format!("error {}", error));
+            exit(1);
+        }
+    }
+}
+
 pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() < 3 {
@@ -41,38 +57,18 @@ pub fn main() {
     match args[1].as_str() {
         "hold" => {
             let milliseconds: u64 = args.get(3).and_then(|text| text.parse().ok()).unwrap_or(1000);
-            match locking::WriterLock::acquire(data_path) {
-                Ok(lock) => {
-                    say(&format!("acquired {}", std::process::id()));
-                    sleep(Duration::from_millis(milliseconds));
-                    let still_ours = lock.is_valid();
-                    let _ = lock.release();
-                    say(if still_ours { "released" } else { "lost" });
-                }
-                Err(error) if is_contention(error.kind()) => {
-                    say("busy");
-                    exit(3);
-                }
-                Err(error) => {
-                    say(&format!("error {}", error));
-                    exit(1);
-                }
-            }
+            let lock = acquire_or_exit(data_path);
+            say(&format!("acquired {}", std::process::id()));
+            sleep(Duration::from_millis(milliseconds));
+            let still_ours = lock.is_valid();
+            let _ = lock.release();
+            say(if still_ours { "released" } else { "lost" });
         }
-        "try" => match locking::WriterLock::acquire(data_path) {
-            Ok(lock) => {
-                say("acquired");
-                let _ = lock.release();
-            }
-            Err(error) if is_contention(error.kind()) => {
-                say("busy");
-                exit(3);
-            }
-            Err(error) => {
-                say(&format!("error {}", error));
-                exit(1);
-            }
-        },
+        "try" => {
+            let lock = acquire_or_exit(data_path);
+            say("acquired");
+            let _ = lock.release();
+        }
         mode => {
             eprintln!("refharness: unknown mode {}", mode);
             exit(64);

@@ -166,11 +166,7 @@ struct LockTarget {
         switch info.st_mode & S_IFMT {
         case S_IFREG: return .regularFile
         case S_IFDIR: return .directory
-        case S_IFLNK: return .other("symbolic link")
-        case S_IFIFO: return .other("named pipe")
-        case S_IFSOCK: return .other("socket")
-        case S_IFCHR, S_IFBLK: return .other("device")
-        default: return .other("special file")
+        default: return .other(FileIdentity.kind(of: info) ?? "special file")
         }
     }
 }

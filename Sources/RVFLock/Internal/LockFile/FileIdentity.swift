@@ -1,11 +1,11 @@
-import Glibc
+package import Glibc
 
 /// Which file a path named at some moment: device and inode.
 ///
 /// Comparing identities before removing a lock file is what makes "remove exactly
 /// the lock that was judged" possible: the judge keeps the file open meanwhile,
 /// so its inode number cannot be reused by a newer lock.
-struct FileIdentity: Hashable, Sendable {
+package struct FileIdentity: Hashable, Sendable {
     let device: UInt64
     let inode: UInt64
 
@@ -14,12 +14,14 @@ struct FileIdentity: Hashable, Sendable {
         inode = UInt64(info.st_ino)
     }
 
-    static func kind(of info: stat) -> String? {
+    /// What a file is, in the words every message of the package uses ("named pipe",
+    /// "character device", ...); nil for a regular file.
+    package static func kind(of info: stat) -> String? {
         switch info.st_mode & S_IFMT {
         case S_IFREG: nil
         case S_IFDIR: "directory"
         case S_IFLNK: "symbolic link"
-        case S_IFIFO: "FIFO"
+        case S_IFIFO: "named pipe"
         case S_IFSOCK: "socket"
         case S_IFCHR: "character device"
         case S_IFBLK: "block device"
