@@ -29,9 +29,9 @@ struct BenchContext {
         try WorkerProcess(executable: executable, arguments: ["worker"] + arguments, label: label)
     }
 
-    func referenceWorker(_ arguments: [String], label: String, takesInput: Bool = false) throws(BenchFailure) -> WorkerProcess {
+    func referenceWorker(_ arguments: [String], label: String) throws(BenchFailure) -> WorkerProcess {
         guard let reference else { throw BenchFailure("the reference harness is not built") }
-        return try WorkerProcess(executable: reference, arguments: arguments, label: label, takesInput: takesInput)
+        return try WorkerProcess(executable: reference, arguments: arguments, label: label)
     }
 
     /// A monotonic start time far enough ahead that `processes` workers have all started by then.

@@ -108,7 +108,7 @@ struct UncontendedBenchmark {
         ]
         // One reference process serves every block, so it stays as warm as the in-process variants.
         let server = try context.reference.map { _ throws(BenchFailure) in
-            try context.referenceWorker(["serve", directory + "/reference.rvf"], label: "reference uncontended", takesInput: true)
+            try context.referenceWorker(["serve", directory + "/reference.rvf"], label: "reference uncontended")
         }
         if let server {
             variants.append(

@@ -1,4 +1,5 @@
 package import RVFLock
+import RVFLockSpawn
 import SystemPackage
 
 /// The probes of `rvf-lock selftest`, each asking the file system, bare, for one
@@ -279,7 +280,7 @@ package struct SelftestChecks {
     private func startHolder(_ path: String, exclusive: Bool, title: String) throws(Interrupted) -> Started {
         let helper: SelftestSystem.HelperProcess
         do throws(ProbeFailure) {
-            helper = try SelftestSystem.HelperProcess(arguments: [
+            helper = try SelftestSystem.startHelper(arguments: [
                 SelftestSystem.helperCommandName, parent, "hold-flock", path, exclusive ? "ex" : "sh",
             ])
         } catch {
@@ -351,7 +352,7 @@ package struct SelftestChecks {
         }
         let helper: SelftestSystem.HelperProcess
         do throws(ProbeFailure) {
-            helper = try SelftestSystem.HelperProcess(arguments: [SelftestSystem.helperCommandName, parent, "touch", scratch + "/" + name])
+            helper = try SelftestSystem.startHelper(arguments: [SelftestSystem.helperCommandName, parent, "touch", scratch + "/" + name])
         } catch {
             return .failed("file_events", title, "cannot start a second process: \(error)")
         }

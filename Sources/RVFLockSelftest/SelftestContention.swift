@@ -1,5 +1,6 @@
 import RVFLock
 import RVFLockCommandLine
+import RVFLockSpawn
 import SystemPackage
 
 /// The contention run of `rvf-lock selftest`: worker processes take the real
@@ -60,7 +61,7 @@ package struct ContentionRun {
                 index % 2 == 1 ? "named" : "unnamed", String(index),
             ]
             do throws(ProbeFailure) {
-                workers.append(try SelftestSystem.HelperProcess(arguments: arguments))
+                workers.append(try SelftestSystem.startHelper(arguments: arguments))
             } catch {
                 return (.failed("contention", title, "cannot start worker process \(index + 1): \(error)"), nil)
             }

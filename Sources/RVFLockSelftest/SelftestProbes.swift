@@ -356,141 +356,21 @@ package enum SelftestSystem {
     // MARK: Helper processes
 
     /// A copy of rvf-lock started as a second (third, ...) process for the probes
-    /// and the contention run. Its standard input is a pipe this process holds
-    /// (closing it tells the helper to end); its standard output and error are a
-    /// pipe this process reads.
-    final class HelperProcess {
-        let pid: pid_t
-        private var input: CInt
-        private let output: CInt
-        private var pending: [UInt8] = []
-        private(set) var exitStatus: Int32?
-        /// Everything the helper printed that was not read as a line, for diagnostics.
-        private(set) var unreadOutput = ""
+    /// and the contention run: a `PipedChild` whose standard error shares the pipe of
+    /// its output. Its standard input is a pipe this process holds (closing it tells
+    /// the helper to end).
+    typealias HelperProcess = PipedChild
 
-        init(arguments: [String]) throws(ProbeFailure) {
-            var inputEnds: [CInt] = [-1, -1]
-            var outputEnds: [CInt] = [-1, -1]
-            guard pipe(&inputEnds) == 0 else { throw ProbeFailure("pipe") }
-            guard pipe(&outputEnds) == 0 else {
-                let failure = ProbeFailure("pipe")
-                Glibc.close(inputEnds[0]); Glibc.close(inputEnds[1])
-                throw failure
-            }
-            for end in inputEnds + outputEnds { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-            _ = fcntl(outputEnds[0], F_SETFL, fcntl(outputEnds[0], F_GETFL) | O_NONBLOCK)
-
-            // /proc/self/exe still names this program if its file was replaced meanwhile.
-            var info = stat()
-            let executable = lstat("/proc/self/exe", &info) == 0 ? "/proc/self/exe" : CommandLine.arguments[0]
-            let child: pid_t
-            do throws(Errno) {
-                child = try Spawn.Command(
-                    executable, arguments: ["rvf-lock"] + arguments,
-                    input: .descriptor(inputEnds[0]), output: .descriptor(outputEnds[1]), error: .descriptor(outputEnds[1]),
-                    defaultSignals: [SIGINT, SIGTERM, SIGHUP, SIGPIPE]
-                ).start()
-            } catch {
-                for end in inputEnds + outputEnds { Glibc.close(end) }
-                throw ProbeFailure("posix_spawn", error.rawValue)
-            }
-            // The child has its copies; the parent keeps the other ends.
-            Glibc.close(inputEnds[0])
-            Glibc.close(outputEnds[1])
-            pid = child
-            input = inputEnds[1]
-            output = outputEnds[0]
-        }
-
-        deinit {
-            if exitStatus == nil {
-                Glibc.kill(pid, SIGKILL)
-                var status: CInt = 0
-                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            }
-            closeInput()
-            Glibc.close(output)
-        }
-
-        /// Tells the helper to end (it waits for end of file on its standard input).
-        func closeInput() {
-            if input >= 0 { Glibc.close(input); input = -1 }
-        }
-
-        func kill(_ signal: CInt) {
-            if exitStatus == nil { Glibc.kill(pid, signal) }
-        }
-
-        /// The next line the helper prints, or nil if none comes within the timeout (or it ended).
-        func readLine(timeoutMilliseconds: Int) throws(Interrupted) -> String? {
-            let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
-            while true {
-                if let newline = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                    let line = String(decoding: pending[..<newline], as: UTF8.self)
-                    pending.removeSubrange(...newline)
-                    return line
-                }
-                let now = monotonicNanoseconds()
-                guard now < deadline else { return nil }
-                _ = try waitReadable(output, milliseconds: Int((deadline - now) / 1_000_000) + 1)
-                if !readAvailable() && pending.firstIndex(of: UInt8(ascii: "\n")) == nil {
-                    return nil
-                }
-            }
-        }
-
-        /// Reads what the helper has printed so far; false at end of file.
-        @discardableResult
-        func readAvailable() -> Bool {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            while true {
-                let count = buffer.withUnsafeMutableBytes { Glibc.read(output, $0.baseAddress, $0.count) }
-                if count > 0 {
-                    pending += buffer[..<count]
-                    continue
-                }
-                return count < 0 && (errno == EAGAIN || errno == EINTR)
-            }
-        }
-
-        /// Everything printed and not yet read as lines.
-        func remainingOutput() -> String {
-            readAvailable()
-            let text = String(decoding: pending, as: UTF8.self)
-            pending = []
-            return text
-        }
-
-        /// Its exit status as a shell shows it (128 + signal), once it has ended; nil while it runs.
-        @discardableResult
-        func reapIfEnded() -> Int32? {
-            if let exitStatus { return exitStatus }
-            var status: CInt = 0
-            let result = waitpid(pid, &status, WNOHANG)
-            guard result == pid else { return nil }
-            let signal = status & 0x7F
-            exitStatus = signal == 0 ? (status >> 8) & 0xFF : 128 + signal
-            return exitStatus
-        }
-
-        /// Waits up to `timeoutMilliseconds` for the helper to end; its status, or nil if it still runs.
-        func waitForExit(timeoutMilliseconds: Int) throws(Interrupted) -> Int32? {
-            let deadline = monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
-            while true {
-                readAvailable()
-                if let status = reapIfEnded() { return status }
-                guard monotonicNanoseconds() < deadline else { return nil }
-                try sleep(milliseconds: 2)
-            }
-        }
-
-        /// Kills the helper (SIGKILL) and reaps it.
-        func killAndReap() {
-            guard exitStatus == nil else { return }
-            Glibc.kill(pid, SIGKILL)
-            var status: CInt = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            exitStatus = 128 + SIGKILL
+    static func startHelper(arguments: [String]) throws(ProbeFailure) -> HelperProcess {
+        // /proc/self/exe still names this program if its file was replaced meanwhile.
+        var info = stat()
+        let executable = lstat("/proc/self/exe", &info) == 0 ? "/proc/self/exe" : CommandLine.arguments[0]
+        do {
+            return try PipedChild(
+                executable, arguments: ["rvf-lock"] + arguments, standardErrorToo: true,
+                defaultSignals: [SIGINT, SIGTERM, SIGHUP, SIGPIPE])
+        } catch {
+            throw ProbeFailure("posix_spawn", error.rawValue)
         }
     }
 
@@ -564,4 +444,25 @@ package enum SelftestSystem {
 
     /// Errnos of `mkdir` that mean no file can be created there at all.
     package static func meansCannotCreate(_ code: CInt) -> Bool { [EROFS, ENOSPC, EDQUOT].contains(code) }
+}
+
+/// A helper's waits, cut short by a stopping signal as selftest's every wait is.
+extension PipedChild {
+    /// The next line the helper prints, or nil if none comes within the timeout (or it ended).
+    func readLine(timeoutMilliseconds: Int) throws(Interrupted) -> String? {
+        try readLine(timeoutNanoseconds: UInt64(timeoutMilliseconds) * 1_000_000) { descriptor, milliseconds throws(Interrupted) in
+            _ = try SelftestSystem.waitReadable(descriptor, milliseconds: milliseconds)
+        }
+    }
+
+    /// Waits up to `timeoutMilliseconds` for the helper to end; its status, or nil if it still runs.
+    func waitForExit(timeoutMilliseconds: Int) throws(Interrupted) -> Int32? {
+        let deadline = SelftestSystem.monotonicNanoseconds() + UInt64(timeoutMilliseconds) * 1_000_000
+        while true {
+            readAvailable()
+            if let status = reapIfEnded() { return status }
+            guard SelftestSystem.monotonicNanoseconds() < deadline else { return nil }
+            try SelftestSystem.sleep(milliseconds: 2)
+        }
+    }
 }

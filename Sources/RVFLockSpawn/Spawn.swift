@@ -17,9 +17,9 @@ package enum SpawnedStream: Sendable {
 
 /// The one way the package's programs and tests start a process: `posix_spawn`
 /// with the child's standard descriptors, environment and signal state said
-/// explicitly. `rvf-lock selftest`'s helpers, the torture harness's workers, the
-/// benchmarks' workers and timed commands, and the tests' `ChildProcess` start
-/// theirs with it. (`rvf-lock exec` starts COMMAND from C, in its keeper: see
+/// explicitly. `rvf-lock selftest`'s helpers and the benchmarks' workers (through
+/// ``PipedChild``), the benchmarks' timed commands, the torture harness's workers
+/// and the tests' `ChildProcess` start theirs with it. (`rvf-lock exec` starts COMMAND from C, in its keeper: see
 /// `CRVFLockCommandShims`.)
 package enum Spawn {
     /// A command to start: `Spawn.Command(...).start()` starts it once. Its argument
