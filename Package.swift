@@ -81,6 +81,7 @@ let package = Package(
                 "RVFLock",
                 "RVFLockCommandLine",
                 "RVFLockSelftest",
+                "RVFLockSpawn",
                 "CRVFLockShims",
                 "CRVFLockCommandShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

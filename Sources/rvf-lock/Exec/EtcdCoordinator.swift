@@ -1,6 +1,8 @@
 import Glibc
 import CRVFLockCommandShims
 import RVFLockCommandLine
+import RVFLockSpawn
+import SystemPackage
 
 /// The etcd lease of `exec --etcd`, held by `rvf-lock-etcd hold` in a process of
 /// its own, so that rvf-lock links no networking code: without `--etcd`, nothing
@@ -117,16 +119,15 @@ final class EtcdCoordinator {
         let helper: String
         do throws(CommandFailure) { helper = try findHelper() } catch { return error.report() }
         let arguments = [helper, "status", "--etcd", endpoints] + (json ? ["--json"] : []) + ["--"] + files
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var child: pid_t = 0
-        let result = posix_spawn(&child, helper, nil, nil, argv, environ)
-        guard result == 0 else {
-            return CommandFailure(ExitStatus.unavailable, "cannot start \(helper): \(String(cString: strerror(result)))").report()
+        let child: Int32
+        do throws(Errno) {
+            child = try Spawn.Command(helper, arguments: arguments).start()
+        } catch {
+            return CommandFailure(ExitStatus.unavailable, "cannot start \(helper): \(error)").report()
         }
-        var status: CInt = 0
-        while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-        return (status & 0x7F) == 0 ? (status >> 8) & 0xFF : ExitStatus.software
+        let status = Spawn.waitForExit(child)
+        // Killed by a signal: the shell's 128 + signal would read as one of the tool's statuses.
+        return status > 128 ? ExitStatus.software : status
     }
 
     // MARK: Starting the helper
