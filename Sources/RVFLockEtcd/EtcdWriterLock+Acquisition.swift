@@ -3,8 +3,9 @@ import Metrics
 import RVFLock
 
 // Taking the line's first place: etcd's lock recipe (concurrency.Mutex), with
-// the checks folded into one transaction per step so that a handoff costs the
-// waiter one round trip after the watch wakes it.
+// the checks folded into one transaction per look, and a watch of the whole
+// line that counts the keys ahead down, so that a handoff costs the waiter no
+// round trip after the watch tells it the last key ahead is gone.
 
 extension EtcdWriterLock {
     static let acquisitions = Counter(label: "rvflock_etcd_acquisitions")
@@ -63,15 +64,22 @@ extension EtcdWriterLock {
             hostname: (try? Syscalls.hostname()) ?? "", pid: Syscalls.processID, program: Self.programName,
             file: fileLock.dataFile.string, since_ns: Syscalls.wallClockNanoseconds())
         let value = (try? JSONEncoder().encode(details)) ?? Data()
+        let range = (key: Data(prefix.utf8), end: KeyRange.end(ofPrefix: prefix))
+        // Every key of the line, oldest first: who holds, who is ahead of this writer.
+        let wholeLine = RequestOp(
+            request_range: RangeRequest(
+                key: range.key, range_end: range.end, limit: EtcdInt64(Self.lineLimit), sort_order: "ASCEND",
+                sort_target: "CREATE"))
 
-        // Create the key unless it exists (a retried request may have created it already).
+        // Create the key unless it exists (a retried request may have created it already), and look
+        // at the line in the same transaction: a writer that finds none ahead holds after one round trip.
         let put: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
             try await gateway.call(
                 "/v3/kv/txn",
                 TxnRequest(
                     compare: [Compare(key: keyBytes, create_revision: EtcdInt64(0))],
-                    success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id)))],
-                    failure: [RequestOp(request_range: RangeRequest(key: keyBytes))]), deadline: deadline)
+                    success: [RequestOp(request_put: PutRequest(key: keyBytes, value: value, lease: EtcdInt64(keeper.id))), wholeLine],
+                    failure: [RequestOp(request_range: RangeRequest(key: keyBytes)), wholeLine]), deadline: deadline)
         }
         let token: Int64
         if put.succeeded == true {
@@ -84,42 +92,39 @@ extension EtcdWriterLock {
             token = existing.createRevision
         }
 
+        var look = put
         while true {
             try Task.checkCancellation()
             if keeper.isLost { throw placeLost(keeper) }
-            // Is this key still there, and which key is just ahead of it?
-            let check: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
-                try await gateway.call(
-                    "/v3/kv/txn",
-                    TxnRequest(
-                        compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
-                        success: [
-                            RequestOp(
-                                request_range: RangeRequest(
-                                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
-                                    sort_order: "DESCEND", sort_target: "CREATE", max_create_revision: EtcdInt64(token - 1)))
-                        ],
-                        failure: []), deadline: deadline)
+            guard let revision = look.header?.revision?.value, let answer = look.responses?.dropFirst().first?.response_range else {
+                throw unexpected("no revision or no line in the answer to a look at \(prefix)")
             }
-            guard check.succeeded == true else { throw placeLost(keeper) }
-            guard let ahead = check.responses?.first?.response_range?.kvs?.first else {
+            let line = Line(answer, token: token, own: keyBytes)
+            guard let ahead = line.justAhead else {
                 return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway)
             }
-            guard waiting else {
-                // Report the holder, not merely the writer just ahead.
-                let first: RangeResponse? = try? await gateway.call(
-                    "/v3/kv/range",
-                    RangeRequest(
-                        key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix), limit: EtcdInt64(1),
-                        sort_order: "ASCEND", sort_target: "CREATE"), deadline: deadline)
-                throw Busy(holder: EtcdLockHolder(first?.kvs?.first ?? ahead), timedOut: false)
-            }
+            // Report the holder, not merely the writer just ahead.
+            guard waiting else { throw Busy(holder: EtcdLockHolder(line.holder ?? ahead), timedOut: false) }
             onWaiting?(EtcdLockHolder(ahead))
-            let revision = check.header?.revision?.value ?? token
-            switch await waitForDeletion(of: ahead.key, after: revision, gateway: gateway, keeper: keeper, deadline: deadline) {
-            case .deleted, .streamBroke:
-                continue
-            case .leaseLost:
+            switch await waitForTurn(line, range: range, after: revision, gateway: gateway, keeper: keeper, deadline: deadline) {
+            case .first:
+                // No key was ahead any more at the revision of the last deletion, and this one was
+                // not deleted before it (the watch's events come in revision order): the first place,
+                // without asking again. A deletion of this key after it is the lease's loss.
+                if keeper.isLost { throw placeLost(keeper) }
+                return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway)
+            case .lookAgain:
+                // Is this key still there, and who is ahead of it now?
+                look = try await retrying(until: deadline) { () throws(EtcdLockError) in
+                    try await gateway.call(
+                        "/v3/kv/txn",
+                        TxnRequest(
+                            compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
+                            success: [RequestOp(request_range: RangeRequest(key: keyBytes)), wholeLine], failure: []),
+                        deadline: deadline)
+                }
+                guard look.succeeded == true else { throw placeLost(keeper) }
+            case .ownKeyDeleted, .leaseLost:
                 throw placeLost(keeper)
             case .deadlinePassed:
                 throw Busy(holder: EtcdLockHolder(ahead), timedOut: true)
@@ -134,8 +139,6 @@ extension EtcdWriterLock {
         guard let first = CommandLine.arguments.first, !first.isEmpty else { return nil }
         return String(first.split(separator: "/").last ?? Substring(first))
     }()
-
-    private enum WaitEnd: Sendable { case deleted, streamBroke, leaseLost, deadlinePassed, cancelled }
 
     /// Runs `call` again, every 200 ms, while it fails in a way that may pass (an
     /// election, a member restarting), until `deadline` (without one, for twice the
@@ -154,31 +157,75 @@ extension EtcdWriterLock {
         }
     }
 
-    /// Watches `key` from the revision after `revision` until it is deleted; the
-    /// deletion may have happened already (it is in the watch's history then).
-    private func waitForDeletion(
-        of key: Data, after revision: Int64, gateway: EtcdGateway, keeper: LeaseKeeper, deadline: ContinuousClock.Instant?
+    /// A look reads at most this many keys of the line, oldest first; a writer further
+    /// back counts down the ones it saw, then looks again.
+    static let lineLimit: Int64 = 1000
+
+    /// A waiter's view of the line at one look.
+    private struct Line: Sendable {
+        /// The keys ahead of this writer's, by name, counted down by ``waitForTurn``.
+        var ahead: Set<Data>
+        /// Every key ahead is in `ahead` (the look read as far as this writer's own key).
+        let allKnown: Bool
+        let own: Data
+        /// The oldest key (the holder), and the youngest key ahead of this writer's.
+        let holder: KeyValue?
+        let justAhead: KeyValue?
+
+        /// The line as a look read it (oldest first); `token` is this writer's key's create revision.
+        init(_ answer: RangeResponse, token: Int64, own: Data) {
+            let keys = answer.kvs ?? []
+            let older = keys.filter { $0.createRevision < token }
+            ahead = Set(older.map(\.key))
+            allKnown = answer.more != true || keys.contains { $0.key == own }
+            self.own = own
+            holder = keys.first
+            justAhead = older.last
+        }
+    }
+
+    private enum WaitEnd: Sendable { case first, lookAgain, ownKeyDeleted, leaseLost, deadlinePassed, cancelled }
+
+    /// Watches every key of the line from the revision after `revision` (the last look),
+    /// counting down the keys ahead as they are deleted: no key created later can be
+    /// ahead. Ends when none is left, when this writer's own key is deleted, or, to
+    /// look again, when the keys ahead were more than were counted or the watch broke.
+    private func waitForTurn(
+        _ line: Line, range: (key: Data, end: Data), after revision: Int64, gateway: EtcdGateway, keeper: LeaseKeeper,
+        deadline: ContinuousClock.Instant?
     ) async -> WaitEnd {
         await withTaskGroup(of: WaitEnd.self) { group in
             group.addTask {
+                var line = line
+                var end = WaitEnd.lookAgain
                 let request = WatchCreateRequest(
                     create_request: .init(
-                        key: key, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
+                        key: range.key, range_end: range.end, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
                 do throws(EtcdLockError) {
-                    try await gateway.stream("/v3/watch", request) { (line) throws(EtcdLockError) -> Bool in
-                        guard let answer = try? JSONDecoder().decode(WatchLine.self, from: line), let result = answer.result else {
-                            throw EtcdLockError(.unexpectedResponse, "watch: \(EtcdGateway.excerpt(Array(line)))")
+                    try await gateway.stream("/v3/watch", request) { (text) throws(EtcdLockError) -> Bool in
+                        guard let answer = try? JSONDecoder().decode(WatchLine.self, from: text), let result = answer.result else {
+                            throw EtcdLockError(.unexpectedResponse, "watch: \(EtcdGateway.excerpt(Array(text)))")
                         }
                         // Compacted past `revision` or cancelled: look again rather than trust the stream.
                         if result.canceled == true || (result.compact_revision?.value ?? 0) > 0 { return true }
-                        return result.events?.contains { $0.type == "DELETE" } == true
+                        for event in result.events ?? [] where event.type == "DELETE" {
+                            guard let deleted = event.kv?.key else { continue }
+                            if deleted == line.own {
+                                end = .ownKeyDeleted
+                                return true
+                            }
+                            guard line.ahead.remove(deleted) != nil, line.ahead.isEmpty else { continue }
+                            end = line.allKnown ? .first : .lookAgain
+                            return true
+                        }
+                        return false
                     }
-                    return .deleted
+                    return end
                 } catch {
                     if Task.isCancelled { return .cancelled }
                     // A member went away mid-watch: pause a moment, then look again.
                     try? await Task.sleep(for: LeaseKeeper.retryPause)
-                    return .streamBroke
+                    return .lookAgain
                 }
             }
             group.addTask {

@@ -95,6 +95,45 @@ extension EtcdTests {
             #expect(order.values == [0, 1, 2, 3])
         }
 
+        @Test func aWaiterStillWaitsForTheHolderWhenTheWriterBetweenThemGivesUp() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let first = try await lock.acquireLease(timeout: .seconds(10))
+            let quitter = Task { try await lock.acquireLease(timeout: .seconds(1)) }
+            #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
+            let released = Recorder<Void>()
+            let last = Task {
+                let lease = try await lock.acquireLease(timeout: .seconds(30))
+                let heldBeforeRelease = released.values.isEmpty
+                await lease.release()
+                return heldBeforeRelease
+            }
+            #expect(await eventually { (try? await lock.line().waiting.count) == 2 })
+            // The writer between them times out: its key goes, and the last one is still behind the holder.
+            await #expect(throws: LockError.self) { _ = try await quitter.value }
+            #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
+            try await Task.sleep(for: .milliseconds(300))
+            released.append(())
+            await first.release()
+            #expect(try await last.value == false, "the last waiter took the lease while the first still held it")
+        }
+
+        @Test func aWaiterWhoseKeyIsDeletedLosesItsPlaceAndHoldsNothing() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let first = try await lock.acquireLease(timeout: .seconds(10))
+            let waiter = Task { try await lock.acquireLease(timeout: .seconds(30)) }
+            #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
+            let waiting = try #require(try await lock.line().waiting.first)
+            let delete = try await cluster.etcdctl(["del", waiting.key])
+            #expect(delete.status == 0, "\(delete)")
+            let error = await #expect(throws: EtcdLockError.self) { _ = try await waiter.value }
+            #expect(error?.description.contains("place in line") == true, "\(String(describing: error))")
+            await first.release()
+        }
+
         @Test func aRevokedLeaseCancelsTheBodyAndWithLockThrowsLockLost() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()

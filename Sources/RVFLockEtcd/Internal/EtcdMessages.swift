@@ -55,6 +55,8 @@ struct RangeRequest: Encodable, Sendable {
 struct RangeResponse: Decodable, Sendable {
     var header: ResponseHeader?
     var kvs: [KeyValue]?
+    /// More keys are in the range than `limit` let through.
+    var more: Bool?
 }
 
 struct PutRequest: Encodable, Sendable {
@@ -131,6 +133,8 @@ struct LeaseRevokeResponse: Decodable, Sendable {
 struct WatchCreateRequest: Encodable, Sendable {
     struct Create: Encodable, Sendable {
         var key: Data
+        /// With `key`, a range of keys (every key with a prefix: ``KeyRange/end(ofPrefix:)``).
+        var range_end: Data?
         var start_revision: EtcdInt64
         /// "NOPUT": only deletions are of interest.
         var filters: [String]?
