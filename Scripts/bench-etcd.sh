@@ -5,7 +5,9 @@
 #     against `etcdctl lock NAME true` (hyperfine when installed, else timed runs);
 #   - contention: N processes each looping one tool for S seconds, the command
 #     logging its start and end: acquisitions per second, handoff (one command's
-#     end to the next one's start) p50 and p99, least / most served.
+#     end to the next one's start) p50 and p99, least / most served. The S
+#     seconds come in rounds, the tools taking turns in a rotating order, so that
+#     a change of the machine's load falls on every tool alike.
 # rvf-lock's side includes the lock file (taken after the lease) and the fencing
 # token (RVF_LOCK_FENCE); a third row adds `rvf-lock-etcd fence` around the
 # command, which stamps the token on the data file.
@@ -13,10 +15,11 @@
 #   Scripts/bench-etcd.sh [quick|full]
 #
 # full: release binaries, rvf-lock-etcd built statically as rvf-lock is (in
-# .build-bench-cli, as Scripts/bench.sh does), 4 processes for 20 s per tool, 300
-# uncontended runs; writes Benchmarks/results/etcd-latest.md. quick (CI): the debug
-# binaries of `swift build`, 3 processes for 2 s, 10 runs, results on standard
-# output only; it checks that everything runs, nothing about speed.
+# .build-bench-cli, as Scripts/bench.sh does), 4 processes for 20 s per tool in 4
+# rounds of 5 s, 300 uncontended runs; writes Benchmarks/results/etcd-latest.md.
+# quick (CI): the debug binaries of `swift build`, 3 processes for 2 s in one round,
+# 10 runs, results on standard output only; it checks that everything runs,
+# nothing about speed.
 # Needs etcd, etcdctl and python3. Exits non-zero only when a tool breaks.
 set -euo pipefail
 profile="${1:-quick}"
@@ -26,7 +29,7 @@ case "$profile" in
     swift build --package-path "$root" --product rvf-lock >&2
     swift build --package-path "$root" --product rvf-lock-etcd >&2
     bin="$(swift build --package-path "$root" --show-bin-path)"
-    processes=3 seconds=2 runs=10 output=""
+    processes=3 seconds=2 rounds=1 runs=10 output=""
     ;;
   full)
     scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
@@ -34,7 +37,7 @@ case "$profile" in
       swift build -c release --package-path "$root" --scratch-path "$scratch" --product "$product" --static-swift-stdlib >&2
     done
     bin="$(swift build -c release --package-path "$root" --scratch-path "$scratch" --show-bin-path)"
-    processes=4 seconds=20 runs=300 output="$root/Benchmarks/results/etcd-latest.md"
+    processes=4 seconds=20 rounds=4 runs=300 output="$root/Benchmarks/results/etcd-latest.md"
     ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 64 ;;
 esac
@@ -45,10 +48,10 @@ endpoints=$("$root/Scripts/etcd-cluster.sh" start "$cluster")
 trap '"$root/Scripts/etcd-cluster.sh" stop "$cluster"; rm -rf "$work"' EXIT
 export ETCDCTL_API=3 RVF_LOCK_ETCD="$endpoints" PATH="$bin:$PATH"
 
-python3 - "$bin" "$endpoints" "$work" "$processes" "$seconds" "$runs" "$output" <<'PY'
+python3 - "$bin" "$endpoints" "$work" "$processes" "$seconds" "$rounds" "$runs" "$output" <<'PY'
 import os, shutil, statistics, subprocess, sys, time, json
-bin_dir, endpoints, work, processes, seconds, runs, output = sys.argv[1:8]
-processes, seconds, runs = int(processes), float(seconds), int(runs)
+bin_dir, endpoints, work, processes, seconds, rounds, runs, output = sys.argv[1:9]
+processes, seconds, rounds, runs = int(processes), float(seconds), int(rounds), int(runs)
 rvf_lock = os.path.join(bin_dir, "rvf-lock")
 fence = os.path.join(bin_dir, "rvf-lock-etcd")
 data = os.path.join(work, "data.rvf")
@@ -93,15 +96,16 @@ for name, command in rows:
         os.environ["RVF_LOCK_ETCD"] = saved
     say(f"| `{name}` | {p50:.2f} | {p99:.2f} |")
 
-# Contention: each process loops its tool; the command (a small shell script)
-# logs its start and end with a timestamp, and nothing else.
-def contend(label, build):
-    log = os.path.join(work, f"log-{label}")
+# Contention: each process loops its tool for one round; the command (a small
+# shell script) logs its start and end with a timestamp, and nothing else. A
+# round's handoffs, holds and counts add to the tool's totals.
+def contend(label, build, round_seconds, totals):
+    log = os.path.join(work, f"log-{label}-{len(totals['rounds'])}")
     open(log, "w").close()
     script = os.path.join(work, f"hold-{label}.sh")
     with open(script, "w") as f:
         f.write(f'echo "S $1 $(date +%s%N)" >> {log}\necho "E $1 $(date +%s%N)" >> {log}\n')
-    end = time.time() + seconds
+    end = time.time() + round_seconds
     loops = []
     for index in range(processes):
         command = build(script, str(index))
@@ -110,45 +114,55 @@ def contend(label, build):
     for loop in loops:
         loop.wait()
     events = [line.split() for line in open(log) if line.strip()]
-    failures = sum(1 for _ in open(log + ".failures")) if os.path.exists(log + ".failures") else 0
-    holds, handoffs, counts, overlaps, holder = 0, [], {}, 0, None
-    last_end = None
+    if os.path.exists(log + ".failures"):
+        totals["failures"] += sum(1 for _ in open(log + ".failures"))
+    holder, last_end = None, None
     for kind, who, ns in events:
         ns = int(ns)
         if kind == "S":
             if holder is not None:
-                overlaps += 1
+                totals["overlaps"] += 1
             holder = who
-            holds += 1
-            counts[who] = counts.get(who, 0) + 1
+            totals["holds"] += 1
+            totals["counts"][who] = totals["counts"].get(who, 0) + 1
             if last_end is not None:
-                handoffs.append((ns - last_end) / 1e6)
+                totals["handoffs"].append((ns - last_end) / 1e6)
         else:
             holder = None
             last_end = ns
-    handoffs.sort()
-    served = [counts.get(str(i), 0) for i in range(processes)]
+    totals["rounds"].append(round_seconds)
+
+def summary(totals):
+    handoffs = sorted(totals["handoffs"])
+    served = [totals["counts"].get(str(i), 0) for i in range(processes)]
     return {
-        "rate": holds / seconds, "p50": handoffs[len(handoffs) // 2] if handoffs else float("nan"),
+        "rate": totals["holds"] / sum(totals["rounds"]), "p50": handoffs[len(handoffs) // 2] if handoffs else float("nan"),
         "p99": handoffs[int(len(handoffs) * 0.99) - 1] if handoffs else float("nan"),
-        "fair": min(served) / max(served) if max(served) else 0, "overlaps": overlaps, "failures": failures,
-        "holds": holds,
+        "fair": min(served) / max(served) if max(served) else 0, "overlaps": totals["overlaps"],
+        "failures": totals["failures"], "holds": totals["holds"],
     }
 
 say()
-say(f"Contention, {processes} processes looping for {seconds:g} s each (the command: `sh` logging two `date` timestamps):")
+say(f"Contention, {processes} processes looping for {seconds:g} s each, in {rounds} round{'s' if rounds > 1 else ''} "
+    f"of {seconds / rounds:g} s, the tools taking turns (the command: `sh` logging two `date` timestamps):")
 say()
 say("| tool | acquisitions/s | handoff p50 ms | handoff p99 ms | least / most served | overlaps | failed runs |")
 say("|---|---|---|---|---|---|---|")
-results = {}
-for label, name, build in [
+tools = [
     ("etcdctl", "etcdctl lock NAME sh CMD", lambda script, index: " ".join(etcdctl + ["bench-contended", "sh", script, index])),
     ("rvf", "rvf-lock exec --etcd FILE sh CMD", lambda script, index: f"{rvf_lock} exec {data} sh {script} {index}"),
     ("rvf-fence", "rvf-lock exec --etcd FILE rvf-lock-etcd fence FILE -- sh CMD",
      lambda script, index: f"{rvf_lock} exec {data} {fence} fence {data} -- sh {script} {index}"),
-]:
-    r = contend(label, build)
-    results[label] = r
+]
+totals = {label: {"holds": 0, "handoffs": [], "counts": {}, "overlaps": 0, "failures": 0, "rounds": []} for label, _, _ in tools}
+for round_index in range(rounds):
+    # Rotate who goes first, so that no tool always follows the same one.
+    turn = tools[round_index % len(tools):] + tools[:round_index % len(tools)]
+    for label, _, build in turn:
+        contend(label, build, seconds / rounds, totals[label])
+results = {}
+for label, name, _ in tools:
+    r = results[label] = summary(totals[label])
     say(f"| `{name}` | {r['rate']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['fair']:.2f} | {r['overlaps']} | {r['failures']} |")
 say()
 e, r = results["etcdctl"], results["rvf"]
