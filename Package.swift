@@ -10,6 +10,16 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+// The torture harness and the benchmark tool: programs that drive the library from
+// many processes of their own, and the reference's from rustc.
+let harnessDependencies: [Target.Dependency] = [
+    "RVFLock",
+    "RVFLockSpawn",
+    "RVFLockReference",
+    .product(name: "ArgumentParser", package: "swift-argument-parser"),
+    .product(name: "SystemPackage", package: "swift-system"),
+]
+
 let package = Package(
     name: "RVFLock",
     products: [
@@ -105,13 +115,7 @@ let package = Package(
         // verdict on whether two writers ever overlapped. Not a product.
         .executableTarget(
             name: "rvflock-torture",
-            dependencies: [
-                "RVFLock",
-                "RVFLockSpawn",
-                "RVFLockReference",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
+            dependencies: harnessDependencies,
             path: "Sources/RVFLockTorture",
             swiftSettings: strictSettings
         ),
@@ -132,13 +136,7 @@ let package = Package(
         // `worker`. Not a product: Scripts/bench.sh builds and runs it.
         .executableTarget(
             name: "rvflock-bench",
-            dependencies: [
-                "RVFLock",
-                "RVFLockSpawn",
-                "RVFLockReference",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
+            dependencies: harnessDependencies,
             path: "Sources/RVFLockBench",
             swiftSettings: strictSettings
         ),

@@ -2,9 +2,8 @@
 import Glibc
 #endif
 import Foundation
-import RVFLockSpawn
-import SystemPackage
 import RVFLock
+import RVFLockSpawn
 
 /// A worker process whose standard output the benchmark reads line by line, and
 /// which fails with its name: a `PipedChild` (the package's way to talk to a child),
