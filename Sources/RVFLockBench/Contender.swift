@@ -26,6 +26,8 @@ extension Implementation {
             return RVFLockContender(WriterLock(dataFile: FilePath(file), options: options))
         case .kernelFlock:
             return try KernelFlockContender(path: file)
+        case .linkFloor:
+            return try LinkFloorContender(dataFile: file)
         case .reference:
             throw BenchFailure("the reference has no worker mode here: it runs in Sources/RVFLockReference/Rust/bench.rs")
         }

@@ -66,18 +66,26 @@ struct MarkdownReport {
                 "From just before the holder's release to just after the next waiter's acquire returns (CLOCK_MONOTONIC across processes); "
                     + "each holder holds \(results.handoff[0].holdMicroseconds / 1000) ms, then pauses \(HandoffBenchmark.pauseMicroseconds / 1000) ms, "
                     + "so every other process is waiting at each release; \(Format.seconds(results.handoff[0].seconds)) per row, the first fifth warm-up. "
-                    + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file.")
+                    + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file. "
+                    + "The floor: RVFLock's handoff as bare system calls in the same worker processes, without the library "
+                    + "(the releaser's `fstatat` and `unlink`, the waiter's blocking `flock`, then `link` of its named file to the lock path, "
+                    + "`unlink` of that name, `flock(LOCK_UN)` of the old file), on the same file system: what a handoff through the lock path costs."
+            )
             out.append("")
-            out.append("| Waiting processes | Implementation | handoffs | p50 | p99 | max | p50 / kernel flock | p99 / kernel flock |")
-            out.append("|---|---|---|---|---|---|---|---|")
+            out.append(
+                "| Waiting processes | Implementation | handoffs | p50 | p99 | max | p50 / kernel flock | p99 / kernel flock | p50 / floor |"
+            )
+            out.append("|---|---|---|---|---|---|---|---|---|")
             for row in results.handoff {
                 let kernel = results.handoff.first { $0.implementation == .kernelFlock && $0.waiters == row.waiters }
+                let floor = results.handoff.first { $0.implementation == .linkFloor && $0.waiters == row.waiters }
                 let latency = row.latencyNanoseconds
                 out.append(
                     "| \(row.waiters) | \(row.implementation.displayName) | \(latency.count) | \(Format.duration(latency.median)) "
                         + "| \(Format.duration(latency.p99)) | \(Format.duration(latency.maximum)) "
                         + "| \(Format.ratio(kernel.map { latency.median / $0.latencyNanoseconds.median } ?? .nan)) "
-                        + "| \(Format.ratio(kernel.map { latency.p99 / $0.latencyNanoseconds.p99 } ?? .nan)) |")
+                        + "| \(Format.ratio(kernel.map { latency.p99 / $0.latencyNanoseconds.p99 } ?? .nan)) "
+                        + "| \(Format.ratio(floor.map { latency.median / $0.latencyNanoseconds.median } ?? .nan)) |")
             }
         }
         if !results.contention.isEmpty {

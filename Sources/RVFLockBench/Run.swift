@@ -100,10 +100,11 @@ struct Run: ParsableCommand {
             }
         }
         // Items 2 and 3 run each configuration for RVFLock and kernel flock back to
-        // back, so that both see the machine in the same state.
+        // back, so that both see the machine in the same state; item 2 the floor of
+        // a handoff through the lock path too.
         if items.contains(2) {
             for waiters in profile.handoffWaiters {
-                for implementation in [Implementation.rvflock, .kernelFlock] {
+                for implementation in [Implementation.rvflock, .linkFloor, .kernelFlock] {
                     progress("2. handoff latency, \(implementation.displayName), \(waiters) waiting")
                     results.handoff.append(try HandoffBenchmark(context: context).run(implementation, waiters: waiters))
                 }
