@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <sys/file.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/vfs.h>
 
@@ -52,4 +54,44 @@ int rvf_fstatfs_type(int descriptor, unsigned long long *type) {
         *type = (unsigned long long)info.f_type;
     }
     return result;
+}
+
+// The first word says whether the second holds this process's pid: zero in a
+// fresh page and in a forked child's copy, which the kernel wipes.
+struct pid_cache {
+    int known;
+    pid_t pid;
+};
+
+static struct pid_cache *pid_cache = NULL;
+static pthread_once_t pid_cache_once = PTHREAD_ONCE_INIT;
+
+static void make_pid_cache(void) {
+#if defined(MADV_WIPEONFORK)
+    void *page = mmap(NULL, (size_t)sysconf(_SC_PAGESIZE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) {
+        return;
+    }
+    if (madvise(page, (size_t)sysconf(_SC_PAGESIZE), MADV_WIPEONFORK) != 0) {
+        munmap(page, (size_t)sysconf(_SC_PAGESIZE));
+        return;
+    }
+    pid_cache = page;
+#endif
+}
+
+pid_t rvf_current_pid(void) {
+    pthread_once(&pid_cache_once, make_pid_cache);
+    struct pid_cache *cache = pid_cache;
+    if (cache == NULL) {
+        return getpid();
+    }
+    if (__atomic_load_n(&cache->known, __ATOMIC_ACQUIRE)) {
+        return cache->pid;
+    }
+    // Every thread that gets here writes the same pid.
+    pid_t pid = getpid();
+    cache->pid = pid;
+    __atomic_store_n(&cache->known, 1, __ATOMIC_RELEASE);
+    return pid;
 }

@@ -52,6 +52,9 @@
  *   A5c    fstat(J).st_nlink == 0: the file was released or broken: keep J (and
  *          its flock) as the predecessor and go to A4, so that the next waiter
  *          in the kernel's queue wakes only after this one linked its file.
+ *          (The implementation tries A4 first and looks whether J is at L only
+ *          when the link fails: a failed link changes nothing, so the order of
+ *          the two is the model's.)
  *   A5d    lstat(L) names J's inode? else close J and retry.
  *   A5e'   the swap (default; -DNO_EXCHANGE models file systems without it):
  *          renameat2(T's private name, L, RENAME_EXCHANGE) puts T at L and

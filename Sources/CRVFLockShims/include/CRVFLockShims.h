@@ -41,6 +41,14 @@ int rvf_fstatfs_type(int descriptor, unsigned long long *type);
 /// The kernel's PID limit (one above the largest PID), or 0 if unknown.
 long rvf_pid_max(void);
 
+/// getpid(2), asked of the kernel once per process: the answer is kept in a page
+/// that the kernel wipes in every child it forks (MADV_WIPEONFORK, Linux 4.14),
+/// whichever way the child was made, so that a child asks again. Where the page
+/// cannot be made, every call asks the kernel. A child that shares this process's
+/// memory (vfork, clone with CLONE_VM) must not call it before it execs: it would
+/// read, or leave for its parent, the other's pid.
+pid_t rvf_current_pid(void);
+
 #ifdef __cplusplus
 }
 #endif

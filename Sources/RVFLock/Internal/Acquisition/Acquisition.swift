@@ -57,11 +57,13 @@ final class Acquisition {
             turns += 1
             try refreshIfOld()
             do throws(LockError) {
+                // Linked first: after a handoff the holder's file is gone, and the
+                // look at the path below is needed only when the link fails.
+                if try link() { return prepared }
                 if let held = predecessor, try held.isAtLockPath() {
                     if try takeOver(held) { return prepared }
                     continue
                 }
-                if try link() { return prepared }
                 // Someone else's file is at the path: the next in line behind this
                 // acquisition on the old file may move up now, and queue on the new one.
                 letGoOfPredecessor()
@@ -85,11 +87,13 @@ final class Acquisition {
     private static func prepare(
         lock: WriterLock, location: LockLocation, judge: StalenessJudge, monitor: MonitorThread
     ) throws(LockError) -> PreparedLockFile {
-        let record = LockRecord(
+        var record = LockRecord(
             pid: UInt32(clamping: Syscalls.processID),
-            hostname: lock.identity.hostname,
+            hostname: "",
             timestampNanoseconds: Syscalls.wallClockNanoseconds(),
             writerID: lock.identity.makeWriterID(fileSystem: location.fileSystem))
+        // Cut to the record's length once, when the identity was made.
+        record.hostnameBytes = lock.identity.hostnameBytes
         do {
             return try PreparedLockFile(
                 location: location, record: record, options: lock.options,

@@ -76,7 +76,7 @@ final class ProcessQueue: Sendable {
 
     /// An array: a process wants a few locks at a time.
     private let lines = Mutex<[Line]>([])
-    private let owner = getpid()
+    private let owner = Syscalls.processID
 
     private static let perProcess = Mutex<ProcessQueue?>(nil)
 
@@ -84,7 +84,7 @@ final class ProcessQueue: Sendable {
     /// turns (their holders are not in it), so it gets its own.
     static var shared: ProcessQueue {
         perProcess.withLock { queue in
-            if let queue, queue.owner == getpid() { return queue }
+            if let queue, queue.owner == Syscalls.processID { return queue }
             let made = ProcessQueue()
             queue = made
             return made

@@ -25,6 +25,9 @@ struct HostIdentity: Sendable {
     let aliases: [[UInt8]]
     /// Identifies the running kernel, or nil where the platform has no boot id.
     let bootID: [UInt8]?
+    /// The boot tag's and the writer tag's hashes of their fixed parts (nil without a boot id).
+    private let bootTagSeed: FNV1a?
+    private let writerTagSeed: FNV1a?
     /// One above the largest PID this kernel hands out; PIDs at or above it are never probed.
     let pidLimit: Int64
 
@@ -72,6 +75,19 @@ struct HostIdentity: Sendable {
         self.aliases = aliasBytes
         self.bootID = bootID
         self.pidLimit = pidLimit
+        // The tags hash their fixed parts first: every acquisition starts from these.
+        self.bootTagSeed = bootID.map { bootID in
+            var hash = FNV1a()
+            hash.mix("RVFLock boot tag v2")
+            hash.mix(bootID)
+            return hash
+        }
+        self.writerTagSeed = bootID.map { bootID in
+            var hash = FNV1a()
+            hash.mix("RVFLock writer tag v2")
+            hash.mix(bootID)
+            return hash
+        }
     }
 
     /// A hostname as the reference writes it: cut at 62 raw bytes.
@@ -139,10 +155,7 @@ struct HostIdentity: Sendable {
     /// 40 bits: this boot and this file system. Not a secret, only a marker that a
     /// random writer id matches by chance with odds 2^-40.
     private func bootTag(for nonce: UInt64, fileSystem: UInt64) -> UInt64? {
-        guard let bootID else { return nil }
-        var hash = FNV1a()
-        hash.mix("RVFLock boot tag v2")
-        hash.mix(bootID)
+        guard var hash = bootTagSeed else { return nil }
         hash.mix(fileSystem)
         hash.mix(nonce)
         return hash.value >> 24
@@ -150,10 +163,7 @@ struct HostIdentity: Sendable {
 
     /// 24 bits: this boot, the writer's PID namespace, PID and start time.
     private func writerTag(for nonce: UInt64, pid: UInt32, startTicks: UInt64, pidNamespace: UInt64) -> UInt64? {
-        guard let bootID else { return nil }
-        var hash = FNV1a()
-        hash.mix("RVFLock writer tag v2")
-        hash.mix(bootID)
+        guard var hash = writerTagSeed else { return nil }
         hash.mix(pidNamespace)
         hash.mix(UInt64(pid))
         hash.mix(startTicks)
@@ -163,7 +173,7 @@ struct HostIdentity: Sendable {
 }
 
 /// 64-bit FNV-1a, for the writer id's tags.
-private struct FNV1a {
+private struct FNV1a: Sendable {
     private(set) var value: UInt64 = 0xCBF2_9CE4_8422_2325
 
     mutating func mix(_ byte: UInt8) { value = (value ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }

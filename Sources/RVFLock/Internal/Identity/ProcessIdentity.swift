@@ -47,7 +47,7 @@ enum ProcessIdentity {
     /// This process's start and PID namespace, read once per process (a forked child reads its own).
     static var current: Own {
         own.withLock { own in
-            let pid = getpid()
+            let pid = Syscalls.processID
             if let own, own.pid == pid { return own }
             let made = Own(pid: pid, startTicks: startTicks(of: pid), pidNamespace: pidNamespace)
             own = made
@@ -65,7 +65,7 @@ enum ProcessIdentity {
     /// Looked at once per process (a forked child looks again).
     static var procShowsThisNamespace: Bool {
         procCheck.withLock { known in
-            let pid = getpid()
+            let pid = Syscalls.processID
             if let known, known.pid == pid { return known.shows }
             let shows = (try? Syscalls.readLink(FilePath("/proc/self")))?.string == String(pid)
             known = (pid, shows)

@@ -67,7 +67,7 @@ final class HeldLock: HeartbeatThread.Work {
         self.identity = identity
         self.writerID = record.writerID
         self.syncs = syncs
-        self.owner = getpid()
+        self.owner = Syscalls.processID
         self.monitor = monitor
         self.logger = options.logger
         self.describeStatus = describeStatus
@@ -89,13 +89,13 @@ final class HeldLock: HeartbeatThread.Work {
     }
 
     /// True in a child forked (without `exec`) from the process that took the lock.
-    var isForkedCopy: Bool { getpid() != owner }
+    var isForkedCopy: Bool { Syscalls.processID != owner }
 
     private func refuseInForkedCopy(_ action: String) throws(LockError) {
         guard isForkedCopy else { return }
         throw LockError(
             .heldByParentProcess, lockFile: lockFile,
-            message: "the lock \(lockFile) belongs to process \(owner), which took it; this process (\(getpid())) was forked "
+            message: "the lock \(lockFile) belongs to process \(owner), which took it; this process (\(Syscalls.processID)) was forked "
                 + "from it and does not hold the lock, so it cannot \(action) it; take the lock in this process "
                 + "(after the parent releases it), or leave it to the parent")
     }
@@ -288,13 +288,15 @@ final class HeldLock: HeartbeatThread.Work {
             defer { descriptor = nil }
             return descriptor
         }
+        // Before the handoff, not after: the kernel often wakes the next holder on
+        // this CPU, where it runs only once this thread blocks or is preempted, so
+        // anything this thread does after the close delays it.
+        if let timer { monitor.cancel(timer) }
+        HeldLockRegistry.shared.remove(writerID)
         defer {
             if let descriptor { Syscalls.close(descriptor) }
             // The next thread or task of this process in line may start its own acquisition.
             ProcessQueue.shared.leave(location.key)
-            // After the handoff: nothing here delays the next holder.
-            if let timer { monitor.cancel(timer) }
-            HeldLockRegistry.shared.remove(writerID)
         }
         var check = checkPath()
         for _ in 0..<3 {

@@ -31,29 +31,55 @@ struct LockLocation: Sendable {
             throw LockError(.invalidPath, lockFile: lockFile, message: "the data file path is empty; name the file to lock")
         }
         // (A trailing slash never gets here: FilePath drops it; WriterLock refuses it.)
-        if dataFile.lastComponent == nil || dataFile.lastComponent?.kind != .regular {
+        guard let dataFileName = dataFile.lastComponent, dataFileName.kind == .regular else {
             throw LockError(
                 .invalidPath, lockFile: lockFile,
                 message: "\(dataFile) names a directory; an RVF writer lock protects a data file, name the file")
         }
-        let target = try followLinks(of: dataFile, lockFile: lockFile)
-        let directoryPath = target.removingLastComponent()
-        let lastComponent = target.lastComponent!
-        var name: [CChar] = lastComponent.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0))) }
+        // Most data files are no symbolic link: the directory is opened first and the
+        // file looked at relative to it, one walk of the path instead of two.
+        var target = dataFile
+        var directory = try openDirectory(of: dataFile, lockFile: lockFile)
+        var name: [CChar] = dataFileName.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0) + 1)) }
+        // An unreadable file is left for the steps after to report, as below.
+        let dataFileKind = (try? Syscalls.lstatAt(directory.descriptor, name))?.st_mode ?? 0
+        if dataFileKind & S_IFMT == S_IFLNK || dataFileKind & S_IFMT == S_IFDIR {
+            target = try followLinks(of: dataFile, lockFile: lockFile)
+            if target != dataFile {
+                directory = try openDirectory(of: target, lockFile: FilePath(target.string + ".lock"))
+                name = target.lastComponent!.withPlatformString { Array(UnsafeBufferPointer(start: $0, count: strlen($0) + 1)) }
+            }
+        }
+        name.removeLast()
         name += ".lock".utf8CString
         let resolvedLockFile = target == dataFile ? lockFile : FilePath(target.string + ".lock")
-        let descriptor: FileDescriptor
-        do throws(SystemCallError) {
-            descriptor = try Syscalls.openDirectoryAnchor(directoryPath.isEmpty ? FilePath(".") : directoryPath)
-        } catch {
-            throw .system(error, lockFile: resolvedLockFile, doing: "opening the directory of")
-        }
-        let directory = LockDirectory(descriptor)
+        let descriptor = directory.descriptor
         let info: stat
         do throws(SystemCallError) { info = try Syscalls.fstat(descriptor) } catch {
             throw .system(error, lockFile: resolvedLockFile, doing: "opening the directory of")
         }
         return LockLocation(directory: directory, name: name, lockFile: resolvedLockFile, directoryIdentity: FileIdentity(info))
+    }
+
+    /// Opens the directory of `path` as the anchor of every later step.
+    private static func openDirectory(of path: FilePath, lockFile: FilePath) throws(LockError) -> LockDirectory {
+        // Cut at the last "/" of the text (FilePath has dropped trailing and repeated
+        // slashes): FilePath's own removingLastComponent costs microseconds, on every acquisition.
+        var directory: [CChar] = path.withPlatformString { path in
+            var end = strlen(path)
+            while end > 0 && path[end - 1] != CChar(UInt8(ascii: "/")) { end -= 1 }
+            guard end > 0 else { return Array(".".utf8CString) }
+            return Array(UnsafeBufferPointer(start: path, count: end == 1 ? 1 : end - 1))
+        }
+        if directory.last != 0 { directory.append(0) }
+        do throws(SystemCallError) {
+            return LockDirectory(
+                try directory.withUnsafeBufferPointer { (directory) throws(SystemCallError) in
+                    try Syscalls.openDirectoryAnchor(directory.baseAddress!)
+                })
+        } catch {
+            throw .system(error, lockFile: lockFile, doing: "opening the directory of")
+        }
     }
 
     /// The path the data file's symbolic links lead to (the data file itself when

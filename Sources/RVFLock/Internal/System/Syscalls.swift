@@ -100,9 +100,13 @@ package enum Syscalls {
 
     /// A directory opened only as an anchor for `*at` calls (`O_PATH` on Linux).
     static func openDirectoryAnchor(_ path: FilePath) throws(SystemCallError) -> FileDescriptor {
+        try path.withPlatformString { path in Result { () throws(SystemCallError) in try openDirectoryAnchor(path) } }.get()
+    }
+
+    static func openDirectoryAnchor(_ path: UnsafePointer<CChar>) throws(SystemCallError) -> FileDescriptor {
         prepareDescriptors()
         let flags = rvf_directory_anchor_flags()
-        let descriptor = try retrying("open") { path.withPlatformString { c_open($0, flags, 0) } }
+        let descriptor = try retrying("open") { c_open(path, flags, 0) }
         return FileDescriptor(rawValue: keptAboveStandardStreams(descriptor))
     }
 
@@ -402,9 +406,10 @@ package enum Syscalls {
 
     package static func monotonicNanoseconds() -> UInt64 { rvf_monotonic_ns() }
 
-    /// This process's id, asked of the kernel each time (no cache to go stale in a
-    /// forked child).
-    package static var processID: Int32 { getpid() }
+    /// This process's id, asked of the kernel once per process, forked children
+    /// included (`rvf_current_pid`): every fork check of the library asks it, a few
+    /// times per acquisition.
+    package static var processID: Int32 { rvf_current_pid() }
 
     // MARK: Waiting
 

@@ -10,8 +10,13 @@ import SystemPackage
 /// only for a file event or a timer that is due. Closing an inotify instance
 /// waits for a kernel RCU grace period (about 5 ms measured here), so one
 /// instance serves every waiter and holder. The timerfd is armed to the earliest
-/// due time, re-armed by whoever adds or removes a timer: taking and releasing a
-/// lock costs two `timerfd_settime` calls and wakes nobody.
+/// due time by whoever adds a timer that is due sooner; removing a timer leaves it
+/// armed, and the thread, woken then for nothing, re-arms it for the next timer.
+/// So a process that takes and releases a lock again and again makes at most one
+/// `timerfd_settime` call per holding, none at most while its thread's timer stays
+/// armed, and its releases make none (a release is followed by a handoff that
+/// nothing should delay); the price is one wake-up of this thread after the last
+/// release.
 ///
 /// The thread itself never touches a lock file: timer actions and event
 /// callbacks must return at once (holders hand their I/O to their own thread),
@@ -29,7 +34,7 @@ final class MonitorThread: Sendable {
     ///   process is out of descriptors or at its thread limit).
     static func current() throws(SystemCallError) -> MonitorThread {
         try perProcess.withLock { (monitor) throws(SystemCallError) -> MonitorThread in
-            let me = getpid()
+            let me = Syscalls.processID
             if let monitor, monitor.owner == me { return monitor }
             // Forked: the parent's descriptors are its own business; close this copy of them.
             if let inherited = monitor {
@@ -175,10 +180,9 @@ final class MonitorThread: Sendable {
     func cancel(_ timerID: TimerID) {
         state.withLock { state in
             guard let index = state.timers.firstIndex(where: { $0.id == timerID.id }) else { return }
-            let removed = state.timers.remove(at: index)
-            // Only the earliest timer decides when the thread wakes: re-arm for the
-            // next, so that a lock released early wakes nobody.
-            if removed.due <= state.armedFor { arm(&state, for: earliestDue(state)) }
+            // The timerfd stays armed: when it fires, runDueTimers finds nothing due
+            // and re-arms for the next timer (see the type's comment).
+            state.timers.remove(at: index)
         }
     }
 

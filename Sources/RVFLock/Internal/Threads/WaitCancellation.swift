@@ -86,7 +86,7 @@ private final class SignalWatchdog: Sendable {
 
     private struct State {
         /// A child forked during a wait inherits a count of waits it does not have.
-        var owner = getpid()
+        var owner = Syscalls.processID
         var waits = 0
         var timer: MonitorThread.TimerID?
         var monitor: MonitorThread?
@@ -96,22 +96,32 @@ private final class SignalWatchdog: Sendable {
 
     func enter() {
         state.withLock { state in
-            if state.owner != getpid() { state = State() }
+            if state.owner != Syscalls.processID { state = State() }
             state.waits += 1
-            guard state.waits == 1, let monitor = try? MonitorThread.current() else { return }
+            guard state.timer == nil, let monitor = try? MonitorThread.current() else { return }
             state.monitor = monitor
-            state.timer = monitor.every(Self.interval) { _ = rvf_flock_wait_watchdog() }
+            state.timer = monitor.every(Self.interval) { [self] in tick() }
         }
     }
 
+    /// The last wait to leave does not stop the watchdog: a waiter just granted the
+    /// lock is on the way to taking it, and nothing should delay it. The watchdog's
+    /// next tick, finding no wait, stops itself; a wait that starts before then finds
+    /// it running.
     func leave() {
         state.withLock { state in
-            guard state.waits > 0 else { return }
-            state.waits -= 1
-            guard state.waits == 0, let timer = state.timer else { return }
+            if state.waits > 0 { state.waits -= 1 }
+        }
+    }
+
+    private func tick() {
+        let idle = state.withLock { state -> Bool in
+            guard state.waits == 0, let timer = state.timer else { return false }
             state.monitor?.cancel(timer)
             state.timer = nil
             state.monitor = nil
+            return true
         }
+        if !idle { _ = rvf_flock_wait_watchdog() }
     }
 }

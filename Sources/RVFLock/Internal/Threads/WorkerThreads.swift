@@ -31,7 +31,7 @@ final class WorkerThreads: Sendable {
     private let parked = Mutex<[Worker]>([])
     private let owner: pid_t
 
-    private init() { owner = getpid() }
+    private init() { owner = Syscalls.processID }
 
     private static let perProcess = Mutex<WorkerThreads?>(nil)
 
@@ -39,7 +39,7 @@ final class WorkerThreads: Sendable {
     /// threads: it gets a pool of its own.
     static var shared: WorkerThreads {
         perProcess.withLock { pool in
-            if let pool, pool.owner == getpid() { return pool }
+            if let pool, pool.owner == Syscalls.processID { return pool }
             let made = WorkerThreads()
             pool = made
             return made
