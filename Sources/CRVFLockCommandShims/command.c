@@ -271,7 +271,12 @@ __attribute__((noreturn)) static void keeper_main(struct keeper_plan *plan) {
             report(plan->report_descriptor, RVF_KEEPER_EXITED, status, command);
         } else if (reaped == -1 && errno != EINTR) {
             // ECHILD: no child is left, and as a subreaper the keeper inherits every
-            // orphan below it, so no descendant is left either.
+            // orphan below it, so no descendant is left either. Its copy of the lock's
+            // descriptor goes first, so that rvf-lock's release frees the kernel lock
+            // at once: rvf-lock releases on this report, not on the keeper's exit,
+            // whose tear-down of a copy of rvf-lock's memory takes a while.
+            close(plan->lock_descriptor);
+            report(plan->report_descriptor, RVF_KEEPER_DONE, 0, 0);
             _exit(0);
         }
     }

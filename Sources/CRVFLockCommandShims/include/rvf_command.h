@@ -41,6 +41,9 @@ enum rvf_spawn_step {
 #define RVF_KEEPER_FAILED (-2)
 /// COMMAND ended (the keeper reaped it): `code` is its wait status, `sender` its pid.
 #define RVF_KEEPER_EXITED (-3)
+/// No descendant is left, and the keeper has closed its copy of the lock's
+/// descriptor: it exits now, and the caller need not wait for that to release the lock.
+#define RVF_KEEPER_DONE (-4)
 
 /// Starts the *keeper*: a process between rvf-lock and COMMAND that makes the
 /// lock outlive rvf-lock exactly as long as anything COMMAND started lives.
@@ -61,7 +64,8 @@ enum rvf_spawn_step {
 /// The keeper reports on `report_descriptor`, an `rvf_event_channel` end
 /// (RVF_KEEPER_STARTED with a pidfd on COMMAND, or RVF_KEEPER_FAILED; later
 /// RVF_KEEPER_EXITED), closes every descriptor but the lock's and that one,
-/// reaps every descendant, and exits 0 when none is left. If the go pipe is
+/// reaps every descendant, and when none is left closes the lock's descriptor,
+/// reports RVF_KEEPER_DONE and exits 0. If the go pipe is
 /// closed without a byte (the caller gave up, or died), it exits 1 without
 /// starting COMMAND.
 ///

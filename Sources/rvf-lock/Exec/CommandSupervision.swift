@@ -31,6 +31,11 @@ struct CommandSupervision {
     private var commandStatus: Int32?
     /// Until rvf-lock reaps it, the keeper's pid names the keeper.
     private var keeperRunning = true
+    /// The keeper said that no descendant is left and that it no longer holds the
+    /// lock's descriptor: the lock may go before the keeper's exit, which rvf-lock
+    /// leaves to whoever reaps its orphans (its exit tears down a copy of rvf-lock's
+    /// memory, about as long as the rest of `exec -n FILE true` after COMMAND's end).
+    private var keeperDone = false
     private var sawLoss = false
     private var lost = false
     private var stopping = false
@@ -56,6 +61,7 @@ struct CommandSupervision {
         var events = pending
         while true {
             for event in events { handle(event) }
+            if keeperDone { break }
             guard reapChildren() else {
                 // The keeper reported COMMAND's end before it exited: the report may still be in the pipe.
                 for event in relay.wait(milliseconds: 0) {
@@ -109,6 +115,7 @@ struct CommandSupervision {
             // Only one start is ever reported (before supervision begins).
             if pidfd >= 0 { close(pidfd) }
         case .childChanged, .commandFailed: break
+        case .keeperDone: keeperDone = true
         case .commandExited(let status):
             if commandStatus == nil { commandStatus = Self.shellStatus(status) }
         case .signal(let signal, let sentByProcess, let sender):

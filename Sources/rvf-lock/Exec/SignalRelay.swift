@@ -29,6 +29,9 @@ struct SignalRelay {
         case commandFailed(step: CInt, errno: CInt)
         /// The keeper reaped COMMAND, which ended with this wait status.
         case commandExited(waitStatus: CInt)
+        /// No descendant of COMMAND is left, and the keeper, which no longer holds
+        /// the lock's descriptor, is exiting.
+        case keeperDone
     }
 
     /// Signals passed on to COMMAND. SIGTSTP is handled apart (``stopSignal``).
@@ -120,6 +123,7 @@ struct SignalRelay {
             case SIGCHLD: events.append(.childChanged)
             case RVF_KEEPER_FAILED: events.append(.commandFailed(step: record.code, errno: record.sender))
             case RVF_KEEPER_EXITED: events.append(.commandExited(waitStatus: record.code))
+            case RVF_KEEPER_DONE: events.append(.keeperDone)
             default: events.append(.signal(record.signal, sentByProcess: record.code <= 0, sender: record.sender))
             }
         }
