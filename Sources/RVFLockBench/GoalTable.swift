@@ -40,6 +40,15 @@ enum GoalTable {
                 9, "Uncontended acquire + release on \(fileSystem), vs the reference",
                 measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
                 "≤ \(Format.ratio(limit)) the reference", ratio <= limit)
+            // Issue 17, goal 4: where fsync is free, the library against its own system calls.
+            guard fileSystem == "tmpfs" else { continue }
+            let bare = table.rows.first { $0.name == UncontendedBenchmark.bareSystemCallsRow }
+            let overBare = ours.flatMap { ours in bare.map { (ours.medianNanosecondsPerOperation, $0.medianNanosecondsPerOperation) } }
+            let bareRatio = overBare.map { $0.0 / $0.1 } ?? .nan
+            add(
+                17, "Uncontended acquire + release on tmpfs, vs RVFLock's own system calls made bare",
+                overBare.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(bareRatio))" },
+                "≤ 1.15× the bare system calls", bareRatio <= 1.15)
         }
 
         // Issue 9, goal 3: handoff against kernel flock at 1, 4, 16 waiters.

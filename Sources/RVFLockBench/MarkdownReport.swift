@@ -32,7 +32,7 @@ struct MarkdownReport {
         out.append("")
         out.append(
             "Issue 8: the cost of `rvf-lock exec` against flock(1); issue 9: performance against kernel flock(2) and the reference; "
-                + "issue 17: the tool's start-up and the heartbeat's cost. "
+                + "issue 17: the tool's start-up, the heartbeat's cost and the library's cost over its own system calls. "
                 + "Read off the tables below; the tool asserts none of them.")
         out.append("")
         out.append("| Issue | Measurement | Result | Goal | Met? |")

@@ -19,6 +19,7 @@ struct UncontendedBenchmark {
     static let rvflockRow = "RVFLock"
     static let linkFloorRow = "floor: temp+fsync+link"
     static let referenceRow = "reference (locking.rs)"
+    static let bareSystemCallsRow = "floor: O_TMPFILE+flock+linkat, no fsync"
 
     private struct Variant {
         let name: String
@@ -82,7 +83,7 @@ struct UncontendedBenchmark {
                 }
             },
             Variant(
-                name: "floor: O_TMPFILE+flock+linkat, no fsync",
+                name: Self.bareSystemCallsRow,
                 what: "the same system calls without fsync: what a lock file costs where no sync is needed"
             ) { count in
                 let lockPath = directory + "/nosync.rvf.lock"
