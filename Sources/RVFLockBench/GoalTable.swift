@@ -52,9 +52,12 @@ enum GoalTable {
         }
 
         // Issue 9, goal 3: handoff against kernel flock at 1, 4, 16 waiters.
+        let shortHold = HandoffBenchmark.holdMicroseconds
         for waiters in [1, 4, 16] {
-            let ours = results.handoff.first { $0.implementation == .rvflock && $0.waiters == waiters }
-            let kernel = results.handoff.first { $0.implementation == .kernelFlock && $0.waiters == waiters }
+            let ours = results.handoff.first { $0.implementation == .rvflock && $0.waiters == waiters && $0.holdMicroseconds == shortHold }
+            let kernel = results.handoff.first {
+                $0.implementation == .kernelFlock && $0.waiters == waiters && $0.holdMicroseconds == shortHold
+            }
             for (percentile, limit, value) in [
                 ("p50", 1.5, { (summary: Summary) in summary.median }),
                 ("p99", 2.0, { (summary: Summary) in summary.p99 }),

@@ -9,10 +9,15 @@
 struct HandoffBenchmark {
     let context: BenchContext
     static let holdMicroseconds: UInt64 = 5000
+    /// Longer than a holder's watch delay (10 ms): the holder has started its
+    /// heartbeat thread and its watch, as most real holders have, when it releases.
+    static let longHoldMicroseconds: UInt64 = 30_000
     static let pauseMicroseconds: UInt64 = 1000
 
-    func run(_ implementation: Implementation, waiters: Int) throws -> Results.Handoff {
-        let data = try context.dataFile(for: "\(implementation.rawValue)-handoff-\(waiters)")
+    func run(
+        _ implementation: Implementation, waiters: Int, holdMicroseconds: UInt64 = Self.holdMicroseconds
+    ) throws -> Results.Handoff {
+        let data = try context.dataFile(for: "\(implementation.rawValue)-handoff-\(waiters)-\(holdMicroseconds)")
         let stamps = data + ".stamps"
         try context.emptyFile(stamps)
         let processes = waiters + 1
@@ -25,7 +30,7 @@ struct HandoffBenchmark {
                 [
                     "handoff", "--lock", implementation.rawValue, "--file", data, "--id", "\(id)",
                     "--log", stamps, "--start-ns", "\(start)", "--end-ns", "\(end)", "--warmup-ns", "\(warmupEnd)",
-                    "--hold-us", "\(Self.holdMicroseconds)", "--pause-us", "\(Self.pauseMicroseconds)",
+                    "--hold-us", "\(holdMicroseconds)", "--pause-us", "\(Self.pauseMicroseconds)",
                 ],
                 label: "\(implementation.displayName) handoff worker \(id)")
         }
@@ -39,6 +44,6 @@ struct HandoffBenchmark {
         }
         return Results.Handoff(
             implementation: implementation, waiters: waiters, processes: processes, seconds: seconds,
-            holdMicroseconds: Self.holdMicroseconds, latencyNanoseconds: Summary(samples))
+            holdMicroseconds: holdMicroseconds, latencyNanoseconds: Summary(samples))
     }
 }

@@ -64,7 +64,9 @@ struct MarkdownReport {
             out.append("")
             out.append(
                 "From just before the holder's release to just after the next waiter's acquire returns (CLOCK_MONOTONIC across processes); "
-                    + "each holder holds \(results.handoff[0].holdMicroseconds / 1000) ms, then pauses \(HandoffBenchmark.pauseMicroseconds / 1000) ms, "
+                    + "each holder holds 5 ms (in the last rows 30 ms: longer than a holder's 10 ms watch delay, so that it has started "
+                    + "its heartbeat thread and its watch when it releases, as most real holders have), "
+                    + "then pauses \(HandoffBenchmark.pauseMicroseconds / 1000) ms, "
                     + "so every other process is waiting at each release; \(Format.seconds(results.handoff[0].seconds)) per row, the first fifth warm-up. "
                     + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file. "
                     + "The floor: RVFLock's handoff as bare system calls in the same worker processes, without the library "
@@ -73,15 +75,19 @@ struct MarkdownReport {
             )
             out.append("")
             out.append(
-                "| Waiting processes | Implementation | handoffs | p50 | p99 | max | p50 / kernel flock | p99 / kernel flock | p50 / floor |"
+                "| Waiting processes | hold | Implementation | handoffs | p50 | p99 | max | p50 / kernel flock | p99 / kernel flock | p50 / floor |"
             )
-            out.append("|---|---|---|---|---|---|---|---|---|")
+            out.append("|---|---|---|---|---|---|---|---|---|---|")
             for row in results.handoff {
-                let kernel = results.handoff.first { $0.implementation == .kernelFlock && $0.waiters == row.waiters }
-                let floor = results.handoff.first { $0.implementation == .linkFloor && $0.waiters == row.waiters }
+                func alike(_ other: Results.Handoff) -> Bool {
+                    other.waiters == row.waiters && other.holdMicroseconds == row.holdMicroseconds
+                }
+                let kernel = results.handoff.first { $0.implementation == .kernelFlock && alike($0) }
+                let floor = results.handoff.first { $0.implementation == .linkFloor && alike($0) }
                 let latency = row.latencyNanoseconds
                 out.append(
-                    "| \(row.waiters) | \(row.implementation.displayName) | \(latency.count) | \(Format.duration(latency.median)) "
+                    "| \(row.waiters) | \(row.holdMicroseconds / 1000) ms | \(row.implementation.displayName) | \(latency.count) "
+                        + "| \(Format.duration(latency.median)) "
                         + "| \(Format.duration(latency.p99)) | \(Format.duration(latency.maximum)) "
                         + "| \(Format.ratio(kernel.map { latency.median / $0.latencyNanoseconds.median } ?? .nan)) "
                         + "| \(Format.ratio(kernel.map { latency.p99 / $0.latencyNanoseconds.p99 } ?? .nan)) "

@@ -109,6 +109,13 @@ struct Run: ParsableCommand {
                     results.handoff.append(try HandoffBenchmark(context: context).run(implementation, waiters: waiters))
                 }
             }
+            // Holders past their watch delay, as most real ones are: one waiting.
+            for implementation in [Implementation.rvflock, .linkFloor, .kernelFlock] {
+                let hold = HandoffBenchmark.longHoldMicroseconds
+                progress("2. handoff latency, \(implementation.displayName), 1 waiting, hold \(hold / 1000) ms")
+                results.handoff.append(
+                    try HandoffBenchmark(context: context).run(implementation, waiters: 1, holdMicroseconds: hold))
+            }
         }
         if items.contains(3) {
             let contention = ContentionBenchmark(context: context)
