@@ -86,6 +86,8 @@ final class MonitorThread: Sendable {
         var nextID: UInt64 = 0
         /// What the timerfd is armed to (monotonic ns), 0 when disarmed.
         var armedFor: UInt64 = 0
+        /// Watches being removed outside the lock (``unsubscribe(_:)``).
+        var removing: [CInt] = []
     }
 
     /// The inotify instance; nil where there is none (waiters then poll).
@@ -135,25 +137,40 @@ final class MonitorThread: Sendable {
         _ callback: @escaping @Sendable () -> Void
     ) -> Subscription? {
         guard let notifier else { return nil }
-        return state.withLock { state in
-            let watch = inotify_add_watch(notifier.rawValue, path, events)
-            guard watch >= 0 else { return nil }
-            let id = state.nextID
-            state.nextID += 1
-            state.subscribers.append(Subscriber(watch: watch, id: id, name: name, callback: callback))
-            return Subscription(watch: watch, id: id)
+        while true {
+            let made: Subscription?? = state.withLock { state in
+                let watch = inotify_add_watch(notifier.rawValue, path, events)
+                guard watch >= 0 else { return .some(nil) }
+                // Another thread is removing this very watch (see unsubscribe): add it
+                // again once that is done.
+                if state.removing.contains(watch) { return nil }
+                let id = state.nextID
+                state.nextID += 1
+                state.subscribers.append(Subscriber(watch: watch, id: id, name: name, callback: callback))
+                return Subscription(watch: watch, id: id)
+            }
+            if let made { return made }
+            sched_yield()
         }
     }
 
     func unsubscribe(_ subscription: Subscription?) {
-        guard let subscription else { return }
-        state.withLock { state in
-            guard let index = state.subscribers.firstIndex(where: { $0.id == subscription.id }) else { return }
+        guard let subscription, let notifier else { return }
+        let unwatched = state.withLock { state -> Bool in
+            guard let index = state.subscribers.firstIndex(where: { $0.id == subscription.id }) else { return false }
             state.subscribers.remove(at: index)
-            if let notifier, !state.subscribers.contains(where: { $0.watch == subscription.watch }) {
-                _ = inotify_rm_watch(notifier.rawValue, subscription.watch)
-            }
+            guard !state.subscribers.contains(where: { $0.watch == subscription.watch }) else { return false }
+            state.removing.append(subscription.watch)
+            return true
         }
+        guard unwatched else { return }
+        // Outside the lock: removing a watch queues an event that wakes this thread,
+        // which then needs the lock. Removed under it, a releasing holder was
+        // preempted by the woken monitor thread, which blocked on the lock
+        // (a priority-inheriting futex), and the holder ran again only to hand the
+        // lock over and be preempted once more before its unlink (traced).
+        _ = inotify_rm_watch(notifier.rawValue, subscription.watch)
+        state.withLock { $0.removing.removeAll { $0 == subscription.watch } }
     }
 
     /// Runs `action` on the monitor thread once, after `delay`, unless cancelled first.
