@@ -191,12 +191,18 @@ struct Run: ParsableCommand {
     /// The type of the file system holding `path`, from the longest matching mount point.
     private static func fileSystemName(of path: String) -> String {
         let mounts = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        // Mount points are absolute: a relative --directory (or one through a link) is resolved first.
+        let resolved =
+            realpath(path, nil).map { resolved in
+                defer { free(resolved) }
+                return String(cString: resolved)
+            } ?? path
         var best: (point: String, type: String)?
         for line in mounts.split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 3 else { continue }
             let point = String(fields[1])
-            let matches = path == point || path.hasPrefix(point == "/" ? "/" : point + "/")
+            let matches = resolved == point || resolved.hasPrefix(point == "/" ? "/" : point + "/")
             if matches && point.count >= (best?.point.count ?? -1) { best = (point, String(fields[2])) }
         }
         return "\(best?.type ?? "an unknown file system") (\(shownPath(path)))"
