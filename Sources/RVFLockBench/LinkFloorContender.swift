@@ -24,10 +24,6 @@ final class LinkFloorContender: Contender {
     private let lockName: String
     private let privateName: String
     private var held: CInt = -1
-    // Glibc's module hides the _GNU_SOURCE names: O_TMPFILE, O_PATH, Self.emptyPath.
-    private static let openTemporaryFile: CInt = 0o20_200_000
-    private static let openPath: CInt = 0o10_000_000
-    private static let emptyPath: CInt = 0x1000
     private static let record = [UInt8](repeating: 0x5A, count: 104)
 
     init(dataFile: String) throws(BenchFailure) {
@@ -36,7 +32,7 @@ final class LinkFloorContender: Contender {
         let name = slash.map { String(dataFile[dataFile.index(after: $0)...]) } ?? dataFile
         lockName = name + ".lock"
         privateName = ".\(name).lock.\(getpid()).floor"
-        directory = open(directoryPath, Self.openPath | O_DIRECTORY | O_CLOEXEC)
+        directory = open(directoryPath, BareSystemCalls.openPath | O_DIRECTORY | O_CLOEXEC)
         guard directory >= 0 else { throw BenchFailure("link floor worker could not open \(directoryPath): errno \(errno)") }
     }
 
@@ -44,14 +40,15 @@ final class LinkFloorContender: Contender {
 
     func acquire(before end: UInt64) throws -> Bool {
         guard Syscalls.monotonicNanoseconds() < end else { return false }
-        let file = try Self.check(openat(directory, ".", Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
-        _ = try Self.check(flock(file, LOCK_EX | LOCK_NB), "flock(LOCK_EX|LOCK_NB)")
-        _ = try Self.check(CInt(Self.record.withUnsafeBytes { pwrite(file, $0.baseAddress, $0.count, 0) }), "pwrite")
+        let file = try BareSystemCalls.check(
+            openat(directory, ".", BareSystemCalls.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+        try BareSystemCalls.check(flock(file, LOCK_EX | LOCK_NB), "flock(LOCK_EX|LOCK_NB)")
+        try BareSystemCalls.check(CInt(Self.record.withUnsafeBytes { pwrite(file, $0.baseAddress, $0.count, 0) }), "pwrite")
         var info = stat()
-        _ = try Self.check(fstat(file, &info), "fstat")
+        try BareSystemCalls.check(fstat(file, &info), "fstat")
         var named = false
         while true {
-            if linkat(file, "", directory, lockName, Self.emptyPath) == 0 { break }
+            if linkat(file, "", directory, lockName, BareSystemCalls.emptyPath) == 0 { break }
             guard errno == EEXIST else { throw BenchFailure("link floor: linkat failed: errno \(errno)") }
             let current = openat(directory, lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
             guard current >= 0 else {
@@ -59,7 +56,7 @@ final class LinkFloorContender: Contender {
                 continue
             }
             if !named {
-                _ = try Self.check(linkat(file, "", directory, privateName, Self.emptyPath), "linkat to the private name")
+                try BareSystemCalls.check(linkat(file, "", directory, privateName, BareSystemCalls.emptyPath), "linkat to the private name")
                 named = true
             }
             while flock(current, LOCK_EX) != 0 {
@@ -87,14 +84,9 @@ final class LinkFloorContender: Contender {
     func release() throws {
         guard held >= 0 else { throw BenchFailure("link floor: release without a held lock") }
         var info = stat()
-        _ = try Self.check(fstatat(directory, lockName, &info, AT_SYMLINK_NOFOLLOW), "fstatat of the lock")
-        _ = try Self.check(unlinkat(directory, lockName, 0), "unlinkat of the lock")
+        try BareSystemCalls.check(fstatat(directory, lockName, &info, AT_SYMLINK_NOFOLLOW), "fstatat of the lock")
+        try BareSystemCalls.check(unlinkat(directory, lockName, 0), "unlinkat of the lock")
         close(held)
         held = -1
-    }
-
-    private static func check(_ result: CInt, _ call: String) throws(BenchFailure) -> CInt {
-        guard result >= 0 else { throw BenchFailure("link floor: \(call) failed: errno \(errno)") }
-        return result
     }
 }

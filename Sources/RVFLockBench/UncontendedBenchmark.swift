@@ -11,8 +11,6 @@ import SystemPackage
 struct UncontendedBenchmark {
     let context: BenchContext
 
-    /// `O_TMPFILE` (`__O_TMPFILE | O_DIRECTORY`), which Glibc does not import into Swift.
-    private static let openTemporaryFile: CInt = 0o20_200_000
     /// Operations each variant runs before the next variant's turn.
     static let blockSize = 10
     /// Row names the goals and the report look up.
@@ -56,13 +54,13 @@ struct UncontendedBenchmark {
                 let temporary = directory + "/.floor.rvf.lock.tmp"
                 let lockPath = directory + "/floor.rvf.lock"
                 return try timed(count) {
-                    let descriptor = try check(open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644), "open")
-                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
-                    try check(fsync(descriptor), "fsync")
-                    try check(link(temporary, lockPath), "link")
-                    try check(unlink(temporary), "unlink temp")
+                    let descriptor = try BareSystemCalls.check(open(temporary, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o644), "open")
+                    try BareSystemCalls.check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try BareSystemCalls.check(fsync(descriptor), "fsync")
+                    try BareSystemCalls.check(link(temporary, lockPath), "link")
+                    try BareSystemCalls.check(unlink(temporary), "unlink temp")
                     close(descriptor)
-                    try check(unlink(lockPath), "unlink lock")
+                    try BareSystemCalls.check(unlink(lockPath), "unlink lock")
                 }
             },
             Variant(
@@ -71,14 +69,16 @@ struct UncontendedBenchmark {
             ) { count in
                 let lockPath = directory + "/tmpfile.rvf.lock"
                 return try timed(count) {
-                    let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
-                    try check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
-                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
-                    try check(fsync(descriptor), "fsync")
-                    try check(linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
+                    let descriptor = try BareSystemCalls.check(
+                        open(directory, BareSystemCalls.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+                    try BareSystemCalls.check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
+                    try BareSystemCalls.check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try BareSystemCalls.check(fsync(descriptor), "fsync")
+                    try BareSystemCalls.check(
+                        linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
                     var info = stat()
-                    try check(lstat(lockPath, &info), "lstat")
-                    try check(unlink(lockPath), "unlink lock")
+                    try BareSystemCalls.check(lstat(lockPath, &info), "lstat")
+                    try BareSystemCalls.check(unlink(lockPath), "unlink lock")
                     close(descriptor)
                 }
             },
@@ -88,22 +88,24 @@ struct UncontendedBenchmark {
             ) { count in
                 let lockPath = directory + "/nosync.rvf.lock"
                 return try timed(count) {
-                    let descriptor = try check(open(directory, Self.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
-                    try check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
-                    try check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
-                    try check(linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
+                    let descriptor = try BareSystemCalls.check(
+                        open(directory, BareSystemCalls.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+                    try BareSystemCalls.check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
+                    try BareSystemCalls.check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try BareSystemCalls.check(
+                        linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", AT_FDCWD, lockPath, AT_SYMLINK_FOLLOW), "linkat")
                     var info = stat()
-                    try check(lstat(lockPath, &info), "lstat")
-                    try check(unlink(lockPath), "unlink lock")
+                    try BareSystemCalls.check(lstat(lockPath, &info), "lstat")
+                    try BareSystemCalls.check(unlink(lockPath), "unlink lock")
                     close(descriptor)
                 }
             },
             Variant(name: "floor: flock", what: "flock(LOCK_EX) + flock(LOCK_UN) on an open descriptor") { count in
-                let descriptor = try check(open(directory + "/flock.rvf.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644), "open")
+                let descriptor = try BareSystemCalls.check(open(directory + "/flock.rvf.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644), "open")
                 defer { close(descriptor) }
                 return try timed(count) {
-                    try check(flock(descriptor, LOCK_EX), "flock")
-                    try check(flock(descriptor, LOCK_UN), "flock unlock")
+                    try BareSystemCalls.check(flock(descriptor, LOCK_EX), "flock")
+                    try BareSystemCalls.check(flock(descriptor, LOCK_UN), "flock unlock")
                 }
             },
         ]
@@ -174,10 +176,4 @@ private func timed(_ count: Int, _ operation: () throws -> Void) throws -> [Doub
         samples.append(Double(Syscalls.monotonicNanoseconds() - start))
     }
     return samples
-}
-
-@discardableResult
-private func check(_ result: CInt, _ call: String) throws(BenchFailure) -> CInt {
-    guard result >= 0 else { throw BenchFailure("\(call) failed in a floor benchmark: errno \(errno)") }
-    return result
 }
