@@ -134,8 +134,19 @@ struct LockTarget {
     }
 
     /// The directory a path's last component is in (`.` for a bare name).
+    ///
+    /// Cut at the last "/" of the text (FilePath has dropped trailing and repeated
+    /// slashes), as the library does: FilePath's `removingLastComponent()` makes the
+    /// Swift runtime search every protocol conformance in the program once, which
+    /// `exec -n` would pay at every start.
     static func directory(of path: FilePath) -> FilePath {
-        path.removingLastComponent().isEmpty ? FilePath(".") : path.removingLastComponent()
+        path.withPlatformString { text in
+            guard let slash = strrchr(text, CInt(UInt8(ascii: "/"))) else { return FilePath(".") }
+            let length = slash == text ? 1 : text.distance(to: slash)
+            var directory = Array(UnsafeBufferPointer(start: text, count: length))
+            directory.append(0)
+            return directory.withUnsafeBufferPointer { FilePath(platformString: $0.baseAddress!) }
+        }
     }
 
     /// What to do about a path that cannot be examined, by why.
