@@ -70,7 +70,10 @@ public struct LockOptions: Sendable {
     /// never shorter than ``shortestInterval`` (so never a busy loop, even for
     /// options that ``WriterLock`` would refuse).
     public var effectiveHeartbeatInterval: Duration {
-        let interval = heartbeatInterval ?? min(sameHostStaleAfter / 6, .seconds(5))
+        // A sixth in whole nanoseconds: Duration's own division is generic, and costs
+        // a noticeable part of an uncontended acquisition, which asks for this once.
+        let sixth = Duration.nanoseconds(Int64(clamping: sameHostStaleAfter.nanoseconds / 6))
+        let interval = heartbeatInterval ?? min(sixth, .seconds(5))
         return max(interval, Self.shortestInterval)
     }
 

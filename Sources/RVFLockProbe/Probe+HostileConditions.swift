@@ -174,8 +174,20 @@ extension Probe {
         let handle = try lock.tryAcquire()
         say("acquired \(getpid())")
         let scope = handle.scope
+        // The child's first writer id of its own, for the parent to compare with its next.
+        let other = WriterLock(dataFile: FilePath(file.string + ".other"))
+        var nonces: [CInt] = [-1, -1]
+        guard pipe(&nonces) == 0 else {
+            say("pipe-failed \(errno)")
+            return 1
+        }
         let child = fork()
         if child == 0 {
+            if let otherHandle = try? other.tryAcquire() {
+                var nonce = otherHandle.writerID.high
+                _ = write(nonces[1], &nonce, 8)
+                try? otherHandle.release()
+            }
             let release: LockError?
             do throws(LockError) {
                 try handle.release()
@@ -194,6 +206,14 @@ extension Probe {
         var status: CInt = 0
         _ = waitpid(child, &status, 0)
         say("child-exit \((status >> 8) & 0xFF)")
+        close(nonces[1])
+        var childNonce: UInt64 = 0
+        let nonceBytes = read(nonces[0], &childNonce, 8)
+        close(nonces[0])
+        let parentOther = try other.tryAcquire()
+        // A stream of writer nonces copied into the child would give it the parent's next one.
+        say(nonceBytes != 8 ? "child-nonce none" : childNonce == parentOther.writerID.high ? "nonce-repeated" : "nonces-differ")
+        try parentOther.release()
         try handle.checkHeld()
         say("parent-check ok")
         let before = handle.record.timestampNanoseconds

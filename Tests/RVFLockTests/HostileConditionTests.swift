@@ -110,14 +110,14 @@ extension ManyProcessTests {
 
         /// A child forked without `exec` shares its parent's descriptors, not its lock:
         /// it is told so, and neither releases nor checks the parent's lock, whose
-        /// heartbeat goes on.
+        /// heartbeat goes on. Its own writer ids are its own, not its parent's next.
         @Test func aForkedChildCannotReleaseItsParentsLock() async throws {
             let parent = try CrossProcessTests.probe("fork", sandbox.dataFile, ["heartbeat-ms=50"], in: sandbox)
             #expect(await parent.waitForExit(timeout: .seconds(60)) == 0, "probe: \(parent.output) \(parent.errorOutput)")
             #expect(
                 Array(parent.outputLines.dropFirst()) == [
                     "child-release heldByParentProcess", "child-check heldByParentProcess", "child-isHeld false",
-                    "child-try busy", "child-exit 0", "parent-check ok", "parent-heartbeat ok", "released",
+                    "child-try busy", "child-exit 0", "nonces-differ", "parent-check ok", "parent-heartbeat ok", "released",
                 ], "\(parent.output)")
             #expect(!sandbox.lockExists)
         }

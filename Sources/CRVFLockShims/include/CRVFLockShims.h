@@ -9,6 +9,7 @@
 // _GNU_SOURCE and variadic C functions. Each shim is a plain function so that
 // Swift sees a fixed signature.
 
+#include <stdint.h>
 #include <sys/types.h>
 // fgetxattr and fsetxattr, for RVFLockEtcd's fencing token on a data file.
 #include <sys/xattr.h>
@@ -48,6 +49,17 @@ long rvf_pid_max(void);
 /// memory (vfork, clone with CLONE_VM) must not call it before it execs: it would
 /// read, or leave for its parent, the other's pid.
 pid_t rvf_current_pid(void);
+
+/// The next number of this process's writer nonce stream: 0 with it in `nonce`,
+/// or -1 when the caller must draw one from the kernel itself (no wiped-on-fork
+/// page, no randomness yet, or another thread seeding the stream at this moment).
+///
+/// The stream is seeded once per process with 128 random bits (getrandom) and
+/// kept in the same wiped-on-fork page as the pid, so that a forked child seeds
+/// its own: no two numbers of one process are equal, and two processes share one
+/// only by chance (2^-64). Not a secret: nothing relies on the numbers being
+/// unpredictable. Same caveat as above for children that share this memory.
+int rvf_next_writer_nonce(uint64_t *nonce);
 
 #ifdef __cplusplus
 }

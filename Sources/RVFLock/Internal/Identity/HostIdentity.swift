@@ -112,7 +112,8 @@ struct HostIdentity: Sendable {
 
     /// A writer id that a judge on this machine can check against what it sees.
     ///
-    /// The first half is random. The second half holds two tags computed from it:
+    /// The first half is random (``Syscalls/writerNonce()``). The second half holds
+    /// two tags computed from it:
     /// - 40 bits bind it to this kernel boot and to the file system the lock is on
     ///   (its directory's device): a judge on the same boot and the same mount knows
     ///   the writer takes `flock()` on its lock file while alive (see
@@ -124,9 +125,9 @@ struct HostIdentity: Sendable {
     ///
     /// The record stays readable by the reference (a writer id is opaque to it).
     func makeWriterID(fileSystem: UInt64) -> WriterID {
-        let nonce = Syscalls.randomUInt64()
+        let nonce = Syscalls.writerNonce()
         guard let boot = bootTag(for: nonce, fileSystem: fileSystem) else {
-            return WriterID(high: nonce, low: Syscalls.randomUInt64())
+            return WriterID(high: nonce, low: Syscalls.writerNonce())
         }
         let own = ProcessIdentity.current
         let writer =

@@ -448,6 +448,14 @@ package enum Syscalls {
         var generator = SystemRandomNumberGenerator()
         return generator.next()
     }
+
+    /// A number for a writer id that no other writer id of this process has, and
+    /// another process's has only by chance: from a stream seeded once per process
+    /// (`rvf_next_writer_nonce`), so that an acquisition asks the kernel for none.
+    static func writerNonce() -> UInt64 {
+        var nonce: UInt64 = 0
+        return rvf_next_writer_nonce(&nonce) == 0 ? nonce : randomUInt64()
+    }
 }
 
 extension Syscalls {
