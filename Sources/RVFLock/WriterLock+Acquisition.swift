@@ -72,7 +72,7 @@ extension WriterLock {
         let held = HeldLock(
             descriptor: prepared.takeDescriptor(), record: prepared.record, identity: prepared.identity,
             syncs: prepared.syncs, location: location, dataFile: dataFile, options: options,
-            monitor: monitor, worker: worker!,
+            monitor: monitor, worker: worker!, predecessor: acquisition.takePredecessor(),
             describeStatus: { try? examiner.currentStatus() })
         worker = nil
         holdsTurn = false

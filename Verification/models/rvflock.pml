@@ -40,8 +40,8 @@
  *          T is invisible to everyone else, so any interleaving/crash inside it
  *          is equivalent to one before it (T is just discarded).
  *   A4     "A4 link":  linkat(T -> L) succeeds iff L == 0; P enters the CS.
- *          Then the predecessor (J, if this process holds the flock of a file
- *          just released or broken) is closed.
+ *          The predecessor (J, if this process holds the flock of a file just
+ *          released or broken) is kept, with its flock, until R2b.
  *   A4'    linkat fails with EEXIST: close the predecessor, then
  *   A5a    "A5a open": open(L) -> J (back to A4 if L names nothing by then).
  *   A5b    flock(J): non-blocking success; or, for a waiter, blocking in the
@@ -51,7 +51,8 @@
  *          a young invalid file): close J, busy.
  *   A5c    fstat(J).st_nlink == 0: the file was released or broken: keep J (and
  *          its flock) as the predecessor and go to A4, so that the next waiter
- *          in the kernel's queue wakes only after this one linked its file.
+ *          in the kernel's queue wakes only after this one linked its file, and,
+ *          once linked, released it (R2b).
  *          (The implementation tries A4 first and looks whether J is at L only
  *          when the link fails: a failed link changes nothing, so the order of
  *          the two is the model's.)
@@ -76,6 +77,8 @@
  *   R1     "R1 lstat": leave the CS (ghost), lstat(L) == T ? -- asserted
  *          (never "taken over").
  *   R2     "R2 unlink": unlink(L) (asserted to remove exactly T's inode).
+ *   R2b    close the predecessor J kept since A4 (flock(J, LOCK_UN), close):
+ *          the waiters left in J's queue wake before those in T's.
  *   R3     "R3 close T": releases the flock on T.
  *   crash  any step: a Crasher process raises crashreq[p] at any time (at
  *          most MAXCRASH times in total); p's `unless` escape then closes all
@@ -253,8 +256,7 @@ acquire:
          L = T[p]; inCS[p] = true; incs++; SET_DH(false);
          EXCLUSIVE(incs <= 1)                      /* MUTUAL EXCLUSION */
        };
-       atomic { close_J(p) };                      /* close the predecessor */
-       break
+       break                                       /* the predecessor J is kept until R2b */
     :: atomic { L != 0 -> close_J(p) };            /* A4 EEXIST; close the predecessor */
        if
        :: atomic { L != 0 -> J[p] = L }            /* A5a open(L) */
@@ -388,10 +390,12 @@ busy:
              HOLDER(L == T[p]) };                  /*     never "taken over" */
 #ifndef MUTANT_CLOSE_BEFORE_UNLINK
     atomic { HOLDER(L == T[p]); RELEASER_UNLINKED(L); L = 0 } /* R2 unlink(L) */
+    atomic { close_J(p) }                          /* R2b close the predecessor */
     atomic { flk[T[p]] = 0; T[p] = 0 }             /* R3 close(T) */
 #else
     atomic { flk[T[p]] = 0 };                      /* mutant: R3 close(T) first ... */
-    atomic { L = 0; T[p] = 0 }                     /* ... then R2 unlink(L) */
+    atomic { L = 0; T[p] = 0 };                    /* ... then R2 unlink(L) */
+    atomic { close_J(p) }
 #endif
   } unless {
     atomic { crashreq[p] ->                        /* CRASH: descriptors close */

@@ -18,12 +18,17 @@ import SystemPackage
 /// 6. wait for file events, for holders without a kernel lock
 ///    (``WaitSchedule/sleepForFileEvents()``).
 ///
-/// Waiting hands the lock over in arrival order: waiters queue for the holder's
-/// file's `flock()`, and the kernel grants it to the first when the holder lets
-/// go (or dies). The first keeps that file's kernel lock (its *predecessor*)
-/// until its own file is at the lock path, so the next in line wakes only then,
-/// finds the new file at the path, lets go of the old one and queues on the new:
-/// the line moves over in order.
+/// Waiting hands the lock over in the kernel's order: waiters queue for the
+/// holder's file's `flock()`, and the kernel grants it to the first to run when
+/// the holder lets go (or dies). The one granted keeps that file's kernel lock
+/// (its *predecessor*) while it holds the lock, and lets go of it at its release,
+/// after its own file has left the lock path and before its own kernel lock
+/// (see ``HeldLock``): so the waiters left on the older file stay in their line
+/// while the lock is held, and wake at the release just ahead of those who
+/// queued on the newer file since. (Let go at the link instead, they moved over
+/// one at a time behind whoever reached the newer file first, usually the last
+/// releaser coming back: two processes could pass the lock between them while
+/// the rest waited tens of milliseconds.)
 final class Acquisition {
     let lock: WriterLock
     let location: LockLocation
@@ -33,8 +38,8 @@ final class Acquisition {
     private let monitor: MonitorThread
     private var prepared: PreparedLockFile
     /// The file whose exclusive kernel lock this acquisition holds: granted in the
-    /// kernel's queue, or taken at once. It stays held until this acquisition's own
-    /// file is at the lock path, so that the line behind waits until then.
+    /// kernel's queue, or taken at once. Once this acquisition's own file is at the
+    /// lock path, the holder keeps it until its release (``takePredecessor()``).
     private var predecessor: OpenLockFile?
     /// The holder last seen; nil while only known to be alive (not read, to spare a
     /// waiter's every turn in the queue the reads of a record nobody will see).
@@ -118,14 +123,18 @@ final class Acquisition {
     }
 
     /// A4: gives this acquisition's file the lock path; false when the path is taken.
+    /// Linked, the predecessor is kept for the holder (``takePredecessor()``).
     private func link() throws(LockError) -> Bool {
-        let linked: Bool
-        do throws(SystemCallError) { linked = try prepared.link(to: location) } catch {
+        do throws(SystemCallError) { return try prepared.link(to: location) } catch {
             throw linkFailure(error)
         }
-        // Only now may the next waiter in the kernel's queue wake.
-        if linked { letGoOfPredecessor() }
-        return linked
+    }
+
+    /// The descriptor of a lock just taken's predecessor, with its kernel lock, for
+    /// the holder to let go of at its release; this acquisition no longer closes it.
+    func takePredecessor() -> FileDescriptor? {
+        defer { predecessor = nil }
+        return predecessor?.takeDescriptor()
     }
 
     /// A5a: opens the file at the lock path; nil when the path names nothing (or the

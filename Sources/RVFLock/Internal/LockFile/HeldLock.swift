@@ -43,6 +43,11 @@ final class HeldLock: HeartbeatThread.Work {
     /// sync against release. Held only by the lock's heartbeat thread and by release.
     /// Nil once released.
     private let io = Mutex<FileDescriptor?>(nil)
+    /// The older lock file whose kernel lock this holder was granted in line, if it
+    /// waited (see ``Acquisition``): held until the release, so that the waiters
+    /// left on it keep their place; let go of after this holder's own file has left
+    /// the lock path, and before its own kernel lock, or once the lock is lost.
+    private let predecessor: Mutex<FileDescriptor?>
 
     /// How long a lock is held before its watch is set up.
     static let watchDelay = Duration.milliseconds(10)
@@ -59,9 +64,10 @@ final class HeldLock: HeartbeatThread.Work {
     init(
         descriptor: FileDescriptor, record: LockRecord, identity: FileIdentity, syncs: Bool,
         location: LockLocation, dataFile: FilePath, options: LockOptions,
-        monitor: MonitorThread, worker: Worker,
+        monitor: MonitorThread, worker: Worker, predecessor: FileDescriptor?,
         describeStatus: @escaping @Sendable () -> LockStatus?
     ) {
+        self.predecessor = Mutex(predecessor)
         self.location = location
         self.dataFile = dataFile
         self.identity = identity
@@ -83,6 +89,7 @@ final class HeldLock: HeartbeatThread.Work {
         if isForkedCopy {
             // The parent's lock: only this process's copy of the descriptor is ours to close.
             if let descriptor = io.withLock({ $0 }) { Syscalls.close(descriptor) }
+            if let descriptor = predecessor.withLock({ $0 }) { Syscalls.close(descriptor) }
         } else {
             releaseQuietly()
         }
@@ -221,11 +228,21 @@ final class HeldLock: HeartbeatThread.Work {
     }
 
     private func markLost() {
+        // Its line waits for a lock this process no longer holds.
+        letGoOfPredecessor()
         guard lossHandlers.fire() else { return }
         if let logger {
             let now = describeStatus().map { "\($0)" } ?? "unknown"
             logger.critical("lost the writer lock \(lockFile): the lock file is now \(now)")
         }
+    }
+
+    /// Lets go of the predecessor's kernel lock (for this open file description,
+    /// whichever process still has a copy of the descriptor) and closes it.
+    private func letGoOfPredecessor() {
+        guard let descriptor = predecessor.withLock({ $0.take() }) else { return }
+        Syscalls.unlock(descriptor)
+        Syscalls.close(descriptor)
     }
 
     /// Runs `handler` once when the lock is found lost (at once if it already is).
@@ -294,6 +311,8 @@ final class HeldLock: HeartbeatThread.Work {
         if let timer { monitor.cancel(timer) }
         HeldLockRegistry.shared.remove(writerID)
         defer {
+            // The older line first: its first waiter wakes to a lock path already free.
+            letGoOfPredecessor()
             if let descriptor { Syscalls.close(descriptor) }
             // The next thread or task of this process in line may start its own acquisition.
             ProcessQueue.shared.leave(location.key)

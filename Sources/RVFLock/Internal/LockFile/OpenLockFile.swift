@@ -22,6 +22,8 @@ final class OpenLockFile {
     let isWritable: Bool
     /// The kernel lock this object holds on the file.
     private(set) var hold: Hold = .none
+    /// Set once the descriptor was handed to a holder (``takeDescriptor()``).
+    private var handedOver = false
     /// The file's status when it was opened.
     let info: stat
 
@@ -48,7 +50,15 @@ final class OpenLockFile {
         self.isWritable = isWritable
     }
 
-    deinit { Syscalls.close(descriptor) }
+    deinit { if !handedOver { Syscalls.close(descriptor) } }
+
+    /// Hands the descriptor, and the kernel lock on it, to the caller; this object
+    /// no longer closes it, and must not be used after.
+    func takeDescriptor() -> FileDescriptor {
+        handedOver = true
+        hold = .none
+        return descriptor
+    }
 
     /// Adopts a descriptor already open on a lock file (no kernel lock held); nil if
     /// it cannot be looked at, in which case it is closed.
