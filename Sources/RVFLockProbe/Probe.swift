@@ -295,12 +295,25 @@ struct Probe {
     func waitFor() throws -> Int32 {
         let clock = ContinuousClock()
         let start = clock.now
+        // line=1: says "waiting" when it finds the lock taken, and how many older lock
+        // files (removed from the path) it keeps open while it holds and after.
+        let reportsLine = settings["line"] == "1"
+        let saidWaiting = Mutex(false)
         do throws(LockError) {
-            let handle = try lock.acquire(timeout: .milliseconds(integer("timeout-ms") ?? 10_000))
+            let handle = try lock.acquire(timeout: .milliseconds(integer("timeout-ms") ?? 10_000)) { _ in
+                guard reportsLine,
+                    !saidWaiting.withLock({ said in
+                        defer { said = true }; return said
+                    })
+                else { return }
+                self.say("waiting")
+            }
             let waited = clock.now - start
             let milliseconds = waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
             say("acquired \(milliseconds)")
+            if reportsLine { say("older-lock-files \(Self.removedLockFilesOpen(file))") }
             try handle.release()
+            if reportsLine { say("older-lock-files-after-release \(Self.removedLockFilesOpen(file))") }
             return 0
         } catch {
             guard error.code == .timedOut else { throw error }
@@ -457,6 +470,21 @@ extension Probe {
         try a.release()
         say("a-released")
         return 0
+    }
+
+    /// How many of this process's descriptors are on lock files of `dataFile` that
+    /// no longer have a name (`/proc/self/fd` says "(deleted)").
+    static func removedLockFilesOpen(_ dataFile: FilePath) -> Int {
+        let removed = "/" + (dataFile.lastComponent?.string ?? dataFile.string) + ".lock (deleted)"
+        var count = 0
+        for descriptor in 0..<1024 {
+            var buffer = [CChar](repeating: 0, count: 4096)
+            let length = readlink("/proc/self/fd/\(descriptor)", &buffer, buffer.count - 1)
+            guard length > 0 else { continue }
+            let target = String(decoding: buffer.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            if target.hasSuffix(removed) { count += 1 }
+        }
+        return count
     }
 
     static func readFile(_ path: String) -> [UInt8] {
