@@ -10,10 +10,11 @@ import RVFLock
 /// Acquire: an unnamed file (`O_TMPFILE`) with its `flock()` taken and a record
 /// written, linked to the lock path. When the path is taken: open the file there,
 /// give the prepared file a private name, block in `flock(LOCK_EX)` on the holder's
-/// file, and, once granted, link the private name to the lock path, remove the
-/// private name, and let go of the old file. Release: look at the lock path,
-/// unlink it, close. Waiters that find the path taken by the new holder queue on
-/// its file, as RVFLock's do.
+/// file, and, once granted, link the private name to the lock path and remove the
+/// private name, keeping the old file's kernel lock (the predecessor) while
+/// holding. Release: look at the lock path, unlink it, let go of the predecessor,
+/// close. Waiters that find the path taken by the new holder let go of the old
+/// file and queue on the new one, as RVFLock's do.
 ///
 /// It shows what issue 17's handoff goal measures against: the directory work
 /// that makes a handoff visible at the lock path (an unlink, a link, a second
@@ -24,6 +25,8 @@ final class LinkFloorContender: Contender {
     private let lockName: String
     private let privateName: String
     private var held: CInt = -1
+    /// The old file whose kernel lock this holder was granted, kept until its release.
+    private var predecessor: CInt = -1
     private static let record = [UInt8](repeating: 0x5A, count: 104)
 
     init(dataFile: String) throws(BenchFailure) {
@@ -67,10 +70,11 @@ final class LinkFloorContender: Contender {
             if linked {
                 unlinkat(directory, privateName, 0)
                 named = false
+                predecessor = current
+                break
             }
             flock(current, LOCK_UN)
             close(current)
-            if linked { break }
         }
         held = file
         // As kernel flock's worker does: a lock obtained after the end is given back uncounted.
@@ -86,6 +90,11 @@ final class LinkFloorContender: Contender {
         var info = stat()
         try BareSystemCalls.check(fstatat(directory, lockName, &info, AT_SYMLINK_NOFOLLOW), "fstatat of the lock")
         try BareSystemCalls.check(unlinkat(directory, lockName, 0), "unlinkat of the lock")
+        if predecessor >= 0 {
+            flock(predecessor, LOCK_UN)
+            close(predecessor)
+            predecessor = -1
+        }
         close(held)
         held = -1
     }

@@ -70,8 +70,9 @@ struct MarkdownReport {
                     + "so every other process is waiting at each release; \(Format.seconds(results.handoff[0].seconds)) per row, the first fifth warm-up. "
                     + "Kernel flock: the same worker processes, a blocking `flock(LOCK_EX)` / `flock(LOCK_UN)` on a plain file. "
                     + "The floor: RVFLock's handoff as bare system calls in the same worker processes, without the library "
-                    + "(the releaser's `fstatat` and `unlink`, the waiter's blocking `flock`, then `link` of its named file to the lock path, "
-                    + "`unlink` of that name, `flock(LOCK_UN)` of the old file), on the same file system: what a handoff through the lock path costs."
+                    + "(the releaser's `fstatat` and `unlink`, its `flock(LOCK_UN)` of the older file it was granted, its `close`; "
+                    + "the waiter's blocking `flock`, then `link` of its named file to the lock path and `unlink` of that name), "
+                    + "on the same file system: what a handoff through the lock path costs."
             )
             out.append("")
             out.append(
