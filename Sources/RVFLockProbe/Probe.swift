@@ -298,14 +298,12 @@ struct Probe {
         // line=1: says "waiting" when it finds the lock taken, and how many older lock
         // files (removed from the path) it keeps open while it holds and after.
         let reportsLine = settings["line"] == "1"
-        let saidWaiting = Mutex(false)
+        // Progress is reported on this thread, during the call.
+        var saidWaiting = false
         do throws(LockError) {
             let handle = try lock.acquire(timeout: .milliseconds(integer("timeout-ms") ?? 10_000)) { _ in
-                guard reportsLine,
-                    !saidWaiting.withLock({ said in
-                        defer { said = true }; return said
-                    })
-                else { return }
+                guard reportsLine, !saidWaiting else { return }
+                saidWaiting = true
                 self.say("waiting")
             }
             let waited = clock.now - start
