@@ -298,14 +298,19 @@ struct Probe {
         // line=1: says "waiting" when it finds the lock taken, and how many older lock
         // files (removed from the path) it keeps open while it holds and after.
         let reportsLine = settings["line"] == "1"
-        // Progress is reported on this thread, during the call.
+        let timeout = Duration.milliseconds(integer("timeout-ms") ?? 10_000)
+        // Progress is reported on this thread, during the call. Asked for only with
+        // line=1: a progress report reads the lock file, through a descriptor of its own.
         var saidWaiting = false
         do throws(LockError) {
-            let handle = try lock.acquire(timeout: .milliseconds(integer("timeout-ms") ?? 10_000)) { _ in
-                guard reportsLine, !saidWaiting else { return }
-                saidWaiting = true
-                self.say("waiting")
-            }
+            let handle =
+                reportsLine
+                ? try lock.acquire(timeout: timeout) { _ in
+                    guard !saidWaiting else { return }
+                    saidWaiting = true
+                    self.say("waiting")
+                }
+                : try lock.acquire(timeout: timeout)
             let waited = clock.now - start
             let milliseconds = waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
             say("acquired \(milliseconds)")
