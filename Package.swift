@@ -164,9 +164,12 @@ let package = Package(
         ),
         // `rvf-lock exec --etcd` and `rvf-lock status --etcd` start this program, so
         // that rvf-lock itself stays free of the networking stack (and of its start-up cost).
+        // The address of the concurrency runtime's global-executor hook, for rvf-lock-etcd.
+        .target(name: "CRVFLockEtcdShims"),
         .executableTarget(
             name: "rvf-lock-etcd",
             dependencies: [
+                "CRVFLockEtcdShims",
                 "RVFLock",
                 "RVFLockCommandLine",
                 "RVFLockEtcd",

@@ -25,4 +25,10 @@ struct RVFLockEtcdCommand: AsyncParsableCommand {
         version: "0.1.0-dev",
         subcommands: [EtcdStatusCommand.self, FenceCommand.self, HoldCommand.self]
     )
+
+    /// Moves every task onto the event loop (``EventLoopExecutor``), then runs the command.
+    static func main() async {
+        EventLoopExecutor.install()
+        await main(nil)
+    }
 }
