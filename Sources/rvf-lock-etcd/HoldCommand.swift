@@ -109,6 +109,11 @@ struct HoldCommand: AsyncParsableCommand {
                         let lease = try await lock.acquireLease(
                             timeout: noWait ? lock.etcd.requestTimeout * 2 : waitSeconds.map { .seconds($0) },
                             waiting: !noWait, onWaiting: reporter.report)
+                        // Told here, at once, rather than by the loop below: on the event loop
+                        // (EventLoopExecutor) the loop would run only after the lease's watch of
+                        // its own key, started with it, had set up its connection. Written to an
+                        // rvf-lock that went away meanwhile, it is lost, and the loop releases.
+                        try? await outbound.write(ByteBuffer(string: "held \(lease.fencingToken) \(lease.key)\n"))
                         mailbox.yield(.acquired(lease))
                     } catch {
                         let status = ExitStatus.of(error)
@@ -127,7 +132,6 @@ struct HoldCommand: AsyncParsableCommand {
                             await acquired.release()
                             return ExitStatus.success
                         }
-                        try await outbound.write(ByteBuffer(string: "held \(acquired.fencingToken) \(acquired.key)\n"))
                         acquired.onLoss { mailbox.yield(.lost) }
                     case .failed(let status):
                         if !rvfLockGone { try? await outbound.write(ByteBuffer(string: "failed \(status)\n")) }
