@@ -26,9 +26,15 @@ struct RVFLockEtcdCommand: AsyncParsableCommand {
         subcommands: [EtcdStatusCommand.self, FenceCommand.self, HoldCommand.self]
     )
 
-    /// Moves every task onto the event loop (``EventLoopExecutor``), then runs the command.
+    /// Moves every task onto the event loop (``EventLoopExecutor``), then runs the
+    /// command: `hold` as rvf-lock starts it without ArgumentParser
+    /// (``HoldCommand/init(fastParsing:)``), everything else through it.
     static func main() async {
         EventLoopExecutor.install()
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "hold", let hold = HoldCommand(fastParsing: arguments.dropFirst()) {
+            do { try await hold.run() } catch { exit(withError: error) }
+        }
         await main(nil)
     }
 }
