@@ -162,10 +162,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The concurrency runtime's global-executor hook, for rvf-lock-etcd.
+        .target(name: "CRVFLockEtcdShims"),
         // `rvf-lock exec --etcd` and `rvf-lock status --etcd` start this program, so
         // that rvf-lock itself stays free of the networking stack (and of its start-up cost).
-        // The address of the concurrency runtime's global-executor hook, for rvf-lock-etcd.
-        .target(name: "CRVFLockEtcdShims"),
         .executableTarget(
             name: "rvf-lock-etcd",
             dependencies: [
