@@ -20,11 +20,18 @@ final class FuzzWorkspace {
     var inputs = 0
     private let options: LockOptions
 
+    /// The directory to remove when the process exits (see ``init()``).
+    nonisolated(unsafe) private static var createdDirectory: String?
+
     private init() {
         let base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         var template = Array("\(base)/rvflock-fuzz-XXXXXX".utf8CString)
         guard let created = mkdtemp(&template) else { fatalError("mkdtemp failed: errno \(errno)") }
         directory = String(cString: created)
+        // libFuzzer ends the process with exit() once its time is up: the directory goes
+        // then, rather than one per run staying behind on the RAM disk.
+        Self.createdDirectory = directory
+        atexit { FuzzWorkspace.removeCreatedDirectory() }
         options = LockOptions()
         lock = WriterLock(dataFile: FilePath(directory + "/data.rvf"), options: options)
         do {
@@ -35,6 +42,18 @@ final class FuzzWorkspace {
         } catch {
             fatalError("cannot take the lock in \(directory): \(error)")
         }
+    }
+
+    /// Removes the workspace and what the last input left in it (a lock file, a
+    /// prepared temporary one): nothing below it is a directory.
+    private static func removeCreatedDirectory() {
+        guard let path = createdDirectory, let listing = opendir(path) else { return }
+        while let entry = readdir(listing) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { unlinkat(dirfd(listing), name, 0) }
+        }
+        closedir(listing)
+        rmdir(path)
     }
 
     /// A valid record carrying the input's fields, with some fields steered by the
