@@ -33,7 +33,12 @@ struct RVFLockEtcdCommand: AsyncParsableCommand {
         EventLoopExecutor.install()
         let arguments = CommandLine.arguments.dropFirst()
         if arguments.first == "hold", let hold = HoldCommand(fastParsing: arguments.dropFirst()) {
-            do { try await hold.run() } catch { exit(withError: error) }
+            do {
+                try await hold.run()
+                Self.exit()
+            } catch {
+                Self.exit(withError: error)
+            }
         }
         await main(nil)
     }
