@@ -21,6 +21,8 @@ final class FuzzWorkspace {
     private let options: LockOptions
 
     /// The directory to remove when the process exits (see ``init()``).
+    // Written once, by the workspace's init on libFuzzer's one thread, and read by
+    // the exit handler, which runs on the thread that called exit() after the last input.
     nonisolated(unsafe) private static var createdDirectory: String?
 
     private init() {
