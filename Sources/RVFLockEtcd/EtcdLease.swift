@@ -29,12 +29,14 @@ public final class EtcdLease: Sendable {
     private let watchTask = Mutex<Task<Void, Never>?>(nil)
     private let released = Atomic<Bool>(false)
 
-    init(key: String, fencingToken: Int64, keeper: LeaseKeeper, gateway: EtcdGateway) {
+    /// A lease whose key is first in line; `lineWatch`, the watch that saw it become
+    /// first, goes on as the watch of the key.
+    init(key: String, fencingToken: Int64, keeper: LeaseKeeper, gateway: EtcdGateway, continuing lineWatch: LineWatch? = nil) {
         self.key = key
         self.fencingToken = fencingToken
         self.keeper = keeper
         self.gateway = gateway
-        let task = Task { [weak self] () async -> Void in await self?.watchKey() }
+        let task = Task { [weak self] () async -> Void in await self?.watchKey(continuing: lineWatch) }
         watchTask.withLock { $0 = task }
     }
 
@@ -78,7 +80,7 @@ public final class EtcdLease: Sendable {
     ///   before the revocation: the moment the next writer can have the lock.
     public func release(afterKeyDeleted: (@Sendable () async -> Void)? = nil) async {
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        watchTask.withLock { $0 }?.cancel()
+        // Stopped first, so that the watch, which sees the deletion, does not call it a loss.
         keeper.stop()
         do throws(EtcdLockError) {
             // Only if it is still this lease's key: never another writer's under the same name.
@@ -91,6 +93,9 @@ public final class EtcdLease: Sendable {
         } catch {
             // The revocation below, or the lease's expiry, removes it.
         }
+        // Only now: on a single event loop, closing the watch's connection first would
+        // delay the deletion, which the next writer waits for.
+        watchTask.withLock { $0 }?.cancel()
         await afterKeyDeleted?()
         await Self.revoke(keeper: keeper, gateway: gateway)
     }
@@ -114,35 +119,33 @@ public final class EtcdLease: Sendable {
     /// Watches the key for its deletion (by anyone, or by the lease's end) from
     /// the revision that created it: a deletion at any time since is a loss,
     /// even one that happened while the watch was being set up again.
-    private func watchKey() async {
+    ///
+    /// `lineWatch`, when the key became first while waiting, watches it already (from
+    /// the revision after the last look, which saw it): it is used until it ends.
+    private func watchKey(continuing lineWatch: LineWatch?) async {
         var fromRevision = fencingToken + 1
         let keyBytes = Data(key.utf8)
-        while !Task.isCancelled && isHeld {
-            var compacted = false
-            do throws(EtcdLockError) {
-                let request = WatchCreateRequest(
-                    create_request: .init(
-                        key: keyBytes, start_revision: EtcdInt64(fromRevision), filters: ["NOPUT"]))
-                try await gateway.stream("/v3/watch", request) { (line) throws(EtcdLockError) -> Bool in
-                    guard let answer = try? JSONDecoder().decode(WatchLine.self, from: line), let result = answer.result else {
-                        throw EtcdLockError(.unexpectedResponse, "watch of \(key): \(EtcdGateway.excerpt(Array(line)))")
-                    }
-                    if (result.compact_revision?.value ?? 0) > 0 {
-                        compacted = true
-                        return true
-                    }
-                    if result.canceled == true {
-                        throw EtcdLockError(.unavailable, "the cluster cancelled the watch of \(key): \(result.cancel_reason ?? "")")
-                    }
-                    if result.events?.contains(where: { $0.type == "DELETE" }) == true {
-                        keeper.markLost("its key \(key) was deleted")
-                        return true
-                    }
-                    return false
-                }
-            } catch {
+        var compacted = false
+        var watching = true
+        if let lineWatch {
+            switch await lineWatch.guardEnd() {
+            case .ownKeyDeleted:
+                keeper.markLost("its key \(key) was deleted")
+                return
+            case .broken(let wasCompacted):
+                compacted = wasCompacted
+            case nil:
                 if Task.isCancelled { return }
             }
+            watching = false
+        }
+        while !Task.isCancelled && isHeld {
+            if watching {
+                compacted = false
+                await watchOnce(keyBytes, from: fromRevision, compacted: &compacted)
+                if Task.isCancelled { return }
+            }
+            watching = true
             guard isHeld, !Task.isCancelled else { return }
             // The stream ended (a member went away) or history was compacted: look at
             // the key itself, and watch again from what that look saw.
@@ -157,6 +160,34 @@ public final class EtcdLease: Sendable {
                 // Unreachable: the keep-alive decides when that becomes a loss.
                 try? await Task.sleep(for: LeaseKeeper.retryPause)
             }
+        }
+    }
+
+    /// One watch of the key from `revision`, until it is deleted (a loss), the stream
+    /// ends or breaks, or history was compacted (`compacted` is set).
+    private func watchOnce(_ keyBytes: Data, from revision: Int64, compacted: inout Bool) async {
+        do throws(EtcdLockError) {
+            let request = WatchCreateRequest(
+                create_request: .init(key: keyBytes, start_revision: EtcdInt64(revision), filters: ["NOPUT"]))
+            try await gateway.stream("/v3/watch", request) { (line) throws(EtcdLockError) -> Bool in
+                guard let answer = try? JSONDecoder().decode(WatchLine.self, from: line), let result = answer.result else {
+                    throw EtcdLockError(.unexpectedResponse, "watch of \(key): \(EtcdGateway.excerpt(Array(line)))")
+                }
+                if (result.compact_revision?.value ?? 0) > 0 {
+                    compacted = true
+                    return true
+                }
+                if result.canceled == true {
+                    throw EtcdLockError(.unavailable, "the cluster cancelled the watch of \(key): \(result.cancel_reason ?? "")")
+                }
+                if result.events?.contains(where: { $0.type == "DELETE" }) == true {
+                    keeper.markLost("its key \(key) was deleted")
+                    return true
+                }
+                return false
+            }
+        } catch {
+            // Looked at again by the caller, unless cancelled.
         }
     }
 }

@@ -5,7 +5,8 @@ import RVFLock
 // Taking the line's first place: etcd's lock recipe (concurrency.Mutex), with
 // the checks folded into one transaction per look, and a watch of the whole
 // line that counts the keys ahead down, so that a handoff costs the waiter no
-// round trip after the watch tells it the last key ahead is gone.
+// round trip after the watch tells it the last key ahead is gone, and that goes
+// on as the new holder's watch of its own key (LineWatch).
 
 extension EtcdWriterLock {
     static let acquisitions = Counter(label: "rvflock_etcd_acquisitions")
@@ -93,6 +94,7 @@ extension EtcdWriterLock {
         }
 
         var look = put
+        var startedWaiting = false
         while true {
             try Task.checkCancellation()
             if keeper.isLost { throw placeLost(keeper) }
@@ -105,14 +107,21 @@ extension EtcdWriterLock {
             }
             // Report the holder, not merely the writer just ahead.
             guard waiting else { throw Busy(holder: EtcdLockHolder(line.holder ?? ahead), timedOut: false) }
+            if !startedWaiting {
+                startedWaiting = true
+                keeper.renewEarly()
+            }
             onWaiting?(EtcdLockHolder(ahead))
-            switch await waitForTurn(line, range: range, after: revision, gateway: gateway, keeper: keeper, deadline: deadline) {
+            let (end, watch) = await waitForTurn(
+                line, range: range, after: revision, gateway: gateway, keeper: keeper, deadline: deadline)
+            switch end {
             case .first:
                 // No key was ahead any more at the revision of the last deletion, and this one was
                 // not deleted before it (the watch's events come in revision order): the first place,
-                // without asking again. A deletion of this key after it is the lease's loss.
+                // without asking again. A deletion of this key after it is the lease's loss, which
+                // the same watch goes on to look for.
                 if keeper.isLost { throw placeLost(keeper) }
-                return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway)
+                return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway, continuing: watch)
             case .lookAgain:
                 // Is this key still there, and who is ahead of it now?
                 look = try await retrying(until: deadline) { () throws(EtcdLockError) in
@@ -188,44 +197,22 @@ extension EtcdWriterLock {
 
     /// Watches every key of the line from the revision after `revision` (the last look),
     /// counting down the keys ahead as they are deleted: no key created later can be
-    /// ahead. Ends when none is left, when this writer's own key is deleted, or, to
-    /// look again, when the keys ahead were more than were counted or the watch broke.
+    /// ahead. Ends when none is left (the watch, returned, goes on as the holder's), when
+    /// this writer's own key is deleted, or, to look again, when the keys ahead were
+    /// more than were counted or the watch broke.
     private func waitForTurn(
         _ line: Line, range: (key: Data, end: Data), after revision: Int64, gateway: EtcdGateway, keeper: LeaseKeeper,
         deadline: ContinuousClock.Instant?
-    ) async -> WaitEnd {
-        await withTaskGroup(of: WaitEnd.self) { group in
+    ) async -> (WaitEnd, LineWatch?) {
+        let watch = LineWatch(
+            gateway: gateway, range: range, after: revision, own: line.own, ahead: line.ahead, allKnown: line.allKnown)
+        let end = await withTaskGroup(of: WaitEnd.self) { group in
             group.addTask {
-                var line = line
-                var end = WaitEnd.lookAgain
-                let request = WatchCreateRequest(
-                    create_request: .init(
-                        key: range.key, range_end: range.end, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
-                do throws(EtcdLockError) {
-                    try await gateway.stream("/v3/watch", request) { (text) throws(EtcdLockError) -> Bool in
-                        guard let answer = try? JSONDecoder().decode(WatchLine.self, from: text), let result = answer.result else {
-                            throw EtcdLockError(.unexpectedResponse, "watch: \(EtcdGateway.excerpt(Array(text)))")
-                        }
-                        // Compacted past `revision` or cancelled: look again rather than trust the stream.
-                        if result.canceled == true || (result.compact_revision?.value ?? 0) > 0 { return true }
-                        for event in result.events ?? [] where event.type == "DELETE" {
-                            guard let deleted = event.kv?.key else { continue }
-                            if deleted == line.own {
-                                end = .ownKeyDeleted
-                                return true
-                            }
-                            guard line.ahead.remove(deleted) != nil, line.ahead.isEmpty else { continue }
-                            end = line.allKnown ? .first : .lookAgain
-                            return true
-                        }
-                        return false
-                    }
-                    return end
-                } catch {
-                    if Task.isCancelled { return .cancelled }
-                    // A member went away mid-watch: pause a moment, then look again.
-                    try? await Task.sleep(for: LeaseKeeper.retryPause)
-                    return .lookAgain
+                switch await watch.waitEnd() {
+                case .first: .first
+                case .lookAgain: .lookAgain
+                case .ownKeyDeleted: .ownKeyDeleted
+                case nil: .cancelled
                 }
             }
             group.addTask {
@@ -242,6 +229,11 @@ extension EtcdWriterLock {
             group.cancelAll()
             return Task.isCancelled ? .cancelled : end
         }
+        guard case .first = end else {
+            watch.cancel()
+            return (end, nil)
+        }
+        return (end, watch)
     }
 
     // MARK: Errors

@@ -177,6 +177,32 @@ extension EtcdTests {
             await lease.release()
         }
 
+        @Test func aWaiterThatBecameHolderSeesItsKeyDeletedThroughTheWatchItWaitedWith() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let first = try await lock.acquireLease(timeout: .seconds(10))
+            let waiter = Task { try await lock.acquireLease(timeout: .seconds(30)) }
+            #expect(await eventually { (try? await lock.line().waiting.count) == 1 })
+            await first.release()
+            // The line's watch, which told the waiter it was first, now guards its key.
+            let lease = try await waiter.value
+            let called = Recorder<Void>()
+            lease.onLoss { called.append(()) }
+            // A deletion of another key of the line is not this holder's loss.
+            let other = lock.keyPrefix + "0"
+            #expect(try await cluster.etcdctl(["put", other, "x"]).status == 0)
+            #expect(try await cluster.etcdctl(["del", other]).status == 0)
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(lease.isHeld)
+            let delete = try await cluster.etcdctl(["del", lease.key])
+            #expect(delete.status == 0, "\(delete)")
+            #expect(await eventually(timeout: .seconds(5)) { !lease.isHeld })
+            #expect(called.values.count == 1)
+            #expect(lease.lossReason?.contains("deleted") == true, "\(String(describing: lease.lossReason))")
+            await lease.release()
+        }
+
         @Test func theLockFileStillExcludesWritersThatUseOnlyIt() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()

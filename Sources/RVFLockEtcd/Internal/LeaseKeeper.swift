@@ -99,26 +99,60 @@ final class LeaseKeeper: Sendable {
             }
             let sentAt = ContinuousClock.now
             lastAttempt = sentAt
-            do throws(EtcdLockError) {
-                let answer: LeaseKeepAliveLine = try await gateway.call(
-                    "/v3/lease/keepalive", LeaseIDRequest(ID: EtcdInt64(id)), deadline: min(sentAt + period, lossDeadline))
-                if let error = answer.error {
-                    lastFailure = error.text
-                    Self.keepAliveFailures.increment()
-                    continue
-                }
-                guard (answer.result?.TTL?.value ?? 0) > 0 else {
-                    markLost("the cluster says lease \(hexID) no longer exists: it was revoked, or expired")
-                    return
-                }
-                self.lastAnsweredSend.withLock { $0 = sentAt }
-                self.lossDeadline.withLock { $0 = sentAt + Self.lossMargin(ttl) }
+            switch await renew(until: min(sentAt + period, lossDeadline)) {
+            case .renewed:
                 lastFailure = nil
-            } catch {
-                if Task.isCancelled { return }
-                lastFailure = error.description
+            case .refused(let reason):
+                lastFailure = reason
                 Self.keepAliveFailures.increment()
-                logger?.warning("keep-alive of etcd lease \(hexID) failed: \(error); retrying")
+            case .gone:
+                markLost("the cluster says lease \(hexID) no longer exists: it was revoked, or expired")
+                return
+            case .failed(let reason):
+                if Task.isCancelled { return }
+                lastFailure = reason
+                Self.keepAliveFailures.increment()
+                logger?.warning("keep-alive of etcd lease \(hexID) failed: \(reason); retrying")
+            }
+        }
+    }
+
+    private enum Renewal {
+        case renewed
+        /// The cluster answered with an error (no leader, say).
+        case refused(String)
+        /// The cluster says the lease no longer exists.
+        case gone
+        /// No answer.
+        case failed(String)
+    }
+
+    /// One keep-alive; an answered one moves the loss deadline on.
+    private func renew(until deadline: ContinuousClock.Instant) async -> Renewal {
+        let sentAt = ContinuousClock.now
+        do throws(EtcdLockError) {
+            let answer: LeaseKeepAliveLine = try await gateway.call(
+                "/v3/lease/keepalive", LeaseIDRequest(ID: EtcdInt64(id)), deadline: deadline)
+            if let error = answer.error { return .refused(error.text) }
+            guard (answer.result?.TTL?.value ?? 0) > 0 else { return .gone }
+            // An early renewal may be answered after a later one of the loop's.
+            lastAnsweredSend.withLock { $0 = max($0, sentAt) }
+            lossDeadline.withLock { $0 = max($0, sentAt + Self.lossMargin(ttl)) }
+            return .renewed
+        } catch {
+            return .failed(error.description)
+        }
+    }
+
+    /// Renews the lease once now, beside the schedule, when a writer starts to wait in
+    /// line: the line's watch holds the connection the writer has, so this renewal opens
+    /// a second one, which then stays open, idle, until the release's deletion uses it.
+    /// The deletion, on the handoff's path, then opens no connection.
+    func renewEarly() {
+        Task { [weak self] in
+            guard let self, !self.stopped.load(ordering: .acquiring) else { return }
+            if case .gone = await self.renew(until: .now + self.ttl / 3) {
+                self.markLost("the cluster says lease \(self.hexID) no longer exists: it was revoked, or expired")
             }
         }
     }
