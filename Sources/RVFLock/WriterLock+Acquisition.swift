@@ -79,6 +79,20 @@ extension WriterLock {
         return held
     }
 
+    /// Starts now what an acquisition starts before it takes the lock (the monitor
+    /// thread, a parked thread for the heartbeat), resolves the lock's location and
+    /// reads what the record says of this process (its start, its PID namespace), for a caller that knows an acquisition is coming and has time to spare before
+    /// it: `rvf-lock exec --etcd` while its helper takes the lease, so that the lock
+    /// file is linked the moment the lease is had, not a thread start later. Failures
+    /// are left for the acquisition to meet and report.
+    package func prepareForAcquisition() {
+        _ = try? resolveLocation()
+        _ = ProcessIdentity.current
+        _ = ProcessIdentity.procShowsThisNamespace
+        _ = try? MonitorThread.current()
+        (try? WorkerThreads.shared.reserve())?.giveBack()
+    }
+
     /// Fails at once when the lock is this very process's, through another handle.
     func refuseWaitingForItself(_ status: LockStatus, _ location: LockLocation) throws(LockError) {
         guard let holder = status.holder, holder.pid == UInt32(clamping: Syscalls.processID),

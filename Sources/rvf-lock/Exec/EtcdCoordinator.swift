@@ -40,8 +40,11 @@ final class EtcdCoordinator {
         return String(cString: value)
     }
 
-    /// Starts the helper and waits until it holds the lease, or says why it cannot.
-    static func acquire(endpoints: String, options: ExecOptions) throws(CommandFailure) -> EtcdCoordinator {
+    /// Starts the helper and waits until it holds the lease, or says why it cannot;
+    /// `meanwhile` runs once the helper is started, before the wait.
+    static func acquire(
+        endpoints: String, options: ExecOptions, meanwhile: () -> Void = {}
+    ) throws(CommandFailure) -> EtcdCoordinator {
         let helper = try findHelper()
         var ends: [CInt] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &ends) == 0 else {
@@ -63,6 +66,7 @@ final class EtcdCoordinator {
             throw error
         }
 
+        meanwhile()
         let answer = readLine(from: mine)
         let words = answer.split(separator: " ", maxSplits: 2).map(String.init)
         if words.count == 3, words[0] == "held" {
@@ -183,12 +187,22 @@ final class EtcdCoordinator {
     /// One line from the helper (without its newline), or what came before the socket's end.
     private static func readLine(from descriptor: CInt) -> String {
         var line: [UInt8] = []
-        var byte: UInt8 = 0
+        var buffer = [UInt8](repeating: 0, count: 256)
         while true {
-            let count = read(descriptor, &byte, 1)
-            if count < 0 && errno == EINTR { continue }
-            guard count == 1, byte != UInt8(ascii: "\n") else { break }
-            line.append(byte)
+            // A look, then a read of the bytes up to the line's end (what follows is the next
+            // line's): two system calls for the line rather than one per byte.
+            let peeked = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_PEEK)) }
+            if peeked < 0 && errno == EINTR { continue }
+            guard peeked > 0 else { break }
+            let wanted = buffer[..<peeked].firstIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? peeked
+            let taken = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, wanted) }
+            if taken < 0 && errno == EINTR { continue }
+            guard taken > 0 else { break }
+            if buffer[taken - 1] == UInt8(ascii: "\n") {
+                line += buffer[..<(taken - 1)]
+                break
+            }
+            line += buffer[..<taken]
         }
         return String(decoding: line, as: UTF8.self)
     }

@@ -22,7 +22,11 @@ struct ExecRunner {
         var coordinator: EtcdCoordinator?
         if let endpoints = EtcdCoordinator.endpoints(options.etcd) {
             do throws(CommandFailure) {
-                coordinator = try EtcdCoordinator.acquire(endpoints: endpoints, options: options)
+                // The helper takes 10 ms or more to start and answer: time to start what the lock
+                // file's acquisition would otherwise start between the lease and the link.
+                coordinator = try EtcdCoordinator.acquire(endpoints: endpoints, options: options) {
+                    target.lock.prepareForAcquisition()
+                }
             } catch {
                 return error.message.isEmpty ? error.exitStatus : error.report()
             }
