@@ -129,6 +129,9 @@ extension EtcdTests {
             #expect(await holder.waitForExit(timeout: .seconds(10)) == 70, "\(holder.errorOutput)")
             #expect(ContinuousClock.now - started < .seconds(5))
             #expect(holder.errorOutput.contains("etcd lease"), "\(holder.errorOutput)")
+            // The lock file was never touched: the message must not send the user looking for who removed it.
+            #expect(holder.errorOutput.contains("the etcd lease was lost (see above): sending SIGTERM"), "\(holder.errorOutput)")
+            #expect(!holder.errorOutput.contains("removed or replaced"), "\(holder.errorOutput)")
             #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
         }
 

@@ -37,6 +37,7 @@ struct CommandSupervision {
     /// memory, about as long as the rest of `exec -n FILE true` after COMMAND's end).
     private var keeperDone = false
     private var sawLoss = false
+    private var sawLeaseLoss = false
     private var lost = false
     private var stopping = false
     /// When SIGKILL goes out to whatever is left.
@@ -70,9 +71,9 @@ struct CommandSupervision {
                 break
             }
 
-            if !lost && (sawLoss || !scope.isHeld) {
+            if !lost && (sawLoss || sawLeaseLoss || !scope.isHeld) {
                 lost = true
-                stopAll(because: .lockLost)
+                stopAll(because: sawLoss || !scope.isHeld ? .lockLost : .leaseLost)
             }
             if let status = commandStatus, !stopping {
                 if options.killLeftovers {
@@ -111,6 +112,7 @@ struct CommandSupervision {
     private mutating func handle(_ event: SignalRelay.Event) {
         switch event {
         case .lockLost: sawLoss = true
+        case .leaseLost: sawLeaseLoss = true
         case .commandStarted(_, let pidfd):
             // Only one start is ever reported (before supervision begins).
             if pidfd >= 0 { close(pidfd) }
@@ -229,6 +231,8 @@ struct CommandSupervision {
 
     private enum StopReason {
         case lockLost
+        /// The etcd lease, whose helper has said why on standard error already.
+        case leaseLost
         case leftovers(commandStatus: Int32)
     }
 
@@ -243,6 +247,8 @@ struct CommandSupervision {
                 "the lock \(scope.lockFile) was removed or replaced while the command ran; "
                     + "another writer may be writing to \(scope.dataFile) now: sending SIGTERM to "
                     + "\(Self.list(descendants)) (\(after))")
+        case .leaseLost:
+            StandardError.line("the etcd lease was lost (see above): sending SIGTERM to \(Self.list(descendants)) (\(after))")
         case .leftovers(let status):
             guard !descendants.isEmpty else { break }
             if !options.quiet {

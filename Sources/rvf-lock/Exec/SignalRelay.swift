@@ -22,6 +22,8 @@ struct SignalRelay {
         case childChanged
         /// The library found the lock removed or replaced.
         case lockLost
+        /// rvf-lock-etcd reported the etcd lease lost (and said why).
+        case leaseLost
         /// The keeper started COMMAND, whose pid this is, and handed over a pidfd
         /// on it (-1 where the kernel has none), which the receiver must close.
         case commandStarted(pid_t, pidfd: CInt)
@@ -103,7 +105,7 @@ struct SignalRelay {
             _ = poll(&descriptors, 2, milliseconds)
             if descriptors[1].revents != 0 && coordinator.reportsLoss() {
                 coordinator.lossReported = true
-                events.append(.lockLost)
+                events.append(.leaseLost)
             }
         } else {
             var descriptor = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
