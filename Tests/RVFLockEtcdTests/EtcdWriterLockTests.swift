@@ -203,6 +203,21 @@ extension EtcdTests {
             await lease.release()
         }
 
+        @Test func aReleasePreparedAheadDeletesTheKeyBeforeItRevokesTheLease() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let lock = try lock(sandbox, cluster)
+            let lease = try await lock.acquireLease(timeout: .seconds(10))
+            lease.prepareRelease()
+            let keysLeft = Recorder<String>()
+            await lease.release(afterKeyDeleted: {
+                // The lease is not revoked yet: only the deletion can have removed the key.
+                let left = try? await cluster.etcdctl(["get", "--prefix", "--keys-only", lock.keyPrefix])
+                keysLeft.append(left?.output.trimmingCharacters(in: .whitespacesAndNewlines) ?? "etcdctl failed")
+            })
+            #expect(keysLeft.values == [""], "keys left when the deletion was answered: \(keysLeft.values)")
+        }
+
         @Test func theLockFileStillExcludesWritersThatUseOnlyIt() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()

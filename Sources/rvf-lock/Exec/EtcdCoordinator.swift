@@ -101,6 +101,14 @@ final class EtcdCoordinator {
         return !lossReported && answer.contains("released") && !answer.contains("lost")
     }
 
+    /// Tells the helper that COMMAND runs. The helper needs nothing of it but the
+    /// line itself: its first read of the socket sets up, once per process, what
+    /// every later read uses, and this one comes while COMMAND runs rather than at
+    /// `release`, on the handoff's path.
+    func tellCommandStarted() {
+        _ = "started\n".withCString { write(descriptor, $0, strlen($0)) }
+    }
+
     /// Sets `RVF_LOCK_FENCE` and `RVF_LOCK_ETCD_KEY` in this process's environment, which COMMAND inherits.
     func exportToCommand() {
         setenv(Self.fenceVariable, fencingToken, 1)

@@ -65,6 +65,7 @@ struct LockedCommand {
             throw CommandFailure(error)
         }
         let (command, pending) = try keeper.startCommand(relay: relay, command: options.command, file: options.file)
+        coordinator?.tellCommandStarted()
         var supervision = CommandSupervision(
             command: command, keeper: keeper.pid, ownGroup: ownGroup, relay: relay,
             scope: scope, options: options)
