@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 int rvf_o_tmpfile_rdwr(void) {
@@ -53,6 +55,41 @@ int rvf_fstatfs_type(int descriptor, unsigned long long *type) {
     } while (result == -1 && errno == EINTR);
     if (result == 0) {
         *type = (unsigned long long)info.f_type;
+    }
+    return result;
+}
+
+#ifndef STATX_MNT_ID_UNIQUE
+#define STATX_MNT_ID_UNIQUE 0x00004000U
+#endif
+
+int rvf_identity_and_mount(int descriptor, unsigned long long *device, unsigned long long *inode,
+                           unsigned long long *mount) {
+    *mount = 0;
+    struct statx extended;
+    int result;
+    do {
+        result = statx(descriptor, "", AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID_UNIQUE, &extended);
+    } while (result == -1 && errno == EINTR);
+    if (result == 0) {
+        *device = (unsigned long long)makedev(extended.stx_dev_major, extended.stx_dev_minor);
+        *inode = (unsigned long long)extended.stx_ino;
+        if (extended.stx_mask & STATX_MNT_ID_UNIQUE) {
+            *mount = (unsigned long long)extended.stx_mnt_id;
+        }
+        return 0;
+    }
+    if (errno != ENOSYS && errno != EPERM && errno != EINVAL) {
+        return -1;
+    }
+    // No statx (a kernel before 4.11, or a filter that refuses it): fstat, without the mount.
+    struct stat info;
+    do {
+        result = fstat(descriptor, &info);
+    } while (result == -1 && errno == EINTR);
+    if (result == 0) {
+        *device = (unsigned long long)info.st_dev;
+        *inode = (unsigned long long)info.st_ino;
     }
     return result;
 }

@@ -32,6 +32,23 @@ private func coreutilsMagic(of path: String) async throws -> UInt64? {
         }
     }
 
+    @Test func kindsRememberedByMountStayApartForEachMount() async throws {
+        let directory = TemporaryDirectory()
+        var mounts: [(path: String, magic: UInt64?)] = [(directory.path, try await coreutilsMagic(of: directory.path))]
+        var shm = stat()
+        if stat("/dev/shm", &shm) == 0 { mounts.append(("/dev/shm", try await coreutilsMagic(of: "/dev/shm"))) }
+        mounts.append(("/proc", try await coreutilsMagic(of: "/proc")))
+        // Twice round: the second time every kind comes from what the first remembered.
+        for _ in 0..<2 {
+            for (path, magic) in mounts {
+                let descriptor = try FileDescriptor.open(FilePath(path), .readOnly, options: [.directory, .closeOnExec])
+                defer { try? descriptor.close() }
+                let (_, mount) = try Syscalls.identityAndMount(descriptor)
+                #expect(FileSystemType.of(descriptor, onMount: mount).magic == magic, "\(path) on mount \(String(describing: mount))")
+            }
+        }
+    }
+
     @Test func aWriterLockReportsTheFileSystemOfItsDirectory() throws {
         let directory = TemporaryDirectory()
         let lock = WriterLock(dataFile: FilePath(directory.file("data.rvf")))

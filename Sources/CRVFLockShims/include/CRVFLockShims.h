@@ -39,6 +39,12 @@ int rvf_pipe_cloexec_nonblock(int descriptors[2]);
 /// -1 and errno on failure (and where the platform has no f_type).
 int rvf_fstatfs_type(int descriptor, unsigned long long *type);
 
+/// The device and inode of the file open as `descriptor`, and the unique id of the
+/// mount it is on (never given to another mount until the next boot; Linux 6.8 and
+/// later), or 0 in `mount` where the kernel gives none. 0 on success, -1 and errno.
+int rvf_identity_and_mount(int descriptor, unsigned long long *device, unsigned long long *inode,
+                           unsigned long long *mount);
+
 /// The kernel's PID limit (one above the largest PID), or 0 if unknown.
 long rvf_pid_max(void);
 

@@ -14,6 +14,11 @@ package struct FileIdentity: Hashable, Sendable {
         inode = UInt64(info.st_ino)
     }
 
+    init(device: UInt64, inode: UInt64) {
+        self.device = device
+        self.inode = inode
+    }
+
     /// What a file is, in the words every message of the package uses ("named pipe",
     /// "character device", ...); nil for a regular file.
     package static func kind(of info: stat) -> String? {

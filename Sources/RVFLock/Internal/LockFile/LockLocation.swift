@@ -21,6 +21,9 @@ struct LockLocation: Sendable {
     /// is on, as the boot tag of a writer id records it (see ``HostIdentity``).
     let directoryIdentity: FileIdentity
     var fileSystem: UInt64 { directoryIdentity.device }
+    /// The unique id of the directory's mount, where the kernel gives one: the key
+    /// under which its file system's kind is remembered (``FileSystemType/of(_:onMount:)``).
+    let mountID: UInt64?
     /// Which lock this is, within this process, whatever path named it.
     var key: ProcessQueue.Key { ProcessQueue.Key(directory: directoryIdentity, name: name) }
 
@@ -54,11 +57,13 @@ struct LockLocation: Sendable {
         name += ".lock".utf8CString
         let resolvedLockFile = target == dataFile ? lockFile : FilePath(target.string + ".lock")
         let descriptor = directory.descriptor
-        let info: stat
-        do throws(SystemCallError) { info = try Syscalls.fstat(descriptor) } catch {
+        let identity: FileIdentity
+        let mount: UInt64?
+        do throws(SystemCallError) { (identity, mount) = try Syscalls.identityAndMount(descriptor) } catch {
             throw .system(error, lockFile: resolvedLockFile, doing: "opening the directory of")
         }
-        return LockLocation(directory: directory, name: name, lockFile: resolvedLockFile, directoryIdentity: FileIdentity(info))
+        return LockLocation(
+            directory: directory, name: name, lockFile: resolvedLockFile, directoryIdentity: identity, mountID: mount)
     }
 
     /// Opens the directory of `path` as the anchor of every later step.

@@ -50,7 +50,7 @@ final class PreparedLockFile {
             throw .system(error, lockFile: location.lockFile, doing: "creating")
         }
         let descriptor = Syscalls.raised(created!, toAtLeast: descriptorFloor)
-        let fileSystem = Syscalls.fileSystemType(descriptor)
+        let fileSystem = Syscalls.fileSystemType(descriptor, onMount: location.mountID)
         syncs = options.syncPolicy.syncs(on: fileSystem)
         createdAt = Syscalls.monotonicNanoseconds()
         do throws(LockError) {

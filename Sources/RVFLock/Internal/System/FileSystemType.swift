@@ -1,5 +1,6 @@
 import CRVFLockShims
 import SystemPackage
+import Synchronization
 
 /// The kind of file system a lock lives on, from `fstatfs(2)`'s `f_type`.
 ///
@@ -17,6 +18,26 @@ struct FileSystemType: Hashable, Sendable, CustomStringConvertible {
     init(of descriptor: FileDescriptor) {
         var type: UInt64 = 0
         magic = rvf_fstatfs_type(descriptor.rawValue, &type) == 0 ? type : nil
+    }
+
+    /// Kinds already found, by unique mount id: a mount's kind never changes, and
+    /// the kernel gives its id to no other mount until the next boot.
+    private static let byMount = Mutex<[UInt64: FileSystemType]>([:])
+    /// Enough for every mount one process locks on; beyond, kinds are asked again.
+    private static let mountsRemembered = 64
+
+    /// The file system holding `descriptor`, whose mount's unique id is `mount` (nil
+    /// where the kernel gives none): one `fstatfs` per mount and process rather than
+    /// one per acquisition, a system call of the dozen an acquisition and release make.
+    static func of(_ descriptor: FileDescriptor, onMount mount: UInt64?) -> FileSystemType {
+        guard let mount else { return FileSystemType(of: descriptor) }
+        if let known = byMount.withLock({ $0[mount] }) { return known }
+        let found = FileSystemType(of: descriptor)
+        // A failed look is not remembered: the next acquisition asks again.
+        if found.magic != nil {
+            byMount.withLock { if $0.count < mountsRemembered { $0[mount] = found } }
+        }
+        return found
     }
 
     /// Name and locality of the kinds known here; a switch, not a dictionary,

@@ -228,6 +228,16 @@ package enum Syscalls {
         return info
     }
 
+    /// A directory's identity and the unique id of its mount (nil where the kernel
+    /// gives none), in one `statx(2)`.
+    static func identityAndMount(_ descriptor: FileDescriptor) throws(SystemCallError) -> (FileIdentity, mount: UInt64?) {
+        var device: UInt64 = 0
+        var inode: UInt64 = 0
+        var mount: UInt64 = 0
+        _ = try retrying("statx") { rvf_identity_and_mount(descriptor.rawValue, &device, &inode, &mount) }
+        return (FileIdentity(device: device, inode: inode), mount == 0 ? nil : mount)
+    }
+
     /// `stat(2)`, following symbolic links.
     static func statFollowing(_ path: FilePath) throws(SystemCallError) -> stat {
         var info = stat()
@@ -274,8 +284,8 @@ package enum Syscalls {
     }
 
     /// The file system kind holding the open descriptor.
-    static func fileSystemType(_ descriptor: FileDescriptor) -> FileSystemType {
-        FileSystemType(of: descriptor)
+    static func fileSystemType(_ descriptor: FileDescriptor, onMount mount: UInt64? = nil) -> FileSystemType {
+        FileSystemType.of(descriptor, onMount: mount)
     }
 
     /// The birth time of the open file in nanoseconds since the epoch, or nil where
