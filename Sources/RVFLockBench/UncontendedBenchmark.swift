@@ -18,6 +18,7 @@ struct UncontendedBenchmark {
     static let linkFloorRow = "floor: temp+fsync+link"
     static let referenceRow = "reference (locking.rs)"
     static let bareSystemCallsRow = "floor: O_TMPFILE+flock+linkat, no fsync"
+    static let libraryCallsRow = "floor: all of RVFLock's system calls, no fsync"
 
     private struct Variant {
         let name: String
@@ -98,6 +99,34 @@ struct UncontendedBenchmark {
                     try BareSystemCalls.check(lstat(lockPath, &info), "lstat")
                     try BareSystemCalls.check(unlink(lockPath), "unlink lock")
                     close(descriptor)
+                }
+            },
+            Variant(
+                name: Self.libraryCallsRow,
+                what: "every system call tryAcquire() + release() makes where no sync is needed, without the library: "
+                    + "open the directory (O_PATH), lstat the data file, fstat the directory (the library: statx), "
+                    + "O_TMPFILE, flock, write, fstat, linkat; lstat, unlink, close both"
+            ) { count in
+                return try timed(count) {
+                    let anchor = try BareSystemCalls.check(
+                        open(directory, BareSystemCalls.openPath | O_DIRECTORY | O_CLOEXEC), "open directory")
+                    var info = stat()
+                    _ = fstatat(anchor, "calls.rvf", &info, AT_SYMLINK_NOFOLLOW)
+                    try BareSystemCalls.check(fstatat(anchor, "", &info, BareSystemCalls.emptyPath), "fstat directory")
+                    let descriptor = try BareSystemCalls.check(
+                        openat(anchor, ".", BareSystemCalls.openTemporaryFile | O_RDWR | O_CLOEXEC, 0o644), "open O_TMPFILE")
+                    try BareSystemCalls.check(flock(descriptor, LOCK_EX | LOCK_NB), "flock")
+                    try BareSystemCalls.check(CInt(record.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, 104, 0) }), "pwrite")
+                    try BareSystemCalls.check(fstat(descriptor, &info), "fstat")
+                    // As the library: by descriptor where the process may (CAP_DAC_READ_SEARCH), else through /proc.
+                    if linkat(descriptor, "", anchor, "calls.rvf.lock", BareSystemCalls.emptyPath) != 0 {
+                        try BareSystemCalls.check(
+                            linkat(AT_FDCWD, "/proc/self/fd/\(descriptor)", anchor, "calls.rvf.lock", AT_SYMLINK_FOLLOW), "linkat")
+                    }
+                    try BareSystemCalls.check(fstatat(anchor, "calls.rvf.lock", &info, AT_SYMLINK_NOFOLLOW), "lstat")
+                    try BareSystemCalls.check(unlinkat(anchor, "calls.rvf.lock", 0), "unlink lock")
+                    close(descriptor)
+                    close(anchor)
                 }
             },
             Variant(name: "floor: flock", what: "flock(LOCK_EX) + flock(LOCK_UN) on an open descriptor") { count in
