@@ -16,6 +16,9 @@ extension EtcdWriterLock {
         deadline: ContinuousClock.Instant?, waiting: Bool, onWaiting: (@Sendable (EtcdLockHolder) -> Void)?
     ) async throws -> EtcdLease {
         let started = ContinuousClock.now
+        // The metrics' first use makes them (a lazy global each): here, rather than between
+        // the lease and `held` on a handoff's path.
+        _ = (Self.acquisitions, Self.waits)
         let gateway = try EtcdGateway(options: etcd)
         let keeper: LeaseKeeper
         do {
