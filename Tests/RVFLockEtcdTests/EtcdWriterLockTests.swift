@@ -167,14 +167,7 @@ extension EtcdTests {
             let sandbox = Sandbox()
             let lock = try lock(sandbox, cluster)
             let lease = try await lock.acquireLease(timeout: .seconds(10))
-            let called = Recorder<Void>()
-            lease.onLoss { called.append(()) }
-            let delete = try await cluster.etcdctl(["del", lease.key])
-            #expect(delete.status == 0, "\(delete)")
-            #expect(await eventually(timeout: .seconds(5)) { !lease.isHeld })
-            #expect(called.values.count == 1)
-            #expect(lease.lossReason?.contains("deleted") == true, "\(String(describing: lease.lossReason))")
-            await lease.release()
+            try await expectLossOnDeletingTheKey(of: lease, cluster)
         }
 
         @Test func aWaiterThatBecameHolderSeesItsKeyDeletedThroughTheWatchItWaitedWith() async throws {
@@ -187,14 +180,25 @@ extension EtcdTests {
             await first.release()
             // The line's watch, which told the waiter it was first, now guards its key.
             let lease = try await waiter.value
+            try await expectLossOnDeletingTheKey(of: lease, cluster) {
+                // A deletion of another key of the line is not this holder's loss.
+                let other = lock.keyPrefix + "0"
+                #expect(try await cluster.etcdctl(["put", other, "x"]).status == 0)
+                #expect(try await cluster.etcdctl(["del", other]).status == 0)
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(lease.isHeld)
+            }
+        }
+
+        /// Deletes `lease`'s key with etcdctl after `first`, and expects the loss: not held
+        /// within 5 s, a loss handler registered before `first` called once, the reason
+        /// naming the deletion; then releases.
+        func expectLossOnDeletingTheKey(
+            of lease: EtcdLease, _ cluster: EtcdCluster, after first: () async throws -> Void = {}
+        ) async throws {
             let called = Recorder<Void>()
             lease.onLoss { called.append(()) }
-            // A deletion of another key of the line is not this holder's loss.
-            let other = lock.keyPrefix + "0"
-            #expect(try await cluster.etcdctl(["put", other, "x"]).status == 0)
-            #expect(try await cluster.etcdctl(["del", other]).status == 0)
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(lease.isHeld)
+            try await first()
             let delete = try await cluster.etcdctl(["del", lease.key])
             #expect(delete.status == 0, "\(delete)")
             #expect(await eventually(timeout: .seconds(5)) { !lease.isHeld })
