@@ -63,8 +63,7 @@ extension EtcdTests {
             let holder = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "sh", "-c", "echo $RVF_LOCK_FENCE > '\(sandbox.path)/token'; sleep 30"],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
-            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/token") }, "\(holder.errorOutput)")
-            let token = try String(contentsOfFile: sandbox.path + "/token", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = try #require(await eventuallyLine(in: sandbox.path + "/token"), "\(holder.errorOutput)")
             let status = try await ChildProcess.run([Tools.rvfLock, "status", file], environment: environment(cluster), in: sandbox.path)
             #expect(status.status == 1, "\(status)")
             let lines = status.output.split(separator: "\n")
@@ -120,8 +119,7 @@ extension EtcdTests {
                     "echo $RVF_LOCK_ETCD_KEY > '\(sandbox.path)/key'; sleep 60",
                 ],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
-            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/key") }, "\(holder.errorOutput)")
-            let key = try String(contentsOfFile: sandbox.path + "/key", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            let key = try #require(await eventuallyLine(in: sandbox.path + "/key"), "\(holder.errorOutput)")
             let lease = String(key.split(separator: "/").last ?? "")
             let started = ContinuousClock.now
             let revoke = try await cluster.etcdctl(["lease", "revoke", lease])

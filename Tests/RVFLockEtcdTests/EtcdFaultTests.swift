@@ -75,10 +75,10 @@ extension EtcdTests {
 
             // A's command writes late, then A runs again and learns of its loss.
             _ = FileManager.default.createFile(atPath: s + "/go", contents: nil)
-            #expect(await eventually { FileManager.default.fileExists(atPath: s + "/a.fence") })
+            let fenceStatus = await eventuallyLine(in: s + "/a.fence")
             kill(helperA, SIGCONT)
             writerA.send(SIGCONT)
-            #expect(try String(contentsOfFile: s + "/a.fence", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) == "70")
+            #expect(fenceStatus == "70")
             #expect(await writerA.waitForExit(timeout: .seconds(30)) == 70, "\(writerA.errorOutput)")
             #expect(writerA.errorOutput.contains("token \(tokenB) is stamped"), "\(writerA.errorOutput)")
             #expect(try String(contentsOfFile: fileA, encoding: .utf8) == "A1\nB\n")
