@@ -106,7 +106,7 @@ final class LeaseKeeper: Sendable {
                 lastFailure = reason
                 Self.keepAliveFailures.increment()
             case .gone:
-                markLost("the cluster says lease \(hexID) no longer exists: it was revoked, or expired")
+                markGone()
                 return
             case .failed(let reason):
                 if Task.isCancelled { return }
@@ -115,6 +115,11 @@ final class LeaseKeeper: Sendable {
                 logger?.warning("keep-alive of etcd lease \(hexID) failed: \(reason); retrying")
             }
         }
+    }
+
+    /// The loss a keep-alive learns of: the cluster has no such lease any more.
+    private func markGone() {
+        markLost("the cluster says lease \(hexID) no longer exists: it was revoked, or expired")
     }
 
     private enum Renewal {
@@ -152,7 +157,7 @@ final class LeaseKeeper: Sendable {
         Task { [weak self] in
             guard let self, !self.stopped.load(ordering: .acquiring) else { return }
             if case .gone = await self.renew(until: .now + self.ttl / 3) {
-                self.markLost("the cluster says lease \(self.hexID) no longer exists: it was revoked, or expired")
+                self.markGone()
             }
         }
     }
