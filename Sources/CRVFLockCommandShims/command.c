@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,17 +42,38 @@ struct command_plan {
     volatile int failure_errno;
 };
 
+/// Room for the go message's environment entries (see `rvf_keeper_go`).
+enum { GO_ENVIRONMENT_BYTES = 4096, GO_ENVIRONMENT_ENTRIES = 8 };
+
+/// The go message: COMMAND's process group, the number the lock's descriptor has
+/// in rvf-lock, then NUL-terminated environment entries; the descriptor itself
+/// comes with it (SCM_RIGHTS).
+struct go_message {
+    int32_t command_group;
+    int32_t descriptor_number;
+    char environment[GO_ENVIRONMENT_BYTES];
+};
+
 /// Everything the keeper holds besides the plan.
 struct keeper_plan {
     struct command_plan command;
-    /// The lock's descriptor: the keeper keeps its own reference to the open file
-    /// description, and so the kernel lock, until it ends.
+    /// The lock's descriptor, once the go message brought it: the keeper keeps its
+    /// own reference to the open file description, and so the kernel lock, until it ends.
     int lock_descriptor;
     /// The supervision's event channel (rvf-lock's end for writing): where the keeper's reports go.
     int report_descriptor;
-    /// The go pipe: the keeper reads its end; rvf-lock keeps the other.
+    /// The go channel: the keeper reads its end; rvf-lock keeps the other.
     int go_read_descriptor;
     int go_write_descriptor;
+    /// COMMAND's environment, completed on go: rvf-lock's at the fork without the
+    /// lock's variable, with room for the go message's entries and the lock's variable.
+    char **envp;
+    size_t envp_count;
+    /// "NAME=", and room for the descriptor's number.
+    char *setting;
+    size_t setting_prefix;
+    /// Where the go message lands (allocated before the fork).
+    struct go_message *go;
 };
 
 static int fail(struct command_plan *plan, int step) {
@@ -136,12 +158,12 @@ struct event_message {
     } control;
 };
 
-/// Lays out `event` around `record`, with room for a descriptor when `with_descriptor`.
-/// Only memset and stores: safe in the keeper's child after fork.
-static void event_message_init(struct event_message *event, struct rvf_signal_record *record, int with_descriptor) {
+/// Lays out `event` around `length` bytes at `bytes`, with room for a descriptor
+/// when `with_descriptor`. Only memset and stores: safe in the keeper's child after fork.
+static void event_message_init(struct event_message *event, void *bytes, size_t length, int with_descriptor) {
     memset(event, 0, sizeof *event);
-    event->part.iov_base = record;
-    event->part.iov_len = sizeof *record;
+    event->part.iov_base = bytes;
+    event->part.iov_len = length;
     event->message.msg_iov = &event->part;
     event->message.msg_iovlen = 1;
     if (with_descriptor) {
@@ -150,16 +172,13 @@ static void event_message_init(struct event_message *event, struct rvf_signal_re
     }
 }
 
-/// One report on the event channel, one record like the signal handlers', with
-/// `passed` (a descriptor, or -1) attached. Lost if rvf-lock has died (EPIPE),
-/// which is fine: nobody is left to hear it.
-static void report_passing(int descriptor, int kind, int code, int value, int passed) {
-    struct rvf_signal_record record = {kind, code, value, 0};
+/// Sends `length` bytes as one message, with `passed` (a descriptor, or -1)
+/// attached (SCM_RIGHTS), never raising SIGPIPE. sendmsg's result.
+static ssize_t send_passing(int socket, void *bytes, size_t length, int passed) {
     struct event_message event;
-    event_message_init(&event, &record, passed >= 0);
-    struct msghdr *message = &event.message;
+    event_message_init(&event, bytes, length, passed >= 0);
     if (passed >= 0) {
-        struct cmsghdr *header = CMSG_FIRSTHDR(message);
+        struct cmsghdr *header = CMSG_FIRSTHDR(&event.message);
         header->cmsg_level = SOL_SOCKET;
         header->cmsg_type = SCM_RIGHTS;
         header->cmsg_len = CMSG_LEN(sizeof(int));
@@ -167,8 +186,44 @@ static void report_passing(int descriptor, int kind, int code, int value, int pa
     }
     ssize_t sent;
     do {
-        sent = sendmsg(descriptor, message, MSG_NOSIGNAL);
+        sent = sendmsg(socket, &event.message, MSG_NOSIGNAL);
     } while (sent == -1 && errno == EINTR);
+    return sent;
+}
+
+/// Receives one message of at most `length` bytes, and in `*passed` a descriptor
+/// that came with it (close-on-exec), or -1; `*truncated` when the message did not
+/// fit. recvmsg's result.
+static ssize_t receive_passing(int socket, void *bytes, size_t length, int flags, int *passed, int *truncated) {
+    *passed = -1;
+    *truncated = 0;
+    struct event_message event;
+    event_message_init(&event, bytes, length, 1);
+#if defined(MSG_CMSG_CLOEXEC)
+    flags |= MSG_CMSG_CLOEXEC;
+#endif
+    ssize_t received;
+    do {
+        received = recvmsg(socket, &event.message, flags);
+    } while (received == -1 && errno == EINTR);
+    if (received > 0) {
+        struct msghdr *message = &event.message;
+        for (struct cmsghdr *header = CMSG_FIRSTHDR(message); header != NULL; header = CMSG_NXTHDR(message, header)) {
+            if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                memcpy(passed, CMSG_DATA(header), sizeof(int));
+            }
+        }
+        *truncated = (message->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    }
+    return received;
+}
+
+/// One report on the event channel, one record like the signal handlers', with
+/// `passed` (a descriptor, or -1) attached. Lost if rvf-lock has died (EPIPE),
+/// which is fine: nobody is left to hear it.
+static void report_passing(int descriptor, int kind, int code, int value, int passed) {
+    struct rvf_signal_record record = {kind, code, value, 0};
+    send_passing(descriptor, &record, sizeof record, passed);
 }
 
 static void report(int descriptor, int kind, int code, int value) {
@@ -186,14 +241,71 @@ static pid_t fork_bare(void) {
 #endif
 }
 
-/// Reads one byte; 0 at end of file (the writer closed its end, or died).
-static int read_byte(int descriptor) {
-    char byte;
-    ssize_t count;
+/// Waits for the go message; the lock's descriptor it brought (close-on-exec), or
+/// -1 at end of file (rvf-lock closed its end, or died) or for a message without one.
+static int receive_go(struct keeper_plan *plan) {
+    int passed;
+    int truncated;
+    ssize_t count = receive_passing(plan->go_read_descriptor, plan->go, sizeof *plan->go, 0, &passed, &truncated);
+    size_t header_size = offsetof(struct go_message, environment);
+    if (passed >= 0 && (count < (ssize_t)header_size || truncated)) {
+        close(passed);
+        passed = -1;
+    }
+    if (passed >= 0) {
+        // Terminated whatever was sent: the entries are read as strings.
+        size_t length = (size_t)count - header_size;
+        if (length == sizeof plan->go->environment) {
+            length--;
+        }
+        plan->go->environment[length] = '\0';
+    }
+    return passed;
+}
+
+/// Length of an environment entry's name, up to its '='.
+static size_t entry_name_length(const char *entry) {
+    size_t length = 0;
+    while (entry[length] != '\0' && entry[length] != '=') {
+        length++;
+    }
+    return length;
+}
+
+/// Completes COMMAND's environment with the go message's entries (each replacing
+/// one of the same name) and the lock's descriptor number. Only loads, stores and
+/// comparisons: safe in a fork of a multi-threaded process.
+static void complete_environment(struct keeper_plan *plan, int lock_descriptor) {
+    char **envp = plan->envp;
+    size_t count = plan->envp_count;
+    const char *entry = plan->go->environment;
+    const char *end = plan->go->environment + sizeof plan->go->environment;
+    for (int added = 0; added < GO_ENVIRONMENT_ENTRIES && entry < end && *entry != '\0'; added++) {
+        size_t name = entry_name_length(entry);
+        size_t kept = 0;
+        for (size_t index = 0; index < count; index++) {
+            if (!(entry_name_length(envp[index]) == name && memcmp(envp[index], entry, name) == 0)) {
+                envp[kept++] = envp[index];
+            }
+        }
+        count = kept;
+        envp[count++] = (char *)entry;
+        entry += strlen(entry) + 1;
+    }
+    char digits[16];
+    size_t length = 0;
+    unsigned int value = (unsigned int)lock_descriptor;
     do {
-        count = read(descriptor, &byte, 1);
-    } while (count == -1 && errno == EINTR);
-    return count == 1;
+        digits[length++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    char *number = plan->setting + plan->setting_prefix;
+    for (size_t index = 0; index < length; index++) {
+        number[index] = digits[length - 1 - index];
+    }
+    number[length] = '\0';
+    envp[count++] = plan->setting;
+    envp[count] = NULL;
 }
 
 /// Closes descriptors from `first` to `last` (inclusive).
@@ -228,6 +340,21 @@ static void close_all_but(int a, int b) {
     close_range_of(high + 1, ~0U);
 }
 
+/// Moves a pair of close-on-exec descriptors of rvf-lock's own to numbers of 100
+/// and above (where the descriptor limit allows), as shells keep theirs: the
+/// channel and the go channel are made before the lock's descriptor when rvf-lock
+/// is to wait, and COMMAND gets that one under rvf-lock's number, which stays as
+/// low as without them (one digit, for dash's `exec N>&-`).
+static void move_out_of_the_way(int descriptors[2]) {
+    for (int index = 0; index < 2; index++) {
+        int moved = fcntl(descriptors[index], F_DUPFD_CLOEXEC, 100);
+        if (moved >= 0) {
+            close(descriptors[index]);
+            descriptors[index] = moved;
+        }
+    }
+}
+
 /// The keeper, from the fork on; never returns. Every signal is blocked (as it
 /// was in rvf-lock for the fork) and stays blocked: a signal meant for rvf-lock's
 /// process group, or for rvf-lock's children, must not end the process whose
@@ -241,12 +368,31 @@ __attribute__((noreturn)) static void keeper_main(struct keeper_plan *plan) {
         report(plan->report_descriptor, RVF_KEEPER_FAILED, RVF_SPAWN_SUBREAPER, errno);
         _exit(1);
     }
-    // rvf-lock writes the keeper's pid into the lock record, then says go. Without
-    // it (rvf-lock died, or gave up) COMMAND must not start: the record would name
+    // rvf-lock takes the lock, writes the keeper's pid into the lock record, then
+    // says go, sending the lock's descriptor. Without it (rvf-lock died, gave up,
+    // or did not get the lock) COMMAND must not start: no lock, or a record naming
     // a process that does not live as long as COMMAND.
-    if (!read_byte(plan->go_read_descriptor)) {
+    int lock_descriptor = receive_go(plan);
+    if (lock_descriptor < 0) {
         _exit(1);
     }
+    close(plan->go_read_descriptor);
+    // The number rvf-lock has, which COMMAND finds in its environment: a shell's
+    // `exec N>&-` (dash's) takes one digit, as rvf-lock's own descriptor has had.
+    int wanted = plan->go->descriptor_number;
+    if (wanted >= 0 && wanted != lock_descriptor) {
+        if (dup3(lock_descriptor, wanted, O_CLOEXEC) == -1) {
+            report(plan->report_descriptor, RVF_KEEPER_FAILED, RVF_SPAWN_INHERIT, errno);
+            _exit(1);
+        }
+        close(lock_descriptor);
+        lock_descriptor = wanted;
+    }
+    plan->lock_descriptor = lock_descriptor;
+    plan->command.inherited_descriptor = lock_descriptor;
+    plan->command.process_group = plan->go->command_group;
+    complete_environment(plan, lock_descriptor);
+    plan->command.envp = plan->envp;
     pid_t command = start_command(&plan->command);
     if (command < 0) {
         report(plan->report_descriptor, RVF_KEEPER_FAILED, plan->command.failed_step, plan->command.failure_errno);
@@ -282,23 +428,25 @@ __attribute__((noreturn)) static void keeper_main(struct keeper_plan *plan) {
     }
 }
 
-pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
-                       pid_t command_group, const int *default_signals, int default_signal_count,
-                       int report_descriptor, int *go_descriptor, int *failure_errno) {
+pid_t rvf_start_keeper(const char *const argv[], const char *environment_name, const int *default_signals,
+                       int default_signal_count, int report_descriptor, int *go_descriptor, int *failure_errno) {
     *go_descriptor = -1;
     *failure_errno = 0;
 
-    // COMMAND's environment: ours, with NAME=descriptor replacing any NAME already set.
+    // COMMAND's environment: ours without NAME, with room for the go message's
+    // entries and NAME=descriptor, which the keeper adds.
     size_t name_length = strlen(environment_name);
     size_t count = 0;
     for (char **entry = environ; entry != NULL && *entry != NULL; entry++) {
         count++;
     }
-    char **envp = malloc((count + 2) * sizeof(char *));
+    char **envp = malloc((count + GO_ENVIRONMENT_ENTRIES + 2) * sizeof(char *));
     char *setting = malloc(name_length + 16);
-    if (envp == NULL || setting == NULL) {
+    struct go_message *go_message = malloc(sizeof *go_message);
+    if (envp == NULL || setting == NULL || go_message == NULL) {
         free(envp);
         free(setting);
+        free(go_message);
         *failure_errno = ENOMEM;
         return -1;
     }
@@ -310,9 +458,10 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
         }
         envp[kept++] = environ[index];
     }
-    snprintf(setting, name_length + 16, "%s=%d", environment_name, lock_descriptor);
-    envp[kept++] = setting;
     envp[kept] = NULL;
+    memcpy(setting, environment_name, name_length);
+    setting[name_length] = '=';
+    setting[name_length + 1] = '\0';
 
     // The stack execvpe needs: a PATH entry plus the name, and for a script
     // without #! a copy of argv with /bin/sh in front (as posix_spawn sizes it).
@@ -324,14 +473,20 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
     size_t stack_size = 64 * 1024 + (argc + 3) * sizeof(char *);
     stack_size = (stack_size + (size_t)page - 1) / (size_t)page * (size_t)page;
     void *stack = mmap(NULL, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    // A socket, not a pipe: the go message brings the lock's descriptor.
     int go[2] = {-1, -1};
-    if (stack == MAP_FAILED || pipe2(go, O_CLOEXEC) != 0) {
+    int paired = stack == MAP_FAILED ? -1 : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, go);
+    if (paired == 0) {
+        move_out_of_the_way(go);
+    }
+    if (stack == MAP_FAILED || paired != 0) {
         *failure_errno = errno;
         if (stack != MAP_FAILED) {
             munmap(stack, stack_size);
         }
         free(envp);
         free(setting);
+        free(go_message);
         return -1;
     }
 
@@ -339,8 +494,8 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
         .command = {
             .argv = argv,
             .envp = envp,
-            .inherited_descriptor = lock_descriptor,
-            .process_group = command_group,
+            .inherited_descriptor = -1,
+            .process_group = 0,
             .default_signals = default_signals,
             .default_signal_count = default_signal_count,
             .stack = stack,
@@ -348,10 +503,15 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
             .failed_step = RVF_SPAWN_STARTED,
             .failure_errno = 0,
         },
-        .lock_descriptor = lock_descriptor,
+        .lock_descriptor = -1,
         .report_descriptor = report_descriptor,
         .go_read_descriptor = go[0],
         .go_write_descriptor = go[1],
+        .envp = envp,
+        .envp_count = kept,
+        .setting = setting,
+        .setting_prefix = name_length + 1,
+        .go = go_message,
     };
 
     // Blocked across the fork, so that no handler of rvf-lock's runs in the keeper.
@@ -370,6 +530,7 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
     munmap(stack, stack_size);
     free(envp);
     free(setting);
+    free(go_message);
     if (keeper == -1) {
         close(go[1]);
         *failure_errno = fork_errno;
@@ -377,6 +538,23 @@ pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char
     }
     *go_descriptor = go[1];
     return keeper;
+}
+
+int rvf_keeper_go(int go_descriptor, int lock_descriptor, pid_t command_group, const char *environment,
+                  size_t environment_length) {
+    struct go_message message;
+    if (environment_length > sizeof message.environment) {
+        errno = E2BIG;
+        return -1;
+    }
+    message.command_group = command_group;
+    message.descriptor_number = lock_descriptor;
+    if (environment_length > 0) {
+        memcpy(message.environment, environment, environment_length);
+    }
+    size_t length = offsetof(struct go_message, environment) + environment_length;
+    ssize_t sent = send_passing(go_descriptor, &message, length, lock_descriptor);
+    return sent == -1 ? -1 : 0;
 }
 
 int rvf_set_child_subreaper(void) {
@@ -463,7 +641,9 @@ int rvf_event_channel(int descriptors[2]) {
     int type = SOCK_SEQPACKET;
 #if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
     type |= SOCK_CLOEXEC | SOCK_NONBLOCK;
-    return socketpair(AF_UNIX, type, 0, descriptors);
+    if (socketpair(AF_UNIX, type, 0, descriptors) == -1) {
+        return -1;
+    }
 #else
     if (socketpair(AF_UNIX, type, 0, descriptors) == -1) {
         return -1;
@@ -472,31 +652,14 @@ int rvf_event_channel(int descriptors[2]) {
         fcntl(descriptors[index], F_SETFD, FD_CLOEXEC);
         fcntl(descriptors[index], F_SETFL, fcntl(descriptors[index], F_GETFL) | O_NONBLOCK);
     }
-    return 0;
 #endif
+    move_out_of_the_way(descriptors);
+    return 0;
 }
 
 ssize_t rvf_receive_event(int descriptor, struct rvf_signal_record *record, int *passed_descriptor) {
-    *passed_descriptor = -1;
-    struct event_message event;
-    event_message_init(&event, record, 1);
-    struct msghdr *message = &event.message;
-    int flags = MSG_DONTWAIT;
-#if defined(MSG_CMSG_CLOEXEC)
-    flags |= MSG_CMSG_CLOEXEC;
-#endif
-    ssize_t received;
-    do {
-        received = recvmsg(descriptor, message, flags);
-    } while (received == -1 && errno == EINTR);
-    if (received > 0) {
-        for (struct cmsghdr *header = CMSG_FIRSTHDR(message); header != NULL; header = CMSG_NXTHDR(message, header)) {
-            if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS && header->cmsg_len >= CMSG_LEN(sizeof(int))) {
-                memcpy(passed_descriptor, CMSG_DATA(header), sizeof(int));
-            }
-        }
-    }
-    return received;
+    int truncated;
+    return receive_passing(descriptor, record, sizeof *record, MSG_DONTWAIT, passed_descriptor, &truncated);
 }
 
 int rvf_spawn_detached(const char *path, char *const argv[], char *const envp[], int link, int link_target) {

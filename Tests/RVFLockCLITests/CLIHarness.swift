@@ -68,8 +68,7 @@ extension ChildProcess {
     /// For `rvf-lock exec`, once its command runs: the keeper, rvf-lock's only child,
     /// which the lock record names.
     func keeperPID() throws -> pid_t {
-        let children = try String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)
-            .split(separator: " ").compactMap { pid_t($0) }
+        let children = childPIDs(of: pid)
         return try #require(children.count == 1 ? children.first : nil, "rvf-lock \(pid) has children \(children), not one keeper")
     }
 }
@@ -107,6 +106,12 @@ func processIsGone(_ pid: pid_t) -> Bool {
     // The state follows the parenthesised command name, which may itself contain ") ".
     guard let end = stat.range(of: ") ", options: .backwards) else { return false }
     return stat[end.upperBound...].hasPrefix("Z")
+}
+
+/// The children of `pid`'s main thread, from /proc; none once it is gone.
+func childPIDs(of pid: pid_t) -> [pid_t] {
+    ((try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? "")
+        .split(separator: " ").compactMap { pid_t($0) }
 }
 
 /// The parent of `pid`, from /proc/PID/stat; nil once it is gone.

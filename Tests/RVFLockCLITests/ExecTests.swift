@@ -162,6 +162,72 @@ extension CLITests {
             }
         }
 
+        /// An rvf-lock that must wait starts its keeper before the wait and hands it the
+        /// descriptor once the lock is held: COMMAND finds it as if rvf-lock had taken the
+        /// lock at once, under rvf-lock's own number (one digit, for dash's `exec N>&-`),
+        /// alone, and the record names that keeper.
+        @Test func aCommandThatWaitedGetsTheDescriptorUnderRvfLocksOwnNumber() async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                _ = try await waitForLine(in: "\(dir)/pid")
+                let waiter = try ChildProcess.rvfLock(
+                    [
+                        "exec", "-q", "\(dir)/data.rvf", "sh", "-c",
+                        "echo $RVF_LOCK_FD > \(dir)/fd; eval \"exec $RVF_LOCK_FD<&$RVF_LOCK_FD\"; echo $$ > \(dir)/waiter; exec sleep 30",
+                    ],
+                    outputIn: dir, name: "waiter")
+                // The keeper exists while rvf-lock waits.
+                var children: [pid_t] = []
+                _ = await eventually {
+                    children = childPIDs(of: waiter.pid)
+                    return !children.isEmpty
+                }
+                let waiting = try #require(
+                    children.count == 1 ? children.first : nil, "rvf-lock has children \(children) as it waits, not one keeper")
+                holder.send(SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
+
+                let commandPID = try #require(pid_t(try await waitForLine(in: "\(dir)/waiter")))
+                let advertised = try await waitForLine(in: "\(dir)/fd")
+                let lockFile = "\(dir)/data.rvf.lock"
+                #expect(parentPID(of: commandPID) == waiting, "COMMAND's parent is not the keeper started before the wait")
+                #expect(try descriptors(of: commandPID, referringTo: lockFile) == [advertised])
+                #expect(try descriptors(of: waiter.pid, referringTo: lockFile) == [advertised])
+                let record = try #require(FileManager.default.contents(atPath: lockFile))
+                let recordPID = record.dropFirst(4).prefix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                #expect(recordPID == UInt32(waiting), "the record names pid \(recordPID), not the keeper \(waiting)")
+
+                waiter.send(SIGTERM)
+                #expect(await waiter.waitForExit() == 128 + SIGTERM)
+            }
+        }
+
+        /// Ctrl-C or `kill -9` ends a waiting rvf-lock as it ends any waiting process
+        /// (its relay catches nothing before the lock is held); the keeper it started for
+        /// the wait exits at once, and COMMAND never runs.
+        @Test(arguments: [SIGINT, SIGKILL])
+        func aWaitingRvfLockEndedBySignalLeavesNoKeeperAndNeverRunsTheCommand(_ signal: Int32) async throws {
+            try await withSandbox { dir in
+                let holder = try startHolder(in: dir)
+                _ = try await waitForLine(in: "\(dir)/pid")
+                let waiter = try ChildProcess.rvfLock(
+                    ["exec", "-q", "\(dir)/data.rvf", "touch", "\(dir)/ran"], outputIn: dir, name: "waiter")
+                var children: [pid_t] = []
+                _ = await eventually {
+                    children = childPIDs(of: waiter.pid)
+                    return !children.isEmpty
+                }
+                let keeper = try #require(children.first, "rvf-lock started no keeper before its wait")
+
+                waiter.send(signal)
+                #expect(await waiter.waitForExit() == 128 + signal)
+                #expect(await waitUntilGone(keeper), "the keeper \(keeper) outlived the rvf-lock that started it")
+                holder.send(SIGTERM)
+                #expect(await holder.waitForExit() == 128 + SIGTERM)
+                #expect(!FileManager.default.fileExists(atPath: "\(dir)/ran"), "COMMAND ran though its rvf-lock never held the lock")
+            }
+        }
+
         @Test func stopsTheCommandAndExits70WhenTheLockIsLost() async throws {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)

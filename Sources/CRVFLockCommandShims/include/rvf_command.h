@@ -50,31 +50,40 @@ enum rvf_spawn_step {
 ///
 /// The keeper is forked from the caller (with every signal blocked, which it
 /// keeps: only SIGKILL ends it) and runs only async-signal-safe C. It leaves the
-/// caller's process group, becomes a child subreaper, and waits on a *go pipe*:
-/// the caller writes the keeper's pid into the lock record, then one byte to
-/// `*go_descriptor`. Then the keeper starts COMMAND, `argv[0]` searched in PATH
-/// as execvp does (clone(CLONE_VM | CLONE_VFORK), as posix_spawn does): COMMAND
-/// leads a process group of its own if `command_group` is 0, or joins
-/// `command_group`; it inherits `lock_descriptor` (close-on-exec cleared in its
-/// own descriptor table only) and finds its number in `environment_name`; it
-/// starts with the default action for every signal the caller handles and for
-/// those in `default_signals`, and an empty signal mask. Neither gets a
+/// caller's process group, becomes a child subreaper, and waits on a *go channel*
+/// (`*go_descriptor`), which may be long before the lock is held: the caller
+/// takes the lock, writes the keeper's pid into the lock record, then sends the
+/// go message (`rvf_keeper_go`) with the lock's descriptor. Then the keeper starts
+/// COMMAND, `argv[0]` searched in PATH as execvp does (clone(CLONE_VM | CLONE_VFORK),
+/// as posix_spawn does): COMMAND leads a process group of its own or joins the one
+/// the go message names; it inherits the lock's descriptor, under the number it has in
+/// the caller (close-on-exec cleared in its own descriptor table only), and finds
+/// that number in `environment_name`; its
+/// environment is the caller's at the fork, with the go message's entries; it
+/// starts with the default action for every signal the keeper inherited a handler
+/// for and for those in `default_signals`, and an empty signal mask. Neither gets a
 /// parent-death signal: when the caller dies, both live on.
 ///
 /// The keeper reports on `report_descriptor`, an `rvf_event_channel` end
 /// (RVF_KEEPER_STARTED with a pidfd on COMMAND, or RVF_KEEPER_FAILED; later
 /// RVF_KEEPER_EXITED), closes every descriptor but the lock's and that one,
 /// reaps every descendant, and when none is left closes the lock's descriptor,
-/// reports RVF_KEEPER_DONE and exits 0. If the go pipe is
-/// closed without a byte (the caller gave up, or died), it exits 1 without
+/// reports RVF_KEEPER_DONE and exits 0. If the go channel is closed without a
+/// message (the caller gave up, did not get the lock, or died), it exits 1 without
 /// starting COMMAND.
 ///
-/// Returns the keeper's pid and the go pipe's end in `*go_descriptor`
-/// (close-on-exec), or -1 with `*failure_errno` (fork, pipe or memory).
-pid_t rvf_start_keeper(const char *const argv[], int lock_descriptor, const char *environment_name,
-                       pid_t command_group, const int *default_signals, int default_signal_count,
-                       int report_descriptor, int *go_descriptor, int *failure_errno);
-
+/// Returns the keeper's pid and the go channel's end in `*go_descriptor`
+/// (close-on-exec), or -1 with `*failure_errno` (fork, socket or memory).
+pid_t rvf_start_keeper(const char *const argv[], const char *environment_name, const int *default_signals,
+                       int default_signal_count, int report_descriptor, int *go_descriptor, int *failure_errno);
+/// Tells the keeper to start COMMAND: sends `lock_descriptor` (SCM_RIGHTS), the
+/// process group COMMAND joins (0: one of its own), and `environment_length`
+/// bytes of environment entries for COMMAND, each "NAME=value" and NUL-terminated,
+/// each replacing any of the same name (at most 8 entries, 4096 bytes). 0, or -1
+/// and errno (E2BIG; EPIPE or ECONNRESET if the keeper is gone, whose report or
+/// exit says why).
+int rvf_keeper_go(int go_descriptor, int lock_descriptor, pid_t command_group, const char *environment,
+                  size_t environment_length);
 /// prctl(PR_SET_CHILD_SUBREAPER, 1): orphaned descendants are reparented to this
 /// process, so that it can wait for all of them. -1 and errno where unsupported.
 int rvf_set_child_subreaper(void);
@@ -99,7 +108,8 @@ struct rvf_signal_record {
 };
 
 /// The supervision's event channel: a connected pair of AF_UNIX SOCK_SEQPACKET
-/// sockets, close-on-exec and non-blocking. Each write(2) of a record is one
+/// sockets, close-on-exec and non-blocking, numbered 100 and above where the
+/// descriptor limit allows (out of the way of the lock's descriptor's number). Each write(2) of a record is one
 /// message, and a message can carry a descriptor (the keeper's pidfd on COMMAND).
 /// 0, or -1 and errno.
 int rvf_event_channel(int descriptors[2]);

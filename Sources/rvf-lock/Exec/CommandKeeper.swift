@@ -7,32 +7,28 @@ import RVFLockCommandLine
 /// lock record can name a process that does (see Documentation/rvf-lock.md,
 /// "The guarantee").
 ///
-/// rvf-lock forks it (in C, `rvf_start_keeper`; it runs no Swift), writes its pid
-/// into the lock record, and only then lets it start COMMAND. The keeper is a
-/// child subreaper: it reaps every descendant, reports COMMAND's start and end on
-/// the supervision's event channel, and exits when none is left. Nothing ties either
-/// of them to rvf-lock's life: if rvf-lock is killed, COMMAND and what it started
-/// run to completion, holding the lock, and the record's pid stays alive until
-/// the last of them ends.
+/// rvf-lock forks it (in C, `rvf_start_keeper`; it runs no Swift) before it takes
+/// the lock, so that the fork is not part of a handoff; once the lock is held it
+/// writes the keeper's pid into the lock record, and only then sends it the go
+/// message with the lock's descriptor. The keeper is a child subreaper: it reaps
+/// every descendant, reports COMMAND's start and end on the supervision's event
+/// channel, and exits when none is left. Nothing ties either of them to
+/// rvf-lock's life: if rvf-lock is killed, COMMAND and what it started run to
+/// completion, holding the lock, and the record's pid stays alive until the last
+/// of them ends; killed before the go message, it leaves a keeper that exits at once.
 struct CommandKeeper: ~Copyable {
     let pid: pid_t
-    /// rvf-lock's end of the go pipe: one byte lets the keeper start COMMAND;
-    /// closed without it, it makes the keeper exit.
+    /// rvf-lock's end of the go channel: the go message lets the keeper start
+    /// COMMAND; closed without one, it makes the keeper exit.
     private var goDescriptor: CInt
 
-    /// Forks the keeper, which waits for ``startCommand(relay:command:file:)``.
+    /// Forks the keeper, which waits for ``startCommand(lockDescriptor:commandGroup:environment:relay:command:file:)``.
     ///
     /// - Parameters:
-    ///   - lockDescriptor: the lock's descriptor, which the keeper keeps and COMMAND
-    ///     inherits (finding it in `RVF_LOCK_FD`).
-    ///   - commandGroup: 0 for COMMAND to lead a process group of its own, or the
-    ///     group it joins (rvf-lock's, for a terminal's job).
     ///   - resetSignals: signals COMMAND starts with at their default action even
     ///     if rvf-lock ignores them.
     ///   - reportDescriptor: where the keeper writes its reports (``SignalRelay/reportDescriptor``).
-    init(
-        _ command: [String], lockDescriptor: CInt, commandGroup: pid_t, resetSignals: [CInt], reportDescriptor: CInt
-    ) throws(CommandFailure) {
+    init(_ command: [String], resetSignals: [CInt], reportDescriptor: CInt) throws(CommandFailure) {
         let argv: [UnsafeMutablePointer<CChar>?] = command.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
         var go: CInt = -1
@@ -41,8 +37,8 @@ struct CommandKeeper: ~Copyable {
             arguments.withMemoryRebound(to: UnsafePointer<CChar>?.self) { arguments in
                 resetSignals.withUnsafeBufferPointer { signals in
                     rvf_start_keeper(
-                        arguments.baseAddress, lockDescriptor, ExecOptions.descriptorVariable, commandGroup,
-                        signals.baseAddress, CInt(signals.count), reportDescriptor, &go, &failure)
+                        arguments.baseAddress, ExecOptions.descriptorVariable, signals.baseAddress, CInt(signals.count),
+                        reportDescriptor, &go, &failure)
                 }
             }
         }
@@ -68,18 +64,40 @@ struct CommandKeeper: ~Copyable {
 
     /// Lets the keeper start COMMAND, and waits for its report.
     ///
-    /// Call it once the record names the keeper. Returns COMMAND, and the events
-    /// that arrived meanwhile (signals to pass on), in order.
+    /// Call it once the record names the keeper and the relay's handlers are
+    /// installed. Returns COMMAND, and the events that arrived meanwhile (signals
+    /// to pass on), in order.
+    ///
+    /// - Parameters:
+    ///   - lockDescriptor: the lock's descriptor, which the keeper keeps and COMMAND
+    ///     inherits (finding it in `RVF_LOCK_FD`).
+    ///   - commandGroup: 0 for COMMAND to lead a process group of its own, or the
+    ///     group it joins (rvf-lock's, for a terminal's job).
+    ///   - environment: `NAME=value` entries COMMAND gets besides rvf-lock's environment.
     mutating func startCommand(
+        lockDescriptor: CInt, commandGroup: pid_t, environment: [String],
         relay: SignalRelay, command: [String], file: String
     ) throws(CommandFailure) -> (CommandProcess, [SignalRelay.Event]) {
-        var byte: UInt8 = 1
-        // Fails (EPIPE, ignored) only if the keeper is gone: its report or its exit says why.
-        _ = write(goDescriptor, &byte, 1)
+        var entries: [UInt8] = []
+        for entry in environment {
+            entries += entry.utf8
+            entries.append(0)
+        }
+        let sent = entries.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) {
+                rvf_keeper_go(goDescriptor, lockDescriptor, commandGroup, $0.baseAddress, $0.count)
+            }
+        }
+        // Fails with EPIPE or ECONNRESET only if the keeper is gone: its report or its exit says why.
+        if sent != 0 && errno == E2BIG {
+            abandon()
+            throw CommandFailure(ExitStatus.software, "the environment for \(command[0]) is too large to pass to rvf-lock's keeper")
+        }
         close(goDescriptor)
         goDescriptor = -1
         var pending: [SignalRelay.Event] = []
-        var keeperEnded = false
+        // Its end before the handlers existed left no SIGCHLD record.
+        var keeperEnded = hasEnded()
         while true {
             let arrived = relay.wait(milliseconds: keeperEnded ? 0 : -1)
             if keeperEnded && arrived.isEmpty {

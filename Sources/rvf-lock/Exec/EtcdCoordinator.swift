@@ -109,10 +109,9 @@ final class EtcdCoordinator {
         _ = "started\n".withCString { write(descriptor, $0, strlen($0)) }
     }
 
-    /// Sets `RVF_LOCK_FENCE` and `RVF_LOCK_ETCD_KEY` in this process's environment, which COMMAND inherits.
-    func exportToCommand() {
-        setenv(Self.fenceVariable, fencingToken, 1)
-        setenv("RVF_LOCK_ETCD_KEY", key, 1)
+    /// `RVF_LOCK_FENCE` and `RVF_LOCK_ETCD_KEY`, for COMMAND's environment.
+    var environmentForCommand: [String] {
+        ["\(Self.fenceVariable)=\(fencingToken)", "RVF_LOCK_ETCD_KEY=\(key)"]
     }
 
     /// What the helper said on the socket since the last look: true when it reports

@@ -18,9 +18,21 @@ struct ExecRunner {
             return error.report()
         }
         let started = ContinuousClock.now
+        let endpoints = EtcdCoordinator.endpoints(options.etcd)
+        // A free lock is taken at once, as -n takes it, and the keeper forked after: a fork
+        // before the acquisition would make it copy every page it writes.
+        var takenAtOnce: LockHandle? = nil
+        if endpoints == nil && !options.noWait {
+            do throws(LockError) { takenAtOnce = try target.lock.tryAcquire() } catch {}
+        }
+        // Before a wait, the keeper is forked now, so that the handoff waits for no fork.
+        var early: LockedCommand? = nil
+        if endpoints != nil || (!options.noWait && takenAtOnce == nil) {
+            do throws(CommandFailure) { early = try LockedCommand(options: options) } catch { return error.report() }
+        }
         // --etcd: the lease first (rvf-lock-etcd holds it), then the lock file; released in reverse.
         var coordinator: EtcdCoordinator?
-        if let endpoints = EtcdCoordinator.endpoints(options.etcd) {
+        if let endpoints {
             do throws(CommandFailure) {
                 // The helper takes 10 ms or more to start and answer: time to start what the lock
                 // file's acquisition would otherwise start between the lease and the link.
@@ -28,22 +40,31 @@ struct ExecRunner {
                     target.lock.prepareForAcquisition()
                 }
             } catch {
+                early.take()?.abandon()
                 return error.message.isEmpty ? error.exitStatus : error.report()
             }
-            coordinator?.exportToCommand()
         }
         let handle: LockHandle
-        // Only a wait for the etcd lease comes out of -w: without one, -w is the lock file's wait whole.
-        switch acquire(target.lock, startedAt: coordinator == nil ? nil : started) {
-        case .success(let acquired): handle = acquired
-        case .failure(let status):
-            coordinator?.release()
-            return status
+        if let taken = takenAtOnce.take() {
+            handle = taken
+        } else {
+            // Only a wait for the etcd lease comes out of -w: without one, -w is the lock file's wait whole.
+            switch acquire(target.lock, startedAt: coordinator == nil ? nil : started) {
+            case .success(let acquired): handle = acquired
+            case .failure(let status):
+                early.take()?.abandon()
+                coordinator?.release()
+                return status
+            }
         }
 
         let outcome: LockedCommand.Outcome
         do throws(CommandFailure) {
-            outcome = try LockedCommand(options: options).run(holding: handle.scope, coordinator: coordinator)
+            if let command = early.take() {
+                outcome = try command.run(holding: handle.scope, coordinator: coordinator)
+            } else {
+                outcome = try LockedCommand.run(options: options, holding: handle.scope)
+            }
         } catch {
             // COMMAND never started: release quietly, the failure is the message.
             try? handle.release()

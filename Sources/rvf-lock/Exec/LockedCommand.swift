@@ -20,8 +20,17 @@ import RVFLockCommandLine
 ///
 /// Nothing ties the keeper or COMMAND to rvf-lock's life: killed, rvf-lock leaves
 /// them to finish what they write.
-struct LockedCommand {
+///
+/// Made in one of two orders. Where rvf-lock must wait for the lock, the event
+/// channel and the keeper are made before the wait (``init(options:)``), so that
+/// what a handoff waits for after the lock is COMMAND's start alone. Where the
+/// lock was free, everything is made once it is held
+/// (``run(options:holding:)``), with the keeper's fork as late as can be: after
+/// a fork, every page this process writes is copied first.
+struct LockedCommand: ~Copyable {
     let options: ExecOptions
+    private let relay: SignalRelay
+    private var keeper: CommandKeeper
 
     /// How COMMAND (and what it started) ended.
     enum Outcome {
@@ -32,13 +41,64 @@ struct LockedCommand {
         case lockLost(commandStatus: Int32?)
     }
 
-    /// Starts COMMAND and supervises it and its descendants until none is left.
-    func run(holding scope: LockScope, coordinator: EtcdCoordinator? = nil) throws(CommandFailure) -> Outcome {
+    /// Starts the keeper before the lock is held; it waits for
+    /// ``run(holding:coordinator:)`` (or for ``abandon()``, or the end of this
+    /// value, then exits without starting COMMAND).
+    init(options: ExecOptions) throws(CommandFailure) {
+        let relay = try SignalRelay()
+        let keeper = try CommandKeeper(
+            options.command, resetSignals: SignalRelay.signalsToReset, reportDescriptor: relay.reportDescriptor)
+        self.options = options
+        self.relay = relay
+        self.keeper = keeper
+    }
+
+    /// Gives up without starting COMMAND (the lock was not taken): the keeper
+    /// exits, and this waits until it has, so that nothing of this `exec` outlives it.
+    consuming func abandon() {
+        keeper.abandon()
+    }
+
+    /// Starts COMMAND through the keeper made before the wait, and supervises it
+    /// and its descendants until none is left.
+    consuming func run(holding scope: LockScope, coordinator: EtcdCoordinator? = nil) throws(CommandFailure) -> Outcome {
+        let charge: Charge
+        do throws(CommandFailure) {
+            charge = try Self.takeCharge(of: scope, relay: relay, coordinator: coordinator, command: options.command[0])
+        } catch {
+            keeper.abandon()
+            throw error
+        }
+        return try Self.start(&keeper, charge, scope: scope, coordinator: coordinator, options: options)
+    }
+
+    /// Starts COMMAND under a lock that was free (no keeper yet), and supervises it
+    /// and its descendants until none is left.
+    static func run(options: ExecOptions, holding scope: LockScope) throws(CommandFailure) -> Outcome {
+        let relay = try SignalRelay()
+        let charge = try takeCharge(of: scope, relay: relay, coordinator: nil, command: options.command[0])
+        var keeper = try CommandKeeper(
+            options.command, resetSignals: SignalRelay.signalsToReset, reportDescriptor: relay.reportDescriptor)
+        return try start(&keeper, charge, scope: scope, coordinator: nil, options: options)
+    }
+
+    /// What rvf-lock has set up once it holds the lock, before COMMAND starts.
+    private struct Charge {
+        let relay: SignalRelay
+        let ownGroup: Bool
+        let lockDescriptor: CInt
+    }
+
+    /// Once the lock is held and before COMMAND starts: rvf-lock becomes a subreaper,
+    /// passes signals on from then on, and hears of the lock's loss.
+    private static func takeCharge(
+        of scope: LockScope, relay: SignalRelay, coordinator: EtcdCoordinator?, command: String
+    ) throws(CommandFailure) -> Charge {
         guard rvf_set_child_subreaper() == 0 else {
             throw CommandFailure(
                 ExitStatus.unavailable,
                 "cannot make rvf-lock a child subreaper (prctl PR_SET_CHILD_SUBREAPER: "
-                    + "\(String(cString: strerror(errno)))); not running \(options.command[0]), "
+                    + "\(String(cString: strerror(errno)))); not running \(command), "
                     + "since processes it starts could outlive the lock")
         }
         // As a terminal's job, COMMAND shares rvf-lock's process group, so that job
@@ -47,15 +107,19 @@ struct LockedCommand {
         // a signal sent to rvf-lock's group reaches COMMAND only once, through rvf-lock
         // (see Documentation/rvf-lock.md, "Signals").
         let ownGroup = rvf_is_terminal_job() == 0
-        var relay = try SignalRelay(catchingStop: ownGroup)
+        var relay = relay
+        relay.installHandlers(catchingStop: ownGroup)
         scope.onLoss(relay.lossNotifier)
         relay.coordinator = coordinator
         guard let descriptor = scope.kernelLockDescriptor?.rawValue else {
-            throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(options.command[0]) could start")
+            throw CommandFailure(ExitStatus.software, "the lock \(scope.lockFile) was released before \(command) could start")
         }
-        var keeper = try CommandKeeper(
-            options.command, lockDescriptor: descriptor, commandGroup: ownGroup ? 0 : getpgrp(),
-            resetSignals: relay.signalsToReset, reportDescriptor: relay.reportDescriptor)
+        return Charge(relay: relay, ownGroup: ownGroup, lockDescriptor: descriptor)
+    }
+
+    private static func start(
+        _ keeper: inout CommandKeeper, _ charge: Charge, scope: LockScope, coordinator: EtcdCoordinator?, options: ExecOptions
+    ) throws(CommandFailure) -> Outcome {
         // Before COMMAND exists: from its first moment on, the record names a process
         // that lives as long as anything it starts.
         do throws(LockError) {
@@ -64,10 +128,13 @@ struct LockedCommand {
             keeper.abandon()
             throw CommandFailure(error)
         }
-        let (command, pending) = try keeper.startCommand(relay: relay, command: options.command, file: options.file)
+        let (command, pending) = try keeper.startCommand(
+            lockDescriptor: charge.lockDescriptor, commandGroup: charge.ownGroup ? 0 : getpgrp(),
+            environment: coordinator?.environmentForCommand ?? [], relay: charge.relay,
+            command: options.command, file: options.file)
         coordinator?.tellCommandStarted()
         var supervision = CommandSupervision(
-            command: command, keeper: keeper.pid, ownGroup: ownGroup, relay: relay,
+            command: command, keeper: keeper.pid, ownGroup: charge.ownGroup, relay: charge.relay,
             scope: scope, options: options)
         return supervision.run(pending: pending)
     }

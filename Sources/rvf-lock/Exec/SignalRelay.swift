@@ -46,18 +46,14 @@ struct SignalRelay {
     private let writeEnd: CInt
     /// The signals COMMAND must start with at their default action (besides
     /// the ones with handlers here, which the spawner resets anyway).
-    let signalsToReset: [CInt]
+    static let signalsToReset: [CInt] = [SIGPIPE]
     /// `exec --etcd`: the lease's holder, whose socket says when the lease is lost.
     var coordinator: EtcdCoordinator?
 
-    /// Installs the handlers.
-    ///
-    /// A relayed signal that rvf-lock inherited ignored (`nohup`; SIGINT and
-    /// SIGQUIT for a background job of a script) stays ignored, for rvf-lock and
-    /// for COMMAND, as that convention wants. SIGPIPE is ignored by rvf-lock
-    /// (a message to a closed standard error must not kill the lock's holder)
-    /// and reset to its default for COMMAND.
-    init(catchingStop: Bool) throws(CommandFailure) {
+    /// Creates the channel; nothing is caught before ``installHandlers(catchingStop:)``,
+    /// so that a signal that comes while rvf-lock waits for the lock acts as it would
+    /// on any waiting process.
+    init() throws(CommandFailure) {
         var ends: [CInt] = [-1, -1]
         guard rvf_event_channel(&ends) == 0 else {
             throw CommandFailure(
@@ -65,13 +61,21 @@ struct SignalRelay {
         }
         readEnd = ends[0]
         writeEnd = ends[1]
+    }
 
+    /// Installs the handlers, once the lock is held and before COMMAND starts.
+    ///
+    /// A relayed signal that rvf-lock inherited ignored (`nohup`; SIGINT and
+    /// SIGQUIT for a background job of a script) stays ignored, for rvf-lock and
+    /// for COMMAND, as that convention wants. SIGPIPE is ignored by rvf-lock
+    /// (a message to a closed standard error must not kill the lock's holder)
+    /// and reset to its default for COMMAND.
+    func installHandlers(catchingStop: Bool) {
         var handled = [SIGCHLD]
         for signal in Self.relayedSignals where rvf_signal_is_ignored(signal) == 0 { handled.append(signal) }
         if catchingStop && rvf_signal_is_ignored(Self.stopSignal) == 0 { handled.append(Self.stopSignal) }
         for signal in handled { rvf_install_relay_handler(signal, writeEnd) }
         rvf_set_signal_ignored(SIGPIPE, 1)
-        signalsToReset = [SIGPIPE]
 
         // A parent may start rvf-lock with these signals blocked (test runners,
         // some daemons); the handlers must still run, on this thread at least.
