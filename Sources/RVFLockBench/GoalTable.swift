@@ -144,13 +144,15 @@ enum GoalTable {
 
         // Issues 8 and 17: the cost of rvf-lock exec against flock(1), the binary built
         // as README.md installs it; judged by the median of the paired ratios.
-        do {
-            let rows = results.commandStart?.rows
+        for (rows, state) in [
+            (results.commandStart?.rows, "as installed"), (results.commandStart?.afterDrop, "read back by exec after a page-cache drop"),
+        ] {
             let ours = rows?.first { $0.command.hasPrefix("rvf-lock exec") }
             let flock = rows?.first { $0.command.hasPrefix("flock") }
             let ratio = ours?.pairedRatioToFlock.median ?? .nan
             add(
-                17, "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, median of paired runs",
+                17,
+                "`rvf-lock exec -n FILE -- true` vs `flock -n FILE true`, whole process, median of paired runs; rvf-lock's binary \(state)",
                 ours.flatMap { ours in
                     flock.map { flock in
                         "\(Format.duration(ours.nanoseconds.median)) vs \(Format.duration(flock.nanoseconds.median)); "

@@ -176,7 +176,6 @@ struct MarkdownReport {
             }
         }
         if let start = results.commandStart {
-            let flock = start.rows.first { $0.command.hasPrefix("flock") }
             out.append("")
             out.append("### 7. `rvf-lock exec` against flock(1)")
             out.append("")
@@ -187,12 +186,28 @@ struct MarkdownReport {
             out.append("")
             out.append("| Command | runs | p50 | p99 | min | p50 / flock(1) | paired / flock(1), p50 / p99 |")
             out.append("|---|---|---|---|---|---|---|")
-            for row in start.rows {
+            func append(_ rows: [Results.CommandStart.Row], note: String) {
+                let flock = rows.first { $0.command.hasPrefix("flock") }
+                for row in rows {
+                    out.append(
+                        "| `\(row.command)`\(note) | \(row.nanoseconds.count) | \(Format.duration(row.nanoseconds.median)) "
+                            + "| \(Format.duration(row.nanoseconds.p99)) | \(Format.duration(row.nanoseconds.minimum)) "
+                            + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) "
+                            + "| \(Format.ratio(row.pairedRatioToFlock.median)) / \(Format.ratio(row.pairedRatioToFlock.p99)) |")
+                }
+            }
+            append(start.rows, note: "")
+            if let again = start.afterDrop {
+                append(again, note: ", after the drop")
+            }
+            if let left = start.pagesLeftAfterDrop, let total = start.pagesInBinary {
+                out.append("")
                 out.append(
-                    "| `\(row.command)` | \(row.nanoseconds.count) | \(Format.duration(row.nanoseconds.median)) "
-                        + "| \(Format.duration(row.nanoseconds.p99)) | \(Format.duration(row.nanoseconds.minimum)) "
-                        + "| \(Format.ratio(flock.map { row.nanoseconds.median / $0.nanoseconds.median } ?? .nan)) "
-                        + "| \(Format.ratio(row.pairedRatioToFlock.median)) / \(Format.ratio(row.pairedRatioToFlock.p99)) |")
+                    "The last two rows came after rvf-lock's binary was dropped from the page cache (`POSIX_FADV_DONTNEED`; "
+                        + "\(left) of its \(total) pages were left) and read back by `execve`'s page faults, as after a reboot. "
+                        + "The same bytes start at different speeds by how their cache was filled: one large write (`cp`) leaves "
+                        + "large folios, `install -s` (which rewrites the file in small pieces) mostly two-page ones, page faults "
+                        + "single pages; a fault maps a folio's worth of neighbours at once, and the exit unmaps them likewise.")
             }
         }
         if !results.commandHandoff.isEmpty {

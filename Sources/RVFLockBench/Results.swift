@@ -87,7 +87,14 @@ struct Results: Codable {
         var rvfLock: String
         var flock: String
         var rounds: Int
+        /// rvf-lock's binary as installed (its page cache as the install left it).
         var rows: [Row]
+        /// Then again, once rvf-lock's binary was dropped from the page cache and read
+        /// back by `execve`'s page faults, as after a reboot: flock(1) and `rvf-lock exec`.
+        var afterDrop: [Row]?
+        /// Of rvf-lock's binary's pages, how many were still cached after the drop, of how many.
+        var pagesLeftAfterDrop: Int?
+        var pagesInBinary: Int?
     }
 
     /// Issue 8: one holder and several waiting wrapper processes, each running a
