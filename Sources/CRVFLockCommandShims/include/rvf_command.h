@@ -108,8 +108,8 @@ struct rvf_signal_record {
 };
 
 /// The supervision's event channel: a connected pair of AF_UNIX SOCK_SEQPACKET
-/// sockets, close-on-exec and non-blocking, numbered 100 and above where the
-/// descriptor limit allows (out of the way of the lock's descriptor's number). Each write(2) of a record is one
+/// sockets, close-on-exec and non-blocking, numbered 10 and above (out of the
+/// way of the lock's descriptor's number, which COMMAND gets). Each write(2) of a record is one
 /// message, and a message can carry a descriptor (the keeper's pidfd on COMMAND).
 /// 0, or -1 and errno.
 int rvf_event_channel(int descriptors[2]);
