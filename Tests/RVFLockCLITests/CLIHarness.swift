@@ -84,14 +84,8 @@ func withSandbox<R>(_ body: (String) async throws -> R) async throws -> R {
 
 /// Waits until `path` holds a complete line (a pid written by `echo $$ > path`), and returns it.
 func waitForLine(in path: String, timeout: Duration = .seconds(20)) async throws -> String {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if let text = try? String(contentsOfFile: path, encoding: .utf8), text.hasSuffix("\n") {
-            return text.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
-        try await Task.sleep(for: .milliseconds(10))
-    }
-    throw WaitTimedOut(what: "a line in \(path)")
+    guard let line = await eventuallyLine(in: path, timeout: timeout) else { throw WaitTimedOut(what: "a line in \(path)") }
+    return line.trimmingCharacters(in: .whitespacesAndNewlines)
 }
 
 struct WaitTimedOut: Error, CustomStringConvertible {

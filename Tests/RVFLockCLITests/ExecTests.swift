@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLock
 import RVFLockTestSupport
 import Testing
 
@@ -170,20 +171,11 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
-                let waiter = try ChildProcess.rvfLock(
-                    [
-                        "exec", "-q", "\(dir)/data.rvf", "sh", "-c",
+                let (waiter, waiting) = try await startWaiter(
+                    running: [
+                        "sh", "-c",
                         "echo $RVF_LOCK_FD > \(dir)/fd; eval \"exec $RVF_LOCK_FD<&$RVF_LOCK_FD\"; echo $$ > \(dir)/waiter; exec sleep 30",
-                    ],
-                    outputIn: dir, name: "waiter")
-                // The keeper exists while rvf-lock waits.
-                var children: [pid_t] = []
-                _ = await eventually {
-                    children = childPIDs(of: waiter.pid)
-                    return !children.isEmpty
-                }
-                let waiting = try #require(
-                    children.count == 1 ? children.first : nil, "rvf-lock has children \(children) as it waits, not one keeper")
+                    ], in: dir)
                 holder.send(SIGTERM)
                 #expect(await holder.waitForExit() == 128 + SIGTERM)
 
@@ -193,9 +185,8 @@ extension CLITests {
                 #expect(parentPID(of: commandPID) == waiting, "COMMAND's parent is not the keeper started before the wait")
                 #expect(try descriptors(of: commandPID, referringTo: lockFile) == [advertised])
                 #expect(try descriptors(of: waiter.pid, referringTo: lockFile) == [advertised])
-                let record = try #require(FileManager.default.contents(atPath: lockFile))
-                let recordPID = record.dropFirst(4).prefix(4).reversed().reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-                #expect(recordPID == UInt32(waiting), "the record names pid \(recordPID), not the keeper \(waiting)")
+                let record = try LockRecord(decoding: try #require(FileManager.default.contents(atPath: lockFile)))
+                #expect(record.pid == UInt32(waiting), "the record names pid \(record.pid), not the keeper \(waiting)")
 
                 waiter.send(SIGTERM)
                 #expect(await waiter.waitForExit() == 128 + SIGTERM)
@@ -210,14 +201,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
-                let waiter = try ChildProcess.rvfLock(
-                    ["exec", "-q", "\(dir)/data.rvf", "touch", "\(dir)/ran"], outputIn: dir, name: "waiter")
-                var children: [pid_t] = []
-                _ = await eventually {
-                    children = childPIDs(of: waiter.pid)
-                    return !children.isEmpty
-                }
-                let keeper = try #require(children.first, "rvf-lock started no keeper before its wait")
+                let (waiter, keeper) = try await startWaiter(running: ["touch", "\(dir)/ran"], in: dir)
 
                 waiter.send(signal)
                 #expect(await waiter.waitForExit() == 128 + signal)
@@ -237,8 +221,7 @@ extension CLITests {
             try await withSandbox { dir in
                 let holder = try startHolder(in: dir)
                 _ = try await waitForLine(in: "\(dir)/pid")
-                let waiter = try ChildProcess.rvfLock(["exec", "-q", "\(dir)/data.rvf", "true"], outputIn: dir, name: "waiter")
-                _ = await eventually { !childPIDs(of: waiter.pid).isEmpty }
+                let (waiter, _) = try await startWaiter(running: ["true"], in: dir)
                 for (name, pid) in [("holder", holder.pid), ("waiter", waiter.pid)] {
                     let sockets = try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").compactMap { entry -> Int? in
                         let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(entry)")
@@ -295,6 +278,21 @@ extension CLITests {
             try ChildProcess.rvfLock(
                 ["exec", "-q", "\(dir)/data.rvf", "--", "sh", "-c", "echo $$ > \(dir)/pid; exec sleep 30"],
                 outputIn: dir, name: "holder")
+        }
+
+        /// Starts `rvf-lock exec -q DIR/data.rvf COMMAND` while another holds the lock, and
+        /// returns it once it waits, with its keeper, which it starts before the wait (its
+        /// only child then).
+        private func startWaiter(running command: [String], in dir: String) async throws -> (ChildProcess, keeper: pid_t) {
+            let waiter = try ChildProcess.rvfLock(["exec", "-q", "\(dir)/data.rvf"] + command, outputIn: dir, name: "waiter")
+            var children: [pid_t] = []
+            _ = await eventually {
+                children = childPIDs(of: waiter.pid)
+                return !children.isEmpty
+            }
+            let keeper = try #require(
+                children.count == 1 ? children.first : nil, "rvf-lock has children \(children) as it waits, not one keeper")
+            return (waiter, keeper)
         }
     }
 }

@@ -91,7 +91,11 @@ struct CommandKeeper: ~Copyable {
         // Fails with EPIPE or ECONNRESET only if the keeper is gone: its report or its exit says why.
         if sent != 0 && errno == E2BIG {
             abandon()
-            throw CommandFailure(ExitStatus.software, "the environment for \(command[0]) is too large to pass to rvf-lock's keeper")
+            let names = environment.map { $0.prefix { $0 != "=" } }.joined(separator: ", ")
+            throw CommandFailure(
+                ExitStatus.software,
+                "the variables rvf-lock sets for \(command[0]) (\(names)) take \(entries.count) bytes, more than the 4096 "
+                    + "its keeper can pass on; not running it (a shorter RVF_LOCK_ETCD_PREFIX shortens the key)")
         }
         close(goDescriptor)
         goDescriptor = -1
