@@ -235,6 +235,8 @@ let package = Package(
                 "rvf-lock",
                 "rvf-lock-etcd",
                 .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: strictSettings
         ),

@@ -6,7 +6,9 @@ import RVFLock
 // the checks folded into one transaction per look, and a watch of the whole
 // line that counts the keys ahead down, so that a handoff costs the waiter no
 // round trip after the watch tells it the last key ahead is gone, and that goes
-// on as the new holder's watch of its own key (LineWatch).
+// on as the new holder's watch of its own key (LineWatch). The watch starts where
+// its member stands, not at a past revision, which etcd would catch up with only
+// every 100 ms; when it starts after the look, the waiter looks once more.
 
 extension EtcdWriterLock {
     static let acquisitions = Counter(label: "rvflock_etcd_acquisitions")
@@ -98,6 +100,8 @@ extension EtcdWriterLock {
 
         var look = put
         var startedWaiting = false
+        // A watch kept across the look it asked for (it started after the last one).
+        var keptWatch: LineWatch?
         while true {
             try Task.checkCancellation()
             if keeper.isLost { throw placeLost(keeper) }
@@ -106,18 +110,28 @@ extension EtcdWriterLock {
             }
             let line = Line(answer, token: token, own: keyBytes)
             guard let ahead = line.justAhead else {
+                keptWatch?.cancel()
                 return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway)
             }
             // Report the holder, not merely the writer just ahead.
             guard waiting else { throw Busy(holder: EtcdLockHolder(line.holder ?? ahead), timedOut: false) }
+            let watch: LineWatch
+            if let keptWatch {
+                watch = keptWatch
+                watch.recount(ahead: line.ahead, allKnown: line.allKnown, seenThrough: revision)
+            } else {
+                watch = LineWatch(
+                    gateway: gateway, range: range, own: line.own, ahead: line.ahead, allKnown: line.allKnown,
+                    seenThrough: revision)
+            }
+            keptWatch = nil
             if !startedWaiting {
+                // After the watch is asked for, so that the renewal does not delay it.
                 startedWaiting = true
                 keeper.renewEarly()
             }
             onWaiting?(EtcdLockHolder(ahead))
-            let (end, watch) = await waitForTurn(
-                line, range: range, after: revision, gateway: gateway, keeper: keeper, deadline: deadline)
-            switch end {
+            switch await waitForTurn(watch, keeper: keeper, deadline: deadline) {
             case .first:
                 // No key was ahead any more at the revision of the last deletion, and this one was
                 // not deleted before it (the watch's events come in revision order): the first place,
@@ -125,17 +139,14 @@ extension EtcdWriterLock {
                 // the same watch goes on to look for.
                 if keeper.isLost { throw placeLost(keeper) }
                 return EtcdLease(key: key, fencingToken: token, keeper: keeper, gateway: gateway, continuing: watch)
+            case .startedAfterLook:
+                keptWatch = watch
+                look = try await lookAgain(
+                    at: keyBytes, token: token, line: wholeLine, deadline: deadline, gateway: gateway, keeper: keeper)
             case .lookAgain:
-                // Is this key still there, and who is ahead of it now?
-                look = try await retrying(until: deadline) { () throws(EtcdLockError) in
-                    try await gateway.call(
-                        "/v3/kv/txn",
-                        TxnRequest(
-                            compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
-                            success: [RequestOp(request_range: RangeRequest(key: keyBytes)), wholeLine], failure: []),
-                        deadline: deadline)
-                }
-                guard look.succeeded == true else { throw placeLost(keeper) }
+                watch.cancel()
+                look = try await lookAgain(
+                    at: keyBytes, token: token, line: wholeLine, deadline: deadline, gateway: gateway, keeper: keeper)
             case .ownKeyDeleted, .leaseLost:
                 throw placeLost(keeper)
             case .deadlinePassed:
@@ -144,6 +155,23 @@ extension EtcdWriterLock {
                 throw CancellationError()
             }
         }
+    }
+
+    /// Is this writer's key (created at `token`) still there, and who is ahead of it now?
+    private func lookAgain(
+        at keyBytes: Data, token: Int64, line wholeLine: RequestOp, deadline: ContinuousClock.Instant?, gateway: EtcdGateway,
+        keeper: LeaseKeeper
+    ) async throws -> TxnResponse {
+        let look: TxnResponse = try await retrying(until: deadline) { () throws(EtcdLockError) in
+            try await gateway.call(
+                "/v3/kv/txn",
+                TxnRequest(
+                    compare: [Compare(key: keyBytes, create_revision: EtcdInt64(token))],
+                    success: [RequestOp(request_range: RangeRequest(key: keyBytes)), wholeLine], failure: []),
+                deadline: deadline)
+        }
+        guard look.succeeded == true else { throw placeLost(keeper) }
+        return look
     }
 
     /// This program's name, as the key tells others who waits or holds.
@@ -196,23 +224,17 @@ extension EtcdWriterLock {
         }
     }
 
-    private enum WaitEnd: Sendable { case first, lookAgain, ownKeyDeleted, leaseLost, deadlinePassed, cancelled }
+    private enum WaitEnd: Sendable { case first, startedAfterLook, lookAgain, ownKeyDeleted, leaseLost, deadlinePassed, cancelled }
 
-    /// Watches every key of the line from the revision after `revision` (the last look),
-    /// counting down the keys ahead as they are deleted: no key created later can be
-    /// ahead. Ends when none is left (the watch, returned, goes on as the holder's), when
-    /// this writer's own key is deleted, or, to look again, when the keys ahead were
-    /// more than were counted or the watch broke.
-    private func waitForTurn(
-        _ line: Line, range: (key: Data, end: Data), after revision: Int64, gateway: EtcdGateway, keeper: LeaseKeeper,
-        deadline: ContinuousClock.Instant?
-    ) async -> (WaitEnd, LineWatch?) {
-        let watch = LineWatch(
-            gateway: gateway, range: range, after: revision, own: line.own, ahead: line.ahead, allKnown: line.allKnown)
+    /// Waits on `watch`, which counts the keys ahead down, until it ends the wait (this
+    /// writer is first, or must look again), the lease is lost, or the deadline passes.
+    /// The watch goes on unless the caller cancels it.
+    private func waitForTurn(_ watch: LineWatch, keeper: LeaseKeeper, deadline: ContinuousClock.Instant?) async -> WaitEnd {
         let end = await withTaskGroup(of: WaitEnd.self) { group in
             group.addTask {
                 switch await watch.waitEnd() {
                 case .first: .first
+                case .startedAfterLook: .startedAfterLook
                 case .lookAgain: .lookAgain
                 case .ownKeyDeleted: .ownKeyDeleted
                 case nil: .cancelled
@@ -232,11 +254,11 @@ extension EtcdWriterLock {
             group.cancelAll()
             return Task.isCancelled ? .cancelled : end
         }
-        guard case .first = end else {
-            watch.cancel()
-            return (end, nil)
+        switch end {
+        case .first, .startedAfterLook: break
+        default: watch.cancel()
         }
-        return (end, watch)
+        return end
     }
 
     // MARK: Errors

@@ -135,7 +135,8 @@ struct WatchCreateRequest: Encodable, Sendable {
         var key: Data
         /// With `key`, a range of keys (every key with a prefix: ``KeyRange/end(ofPrefix:)``).
         var range_end: Data?
-        var start_revision: EtcdInt64
+        /// Left out: from the revision after the member's current one.
+        var start_revision: EtcdInt64?
         /// "NOPUT": only deletions are of interest.
         var filters: [String]?
     }

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 /// A waiter's watch of a lock's whole line (the deletions of every key under its
 /// prefix), which counts the keys ahead down and, once none is left, goes on as the
@@ -6,88 +7,123 @@ import FoundationEssentials
 /// second watch, no second connection, and the cluster no second registration, at
 /// the moment the holder's command is being started.
 ///
+/// The watch asks for no start revision: etcd registers such a watch among its
+/// "synced" watchers, which hear of a deletion as it is applied. A watch asked to
+/// start at a revision the member has passed already is "unsynced" until etcd's
+/// catch-up loop, which runs every 100 ms, brings it up to date: a holder's release
+/// in that time reached such a waiter up to 100 ms late (`Scripts/bench-etcd.sh`
+/// measured it in one handoff of six, whenever another writer joined the line
+/// between a waiter's look and its watch). So the watch starts where its member
+/// stands, and when that is past the look it counts from, it asks for a new look
+/// (``WaitEnd/startedAfterLook``) and is given its count again (``recount(ahead:allKnown:seenThrough:)``),
+/// which it goes on with.
+///
 /// The watch runs in a task of its own. ``waitEnd()`` says how the wait ended;
 /// after ``WaitEnd/first``, ``guardEnd()`` says how the guard of the own key ended.
 /// Dropping the watch, or cancelling the task that awaits ``guardEnd()``, stops it.
 final class LineWatch: Sendable {
     /// How waiting for the first place ended.
-    enum WaitEnd: Sendable {
+    enum WaitEnd: Sendable, Equatable {
         /// No key is ahead any more: this writer's key is the first; the watch goes on.
         case first
+        /// The watch started after the revision the count came from: deletions between
+        /// the two were not seen. Look again and ``recount(ahead:allKnown:seenThrough:)``;
+        /// the watch goes on, and keeps the deletions it sees meanwhile.
+        case startedAfterLook
         /// The keys ahead were more than were counted, or the watch broke: look again.
         case lookAgain
         case ownKeyDeleted
     }
 
     /// How guarding the own key, after ``WaitEnd/first``, ended.
-    enum GuardEnd: Sendable {
+    enum GuardEnd: Sendable, Equatable {
         case ownKeyDeleted
         /// The stream ended or broke (a member went away), or history was compacted:
         /// the holder must look at its key and watch it anew.
         case broken(compacted: Bool)
     }
 
+    /// The keys ahead, as a look at the line saw them.
+    private struct Count {
+        var ahead: Set<Data>
+        /// Every key ahead is in `ahead` (the look read as far as the own key).
+        let allKnown: Bool
+        /// The look's revision: deletions up to it are in `ahead` already.
+        let seenThrough: Int64
+    }
+
+    private enum Phase {
+        case counting(Count)
+        /// Waiting for a new look; the deletions seen meanwhile, with their revisions.
+        case awaitingLook(seen: [(key: Data, revision: Int64)])
+        /// The own key is first: only its deletion matters.
+        case guarding
+        case ended
+    }
+
     private let task: Task<Void, Never>
     private let waitEnds: AsyncStream<WaitEnd>
+    private let waitEnded: AsyncStream<WaitEnd>.Continuation
     private let guardEnds: AsyncStream<GuardEnd>
+    private let tally: Tally
 
-    /// Starts watching every key in `range` from the revision after `revision` (the
-    /// look that found `ahead`, the keys ahead of `own`; `allKnown` when the look read
-    /// as far as `own`).
+    /// Starts watching every key in `range` for deletions, counting down `ahead`, the
+    /// keys ahead of `own` as a look at revision `seenThrough` found them (`allKnown`
+    /// when the look read as far as `own`).
     init(
-        gateway: EtcdGateway, range: (key: Data, end: Data), after revision: Int64, own: Data, ahead aheadKeys: Set<Data>,
-        allKnown: Bool
+        gateway: EtcdGateway, range: (key: Data, end: Data), own: Data, ahead: Set<Data>, allKnown: Bool,
+        seenThrough revision: Int64
     ) {
         let (waitEnds, waitEnded) = AsyncStream<WaitEnd>.makeStream()
         let (guardEnds, guardEnded) = AsyncStream<GuardEnd>.makeStream()
         self.waitEnds = waitEnds
+        self.waitEnded = waitEnded
         self.guardEnds = guardEnds
+        // A set of its own: removing from one shared with the caller's look would copy it
+        // at the first deletion, the handoff's.
+        var counted = Set<Data>(minimumCapacity: ahead.count)
+        counted.formUnion(ahead)
+        let tally = Tally(Count(ahead: counted, allKnown: allKnown, seenThrough: revision))
+        self.tally = tally
         let request = WatchCreateRequest(
-            create_request: .init(key: range.key, range_end: range.end, start_revision: EtcdInt64(revision + 1), filters: ["NOPUT"]))
+            create_request: .init(key: range.key, range_end: range.end, start_revision: nil, filters: ["NOPUT"]))
         task = Task {
             defer {
                 waitEnded.finish()
                 guardEnded.finish()
-            }
-            // A set of its own now: removing from one shared with the caller's look would copy
-            // it at the first deletion, the handoff's.
-            var ahead = Set<Data>(minimumCapacity: aheadKeys.count)
-            ahead.formUnion(aheadKeys)
-            var first = false
-            func end(_ waiting: WaitEnd, or guarding: GuardEnd) {
-                if first { guardEnded.yield(guarding) } else { waitEnded.yield(waiting) }
             }
             do throws(EtcdLockError) {
                 try await gateway.stream("/v3/watch", request) { (text) throws(EtcdLockError) -> Bool in
                     guard let answer = try? JSONDecoder().decode(WatchLine.self, from: text), let result = answer.result else {
                         throw EtcdLockError(.unexpectedResponse, "watch: \(EtcdGateway.excerpt(Array(text)))")
                     }
-                    if result.created == true { LineWatch.decodeSampleDeletion() }
-                    // Compacted past `revision` or cancelled: look again rather than trust the stream.
+                    // Compacted or cancelled: look again rather than trust the stream.
                     if result.canceled == true || (result.compact_revision?.value ?? 0) > 0 {
-                        end(.lookAgain, or: .broken(compacted: (result.compact_revision?.value ?? 0) > 0))
+                        let compacted = (result.compact_revision?.value ?? 0) > 0
+                        if tally.end() { guardEnded.yield(.broken(compacted: compacted)) } else { waitEnded.yield(.lookAgain) }
                         return true
+                    }
+                    if result.created == true {
+                        LineWatch.decodeSampleDeletion()
+                        if let started = result.header?.revision?.value, let end = tally.registered(at: started) {
+                            waitEnded.yield(end)
+                        }
                     }
                     for event in result.events ?? [] where event.type == "DELETE" {
                         guard let deleted = event.kv?.key else { continue }
                         if deleted == own {
-                            end(.ownKeyDeleted, or: .ownKeyDeleted)
+                            if tally.end() { guardEnded.yield(.ownKeyDeleted) } else { waitEnded.yield(.ownKeyDeleted) }
                             return true
                         }
-                        guard !first, ahead.remove(deleted) != nil, ahead.isEmpty else { continue }
-                        guard allKnown else {
-                            waitEnded.yield(.lookAgain)
-                            return true
+                        if let end = tally.deleted(deleted, at: event.kv?.mod_revision?.value ?? Int64.max) {
+                            waitEnded.yield(end)
                         }
-                        // The rest of these events, and the ones after, are the holder's to see.
-                        first = true
-                        waitEnded.yield(.first)
                     }
                     return false
                 }
             } catch {
                 if Task.isCancelled { return }
-                if first {
+                if tally.end() {
                     guardEnded.yield(.broken(compacted: false))
                 } else {
                     // A member went away mid-watch: pause a moment, then look again.
@@ -107,6 +143,13 @@ final class LineWatch: Sendable {
     /// Stops the watch.
     func cancel() {
         task.cancel()
+    }
+
+    /// Counts anew after ``WaitEnd/startedAfterLook``, from a look at revision
+    /// `seenThrough` (which the cluster's linearizable reads put at or after the
+    /// watch's start); the deletions the watch saw meanwhile count if they came after it.
+    func recount(ahead: Set<Data>, allKnown: Bool, seenThrough revision: Int64) {
+        if let end = tally.recount(Count(ahead: ahead, allKnown: allKnown, seenThrough: revision)) { waitEnded.yield(end) }
     }
 
     /// A deletion's event as the gateway writes it.
@@ -132,5 +175,69 @@ final class LineWatch: Sendable {
     func guardEnd() async -> GuardEnd? {
         for await end in guardEnds { return end }
         return nil
+    }
+
+    /// The count, shared by the watch's task and the waiter that looks again.
+    private final class Tally: Sendable {
+        private let phase: Mutex<Phase>
+
+        init(_ count: Count) {
+            phase = Mutex(.counting(count))
+        }
+
+        /// The watch started after `revision`: if that is past the count's look, wait for a new look.
+        func registered(at revision: Int64) -> WaitEnd? {
+            phase.withLock { phase in
+                guard case .counting(let count) = phase, revision > count.seenThrough else { return nil }
+                phase = .awaitingLook(seen: [])
+                return .startedAfterLook
+            }
+        }
+
+        /// A key other than the own one was deleted at `revision`.
+        func deleted(_ key: Data, at revision: Int64) -> WaitEnd? {
+            phase.withLock { phase in
+                guard case .awaitingLook(var seen) = phase else { return Self.count(key, at: revision, in: &phase) }
+                phase = .ended  // Not to copy `seen` on appending.
+                seen.append((key, revision))
+                phase = .awaitingLook(seen: seen)
+                return nil
+            }
+        }
+
+        /// Counts anew from a new look, with the deletions seen while it was made.
+        func recount(_ count: Count) -> WaitEnd? {
+            phase.withLock { phase in
+                guard case .awaitingLook(let seen) = phase else { return nil }
+                phase = .counting(count)
+                for deletion in seen {
+                    if let end = Self.count(deletion.key, at: deletion.revision, in: &phase) { return end }
+                }
+                return nil
+            }
+        }
+
+        /// Whether the wait had ended in the first place (the guard ends now); ends the count.
+        func end() -> Bool {
+            phase.withLock { phase in
+                defer { phase = .ended }
+                if case .guarding = phase { return true }
+                return false
+            }
+        }
+
+        /// Counts down one deletion; the end of the wait when it was the last key ahead.
+        private static func count(_ key: Data, at revision: Int64, in phase: inout Phase) -> WaitEnd? {
+            guard case .counting(var count) = phase, revision > count.seenThrough else { return nil }
+            phase = .ended  // Not to copy `count.ahead` on removing.
+            guard count.ahead.remove(key) != nil, count.ahead.isEmpty else {
+                phase = .counting(count)
+                return nil
+            }
+            guard count.allKnown else { return .lookAgain }
+            // The rest of these events, and the ones after, are the holder's to see.
+            phase = .guarding
+            return .first
+        }
     }
 }

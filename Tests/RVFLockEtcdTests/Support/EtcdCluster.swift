@@ -1,7 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import AsyncHTTPClient
 import Foundation
+import NIOCore
 import RVFLockTestSupport
 @testable import RVFLockEtcd
 import Synchronization
@@ -137,6 +139,23 @@ final class EtcdCluster: Sendable {
             let header = status["header"] as? [String: Any]
         else { return nil }
         return ((header["member_id"] as? NSNumber)?.uint64Value, (status["leader"] as? NSNumber)?.uint64Value)
+    }
+
+    /// The sum, over the running members, of a gauge their `/metrics` pages show
+    /// (nil when a page could not be read or has no such gauge).
+    func gauge(_ name: String) async -> Double? {
+        var sum = 0.0
+        for (index, member) in members.enumerated() where processes.withLock({ $0[index] != nil }) {
+            guard
+                let response = try? await HTTPClient.shared.execute(
+                    HTTPClientRequest(url: member.clientURL + "/metrics"), timeout: .seconds(5)),
+                let body = try? await response.body.collect(upTo: 1 << 22),
+                let line = String(buffer: body).split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }),
+                let value = Double(line.dropFirst(name.count + 1))
+            else { return nil }
+            sum += value
+        }
+        return sum
     }
 
     /// Runs etcdctl against the cluster.
