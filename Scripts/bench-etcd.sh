@@ -7,7 +7,10 @@
 #     logging its start and end: acquisitions per second, handoff (one command's
 #     end to the next one's start) p50 and p99, least / most served. The S
 #     seconds come in rounds, the tools taking turns in a rotating order, so that
-#     a change of the machine's load falls on every tool alike.
+#     a change of the machine's load falls on every tool alike. Beside them, the
+#     share of handoffs of 30 ms or more (etcd catches a watch that starts at a
+#     past revision up every 100 ms) and how busy the machine's CPUs were in each
+#     tool's rounds (a faster tool keeps them busier, which slows each handoff).
 # rvf-lock's side includes the lock file (taken after the lease) and the fencing
 # token (RVF_LOCK_FENCE); a third row adds `rvf-lock-etcd fence` around the
 # command, which stamps the token on the data file.
@@ -38,7 +41,8 @@ case "$profile" in
     # linked), rvf-lock-etcd as Documentation/rvf-lock-etcd.md says, side by side.
     "$root/Scripts/check-install.sh" --prefix "$root/.build/installed" >&2
     scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
-    swift build -c release --package-path "$root" --scratch-path "$scratch" --product rvf-lock-etcd --static-swift-stdlib >&2
+    swift build -c release --package-path "$root" --scratch-path "$scratch" --product rvf-lock-etcd --static-swift-stdlib \
+      -Xlinker -no-pie -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors >&2
     bin="$(mktemp -d /dev/shm/rvflock-bench-etcd-bin-XXXXXX)"
     cp "$root/.build/installed/bin/rvf-lock" \
       "$(swift build -c release --package-path "$root" --scratch-path "$scratch" --show-bin-path)/rvf-lock-etcd" "$bin/"
@@ -104,8 +108,16 @@ for name, command in rows:
 # Contention: each process loops its tool for one round; the command (a small
 # shell script) logs its start and end with a timestamp, and nothing else. A
 # round's handoffs, holds and counts add to the tool's totals.
+def cpu_times():
+    """The machine's busy and idle time so far (USER_HZ ticks, from /proc/stat)."""
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields[:8]) - idle, idle
+
 def contend(label, build, round_seconds, totals):
     log = os.path.join(work, f"log-{label}-{len(totals['rounds'])}")
+    busy_before, idle_before = cpu_times()
     open(log, "w").close()
     script = os.path.join(work, f"hold-{label}.sh")
     with open(script, "w") as f:
@@ -118,6 +130,9 @@ def contend(label, build, round_seconds, totals):
         loops.append(subprocess.Popen(["bash", "-c", loop]))
     for loop in loops:
         loop.wait()
+    busy_after, idle_after = cpu_times()
+    totals["busy"] += busy_after - busy_before
+    totals["idle"] += idle_after - idle_before
     events = [line.split() for line in open(log) if line.strip()]
     if os.path.exists(log + ".failures"):
         totals["failures"] += sum(1 for _ in open(log + ".failures"))
@@ -145,21 +160,24 @@ def summary(totals):
         "p99": handoffs[int(len(handoffs) * 0.99) - 1] if handoffs else float("nan"),
         "fair": min(served) / max(served) if max(served) else 0, "overlaps": totals["overlaps"],
         "failures": totals["failures"], "holds": totals["holds"],
+        "slow": sum(1 for h in handoffs if h >= 30) / len(handoffs) if handoffs else float("nan"),
+        "busy": totals["busy"] / max(1, totals["busy"] + totals["idle"]),
     }
 
 say()
 say(f"Contention, {processes} processes looping for {seconds:g} s each, in {rounds} round{'s' if rounds > 1 else ''} "
     f"of {seconds / rounds:g} s, the tools taking turns (the command: `sh` logging two `date` timestamps):")
 say()
-say("| tool | acquisitions/s | handoff p50 ms | handoff p99 ms | least / most served | overlaps | failed runs |")
-say("|---|---|---|---|---|---|---|")
+say("| tool | acquisitions/s | handoff p50 ms | handoff p99 ms | handoffs of 30 ms or more | least / most served | overlaps | failed runs | CPU busy |")
+say("|---|---|---|---|---|---|---|---|---|")
 tools = [
     ("etcdctl", "etcdctl lock NAME sh CMD", lambda script, index: " ".join(etcdctl + ["bench-contended", "sh", script, index])),
     ("rvf", "rvf-lock exec --etcd FILE sh CMD", lambda script, index: f"{rvf_lock} exec {data} sh {script} {index}"),
     ("rvf-fence", "rvf-lock exec --etcd FILE rvf-lock-etcd fence FILE -- sh CMD",
      lambda script, index: f"{rvf_lock} exec {data} {fence} fence {data} -- sh {script} {index}"),
 ]
-totals = {label: {"holds": 0, "handoffs": [], "counts": {}, "overlaps": 0, "failures": 0, "rounds": []} for label, _, _ in tools}
+totals = {label: {"holds": 0, "handoffs": [], "counts": {}, "overlaps": 0, "failures": 0, "rounds": [], "busy": 0, "idle": 0}
+          for label, _, _ in tools}
 for round_index in range(rounds):
     # Rotate who goes first, so that no tool always follows the same one.
     turn = tools[round_index % len(tools):] + tools[:round_index % len(tools)]
@@ -168,7 +186,8 @@ for round_index in range(rounds):
 results = {}
 for label, name, _ in tools:
     r = results[label] = summary(totals[label])
-    say(f"| `{name}` | {r['rate']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['fair']:.2f} | {r['overlaps']} | {r['failures']} |")
+    say(f"| `{name}` | {r['rate']:.1f} | {r['p50']:.2f} | {r['p99']:.2f} | {r['slow']:.1%} | {r['fair']:.2f} | {r['overlaps']} "
+        f"| {r['failures']} | {r['busy']:.0%} |")
 say()
 e, r = results["etcdctl"], results["rvf"]
 if e["rate"] > 0 and e["p50"] > 0:
