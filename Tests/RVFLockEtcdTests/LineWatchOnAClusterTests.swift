@@ -46,10 +46,6 @@ extension EtcdTests {
                 return try #require(answer.header?.revision?.value)
             }
 
-            /// Waits until etcd has registered `count` watches.
-            func watchesRegistered(_ count: Double) async -> Bool {
-                await eventually { (await cluster.gauge("etcd_debugging_mvcc_watcher_total") ?? 0) >= count }
-            }
         }
 
         func line() async throws -> Line {
@@ -70,13 +66,29 @@ extension EtcdTests {
             }
         }
 
+        /// A line of three keys under a prefix of its own, the last one this writer's.
+        func lineOfThree() async throws -> (line: Line, first: Data, second: Data, own: Data) {
+            let line = try await line()
+            let (first, second, own) = (line.key("1"), line.key("2"), line.key("3"))
+            for key in [first, second, own] { try await line.put(key) }
+            return (line, first, second, own)
+        }
+
+        /// A watch of `line` once etcd has registered it: told that its count came from
+        /// the revision before the look, it asks for a new look once it starts.
+        func startedWatch(of line: Line, own: Data) async throws -> LineWatch {
+            let watch = LineWatch(
+                gateway: line.gateway, range: line.range, own: own, ahead: [], allKnown: true,
+                seenThrough: try await line.look() - 1)
+            #expect(await nextEnd(of: watch) == .startedAfterLook)
+            return watch
+        }
+
         /// etcd catches a watch that starts at a revision it has passed up only every
         /// 100 ms: a watch that started after its look must say so, not wait for that.
         @Test func aWatchThatStartsAfterItsLookAsksForANewLookAndCountsOnFromIt() async throws {
-            let line = try await line()
+            let (line, first, second, own) = try await lineOfThree()
             defer { Task { [gateway = line.gateway] in await gateway.shutdown() } }
-            let (first, second, own) = (line.key("1"), line.key("2"), line.key("3"))
-            for key in [first, second, own] { try await line.put(key) }
             let look = try await line.look()
             // Another writer joins the line between the look and the watch.
             try await line.put(line.key("4"))
@@ -94,6 +106,7 @@ extension EtcdTests {
             try await line.delete(first)
             let newLook = try await line.look()
             try await line.delete(second)
+            #expect(await eventually { watch.deletionsAwaitingLook == 2 })
             watch.recount(ahead: [second], allKnown: true, seenThrough: newLook)
             #expect(await nextEnd(of: watch) == .first)
 
@@ -102,17 +115,13 @@ extension EtcdTests {
             #expect(await watch.guardEnd() == .ownKeyDeleted)
         }
 
-        @Test func aWatchThatStartsAtItsLookCountsTheKeysAheadDownWithoutAskingAgain() async throws {
-            let line = try await line()
+        @Test func theWaitEndsWhenTheLastKeyAheadIsDeletedWhicheverGoesLast() async throws {
+            let (line, first, second, own) = try await lineOfThree()
             defer { Task { [gateway = line.gateway] in await gateway.shutdown() } }
-            let (first, second, own) = (line.key("1"), line.key("2"), line.key("3"))
-            for key in [first, second, own] { try await line.put(key) }
-            let look = try await line.look()
-            let watch = LineWatch(
-                gateway: line.gateway, range: line.range, own: own, ahead: [first, second], allKnown: true, seenThrough: look)
+            let watch = try await startedWatch(of: line, own: own)
             defer { watch.cancel() }
-            #expect(await line.watchesRegistered(1))
-            // A key that is not ahead, then the keys ahead, in either order.
+            watch.recount(ahead: [first, second], allKnown: true, seenThrough: try await line.look())
+            // A key that is not ahead, then the keys ahead, the later one first.
             try await line.delete(line.key("0"))
             try await line.delete(second)
             try await line.delete(first)
@@ -122,16 +131,12 @@ extension EtcdTests {
         /// A look served by a member ahead of the watch's may have seen deletions that the
         /// watch then reports: those are not counted again.
         @Test func aDeletionTheLookHadSeenAlreadyIsNotCountedAgain() async throws {
-            let line = try await line()
+            let (line, first, second, own) = try await lineOfThree()
             defer { Task { [gateway = line.gateway] in await gateway.shutdown() } }
-            let (first, second, own) = (line.key("1"), line.key("2"), line.key("3"))
-            for key in [first, second, own] { try await line.put(key) }
-            // As if the look had been made one revision later, and still found `first`.
-            let watch = LineWatch(
-                gateway: line.gateway, range: line.range, own: own, ahead: [first, second], allKnown: true,
-                seenThrough: try await line.look() + 1)
+            let watch = try await startedWatch(of: line, own: own)
             defer { watch.cancel() }
-            #expect(await line.watchesRegistered(1))
+            // As if the look had been made one revision later, and still found `first`.
+            watch.recount(ahead: [first, second], allKnown: true, seenThrough: try await line.look() + 1)
             try await line.delete(first)
             try await line.delete(second)
             // `first` still counts as ahead: the wait goes on until the own key goes.

@@ -145,6 +145,9 @@ final class LineWatch: Sendable {
         task.cancel()
     }
 
+    /// How many deletions the watch has kept for the count since it asked for a new look.
+    var deletionsAwaitingLook: Int { tally.deletionsAwaitingLook }
+
     /// Counts anew after ``WaitEnd/startedAfterLook``, from a look at revision
     /// `seenThrough` (which the cluster's linearizable reads put at or after the
     /// watch's start); the deletions the watch saw meanwhile count if they came after it.
@@ -202,6 +205,13 @@ final class LineWatch: Sendable {
                 seen.append((key, revision))
                 phase = .awaitingLook(seen: seen)
                 return nil
+            }
+        }
+
+        var deletionsAwaitingLook: Int {
+            phase.withLock { phase in
+                guard case .awaitingLook(let seen) = phase else { return 0 }
+                return seen.count
             }
         }
 
