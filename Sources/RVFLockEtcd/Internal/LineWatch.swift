@@ -11,9 +11,9 @@ import Synchronization
 /// "synced" watchers, which hear of a deletion as it is applied. A watch asked to
 /// start at a revision the member has passed already is "unsynced" until etcd's
 /// catch-up loop, which runs every 100 ms, brings it up to date: a holder's release
-/// in that time reached such a waiter up to 100 ms late (`Scripts/bench-etcd.sh`
-/// measured it in one handoff of six, whenever another writer joined the line
-/// between a waiter's look and its watch). So the watch starts where its member
+/// in that time reached such a waiter up to 100 ms late (whenever another writer
+/// joined the line between a waiter's look and its watch: in the contention
+/// benchmark, one handoff in seven took 30 ms or more). So the watch starts where its member
 /// stands, and when that is past the look it counts from, it asks for a new look
 /// (``WaitEnd/startedAfterLook``) and is given its count again (``recount(ahead:allKnown:seenThrough:)``),
 /// which it goes on with.
