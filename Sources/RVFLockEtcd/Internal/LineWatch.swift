@@ -50,6 +50,16 @@ final class LineWatch: Sendable {
         let allKnown: Bool
         /// The look's revision: deletions up to it are in `ahead` already.
         let seenThrough: Int64
+
+        init(ahead: Set<Data>, allKnown: Bool, seenThrough: Int64) {
+            // A set of its own: removing from one shared with the caller's look would copy
+            // it at the first deletion, the handoff's.
+            var own = Set<Data>(minimumCapacity: ahead.count)
+            own.formUnion(ahead)
+            self.ahead = own
+            self.allKnown = allKnown
+            self.seenThrough = seenThrough
+        }
     }
 
     private enum Phase {
@@ -79,11 +89,7 @@ final class LineWatch: Sendable {
         self.waitEnds = waitEnds
         self.waitEnded = waitEnded
         self.guardEnds = guardEnds
-        // A set of its own: removing from one shared with the caller's look would copy it
-        // at the first deletion, the handoff's.
-        var counted = Set<Data>(minimumCapacity: ahead.count)
-        counted.formUnion(ahead)
-        let tally = Tally(Count(ahead: counted, allKnown: allKnown, seenThrough: revision))
+        let tally = Tally(Count(ahead: ahead, allKnown: allKnown, seenThrough: revision))
         self.tally = tally
         let request = WatchCreateRequest(
             create_request: .init(key: range.key, range_end: range.end, start_revision: nil, filters: ["NOPUT"]))
