@@ -102,8 +102,8 @@ public final class EtcdLease: Sendable {
     /// another writer's under the same name.
     private var deletionRequest: TxnRequest {
         TxnRequest(
-            compare: [Compare(key: Data(key.utf8), create_revision: EtcdInt64(fencingToken))],
-            success: [RequestOp(request_delete_range: DeleteRangeRequest(key: Data(key.utf8)))],
+            compare: [Compare(key: Data(utf8Of: key), create_revision: EtcdInt64(fencingToken))],
+            success: [RequestOp(request_delete_range: DeleteRangeRequest(key: Data(utf8Of: key)))],
             failure: [])
     }
 
@@ -141,7 +141,7 @@ public final class EtcdLease: Sendable {
     /// the revision after the last look, which saw it): it is used until it ends.
     private func watchKey(continuing lineWatch: LineWatch?) async {
         var fromRevision = fencingToken + 1
-        let keyBytes = Data(key.utf8)
+        let keyBytes = Data(utf8Of: key)
         var compacted = false
         var watching = true
         if let lineWatch {

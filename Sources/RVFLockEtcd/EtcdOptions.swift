@@ -92,7 +92,15 @@ public struct EtcdOptions: Sendable {
 }
 
 extension Substring {
+    /// The text without the spaces and tabs around it. Cut by index: a String made
+    /// from the reversed, dropped sequence asks the Swift runtime for conformances
+    /// of the sequence's types, six searches of every conformance in the program at
+    /// each start of rvf-lock-etcd.
     var trimmingSpaces: String {
-        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let isSpace = { (character: Character) in character == " " || character == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }), let last = lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(self[first...last])
     }
 }

@@ -65,12 +65,12 @@ extension EtcdWriterLock {
     ) async throws -> EtcdLease {
         let prefix = keyPrefix
         let key = prefix + keeper.hexID
-        let keyBytes = Data(key.utf8)
+        let keyBytes = Data(utf8Of: key)
         let details = EtcdLockHolder.Details(
             hostname: (try? Syscalls.hostname()) ?? "", pid: Syscalls.processID, program: Self.programName,
             file: fileLock.dataFile.string, since_ns: Syscalls.wallClockNanoseconds())
         let value = (try? JSONEncoder().encode(details)) ?? Data()
-        let range = (key: Data(prefix.utf8), end: KeyRange.end(ofPrefix: prefix))
+        let range = (key: Data(utf8Of: prefix), end: KeyRange.end(ofPrefix: prefix))
         // Every key of the line, oldest first: who holds, who is ahead of this writer.
         let wholeLine = RequestOp(
             request_range: RangeRequest(

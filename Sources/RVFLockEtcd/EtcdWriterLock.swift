@@ -153,7 +153,7 @@ public struct EtcdWriterLock: Sendable {
             response = try await gateway.call(
                 "/v3/kv/range",
                 RangeRequest(
-                    key: Data(prefix.utf8), range_end: KeyRange.end(ofPrefix: prefix),
+                    key: Data(utf8Of: prefix), range_end: KeyRange.end(ofPrefix: prefix),
                     sort_order: "ASCEND", sort_target: "CREATE"),
                 deadline: .now + etcd.requestTimeout * 2)
         } catch {

@@ -77,8 +77,11 @@ struct HoldCommand: AsyncParsableCommand {
         }
         let channel: NIOAsyncChannel<ByteBuffer, ByteBuffer>
         do {
-            channel = try await NIOPipeBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .takingOwnershipOfDescriptor(inputOutput: descriptor) { channel in
+            // The socket as a connected socket's channel, the kind the HTTP client's
+            // connections are already: a pipe's channel is a type of its own, and its
+            // making asks the runtime for conformances, each a search of the whole program.
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .withConnectedSocket(descriptor) { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                     }
