@@ -31,6 +31,10 @@ final class EtcdGateway: Sendable {
         configuration.timeout = HTTPClient.Configuration.Timeout(connect: .nanoseconds(options.requestTimeout.nanoseconds))
         // A refused connection moves on to the next endpoint at once, instead of being retried until the deadline.
         configuration.connectionPool.retryConnectionEstablishment = false
+        // One idle connection kept ready beside those in use: a holder's watch keeps a connection
+        // streaming, and the release's deletion, which the next writer waits for, would otherwise
+        // first open one (a connect and the client's set-up, on the handoff's path).
+        configuration.connectionPool.preWarmedHTTP1ConnectionCount = 1
         if endpoints.contains(where: \.isTLS) {
             var tls = TLSConfiguration.makeClientConfiguration()
             if let file = options.trustedCertificatesFile { tls.trustRoots = .file(file) }
