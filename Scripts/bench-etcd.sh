@@ -42,7 +42,7 @@ case "$profile" in
     "$root/Scripts/check-install.sh" --prefix "$root/.build/installed" >&2
     scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
     swift build -c release --package-path "$root" --scratch-path "$scratch" --product rvf-lock-etcd --static-swift-stdlib \
-      -Xlinker -no-pie -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors >&2
+      -Xlinker -no-pie -Xlinker --no-export-dynamic -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors >&2
     bin="$(mktemp -d /dev/shm/rvflock-bench-etcd-bin-XXXXXX)"
     cp "$root/.build/installed/bin/rvf-lock" \
       "$(swift build -c release --package-path "$root" --scratch-path "$scratch" --show-bin-path)/rvf-lock-etcd" "$bin/"
