@@ -162,9 +162,11 @@ extension CLITests {
         @Test(.enabled(if: hasPerl && hasTimeout, "needs /usr/bin/perl and /usr/bin/timeout"))
         func aSignalFromTimeoutReachesTheCommandOnce() async throws {
             try await withSandbox { dir in
+                // timeout's TERM must come after the counter runs, or there is nothing to count:
+                // 1 s was once too short for the debug rvf-lock to start it, in a CI run of the suite.
                 let timeout = try ChildProcess(
                     "/usr/bin/timeout",
-                    ["-s", "TERM", "1", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
+                    ["-s", "TERM", "5", Tool.rvfLock, "exec", "\(dir)/data.rvf", "--", "perl", "-e", signalCounter, dir],
                     newSession: true, outputIn: dir, name: "timeout")
                 try await expectOneTERMFromRvfLock(dir: dir) { _ in }
                 #expect(await timeout.waitForExit() == 124, "\(timeout.errorOutput)")
