@@ -1,12 +1,10 @@
 import ArgumentParser
-import Glibc
 
 /// `rvf-lock-etcd`: the etcd half of `rvf-lock --etcd`, and the fencing helper.
 ///
 /// A program of its own so that `rvf-lock` links no networking code: `rvf-lock
 /// exec --etcd` and `rvf-lock status --etcd` start it (beside `rvf-lock`, or on
 /// PATH). Its exit codes are `rvf-lock`'s (Documentation/rvf-lock.md).
-@main
 struct RVFLockEtcdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "rvf-lock-etcd",
@@ -26,27 +24,4 @@ struct RVFLockEtcdCommand: AsyncParsableCommand {
         version: "0.1.0-dev",
         subcommands: [EtcdStatusCommand.self, FenceCommand.self, HoldCommand.self]
     )
-
-    /// Moves every task onto the event loop (``EventLoopExecutor``), then runs the
-    /// command: `hold` as rvf-lock starts it without ArgumentParser
-    /// (``HoldCommand/init(fastParsing:)``), everything else through it.
-    static func main() async {
-        EventLoopExecutor.install()
-        let arguments = CommandLine.arguments.dropFirst()
-        if arguments.first == "hold", let hold = HoldCommand(fastParsing: arguments.dropFirst()) {
-            do {
-                try await hold.run()
-                Self.exit()
-            } catch let code as ExitCode {
-                // hold's every end: exit at once. ArgumentParser's exit(withError:) first
-                // builds the commands' help to word a message there is none of, looking up
-                // conformances across the whole program (a profile under contention put it
-                // at 1 % of the machine's CPU).
-                Glibc.exit(code.rawValue)
-            } catch {
-                Self.exit(withError: error)
-            }
-        }
-        await main(nil)
-    }
 }

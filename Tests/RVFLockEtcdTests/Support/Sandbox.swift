@@ -38,9 +38,20 @@ final class Sandbox: Sendable {
 
 /// Executables of the package and of the system.
 enum Tools {
-    /// The folder with the test bundle and the package's executables.
+    /// The folder holding the `rvf-lock` and `rvf-lock-etcd` under test: the test
+    /// bundle's, or the one `RVFLOCK_TOOL_DIRECTORY` names, so that the same tests
+    /// check the two programs built as users install them
+    /// (`RVFLOCK_TOOL_DIRECTORY=/usr/local/bin swift test --filter RVFLockEtcdTests`).
     static let binDirectory: String = {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        if let chosen = ProcessInfo.processInfo.environment["RVFLOCK_TOOL_DIRECTORY"], !chosen.isEmpty {
+            for program in ["rvf-lock", "rvf-lock-etcd"] {
+                precondition(
+                    FileManager.default.isExecutableFile(atPath: chosen + "/" + program),
+                    "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable \(program)")
+            }
+            return chosen
+        }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }()
 
     static var rvfLock: String { binDirectory + "/rvf-lock" }
