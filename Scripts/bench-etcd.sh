@@ -19,7 +19,7 @@
 #
 # full: what users install (rvf-lock as README.md says, through
 # Scripts/check-install.sh, as Scripts/bench.sh measures it; rvf-lock-etcd as
-# Documentation/rvf-lock-etcd.md says, in .build-bench-cli), 4 processes for 60 s
+# Documentation/rvf-lock-etcd.md says, in .build/release beside it), 4 processes for 60 s
 # per tool in 12 rounds of 5 s (handoff p50 moved by 0.1x etcdctl's between runs of
 # 20 s), 300 uncontended runs; writes Benchmarks/results/etcd-latest.md.
 # quick (CI): the debug binaries of `swift build`, 3 processes for 2 s in one round,
@@ -38,14 +38,15 @@ case "$profile" in
     ;;
   full)
     # What users install: rvf-lock as README.md's "Install rvf-lock" says (statically
-    # linked), rvf-lock-etcd as Documentation/rvf-lock-etcd.md says, side by side.
+    # linked), rvf-lock-etcd as Documentation/rvf-lock-etcd.md says (the same build
+    # line with the other product, into the same folder), side by side.
     "$root/Scripts/check-install.sh" --prefix "$root/.build/installed" >&2
-    scratch="${BENCH_CLI_SCRATCH_PATH:-$root/.build-bench-cli}"
-    swift build -c release --package-path "$root" --scratch-path "$scratch" --product rvf-lock-etcd --static-swift-stdlib \
-      -Xlinker -no-pie -Xlinker --no-export-dynamic -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors >&2
+    release=(-c release --package-path "$root" -Xswiftc -static-executable
+      -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+    swift build "${release[@]}" --product rvf-lock-etcd >&2
     bin="$(mktemp -d /dev/shm/rvflock-bench-etcd-bin-XXXXXX)"
-    cp "$root/.build/installed/bin/rvf-lock" \
-      "$(swift build -c release --package-path "$root" --scratch-path "$scratch" --show-bin-path)/rvf-lock-etcd" "$bin/"
+    cp "$root/.build/installed/bin/rvf-lock" "$(swift build "${release[@]}" --show-bin-path)/rvf-lock-etcd" "$bin/"
+    strip "$bin/rvf-lock-etcd"
     processes=4 seconds=60 rounds=12 runs=300 output="$root/Benchmarks/results/etcd-latest.md"
     ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 64 ;;

@@ -162,9 +162,9 @@ final class EtcdCoordinator {
         }
         throw CommandFailure(
             ExitStatus.unavailable,
-            "--etcd needs rvf-lock-etcd, which is neither beside rvf-lock nor on PATH; build it with "
-                + "`swift build -c release --static-swift-stdlib --product rvf-lock-etcd` (Documentation/rvf-lock-etcd.md "
-                + "adds flags that make it start faster) and install it beside rvf-lock")
+            "--etcd needs rvf-lock-etcd, which is neither beside rvf-lock nor on PATH; build it as rvf-lock is "
+                + "built, with `--product rvf-lock-etcd` (Documentation/rvf-lock-etcd.md gives the commands), "
+                + "and install it beside rvf-lock")
     }
 
     /// Starts the helper detached (see `rvf_spawn_detached`): rvf-lock waits for
