@@ -22,6 +22,8 @@ final class EtcdCluster: Sendable {
     let members: [Member]
     /// The client URLs, comma-separated, as `--etcd` takes them.
     let endpoints: String
+    /// The certificate the members serve their clients over TLS with; nil: plain HTTP.
+    let certificate: ServerCertificate?
     private let processes: Mutex<[ChildProcess?]>
     private let sandbox: Sandbox
     private let launcher: [String]
@@ -44,16 +46,22 @@ final class EtcdCluster: Sendable {
     ///   - launcher: a command to start each member through (`ip netns exec NS`).
     ///   - basePort: fixed ports from here (inside a namespace of the test's own);
     ///     nil picks free ports on this machine.
-    init(size: Int = 3, host: String = "127.0.0.1", launcher: [String] = [], basePort: Int? = nil) async throws {
+    ///   - certificate: serve the clients over TLS (`https://` client URLs) with it.
+    init(
+        size: Int = 3, host: String = "127.0.0.1", launcher: [String] = [], basePort: Int? = nil,
+        certificate: ServerCertificate? = nil
+    ) async throws {
         sandbox = Sandbox(under: "/dev/shm")
         Leftovers.removeAtExit(sandbox.path)
         self.launcher = launcher
+        self.certificate = certificate
+        let clientScheme = certificate == nil ? "http" : "https"
         var members: [Member] = []
         let ports = try basePort.map { base in (0..<(2 * size)).map { base + $0 } } ?? Self.freePorts(2 * size)
         for index in 0..<size {
             members.append(
                 Member(
-                    name: "m\(index)", clientURL: "http://\(host):\(ports[2 * index])",
+                    name: "m\(index)", clientURL: "\(clientScheme)://\(host):\(ports[2 * index])",
                     peerURL: "http://\(host):\(ports[2 * index + 1])",
                     dataDirectory: "\(sandbox.path)/m\(index)"))
         }
@@ -83,7 +91,7 @@ final class EtcdCluster: Sendable {
                 "--listen-peer-urls", member.peerURL, "--initial-advertise-peer-urls", member.peerURL,
                 "--initial-cluster", cluster, "--initial-cluster-state", state, "--initial-cluster-token", token,
                 "--logger", "zap", "--log-level", "warn",
-            ]
+            ] + (certificate.map { ["--cert-file", $0.certificateFile, "--key-file", $0.keyFile] } ?? [])
         let process = try ChildProcess(arguments, outputIn: sandbox.path, name: member.name)
         processes.withLock { $0[index] = process }
     }
@@ -128,7 +136,7 @@ final class EtcdCluster: Sendable {
             launcher + [
                 Self.etcdctl!, "--endpoints", member.clientURL, "--command-timeout", "1s",
                 "endpoint", "status", "-w", "json",
-            ]
+            ] + trustArguments
         guard
             let result = try? await ChildProcess.run(
                 arguments, environment: ["ETCDCTL_API": "3"], in: sandbox.path,
@@ -161,9 +169,12 @@ final class EtcdCluster: Sendable {
     /// Runs etcdctl against the cluster.
     func etcdctl(_ arguments: [String], timeout: Duration = .seconds(20)) async throws -> Completed {
         try await ChildProcess.run(
-            launcher + [Self.etcdctl!, "--endpoints", endpoints] + arguments,
+            launcher + [Self.etcdctl!, "--endpoints", endpoints] + trustArguments + arguments,
             environment: ["ETCDCTL_API": "3"], in: sandbox.path, timeout: timeout)
     }
+
+    /// What etcdctl needs to trust the members' certificate.
+    private var trustArguments: [String] { certificate.map { ["--cacert", $0.authorityFile] } ?? [] }
 
     /// The members' messages, for failures.
     func errorOutput() -> String {
