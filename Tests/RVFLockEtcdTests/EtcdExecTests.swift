@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockEtcd
 import RVFLockTestSupport
 import Testing
 
@@ -131,6 +132,30 @@ extension EtcdTests {
             #expect(holder.errorOutput.contains("the etcd lease was lost (see above): sending SIGTERM"), "\(holder.errorOutput)")
             #expect(!holder.errorOutput.contains("removed or replaced"), "\(holder.errorOutput)")
             #expect(!FileManager.default.fileExists(atPath: file + ".lock"))
+        }
+
+        @Test func aWaiterKilledWithSIGKILLLeavesTheLineAndRunsNothing() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let holder = try ChildProcess(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            let waiter = try ChildProcess(
+                [Tools.rvfLock, "exec", file, "--", "touch", sandbox.path + "/waiter-ran"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "waiter")
+            let line = EtcdWriterLock(dataFile: file, etcd: try EtcdOptions(endpointList: cluster.endpoints))
+            #expect(await eventually { (try? await line.line().waiting.count) == 1 }, "\(waiter.errorOutput)")
+            // Killed while its helper waits for the lease, after its keeper was forked: the helper
+            // must see the socket's end (neither the keeper nor anything else keeps it open), and
+            // give up its place; the keeper must start nothing.
+            waiter.send(SIGKILL)
+            #expect(await eventually(timeout: .seconds(10)) { (try? await line.line().waiting.count) == 0 })
+            holder.send(SIGTERM)
+            #expect(await holder.waitForExit(timeout: .seconds(20)) != nil)
+            #expect(await eventually(timeout: .seconds(10)) { (try? await line.line().holder) == nil })
+            #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/waiter-ran"))
         }
 
         @Test func withoutTheHelperExecEtcdIsAClearError() async throws {

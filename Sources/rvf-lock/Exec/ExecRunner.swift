@@ -27,21 +27,31 @@ struct ExecRunner {
         }
         // Before a wait, the keeper is forked now, so that the handoff waits for no fork.
         var early: LockedCommand? = nil
-        if endpoints != nil || (!options.noWait && takenAtOnce == nil) {
+        if endpoints == nil && !options.noWait && takenAtOnce == nil {
             do throws(CommandFailure) { early = try LockedCommand(options: options) } catch { return error.report() }
         }
         // --etcd: the lease first (rvf-lock-etcd holds it), then the lock file; released in reverse.
         var coordinator: EtcdCoordinator?
         if let endpoints {
+            var keeperFailure: CommandFailure?
             do throws(CommandFailure) {
-                // The helper takes 10 ms or more to start and answer: time to start what the lock
-                // file's acquisition would otherwise start between the lease and the link.
+                // The helper takes 10 ms or more to start and answer, so it is started first, and
+                // meanwhile the keeper is forked and what the lock file's acquisition would otherwise
+                // start between the lease and the link is started. The keeper inherits this process's
+                // end of the helper's socket until it starts COMMAND (it closes every descriptor
+                // then), or exits at once if this process goes away before: the helper's reading of
+                // this process's end as the socket's end is unchanged.
                 coordinator = try EtcdCoordinator.acquire(endpoints: endpoints, options: options) {
+                    do throws(CommandFailure) { early = try LockedCommand(options: options) } catch { keeperFailure = error }
                     target.lock.prepareForAcquisition()
                 }
             } catch {
                 early.take()?.abandon()
                 return error.message.isEmpty ? error.exitStatus : error.report()
+            }
+            if let keeperFailure {
+                coordinator?.release()
+                return keeperFailure.report()
             }
         }
         let handle: LockHandle
