@@ -13,6 +13,15 @@ extension EtcdTests {
             ["RVF_LOCK_ETCD": cluster.endpoints, "RVF_LOCK_ETCD_TTL": String(ttl)]
         }
 
+        /// `rvf-lock exec FILE` holding both locks for 30 s, once its command runs.
+        func startHolder(of file: String, _ cluster: EtcdCluster, _ sandbox: Sandbox) async throws -> ChildProcess {
+            let holder = try ChildProcess(
+                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
+                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
+            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            return holder
+        }
+
         @Test func execRunsTheCommandWithItsFencingTokenAndReleasesBothLocks() async throws {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
@@ -92,10 +101,7 @@ extension EtcdTests {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let holder = try ChildProcess(
-                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
-                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
-            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            let holder = try await startHolder(of: file, cluster, sandbox)
             let busy = try await ChildProcess.run(
                 [Tools.rvfLock, "exec", "-n", file, "true"],
                 environment: environment(cluster), in: sandbox.path)
@@ -138,10 +144,7 @@ extension EtcdTests {
             let cluster = try await EtcdTests.shared.value
             let sandbox = Sandbox()
             let file = sandbox.path + "/data.rvf"
-            let holder = try ChildProcess(
-                [Tools.rvfLock, "exec", file, "--", "sh", "-c", "touch '\(sandbox.path)/holding'; sleep 30"],
-                environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "holder")
-            #expect(await eventually { FileManager.default.fileExists(atPath: sandbox.path + "/holding") }, "\(holder.errorOutput)")
+            let holder = try await startHolder(of: file, cluster, sandbox)
             let waiter = try ChildProcess(
                 [Tools.rvfLock, "exec", file, "--", "touch", sandbox.path + "/waiter-ran"],
                 environment: environment(cluster), newSession: true, outputIn: sandbox.path, name: "waiter")
@@ -156,6 +159,34 @@ extension EtcdTests {
             #expect(await holder.waitForExit(timeout: .seconds(20)) != nil)
             #expect(await eventually(timeout: .seconds(10)) { (try? await line.line().holder) == nil })
             #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/waiter-ran"))
+        }
+
+        /// The keeper is forked while the helper waits for the lease. A fork that fails
+        /// (strace fails rvf-lock's second `clone`: the first starts the helper) ends
+        /// the wait at once, with the reason, and the helper leaves the line.
+        @Test(.enabled(if: Tools.path(of: "strace") != nil, "needs strace (apt-get install strace)"))
+        func aKeeperThatCannotBeForkedEndsTheWaitForTheLeaseAtOnce() async throws {
+            let cluster = try await EtcdTests.shared.value
+            let sandbox = Sandbox()
+            let file = sandbox.path + "/data.rvf"
+            let strace = try #require(Tools.path(of: "strace"))
+            let holder = try await startHolder(of: file, cluster, sandbox)
+            let started = ContinuousClock.now
+            let refused = try await ChildProcess.run(
+                [
+                    strace, "-o", "/dev/null", "-e", "trace=clone", "-e", "inject=clone:error=EAGAIN:when=2",
+                    Tools.rvfLock, "exec", file, "--", "touch", sandbox.path + "/ran",
+                ],
+                environment: environment(cluster), in: sandbox.path)
+            #expect(refused.status == 70, "\(refused)")
+            #expect(refused.error.contains("(fork: Resource temporarily unavailable)"), "\(refused)")
+            // Not after the holder's 30 s.
+            #expect(ContinuousClock.now - started < .seconds(10))
+            let line = EtcdWriterLock(dataFile: file, etcd: try EtcdOptions(endpointList: cluster.endpoints))
+            #expect(await eventually(timeout: .seconds(10)) { (try? await line.line().waiting.count) == 0 })
+            #expect(!FileManager.default.fileExists(atPath: sandbox.path + "/ran"))
+            holder.send(SIGTERM)
+            #expect(await holder.waitForExit(timeout: .seconds(20)) != nil)
         }
 
         @Test func withoutTheHelperExecEtcdIsAClearError() async throws {

@@ -41,9 +41,10 @@ final class EtcdCoordinator {
     }
 
     /// Starts the helper and waits until it holds the lease, or says why it cannot;
-    /// `meanwhile` runs once the helper is started, before the wait.
+    /// `meanwhile` runs once the helper is started, before the wait. When it throws,
+    /// there is no wait: the helper sees the socket's end and gives up its place.
     static func acquire(
-        endpoints: String, options: ExecOptions, meanwhile: () -> Void = {}
+        endpoints: String, options: ExecOptions, meanwhile: () throws(CommandFailure) -> Void = {}
     ) throws(CommandFailure) -> EtcdCoordinator {
         let helper = try findHelper()
         var ends: [CInt] = [-1, -1]
@@ -66,7 +67,12 @@ final class EtcdCoordinator {
             throw error
         }
 
-        meanwhile()
+        do throws(CommandFailure) {
+            try meanwhile()
+        } catch {
+            close(mine)
+            throw error
+        }
         let answer = readLine(from: mine)
         let words = answer.split(separator: " ", maxSplits: 2).map(String.init)
         if words.count == 3, words[0] == "held" {

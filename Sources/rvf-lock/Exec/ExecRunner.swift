@@ -33,7 +33,6 @@ struct ExecRunner {
         // --etcd: the lease first (rvf-lock-etcd holds it), then the lock file; released in reverse.
         var coordinator: EtcdCoordinator?
         if let endpoints {
-            var keeperFailure: CommandFailure?
             do throws(CommandFailure) {
                 // The helper takes 10 ms or more to start and answer, so it is started first, and
                 // meanwhile the keeper is forked and what the lock file's acquisition would otherwise
@@ -42,16 +41,13 @@ struct ExecRunner {
                 // then), or exits at once if this process goes away before: the helper's reading of
                 // this process's end as the socket's end is unchanged.
                 coordinator = try EtcdCoordinator.acquire(endpoints: endpoints, options: options) {
-                    do throws(CommandFailure) { early = try LockedCommand(options: options) } catch { keeperFailure = error }
+                    () throws(CommandFailure) in
+                    early = try LockedCommand(options: options)
                     target.lock.prepareForAcquisition()
                 }
             } catch {
                 early.take()?.abandon()
                 return error.message.isEmpty ? error.exitStatus : error.report()
-            }
-            if let keeperFailure {
-                coordinator?.release()
-                return keeperFailure.report()
             }
         }
         let handle: LockHandle
