@@ -21,12 +21,7 @@ enum Tool {
     /// The folder holding the `rvf-lock` under test (by default the test bundle's,
     /// which also holds the package's other executables).
     static let binDirectory: String = {
-        if let chosen = ProcessInfo.processInfo.environment["RVFLOCK_TOOL_DIRECTORY"], !chosen.isEmpty {
-            precondition(
-                FileManager.default.isExecutableFile(atPath: chosen + "/rvf-lock"),
-                "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable rvf-lock")
-            return chosen
-        }
+        if let chosen = chosenToolDirectory(holding: ["rvf-lock"]) { return chosen }
         let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         if FileManager.default.isExecutableFile(atPath: bundleDirectory + "/rvf-lock") { return bundleDirectory }
         // Some runners start the tests from elsewhere: ask SwiftPM where it builds.

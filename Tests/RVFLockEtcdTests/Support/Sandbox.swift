@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Foundation
+import RVFLockTestSupport
 import Synchronization
 
 /// How a process run to completion ended.
@@ -43,14 +44,7 @@ enum Tools {
     /// check the two programs built as users install them
     /// (`RVFLOCK_TOOL_DIRECTORY=/usr/local/bin swift test --filter RVFLockEtcdTests`).
     static let binDirectory: String = {
-        if let chosen = ProcessInfo.processInfo.environment["RVFLOCK_TOOL_DIRECTORY"], !chosen.isEmpty {
-            for program in ["rvf-lock", "rvf-lock-etcd"] {
-                precondition(
-                    FileManager.default.isExecutableFile(atPath: chosen + "/" + program),
-                    "RVFLOCK_TOOL_DIRECTORY names \(chosen), which holds no executable \(program)")
-            }
-            return chosen
-        }
+        if let chosen = chosenToolDirectory(holding: ["rvf-lock", "rvf-lock-etcd"]) { return chosen }
         return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }()
 
