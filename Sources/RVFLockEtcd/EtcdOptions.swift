@@ -7,7 +7,10 @@ public import Logging
 /// queue on.
 public struct EtcdOptions: Sendable {
     /// The cluster's client URLs (`http://10.0.0.5:2379`, `https://etcd-1:2379`).
-    /// Requests go to one at a time; when it does not answer, the next is tried.
+    /// Requests go to one at a time, the first that answers; when it does not
+    /// answer, the next is tried. Name first the member that usually leads, or
+    /// the nearest: a follower passes writes on to the leader, and hears of
+    /// commits after it.
     public var endpoints: [String]
 
     /// The part of the key that names this use of the cluster: keys are
