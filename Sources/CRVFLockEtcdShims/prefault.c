@@ -13,13 +13,14 @@ extern char _end[];
 
 // rvf-lock-etcd starts once per `rvf-lock exec --etcd`. Its .bss (about 880 KB:
 // the Swift runtime's and the packages' metadata caches, once-tokens and lazy
-// globals, spread thin) is nearly all touched on every run, most pages read before
-// they are written: about 210 page faults a run, half of them twice (the zero page,
-// then a copy of it). One madvise call that allocates the pages writable up front
-// costs less than those faults, in a virtual machine especially: 11.15 against 11.94
-// ms of CPU for a whole uncontended `rvf-lock exec --etcd FILE true` (means of 20
-// interleaved rounds of 20 runs; 661 instead of 869 page faults). It runs before
-// any Swift code, as a constructor; only this program links it, never a library.
+// globals, spread thin) is nearly all touched on every run: about 210 page faults
+// a run, 95 of them reads that map the zero page, which the first write then
+// faults again to copy. One madvise call that allocates the pages writable up front
+// cost less than those faults on the development machine (a 2-core virtual machine):
+// 11.15 against 11.94 ms of CPU for a whole uncontended `rvf-lock exec --etcd FILE
+// true` (means of 20 interleaved rounds of 20 runs; 661 instead of 869 page
+// faults). It runs before any Swift code, as a constructor; only this program
+// links it, never a library.
 __attribute__((constructor(101))) static void rvf_prefault_zeroed_data(void) {
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t start = (uintptr_t)__bss_start & ~(page - 1);
