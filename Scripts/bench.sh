@@ -4,7 +4,7 @@
 #
 #   Scripts/bench.sh [quick|full]
 #
-# full (about 5 minutes) writes Benchmarks/results/latest.md and latest.json
+# full (about 7 minutes) writes Benchmarks/results/latest.md and latest.json
 # (what the README quotes); quick (the default, used by .ci/run, well under a
 # minute after the builds) writes Benchmarks/results/quick.md and quick.json,
 # which git ignores. Exits non-zero only when the tool breaks, never because of

@@ -62,52 +62,73 @@ enum GoalTable {
             let kernel = results.handoff.first {
                 $0.implementation == .kernelFlock && $0.waiters == waiters && $0.holdMicroseconds == shortHold
             }
+            let floor = results.handoff.first {
+                $0.implementation == .linkFloor && $0.waiters == waiters && $0.holdMicroseconds == shortHold
+            }
             for (percentile, limit, value) in [
                 ("p50", 1.5, { (summary: Summary) in summary.median }),
                 ("p99", 2.0, { (summary: Summary) in summary.p99 }),
             ] {
                 let measured = ours.flatMap { ours in kernel.map { (value(ours.latencyNanoseconds), value($0.latencyNanoseconds)) } }
                 let ratio = measured.map { $0.0 / $0.1 } ?? .nan
+                let floorText = floor.flatMap { floor in
+                    kernel.map { kernel in
+                        let floorValue = value(floor.latencyNanoseconds)
+                        return
+                            "; the floor: \(Format.duration(floorValue)) = \(Format.ratio(floorValue / value(kernel.latencyNanoseconds)))"
+                    }
+                }
                 add(
                     9, "Handoff \(percentile), \(waiters) waiting, vs kernel flock",
-                    measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" },
+                    measured.map { "\(Format.duration($0.0)) vs \(Format.duration($0.1)) = \(Format.ratio(ratio))" + (floorText ?? "") },
                     "≤ \(Format.ratio(limit)) kernel flock", ratio <= limit)
             }
         }
 
-        // Issue 9, goal 4: contention and fairness.
+        // Issue 9, goal 4, and issue 17, goal 2: contention and fairness, each with the
+        // floor's figure beside ours where the floor ran: what RVFLock's handoff as bare
+        // system calls reaches in the same loop, so a goal beyond it is the protocol's.
         func contention(_ implementation: Implementation, _ processes: Int, _ hold: UInt64) -> Results.Contention? {
             results.contention.first { $0.implementation == implementation && $0.processes == processes && $0.holdMicroseconds == hold }
         }
+        func withFloor(_ processes: Int, _ hold: UInt64, _ text: (Results.Contention) -> String) -> String? {
+            guard let ours = contention(.rvflock, processes, hold) else { return nil }
+            return text(ours) + (contention(.linkFloor, processes, hold).map { "; the floor: \(text($0))" } ?? "")
+        }
         do {
-            let ours = contention(.rvflock, 8, 200)
             let kernel = contention(.kernelFlock, 8, 200)
-            let measured = ours.flatMap { ours in kernel.map { (ours.acquisitionsPerSecond, $0.acquisitionsPerSecond) } }
-            let ratio = measured.map { $0.0 / $0.1 } ?? .nan
+            let ratio =
+                contention(.rvflock, 8, 200).flatMap { ours in kernel.map { ours.acquisitionsPerSecond / $0.acquisitionsPerSecond } }
+                ?? .nan
             add(
-                9, "8 processes, 200 µs hold: acquisitions/s vs kernel flock",
-                measured.map { "\(Format.count($0.0))/s vs \(Format.count($0.1))/s = \(Format.ratio(ratio))" },
-                "≥ 0.90× kernel flock", ratio >= 0.9)
+                17, "8 processes, 200 µs hold: acquisitions/s vs kernel flock",
+                kernel.flatMap { kernel in
+                    withFloor(8, 200) {
+                        "\(Format.count($0.acquisitionsPerSecond))/s vs \(Format.count(kernel.acquisitionsPerSecond))/s = "
+                            + Format.ratio($0.acquisitionsPerSecond / kernel.acquisitionsPerSecond)
+                    }
+                },
+                "≥ 0.95× kernel flock (issue 9: 0.90×)", ratio >= 0.95)
         }
         let holds = Set(results.contention.map(\.holdMicroseconds)).union([0, 200]).sorted()
         for processes in [8, 32] {
             for hold in holds {
-                let row = contention(.rvflock, processes, hold)
                 add(
                     9, "\(processes) processes, \(hold) µs hold: least / most served",
-                    row.map { "\($0.fewestByOneProcess) / \($0.mostByOneProcess) = \(String(format: "%.2f", $0.fairness))" },
-                    "≥ 0.90", (row?.fairness ?? 0) >= 0.9)
+                    withFloor(processes, hold) {
+                        "\($0.fewestByOneProcess) / \($0.mostByOneProcess) = \(String(format: "%.2f", $0.fairness))"
+                    },
+                    "≥ 0.90", (contention(.rvflock, processes, hold)?.fairness ?? 0) >= 0.9)
             }
         }
         for processes in [8, 32] {
             for hold in holds {
-                let row = contention(.rvflock, processes, hold)
                 add(
                     9, "\(processes) processes, \(hold) µs hold: longest single wait / median wait",
-                    row.map {
+                    withFloor(processes, hold) {
                         "\(Format.duration($0.waitNanoseconds.maximum)) / \(Format.duration($0.waitNanoseconds.median)) = \(Format.ratio($0.longestToMedianWait))"
                     },
-                    "≤ 3×", (row?.longestToMedianWait ?? .nan) <= 3)
+                    "≤ 3×", (contention(.rvflock, processes, hold)?.longestToMedianWait ?? .nan) <= 3)
             }
         }
 

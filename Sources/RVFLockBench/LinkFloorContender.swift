@@ -51,7 +51,11 @@ final class LinkFloorContender: Contender {
         try BareSystemCalls.check(fstat(file, &info), "fstat")
         var named = false
         while true {
-            if linkat(file, "", directory, lockName, BareSystemCalls.emptyPath) == 0 { break }
+            if linkat(file, "", directory, lockName, BareSystemCalls.emptyPath) == 0 {
+                // Found the path free after a lost race: the private name goes, as the library's would.
+                if named { unlinkat(directory, privateName, 0) }
+                break
+            }
             guard errno == EEXIST else { throw BenchFailure("link floor: linkat failed: errno \(errno)") }
             let current = openat(directory, lockName, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
             guard current >= 0 else {
