@@ -123,7 +123,7 @@ struct Run: ParsableCommand {
                 for processes in profile.contentionProcesses {
                     var implementations = [Implementation.rvflock, .kernelFlock]
                     // The floor at the sizes the goals name: whether what they ask is within
-                    // reach of any handoff through the lock path, or beyond the protocol.
+                    // reach of RVFLock's protocol run with no library code, or beyond it.
                     if processes == 8 || processes == 32 { implementations.insert(.linkFloor, at: 1) }
                     // The reference polls, so each size costs a full run for one row; 8 is the size the goals name.
                     if context.reference != nil && processes == 8 { implementations.append(.reference) }
