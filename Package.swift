@@ -165,7 +165,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The concurrency runtime's global-executor hook, for rvf-lock-etcd.
+        // For rvf-lock-etcd alone: the concurrency runtime's global-executor hook, and a
+        // constructor that allocates the program's zeroed data at once (prefault.c).
         .target(name: "CRVFLockEtcdShims"),
         // `rvf-lock exec --etcd` and `rvf-lock status --etcd` start this program, so
         // that rvf-lock itself stays free of the networking stack (and of its start-up cost).

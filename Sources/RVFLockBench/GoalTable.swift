@@ -1,7 +1,8 @@
 import Foundation
 
-/// The goals of issues 8 (cost of `rvf-lock exec`), 9 (performance) and 17 (the
-/// tool's start-up), each read against its measurement. Printed, never asserted:
+/// The goals of issues 8 (cost of `rvf-lock exec`), 9 (performance) and 17 (speed
+/// at the physical limit: start-up, heartbeat, own cost, throughput), each read
+/// against its measurement, with the floor's figure where the floor ran. Printed, never asserted:
 /// the tool exits 0 whatever the numbers are. A goal whose measurement did not
 /// run reads "not measured", met n/a.
 enum GoalTable {

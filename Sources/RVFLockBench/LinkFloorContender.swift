@@ -19,7 +19,9 @@ import RVFLock
 /// It shows what issue 17's handoff goal measures against: the directory work
 /// that makes a handoff visible at the lock path (an unlink, a link, a second
 /// name's removal) and the wake-ups of the line moving over to the new file, on
-/// this machine's file system. It never meets a crash, so it judges nothing.
+/// this machine's file system; and, in the contention loop, the throughput and
+/// the fairness that this protocol reaches with no library code. It never meets
+/// a crash, so it judges nothing.
 final class LinkFloorContender: Contender {
     private let directory: CInt
     private let lockName: String

@@ -1,5 +1,6 @@
 // What rvf-lock-etcd needs of C: the concurrency runtime's global-executor hook,
-// which Swift does not declare.
+// which Swift does not declare. (prefault.c, beside it, declares nothing: its
+// constructor runs before main.)
 #ifndef RVF_ETCD_SHIMS_H
 #define RVF_ETCD_SHIMS_H
 
