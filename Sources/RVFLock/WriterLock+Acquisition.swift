@@ -54,10 +54,13 @@ extension WriterLock {
         defer { if holdsTurn { ProcessQueue.shared.leave(location.key) } }
         // The heartbeat's thread is reserved before the lock is taken: a process at
         // its thread limit is refused the lock, rather than holding it unrefreshed.
+        // So is the monitor's, which a wait needs for its file events and its
+        // watchdog; a holding needs it only after its watch delay.
         let monitor: MonitorThread
         var worker: Worker?
         do throws(SystemCallError) {
             monitor = try MonitorThread.current()
+            if waiting != nil { try monitor.startThread() }
             worker = try WorkerThreads.shared.reserve()
         } catch {
             throw .noThread(error, lockFile: location.lockFile)
@@ -89,7 +92,7 @@ extension WriterLock {
         _ = try? resolveLocation()
         _ = ProcessIdentity.current
         _ = ProcessIdentity.procShowsThisNamespace
-        _ = try? MonitorThread.current()
+        try? MonitorThread.current().startThread()
         (try? WorkerThreads.shared.reserve())?.giveBack()
     }
 

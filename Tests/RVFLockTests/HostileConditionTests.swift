@@ -96,16 +96,34 @@ extension ManyProcessTests {
         /// A process at its thread limit cannot start the thread that keeps a lock fresh:
         /// it is refused the lock, which stays free, instead of holding it with no
         /// heartbeat and no loss detection. (Run as an unused uid: `ulimit -u` counts
-        /// the threads of every process of the user, and root is exempt from it.)
+        /// the threads of every process of the user, and root is exempt from it; with
+        /// `-u 1` the process's main thread is all it may have.)
         @Test(.enabled(if: ChildProcess.User.unavailableReason == nil, "needs root and setpriv, to run as an unused uid"))
         func aProcessAtItsThreadLimitIsRefusedTheLockAndLeavesItFree() async throws {
             #expect(chmod(sandbox.directory.path, 0o777) == 0)
-            let limited = try probe(under: "-u 2", "try", [], user: .unused)
+            let limited = try probe(under: "-u 1", "try", [], user: .unused)
             #expect(await limited.waitForExit(timeout: .seconds(60)) == 1, "probe: \(limited.output) \(limited.errorOutput)")
             #expect(limited.outputLines.last == "error systemCallFailed \(EAGAIN)", "\(limited.output)")
             #expect(limited.errorOutput.contains("pthread_create"), "\(limited.errorOutput)")
             #expect(limited.errorOutput.contains("the lock was not taken"), "\(limited.errorOutput)")
             #expect(!sandbox.lockExists)
+        }
+
+        /// A holder may start the monitor thread, which reports its lock file's
+        /// removal, only once the lock has been held for its watch delay; at its
+        /// thread limit by then, it still notices the loss, at its next heartbeat.
+        /// (`-u 2`: the main thread and the heartbeat's.)
+        @Test(.enabled(if: ChildProcess.User.unavailableReason == nil, "needs root and setpriv, to run as an unused uid"))
+        func aHolderThatCannotStartItsWatchNoticesTheLossAtItsHeartbeat() async throws {
+            #expect(chmod(sandbox.directory.path, 0o777) == 0)
+            let holder = try probe(under: "-u 2", "hold", ["nowait=1", "heartbeat-ms=100", "hold-ms=30000"], user: .unused)
+            _ = try #require(
+                await holder.waitForLine(startingWith: "acquired", timeout: .seconds(60)), "holder: \(holder.output) \(holder.errorOutput)")
+            // Past the watch delay, when the monitor thread would have started.
+            try await Task.sleep(for: .milliseconds(200))
+            #expect(unlink(sandbox.lockFile) == 0)
+            #expect(await holder.waitForExit(timeout: .seconds(60)) == 4, "holder: \(holder.output) \(holder.errorOutput)")
+            #expect(holder.outputLines.last == "lost", "\(holder.output)")
         }
 
         /// A child forked without `exec` shares its parent's descriptors, not its lock:

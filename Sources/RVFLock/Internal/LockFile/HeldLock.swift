@@ -10,8 +10,8 @@ import SystemPackage
 /// the watch that notices when the lock file is removed or replaced.
 ///
 /// Nothing is done for a short hold that only a long hold needs: taking the
-/// lock schedules one timer (no thread is woken); if the lock is released
-/// before it is due, nothing else happens. When it fires (after
+/// lock arms the timer of the lock's own thread (no thread is woken); if the
+/// lock is released before it is due, nothing else happens. When it fires (after
 /// ``watchDelay``), the watch is set up; from then on a removal or
 /// replacement is noticed at once, and the heartbeat follows every interval.
 ///
@@ -37,8 +37,9 @@ final class HeldLock: HeartbeatThread.Work {
     private let describeStatus: @Sendable () -> LockStatus?
     private let lossHandlers = LossHandlers()
     private let released = Atomic<Bool>(false)
-    private let interval: Duration
     private let state: Mutex<State>
+    /// Given the thread reserved when the lock was taken, to start after ``watchDelay``.
+    private let heartbeat: HeartbeatThread
     /// Serialises the descriptor's I/O with its closing: a heartbeat's write and
     /// sync against release. Held only by the lock's heartbeat thread and by release.
     /// Nil once released.
@@ -54,11 +55,7 @@ final class HeldLock: HeartbeatThread.Work {
 
     private struct State: ~Copyable {
         var record: LockRecord
-        var timer: MonitorThread.TimerID?
         var watch: MonitorThread.Subscription?
-        /// Reserved for the heartbeat when the lock was taken, until it starts.
-        var worker: Worker?
-        var heartbeatThread: HeartbeatThread?
     }
 
     init(
@@ -77,12 +74,12 @@ final class HeldLock: HeartbeatThread.Work {
         self.monitor = monitor
         self.logger = options.logger
         self.describeStatus = describeStatus
-        self.state = Mutex(State(record: record, worker: worker))
-        self.interval = options.effectiveHeartbeatInterval
+        self.state = Mutex(State(record: record))
+        let interval = options.effectiveHeartbeatInterval
+        heartbeat = HeartbeatThread(worker: worker, interval: interval)
         io.withLock { $0 = descriptor }
         HeldLockRegistry.shared.insert(record.writerID)
-        let timer = monitor.after(min(Self.watchDelay, interval)) { [weak self] in self?.tick() }
-        state.withLock { $0.timer = timer }
+        heartbeat.start(after: min(Self.watchDelay, interval), work: self)
     }
 
     deinit {
@@ -123,25 +120,20 @@ final class HeldLock: HeartbeatThread.Work {
 
     // MARK: Monitoring
 
-    /// Runs on the monitor thread once the lock has been held for ``watchDelay``:
-    /// puts the lock's own thread to work.
-    private func tick() {
-        let interval = self.interval
-        state.withLock { state in
-            state.timer = nil
-            guard !released.load(ordering: .acquiring), let worker = state.worker else { return }
-            state.worker = nil
-            state.heartbeatThread = HeartbeatThread.start(on: worker, interval: interval, work: self)
-        }
-    }
-
     func startWatching() {
+        do throws(SystemCallError) {
+            try monitor.startThread()
+        } catch {
+            logger?.warning(
+                "cannot start the thread that watches \(lockFile) for its removal (\(error.name): \(error.errno)); a loss of the lock is noticed at its heartbeats instead"
+            )
+        }
         let subscription: MonitorThread.Subscription? = io.withLock { descriptor in
             guard let descriptor else { return nil }
             // Through /proc, the watch is on this very inode, whatever the lock path names by now.
             return ProcSelfFD.withPath(of: descriptor) { path in
                 monitor.subscribe(path, events: MonitorThread.holderEvents) { [weak self] in
-                    self?.state.withLock { $0.heartbeatThread }?.requestVerify()
+                    self?.heartbeat.requestVerify()
                 }
             }
         }
@@ -287,17 +279,9 @@ final class HeldLock: HeartbeatThread.Work {
     func release() throws(LockError) {
         try refuseInForkedCopy("release")
         guard !released.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let (timer, watch, heartbeatThread, worker) = state.withLock { state in
-            defer {
-                state.heartbeatThread = nil
-                state.worker = nil
-                state.timer = nil
-            }
-            return (state.timer, state.watch, state.heartbeatThread, state.worker)
-        }
+        let watch = state.withLock { $0.watch }
         lossHandlers.removeAll()
-        heartbeatThread?.stop()
-        worker?.giveBack()
+        heartbeat.stop()
         // Before the unlink, so that releasing wakes no monitor for this holder's own change.
         monitor.unsubscribe(watch)
         // Waits for a heartbeat's write in progress; the descriptor closes last.
@@ -308,7 +292,6 @@ final class HeldLock: HeartbeatThread.Work {
         // Before the handoff, not after: the kernel often wakes the next holder on
         // this CPU, where it runs only once this thread blocks or is preempted, so
         // anything this thread does after the close delays it.
-        if let timer { monitor.cancel(timer) }
         HeldLockRegistry.shared.remove(writerID)
         defer {
             // The older line first: its first waiter wakes to a lock path already free.

@@ -3,8 +3,8 @@ import CRVFLockShims
 import Synchronization
 import SystemPackage
 
-/// One thread for the whole process that watches lock files and keeps time for
-/// heartbeats.
+/// One thread for the whole process that watches lock files for waiters and
+/// holders, and keeps time for waits.
 ///
 /// It sleeps in `poll(2)` on one inotify instance and one timerfd, and wakes
 /// only for a file event or a timer that is due. Closing an inotify instance
@@ -12,11 +12,13 @@ import SystemPackage
 /// instance serves every waiter and holder. The timerfd is armed to the earliest
 /// due time by whoever adds a timer that is due sooner; removing a timer leaves it
 /// armed, and the thread, woken then for nothing, re-arms it for the next timer.
-/// So a process that takes and releases a lock again and again makes at most one
-/// `timerfd_settime` call per holding, none at most while its thread's timer stays
-/// armed, and its releases make none (a release is followed by a handoff that
-/// nothing should delay); the price is one wake-up of this thread after the last
-/// release.
+///
+/// The descriptors are made at the first acquisition, before its lock file is
+/// opened (see ``lockDescriptorFloor``); the thread at its first need: a wait
+/// (``startThread()``, which the wait's acquisition calls before it takes
+/// anything, so that a process at its thread limit is refused the wait), or the
+/// watch of a lock held past its watch delay. A process that only holds locks
+/// briefly (`rvf-lock exec -n`) never starts it.
 ///
 /// The thread itself never touches a lock file: timer actions and event
 /// callbacks must return at once (holders hand their I/O to their own thread),
@@ -28,10 +30,10 @@ import SystemPackage
 final class MonitorThread: Sendable {
     private static let perProcess = Mutex<MonitorThread?>(nil)
 
-    /// This process's monitor, started on first use.
+    /// This process's monitor, its descriptors made on first use; its thread is
+    /// started by ``startThread()``.
     ///
-    /// - Throws: when its inotify instance, timerfd or thread cannot be made (the
-    ///   process is out of descriptors or at its thread limit).
+    /// - Throws: when its timerfd cannot be made (the process is out of descriptors).
     static func current() throws(SystemCallError) -> MonitorThread {
         try perProcess.withLock { (monitor) throws(SystemCallError) -> MonitorThread in
             let me = Syscalls.processID
@@ -95,6 +97,7 @@ final class MonitorThread: Sendable {
     private let timer: FileDescriptor
     private let owner: pid_t
     private let state = Mutex(State())
+    private let threadStarted = Mutex(false)
 
     private init(owner: pid_t) throws(SystemCallError) {
         self.owner = owner
@@ -107,13 +110,16 @@ final class MonitorThread: Sendable {
             throw failure
         }
         self.timer = timer
-        // A thread of its own for the life of the process.
-        do throws(SystemCallError) {
+    }
+
+    /// Starts the thread, for the life of the process, unless it runs already.
+    ///
+    /// - Throws: `pthread_create`'s error: `EAGAIN` at the process's or its cgroup's thread limit.
+    func startThread() throws(SystemCallError) {
+        try threadStarted.withLock { (started) throws(SystemCallError) in
+            guard !started else { return }
             try WorkerThreads.startDetached(stackSize: 256 * 1024) { [self] in run() }
-        } catch {
-            if let notifier { Syscalls.close(notifier) }
-            Syscalls.close(timer)
-            throw error
+            started = true
         }
     }
 
@@ -131,12 +137,13 @@ final class MonitorThread: Sendable {
     var deliversFileEvents: Bool { notifier != nil }
 
     /// Calls `callback` on the monitor thread for every event on `path` (for a
-    /// directory: for `name` inside it). Nil when the path cannot be watched.
+    /// directory: for `name` inside it). Nil when the path cannot be watched, or
+    /// the thread cannot be started.
     func subscribe(
         _ path: UnsafePointer<CChar>, events: UInt32, name: ArraySlice<UInt8>? = nil,
         _ callback: @escaping @Sendable () -> Void
     ) -> Subscription? {
-        guard let notifier else { return nil }
+        guard let notifier, (try? startThread()) != nil else { return nil }
         while true {
             let made: Subscription?? = state.withLock { state in
                 let watch = inotify_add_watch(notifier.rawValue, path, events)
@@ -173,13 +180,10 @@ final class MonitorThread: Sendable {
         state.withLock { $0.removing.removeAll { $0 == subscription.watch } }
     }
 
-    /// Runs `action` on the monitor thread once, after `delay`, unless cancelled first.
-    func after(_ delay: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
-        add(due: Syscalls.monotonicNanoseconds() &+ delay.nanoseconds, interval: 0, action)
-    }
-
-    /// Runs `action` on the monitor thread every `interval` (at least 1 ms) until cancelled.
-    func every(_ interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID {
+    /// Runs `action` on the monitor thread every `interval` (at least 1 ms) until
+    /// cancelled; nil if the thread cannot be started.
+    func every(_ interval: Duration, _ action: @escaping @Sendable () -> Void) -> TimerID? {
+        guard (try? startThread()) != nil else { return nil }
         let interval = max(interval.nanoseconds, 1_000_000)
         return add(due: Syscalls.monotonicNanoseconds() &+ interval, interval: interval, action)
     }
@@ -241,8 +245,6 @@ final class MonitorThread: Sendable {
                 due.append(state.timers[index].action)
                 state.timers[index].due = now &+ state.timers[index].interval
             }
-            // One-shot timers (no interval) are done.
-            state.timers.removeAll { $0.interval == 0 && $0.due <= now }
             state.armedFor = 0
             arm(&state, for: earliestDue(state))
             return due
