@@ -49,12 +49,11 @@ case "$profile" in
     # linked), rvf-lock-etcd as Documentation/rvf-lock-etcd.md says (the same build
     # line with the other product, into the same folder), side by side.
     "$root/Scripts/check-install.sh" --prefix "$root/.build/installed" >&2
-    release=(-c release --package-path "$root" -Xswiftc -static-executable
+    release=(-c release --package-path "$root" -Xswiftc -static-executable -Xlinker --strip-all
       -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
     swift build "${release[@]}" --product rvf-lock-etcd >&2
     bin="$(mktemp -d /dev/shm/rvflock-bench-etcd-bin-XXXXXX)"
     cp "$root/.build/installed/bin/rvf-lock" "$(swift build "${release[@]}" --show-bin-path)/rvf-lock-etcd" "$bin/"
-    strip "$bin/rvf-lock-etcd"
     processes=4 seconds=60 rounds=12 runs=300 output="$root/Benchmarks/results/etcd-latest.md"
     ;;
   *) echo "usage: $0 [quick|full]" >&2; exit 64 ;;

@@ -12,7 +12,7 @@
 #
 # The rvf-lock measured is the one users install: README.md's "Install
 # rvf-lock" commands, run by Scripts/check-install.sh, build it in .build/release
-# (statically linked) and install it, stripped, into .build/installed/bin.
+# (statically linked, without symbols) and install it into .build/installed/bin.
 # Lock files go in .build-bench-locks at the top of the working tree: the
 # working tree's file system (ext4 on the development machine) is the one the
 # uncontended goals name; tmpfs is measured besides, from /dev/shm.

@@ -24,11 +24,12 @@ fi
 
 # The flags of README.md's "Install rvf-lock" build, into the same folder: after
 # that build (CI's install step) only the harness itself is compiled, and the
-# exec workers run the rvf-lock users install.
+# exec workers run the rvf-lock users install. The harness keeps its symbols
+# (--strip-all is the link's alone), for a readable backtrace if it crashes.
 release=(-c release -Xswiftc -static-executable
   -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
 swift build "${release[@]}" --product rvflock-torture
-swift build "${release[@]}" --product rvf-lock
+swift build "${release[@]}" -Xlinker --strip-all --product rvf-lock
 binary="$(swift build "${release[@]}" --show-bin-path)/rvflock-torture"
 if ! $etcd_profile; then
   exec "$binary" --workers 8 --seconds 60 --faults all "$@"

@@ -209,8 +209,9 @@ struct MarkdownReport {
                 out.append(
                     "The last two rows came after rvf-lock's binary was dropped from the page cache (`POSIX_FADV_DONTNEED`; "
                         + "\(left) of its \(total) pages were left) and read back by `execve`'s page faults, as after a reboot. "
-                        + "The same bytes start at different speeds by how their cache was filled: one large write (`cp`) leaves "
-                        + "large folios, `install -s` (which rewrites the file in small pieces) mostly two-page ones, page faults "
+                        + "The same bytes start at different speeds by how their cache was filled: large writes (`cp`, or `install` as "
+                        + "the README says) leave large folios, `install -s` (whose `strip` rewrites the file in small pieces) "
+                        + "mostly two-page ones, page faults "
                         + "single pages; a fault maps a folio's worth of neighbours at once, and the exit unmaps them likewise.")
             }
         }

@@ -7,8 +7,9 @@ import Glibc
 ///
 /// Measured here (same bytes, `rvf-lock exec -n FILE true` against `flock -n`):
 /// a binary whose cache was filled by one large write (`cp`, `install` without
-/// `-s`) sits in large folios and ran at 1.42× flock(1); one rewritten by `strip`
-/// (`install -s`) sits mostly in two-page folios, 1.58–1.67×; one read back by
+/// `-s`, as the README installs it) sits in large folios and ran at 1.42× flock(1);
+/// one rewritten by `strip` (`install -s`) sits mostly in two-page folios,
+/// 1.58–1.67×; one read back by
 /// `execve`'s page faults (as after a reboot) sits in single pages, 1.74×. A fault
 /// maps its neighbours a folio at a time, and the exit unmaps them the same way.
 enum PageCache {
