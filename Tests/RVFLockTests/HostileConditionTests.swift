@@ -119,8 +119,11 @@ extension ManyProcessTests {
             let holder = try probe(under: "-u 2", "hold", ["nowait=1", "heartbeat-ms=100", "hold-ms=30000"], user: .unused)
             _ = try #require(
                 await holder.waitForLine(startingWith: "acquired", timeout: .seconds(60)), "holder: \(holder.output) \(holder.errorOutput)")
-            // Past the watch delay, when the monitor thread would have started.
+            // Past the watch delay, when the monitor thread would have started: it has not
+            // (bash exec'd the probe, so its pid is the probe's).
             try await Task.sleep(for: .milliseconds(200))
+            let threads = ProcFS.threadCount(pid: holder.pid)
+            #expect(threads == 2, "the holder runs \(String(describing: threads)) threads")
             #expect(unlink(sandbox.lockFile) == 0)
             #expect(await holder.waitForExit(timeout: .seconds(60)) == 4, "holder: \(holder.output) \(holder.errorOutput)")
             #expect(holder.outputLines.last == "lost", "\(holder.output)")

@@ -3,8 +3,18 @@ import Glibc
 #endif
 import Foundation
 
-/// What `/proc` says about another process's open files.
+/// What `/proc` says about another process's open files and threads.
 enum ProcFS {
+    /// How many threads `pid` runs (`Threads:` in its status), nil if it is gone.
+    static func threadCount(pid: pid_t) -> Int? {
+        guard let bytes = LockFiles.read("/proc/\(pid)/status") else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        for line in text.split(separator: "\n") where line.hasPrefix("Threads:") {
+            return Int(line.dropFirst("Threads:".count).trimmingCharacters(in: .whitespaces))
+        }
+        return nil
+    }
+
     /// Where descriptor `descriptor` of `pid` points (`/dev/null`, a path), or nil if it is not open.
     static func link(pid: pid_t, descriptor: CInt) -> String? {
         var buffer = [CChar](repeating: 0, count: 4097)

@@ -125,7 +125,7 @@ final class HeldLock: HeartbeatThread.Work {
             try monitor.startThread()
         } catch {
             logger?.warning(
-                "cannot start the thread that watches \(lockFile) for its removal (\(error.name): \(error.errno)); a loss of the lock is noticed at its heartbeats instead"
+                "cannot start the thread that watches \(lockFile) for its removal (\(error.name): \(error.errno)); a loss of the lock is noticed at its heartbeats instead; raise the thread limit (RLIMIT_NPROC, the cgroup's pids.max) to have it noticed at once"
             )
         }
         let subscription: MonitorThread.Subscription? = io.withLock { descriptor in
