@@ -50,7 +50,8 @@ case "$profile" in
     # line with the other product, into the same folder), side by side.
     "$root/Scripts/check-install.sh" --prefix "$root/.build/installed" >&2
     release=(-c release --package-path "$root" -Xswiftc -static-executable -Xlinker --strip-all
-      -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+      -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+      -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections)
     swift build "${release[@]}" --product rvf-lock-etcd >&2
     bin="$(mktemp -d /dev/shm/rvflock-bench-etcd-bin-XXXXXX)"
     cp "$root/.build/installed/bin/rvf-lock" "$(swift build "${release[@]}" --show-bin-path)/rvf-lock-etcd" "$bin/"

@@ -36,7 +36,8 @@ locks="$root/.build-bench-locks"
 cd "$root"
 "$root/Scripts/check-install.sh" --prefix "$installed" >&2
 release=(-c release -Xswiftc -static-executable
-  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+  -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections)
 swift build "${release[@]}" --product rvflock-bench >&2
 swift build "${release[@]}" --product rvflock-bench-stamp >&2
 bin="$(swift build "${release[@]}" --show-bin-path)"

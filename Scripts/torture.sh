@@ -27,9 +27,11 @@ fi
 # exec workers run the rvf-lock users install. The harness keeps its symbols
 # (--strip-all is the link's alone), for a readable backtrace if it crashes.
 release=(-c release -Xswiftc -static-executable
-  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors)
+  -Xswiftc -Xfrontend -Xswiftc -disable-concrete-type-metadata-mangled-name-accessors
+  -Xswiftc -use-ld=lld -Xswiftc -Xfrontend -Xswiftc -function-sections)
 swift build "${release[@]}" --product rvflock-torture
-swift build "${release[@]}" -Xlinker --strip-all --product rvf-lock
+swift build "${release[@]}" -Xlinker --strip-all --product rvf-lock \
+  -Xlinker --symbol-ordering-file=Scripts/rvf-lock.order -Xlinker --no-warn-symbol-ordering
 binary="$(swift build "${release[@]}" --show-bin-path)/rvflock-torture"
 if ! $etcd_profile; then
   exec "$binary" --workers 8 --seconds 60 --faults all "$@"
