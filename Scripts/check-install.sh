@@ -4,6 +4,7 @@
 # installed.
 #
 #   Scripts/check-install.sh [--prefix DIR] [--check]
+#   Scripts/check-install.sh --print-commands
 #
 #   --prefix DIR  install into DIR/bin (default .build/installed); the build itself
 #                 goes where README.md's commands put it (.build/release)
@@ -11,6 +12,8 @@
 #                 loader, which is where its start-up time went), and the CLI test
 #                 suite (Tests/RVFLockCLITests) passes against it
 #                 (RVFLOCK_TOOL_DIRECTORY=DIR/bin); CI runs this
+#   --print-commands  print the README's commands as they stand and do nothing
+#                 else (Scripts/startup-order.py builds from them)
 #
 # The commands are read from the README's first ```sh block after the heading,
 # with /usr/local/bin/ replaced by DIR/bin/, so the README cannot drift from
@@ -21,17 +24,16 @@ root=$PWD
 
 prefix=$root/.build/installed
 check=false
+print_commands=false
 while [ $# -gt 0 ]; do
   case $1 in
     --prefix) prefix=${2:?--prefix needs a directory}; shift 2 ;;
     --check) check=true; shift ;;
+    --print-commands) print_commands=true; shift ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "check-install: unknown argument $1 (see --help)" >&2; exit 64 ;;
   esac
 done
-mkdir -p "$prefix/bin"
-prefix=$(cd "$prefix" && pwd)
-
 commands=$(awk '
   /^## Install rvf-lock[[:space:]]*$/ { section = 1; next }
   section && /^## / { exit }
@@ -44,6 +46,13 @@ grep -q '/usr/local/bin/' <<<"$commands" || {
   echo "$commands" >&2
   exit 65
 }
+if $print_commands; then
+  echo "$commands"
+  exit 0
+fi
+mkdir -p "$prefix/bin"
+prefix=$(cd "$prefix" && pwd)
+
 commands=${commands//\/usr\/local\/bin\//$prefix/bin/}
 echo "check-install: running README.md's install commands, into $prefix/bin:"
 sed 's/^/  /' <<<"$commands"

@@ -71,12 +71,10 @@ def run(arguments, **options):
 
 def install_commands():
     """The swift build command of README.md's "Install rvf-lock", as arguments."""
-    readme = open(os.path.join(ROOT, "README.md")).read()
-    section = readme.split("\n## Install rvf-lock\n", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    command = block.replace("\\\n", " ").splitlines()[0]
+    commands = run([os.path.join(ROOT, "Scripts", "check-install.sh"), "--print-commands"])
+    command = commands.replace("\\\n", " ").splitlines()[0]
     if not command.startswith("swift build "):
-        fail(f"README.md's install block does not start with a swift build command: {command}")
+        fail(f"README.md's install commands do not start with a swift build command: {command}")
     return command.split()
 
 
